@@ -1,0 +1,165 @@
+package storage
+
+import (
+	"bytes"
+
+	"github.com/minidbgo/minidbgo/storage/internal/base"
+	"github.com/minidbgo/minidbgo/storage/internal/manifest"
+)
+
+// compaction describes one merge of input tables into outputLevel.
+type compaction struct {
+	// inputs holds, per level, the tables merged; levels appear in
+	// increasing order and the last is outputLevel (possibly with no
+	// tables).
+	inputs      []compactionLevel
+	outputLevel int
+	// bottommost is set when no level below outputLevel overlaps the
+	// inputs: tombstones that no snapshot needs can then be dropped.
+	bottommost bool
+	// trivialMove is set when a single table can move down a level
+	// without being rewritten.
+	trivialMove bool
+	manual      bool
+	version     *manifest.Version // pinned while the compaction runs
+	smallest    []byte            // user-key range of the inputs
+	largest     []byte
+}
+
+type compactionLevel struct {
+	level int
+	files []*manifest.FileMetadata
+}
+
+// maxBytesForLevel is the target size of a level (L1 and deeper).
+func (d *DB) maxBytesForLevel(level int) uint64 {
+	n := uint64(d.opts.LBaseMaxBytes)
+	for l := 1; l < level; l++ {
+		n *= uint64(d.opts.LevelMultiplier)
+	}
+	return n
+}
+
+// pickCompactionLocked chooses the most urgent automatic compaction, or
+// nil. L0 is scored by table count, deeper levels by size against target;
+// the best score >= 1 wins. REQUIRES: d.mu.
+func (d *DB) pickCompactionLocked() *compaction {
+	v := d.mu.version
+	bestLevel, bestScore := -1, 1.0
+	if n := len(v.Levels[0]); n >= d.opts.L0CompactionThreshold {
+		bestLevel, bestScore = 0, float64(n)/float64(d.opts.L0CompactionThreshold)
+	}
+	for l := 1; l < manifest.NumLevels-1; l++ {
+		score := float64(v.LevelSize(l)) / float64(d.maxBytesForLevel(l))
+		if score >= bestScore {
+			bestLevel, bestScore = l, score
+		}
+	}
+	if bestLevel < 0 {
+		return nil
+	}
+	var c *compaction
+	if bestLevel == 0 {
+		c = &compaction{outputLevel: 1}
+		files := append([]*manifest.FileMetadata(nil), v.Levels[0]...)
+		c.inputs = append(c.inputs, compactionLevel{level: 0, files: files})
+	} else {
+		// Round-robin through the level by key, as LevelDB does.
+		files := v.Levels[bestLevel]
+		i := 0
+		if ptr := d.mu.compactPtr[bestLevel]; ptr != nil {
+			for i < len(files) && bytes.Compare(files[i].LargestUserKey(), ptr) <= 0 {
+				i++
+			}
+			if i == len(files) {
+				i = 0
+			}
+		}
+		c = &compaction{outputLevel: bestLevel + 1}
+		c.inputs = append(c.inputs, compactionLevel{level: bestLevel, files: []*manifest.FileMetadata{files[i]}})
+	}
+	c.setRange()
+	// Pull in overlapping tables of the output level.
+	out := v.Overlaps(c.outputLevel, c.smallest, c.largest)
+	c.inputs = append(c.inputs, compactionLevel{level: c.outputLevel, files: out})
+	c.setRange()
+	if len(c.inputs[0].files) == 1 && len(out) == 0 && c.inputs[0].level > 0 {
+		c.trivialMove = true
+	}
+	if len(c.inputs[0].files) == 1 && len(out) == 0 && c.inputs[0].level == 0 && len(v.Levels[0]) == 1 {
+		c.trivialMove = true
+	}
+	c.bottommost = d.isBottommost(v, c)
+	return c
+}
+
+// pickManualCompactionLocked merges every table into one level: the first
+// level at or below the deepest non-empty one whose target size holds all
+// the data. REQUIRES: d.mu.
+func (d *DB) pickManualCompactionLocked() *compaction {
+	v := d.mu.version
+	var total uint64
+	deepest := 0
+	for l := range manifest.NumLevels {
+		if len(v.Levels[l]) > 0 {
+			deepest = l
+			total += v.LevelSize(l)
+		}
+	}
+	if total == 0 {
+		return nil
+	}
+	out := max(deepest, 1)
+	for out < manifest.NumLevels-1 && d.maxBytesForLevel(out) < total {
+		out++
+	}
+	c := &compaction{outputLevel: out, manual: true, bottommost: true}
+	for l := 0; l <= out; l++ {
+		if len(v.Levels[l]) > 0 || l == out {
+			c.inputs = append(c.inputs, compactionLevel{level: l, files: append([]*manifest.FileMetadata(nil), v.Levels[l]...)})
+		}
+	}
+	c.setRange()
+	return c
+}
+
+func (c *compaction) setRange() {
+	c.smallest, c.largest = nil, nil
+	for _, in := range c.inputs {
+		for _, f := range in.files {
+			if c.smallest == nil || bytes.Compare(f.SmallestUserKey(), c.smallest) < 0 {
+				c.smallest = f.SmallestUserKey()
+			}
+			if c.largest == nil || bytes.Compare(f.LargestUserKey(), c.largest) > 0 {
+				c.largest = f.LargestUserKey()
+			}
+		}
+	}
+}
+
+func (c *compaction) numInputFiles() int {
+	n := 0
+	for _, in := range c.inputs {
+		n += len(in.files)
+	}
+	return n
+}
+
+// isBottommost reports whether no level below the output overlaps c.
+func (d *DB) isBottommost(v *manifest.Version, c *compaction) bool {
+	for l := c.outputLevel + 1; l < manifest.NumLevels; l++ {
+		if len(v.Overlaps(l, c.smallest, c.largest)) > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// smallestSnapshotLocked returns the oldest sequence number a reader may
+// still read at. REQUIRES: d.mu.
+func (d *DB) smallestSnapshotLocked() base.SeqNum {
+	if s, ok := d.mu.snapshots.oldest(); ok {
+		return s
+	}
+	return base.SeqNum(d.visibleSeq.Load())
+}

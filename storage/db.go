@@ -1,0 +1,203 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/minidbgo/minidbgo/storage/internal/base"
+	"github.com/minidbgo/minidbgo/storage/internal/cache"
+	"github.com/minidbgo/minidbgo/storage/internal/manifest"
+	"github.com/minidbgo/minidbgo/storage/internal/memtable"
+	"github.com/minidbgo/minidbgo/storage/internal/wal"
+	"github.com/minidbgo/minidbgo/storage/vfs"
+)
+
+// DB is an open database. All methods are safe for concurrent use. A DB must
+// be closed with Close, which waits for its background work.
+type DB struct {
+	dir  string
+	opts Options
+	fs   vfs.FS
+	lock io.Closer
+
+	blockCache *cache.Cache
+	tc         *tableCache
+
+	closed     atomic.Bool
+	visibleSeq atomic.Uint64 // every write with seq <= visibleSeq is durable (per mode) and readable
+	readOnly   atomic.Pointer[error]
+
+	// wmu serialises the commit pipeline. Lock order: wmu, then mu, then rsMu.
+	wmu     sync.Mutex
+	writers []*writer // queue; writers[0] is the leader
+	lastSeq base.SeqNum
+	walW    *wal.Writer // owned by the leader; swapped under wmu+mu
+	walFile vfs.File
+	walNum  uint64
+	// lastRotated is the memtable the leader's makeRoomForWrite froze, if any.
+	lastRotated *memTable
+
+	mu struct {
+		sync.Mutex
+		mem         *memTable
+		imm         []*memTable // oldest first
+		version     *manifest.Version
+		nextFileNum uint64
+		logNum      uint64
+		manifest    *wal.Writer
+		manifestNum uint64
+		snapshots   snapshotList
+		flushErr    error
+		flushEpoch  uint64        // incremented after each flush attempt
+		changed     chan struct{} // closed and replaced after each flush or compaction
+		compacting  bool
+		compactPtr  [manifest.NumLevels][]byte
+		closing     bool
+	}
+
+	rsMu sync.RWMutex
+	rs   *readState
+
+	compactMu sync.Mutex // one compaction at a time, manual or automatic
+	flushC    chan struct{}
+	compactC  chan struct{}
+	ctx       context.Context
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+
+	m metricsCounters
+}
+
+// memTable is a memtable and the WAL that holds its writes.
+type memTable struct {
+	*memtable.MemTable
+	walNum uint64
+}
+
+func newMemTable(walNum uint64) *memTable {
+	return &memTable{MemTable: memtable.New(), walNum: walNum}
+}
+
+// readState is what a read needs: the memtables and the version, pinned
+// together.
+type readState struct {
+	db   *DB
+	refs atomic.Int32
+	mem  *memTable
+	imm  []*memTable
+	v    *manifest.Version
+}
+
+func (d *DB) loadReadState() *readState {
+	d.rsMu.RLock()
+	rs := d.rs
+	rs.refs.Add(1)
+	d.rsMu.RUnlock()
+	return rs
+}
+
+func (rs *readState) unref() {
+	if rs.refs.Add(-1) == 0 {
+		d := rs.db
+		d.mu.Lock()
+		rs.v.Unref(d.obsoleteFileLocked)
+		d.mu.Unlock()
+	}
+}
+
+// updateReadStateLocked publishes the current mem, imm and version.
+// REQUIRES: d.mu.
+func (d *DB) updateReadStateLocked() {
+	rs := &readState{db: d, mem: d.mu.mem, imm: append([]*memTable(nil), d.mu.imm...), v: d.mu.version}
+	rs.refs.Store(1)
+	rs.v.Ref()
+	d.rsMu.Lock()
+	old := d.rs
+	d.rs = rs
+	d.rsMu.Unlock()
+	if old != nil && old.refs.Add(-1) == 0 {
+		old.v.Unref(d.obsoleteFileLocked)
+	}
+}
+
+// obsoleteFileLocked deletes a table no version references any more.
+// REQUIRES: d.mu.
+func (d *DB) obsoleteFileLocked(f *manifest.FileMetadata) {
+	d.tc.evict(f.FileNum)
+	if err := d.fs.Remove(sstPath(d.dir, f.FileNum)); err != nil && !errors.Is(err, errNotExist) {
+		d.opts.Logger.Warn("storage: remove obsolete table", "file", sstName(f.FileNum), "err", err)
+	}
+}
+
+// signalChangedLocked wakes everyone waiting for a flush or compaction.
+// REQUIRES: d.mu.
+func (d *DB) signalChangedLocked() {
+	close(d.mu.changed)
+	d.mu.changed = make(chan struct{})
+}
+
+func (d *DB) setReadOnly(err error) {
+	err = fmt.Errorf("%w: %w", ErrReadOnly, err)
+	d.readOnly.CompareAndSwap(nil, &err)
+	d.opts.Logger.Error("storage: entering read-only mode", "err", err)
+}
+
+func (d *DB) readOnlyErr() error {
+	if p := d.readOnly.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// Close waits for in-flight writes, stops background work, makes the WAL
+// durable and releases the directory lock. It does not flush the memtable:
+// the WAL holds its contents and the next Open replays them. Iterators and
+// snapshots must be closed first.
+func (d *DB) Close() error {
+	if !d.closed.CompareAndSwap(false, true) {
+		return ErrClosed
+	}
+	// Wait for the commit queue to drain; new writers see closed.
+	d.wmu.Lock()
+	for len(d.writers) > 0 {
+		d.wmu.Unlock()
+		time.Sleep(time.Millisecond)
+		d.wmu.Lock()
+	}
+	d.mu.Lock()
+	d.mu.closing = true
+	d.signalChangedLocked()
+	d.mu.Unlock()
+	d.cancel()
+	d.wmu.Unlock()
+	d.wg.Wait()
+
+	var errs []error
+	d.wmu.Lock()
+	if d.walW != nil {
+		if err := d.walW.Close(); err != nil && d.readOnlyErr() == nil {
+			errs = append(errs, fmt.Errorf("storage: close WAL: %w", err))
+		}
+		d.walW = nil
+	}
+	d.wmu.Unlock()
+
+	d.mu.Lock()
+	if d.mu.manifest != nil {
+		if err := d.mu.manifest.Close(); err != nil && d.readOnlyErr() == nil {
+			errs = append(errs, fmt.Errorf("storage: close MANIFEST: %w", err))
+		}
+		d.mu.manifest = nil
+	}
+	d.mu.Unlock()
+	d.tc.close()
+	if err := d.lock.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("storage: release lock: %w", err))
+	}
+	return errors.Join(errs...)
+}

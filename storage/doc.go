@@ -1,0 +1,48 @@
+// Package storage is MiniDBGo's LSM storage engine: an ordered key-value
+// store with atomic batches, snapshots and streaming iterators, shaped like
+// LevelDB and Pebble.
+//
+// # Basics
+//
+//	db, err := storage.Open("data/MiniDBGo", nil) // nil: default Options
+//	if err != nil { ... }
+//	defer db.Close()
+//	err = db.Put([]byte("k"), []byte("v"))
+//	v, err := db.Get([]byte("k")) // storage.ErrNotFound when absent
+//
+// # Write path
+//
+// A write is encoded as a Batch, appended to the write-ahead log by the
+// commit pipeline (group commit: one write and one fsync serve every writer
+// queued at that moment), then inserted into the memtable, a skiplist. Only
+// then is it acknowledged and visible. Options.Durability chooses when the
+// acknowledgement happens relative to fsync; see Durability.
+//
+// When the memtable reaches Options.MemTableRecords or MemTableBytes it is
+// frozen and queued for the flush worker, which writes it as an L0 SSTable.
+// At most Options.MaxImmutableMemTables wait; beyond that writers stall for
+// up to Options.WriteStallTimeout and then get ErrBusy.
+//
+// # Read path
+//
+// Get looks in the memtable, the frozen memtables, the L0 tables newest
+// first, then one table per deeper level, skipping tables whose bloom
+// filter rules the key out. Iterators merge all of those sources with a
+// heap and stream; their memory does not depend on the data.
+//
+// # Compaction
+//
+// A background worker keeps L0 small and each deeper level within its
+// target size by merging tables into the next level, streaming. Compact
+// merges everything on demand.
+//
+// # Caveats
+//
+// A directory may be open in one DB at a time; Open fails with an error
+// naming the holder's pid otherwise. After a WAL or MANIFEST write or sync
+// fails, the DB refuses writes (ErrReadOnly) until it is reopened: the engine
+// cannot know what reached the disk, and recovery will tell.
+//
+// The on-disk formats are drawn in internal/wal, internal/sstable and
+// internal/manifest, and summarised in docs/formats.md.
+package storage

@@ -1,0 +1,30 @@
+package storage
+
+import (
+	"errors"
+
+	"github.com/minidbgo/minidbgo/storage/internal/base"
+)
+
+// Errors returned by the engine. Each can be matched with errors.Is.
+var (
+	// ErrNotFound is returned by Get when the key has no live value.
+	ErrNotFound = errors.New("storage: not found")
+	// ErrBusy is returned by writes when the immutable memtable queue is
+	// full and a flush did not make room within Options.WriteStallTimeout.
+	// The write was not applied; the caller should retry later.
+	ErrBusy = errors.New("storage: busy: memtable flush queue is full")
+	// ErrClosed is returned by every operation on a closed DB.
+	ErrClosed = errors.New("storage: closed")
+	// ErrCorruption is matched by every error that reports damaged on-disk
+	// data; errors.As with *CorruptionError gives the file and offset.
+	ErrCorruption = base.ErrCorruption
+	// ErrReadOnly is matched by write errors after a WAL or MANIFEST write
+	// or sync failed: the engine cannot tell what reached the disk, so it
+	// refuses further writes until it is reopened.
+	ErrReadOnly = errors.New("storage: read-only after an I/O error")
+)
+
+// CorruptionError reports on-disk bytes that failed validation, naming the
+// file and the byte offset.
+type CorruptionError = base.CorruptionError

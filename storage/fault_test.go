@@ -1,0 +1,214 @@
+package storage
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/minidbgo/minidbgo/storage/vfs"
+	"github.com/minidbgo/minidbgo/storage/vfs/errorfs"
+	"github.com/stretchr/testify/require"
+)
+
+// faultOp is one write of the fault workload and its outcome. Every op
+// writes keys no other op writes, so each can be checked on its own.
+type faultOp struct {
+	puts  map[string]string
+	dels  []string // keys written by an earlier acknowledged op
+	acked bool
+	err   error
+}
+
+// runFaultWorkload opens a DB on fs and runs a fixed workload, stopping at
+// the first error after which the DB is unusable. It returns the ops tried.
+func runFaultWorkload(fs vfs.FS) (ops []*faultOp, openErr error) {
+	opts := &Options{FS: fs, MemTableRecords: 8, L0CompactionThreshold: 2,
+		LBaseMaxBytes: 4 << 10, TargetFileSize: 2 << 10, WriteStallTimeout: 200 * time.Millisecond}
+	db, err := Open("/db", opts)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = db.Close() }()
+	var ackedKeys []string
+	for i := range 40 {
+		op := &faultOp{puts: map[string]string{}}
+		switch i % 5 {
+		case 0, 1:
+			k, v := fmt.Sprintf("p%03d", i), fmt.Sprintf("value-%d", i)
+			op.puts[k] = v
+			op.err = db.Put([]byte(k), []byte(v))
+		case 2:
+			b := db.NewBatch()
+			for j := range 4 {
+				k, v := fmt.Sprintf("b%03d-%d", i, j), fmt.Sprintf("bv-%d-%d", i, j)
+				b.Put([]byte(k), []byte(v))
+				op.puts[k] = v
+			}
+			op.err = db.Apply(b)
+		case 3:
+			if len(ackedKeys) > 0 {
+				k := ackedKeys[len(ackedKeys)/2]
+				op.dels = []string{k}
+				op.err = db.Delete([]byte(k))
+			}
+		case 4:
+			if i%10 == 4 {
+				_ = db.Flush()
+			} else if i == 29 {
+				_ = db.Compact()
+			}
+		}
+		op.acked = op.err == nil
+		if op.acked && len(op.dels) == 0 {
+			for k := range op.puts {
+				ackedKeys = append(ackedKeys, k)
+			}
+		}
+		ops = append(ops, op)
+		if op.err != nil && errors.Is(op.err, ErrReadOnly) {
+			break
+		}
+	}
+	return ops, nil
+}
+
+// checkFaultOutcome reopens the post-crash filesystem on a healthy disk and
+// verifies: acknowledged ops are present, failed ops are all or nothing.
+func checkFaultOutcome(t *testing.T, fs vfs.FS, ops []*faultOp, what string) {
+	t.Helper()
+	db, err := Open("/db", &Options{FS: fs})
+	require.NoError(t, err, "%s: reopen on a healthy disk", what)
+	defer func() { require.NoError(t, db.Close()) }()
+	deleted := map[string]bool{}
+	for _, op := range ops {
+		for _, k := range op.dels {
+			if op.acked {
+				deleted[k] = true
+			}
+		}
+	}
+	for i, op := range ops {
+		present := 0
+		for k, v := range op.puts {
+			got, err := db.Get([]byte(k))
+			switch {
+			case err == nil:
+				require.Equal(t, v, string(got), "%s: op %d key %q has a wrong value", what, i, k)
+				present++
+			case errors.Is(err, ErrNotFound):
+				if deleted[k] {
+					present++ // deleted later; counts as present
+				}
+			default:
+				t.Fatalf("%s: op %d Get(%q): %v", what, i, k, err)
+			}
+		}
+		if op.acked {
+			require.Equal(t, len(op.puts), present, "%s: op %d was acknowledged but lost writes", what, i)
+			for _, k := range op.dels {
+				_, err := db.Get([]byte(k))
+				require.ErrorIs(t, err, ErrNotFound, "%s: op %d acknowledged delete of %q lost", what, i, k)
+			}
+		} else if present != 0 && present != len(op.puts) {
+			t.Fatalf("%s: failed op %d is half applied: %d of %d keys", what, i, present, len(op.puts))
+		}
+	}
+}
+
+// TestFaultSweep injects an I/O error at filesystem operation i, for every
+// i until the workload runs without reaching i — once as a single failure
+// and once as a disk that stays bad — then reopens on a healthy disk after
+// a simulated power loss and checks the model.
+func TestFaultSweep(t *testing.T) {
+	for _, persistent := range []bool{false, true} {
+		name := "once"
+		if persistent {
+			name = "persistent"
+		}
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			swept, fired := 0, 0
+			for i := int64(0); ; i++ {
+				mem := vfs.NewMem()
+				var inj errorfs.Injector = errorfs.OnIndex(i, nil)
+				if persistent {
+					inj = errorfs.AfterIndex(i, nil)
+				}
+				efs := errorfs.Wrap(mem, inj)
+				ops, openErr := runFaultWorkload(efs)
+				if efs.Ops() <= i {
+					break // the workload no longer reaches op i
+				}
+				swept++
+				if openErr != nil {
+					fired++
+					continue
+				}
+				for _, op := range ops {
+					if op.err != nil {
+						fired++
+						break
+					}
+				}
+				checkFaultOutcome(t, mem.CrashClone(vfs.CrashCloneOptions{}), ops, fmt.Sprintf("%s fault at op %d", name, i))
+			}
+			t.Logf("%s: swept %d fault points, %d surfaced to the caller", name, swept, fired)
+			require.Greater(t, swept, 50)
+		})
+	}
+}
+
+// TestWALSyncFailureMakesReadOnly checks that after a failed WAL sync no
+// further write is acknowledged, and that reopening recovers.
+func TestWALSyncFailureMakesReadOnly(t *testing.T) {
+	mem := vfs.NewMem()
+	efs := errorfs.Wrap(mem, nil)
+	db, err := Open("/db", &Options{FS: efs})
+	require.NoError(t, err)
+	require.NoError(t, db.Put([]byte("a"), []byte("1")))
+	efs.SetInjector(errorfs.Once(errorfs.OnKind(errorfs.AfterIndex(0, nil), errorfs.OpFileSync)))
+	require.Error(t, db.Put([]byte("b"), []byte("2")))
+	efs.SetInjector(nil)
+	err = db.Put([]byte("c"), []byte("3"))
+	require.ErrorIs(t, err, ErrReadOnly)
+	require.True(t, db.Metrics().ReadOnly)
+	_ = db.Close()
+
+	db, err = Open("/db", &Options{FS: mem.CrashClone(vfs.CrashCloneOptions{})})
+	require.NoError(t, err)
+	defer db.Close()
+	v, err := db.Get([]byte("a"))
+	require.NoError(t, err)
+	require.Equal(t, "1", string(v))
+	_, err = db.Get([]byte("c"))
+	require.ErrorIs(t, err, ErrNotFound)
+}
+
+// TestSecondOpenFails checks the directory lock, on the OS filesystem and
+// on MemFS.
+func TestSecondOpenFails(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		fs   vfs.FS
+		dir  string
+	}{
+		{"os", vfs.Default, filepath.Join(t.TempDir(), "db")},
+		{"mem", vfs.NewMem(), "/db"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			db, err := Open(tc.dir, &Options{FS: tc.fs})
+			require.NoError(t, err)
+			_, err = Open(tc.dir, &Options{FS: tc.fs})
+			require.Error(t, err)
+			require.ErrorIs(t, err, vfs.ErrLocked)
+			require.Contains(t, err.Error(), fmt.Sprintf("pid %d", os.Getpid()))
+			require.NoError(t, db.Close())
+			db, err = Open(tc.dir, &Options{FS: tc.fs})
+			require.NoError(t, err)
+			require.NoError(t, db.Close())
+		})
+	}
+}

@@ -1,0 +1,68 @@
+package storage
+
+import (
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// A data directory holds:
+//
+//	LOCK               exclusive lock; holds the owner's pid
+//	CURRENT            name of the live MANIFEST, written via CURRENT.tmp + rename
+//	MANIFEST-000123    log of version edits (WAL framing)
+//	wal/000124.log     write-ahead logs (WAL framing), one per memtable
+//	sst/000125.sst     SSTables
+//
+// File numbers come from one counter recorded in the MANIFEST, so a number
+// is never reused.
+const (
+	lockFileName    = "LOCK"
+	currentFileName = "CURRENT"
+	walDirName      = "wal"
+	sstDirName      = "sst"
+)
+
+type fileKind int
+
+const (
+	kindUnknown fileKind = iota
+	kindWAL
+	kindSST
+	kindManifest
+	kindTemp
+)
+
+func walPath(dir string, num uint64) string {
+	return filepath.Join(dir, walDirName, fmt.Sprintf("%06d.log", num))
+}
+
+func sstPath(dir string, num uint64) string {
+	return filepath.Join(dir, sstDirName, fmt.Sprintf("%06d.sst", num))
+}
+
+func sstName(num uint64) string { return fmt.Sprintf("%06d.sst", num) }
+
+func manifestName(num uint64) string { return fmt.Sprintf("MANIFEST-%06d", num) }
+
+// parseFileName recognises the names the engine writes.
+func parseFileName(name string) (fileKind, uint64) {
+	switch {
+	case strings.HasSuffix(name, ".tmp"):
+		return kindTemp, 0
+	case strings.HasPrefix(name, "MANIFEST-"):
+		if n, err := strconv.ParseUint(name[len("MANIFEST-"):], 10, 64); err == nil {
+			return kindManifest, n
+		}
+	case strings.HasSuffix(name, ".log"):
+		if n, err := strconv.ParseUint(strings.TrimSuffix(name, ".log"), 10, 64); err == nil {
+			return kindWAL, n
+		}
+	case strings.HasSuffix(name, ".sst"):
+		if n, err := strconv.ParseUint(strings.TrimSuffix(name, ".sst"), 10, 64); err == nil {
+			return kindSST, n
+		}
+	}
+	return kindUnknown, 0
+}

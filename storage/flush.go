@@ -1,0 +1,264 @@
+package storage
+
+import (
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/minidbgo/minidbgo/storage/internal/base"
+	"github.com/minidbgo/minidbgo/storage/internal/manifest"
+	"github.com/minidbgo/minidbgo/storage/internal/sstable"
+)
+
+// Flush freezes the memtable, if it holds anything, and waits until it and
+// every memtable frozen before it are written to L0 tables.
+func (d *DB) Flush() error {
+	w := &writer{flush: true}
+	if err := d.commit(w); err != nil {
+		return err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	target := w.rot
+	if target == nil && len(d.mu.imm) > 0 {
+		target = d.mu.imm[len(d.mu.imm)-1]
+	}
+	epoch := d.mu.flushEpoch
+	for target != nil && containsMem(d.mu.imm, target) {
+		if d.mu.flushErr != nil && d.mu.flushEpoch != epoch {
+			return d.mu.flushErr
+		}
+		if d.mu.closing {
+			return ErrClosed
+		}
+		ch := d.mu.changed
+		d.mu.Unlock()
+		<-ch
+		d.mu.Lock()
+	}
+	return nil
+}
+
+func containsMem(list []*memTable, m *memTable) bool {
+	for _, x := range list {
+		if x == m {
+			return true
+		}
+	}
+	return false
+}
+
+// flushLoop is the flush worker: it writes frozen memtables to L0, oldest
+// first. Errors are logged and counted, and the flush is retried with
+// backoff; they never crash the process.
+func (d *DB) flushLoop() {
+	defer d.wg.Done()
+	backoff := 10 * time.Millisecond
+	for {
+		select {
+		case <-d.ctx.Done():
+			return
+		case <-d.flushC:
+		}
+		for d.ctx.Err() == nil {
+			more, err := d.flushOne()
+			if err != nil {
+				d.m.bgErrors.Add(1)
+				d.opts.Logger.Error("storage: flush failed; will retry", "err", err, "retry_in", backoff)
+				select {
+				case <-d.ctx.Done():
+					return
+				case <-time.After(backoff):
+				}
+				backoff = min(backoff*2, 5*time.Second)
+				continue
+			}
+			backoff = 10 * time.Millisecond
+			if !more {
+				break
+			}
+		}
+	}
+}
+
+// flushOne writes the oldest immutable memtable to L0. It reports whether
+// there may be more to flush.
+func (d *DB) flushOne() (bool, error) {
+	d.mu.Lock()
+	for {
+		if len(d.mu.imm) == 0 || d.mu.closing {
+			d.mu.Unlock()
+			return false, nil
+		}
+		if d.opts.DisableAutomaticCompactions || len(d.mu.version.Levels[0]) < d.opts.L0StopWritesThreshold {
+			break
+		}
+		// Too many L0 tables: wait for compaction, which backs up the
+		// immutable queue and eventually stalls writers.
+		d.m.l0Stalls.Add(1)
+		ch := d.mu.changed
+		d.mu.Unlock()
+		d.maybeScheduleCompaction()
+		select {
+		case <-ch:
+		case <-d.ctx.Done():
+			return false, nil
+		}
+		d.mu.Lock()
+	}
+	mem := d.mu.imm[0]
+	d.mu.Unlock()
+
+	start := time.Now()
+	meta, err := d.writeL0(mem)
+	if err == nil {
+		err = d.syncDir(filepath.Join(d.dir, sstDirName))
+	}
+
+	d.mu.Lock()
+	d.mu.flushEpoch++
+	if err != nil {
+		d.mu.flushErr = err
+		if meta != nil {
+			d.removeFile(sstPath(d.dir, meta.FileNum))
+		}
+		d.signalChangedLocked()
+		d.mu.Unlock()
+		return true, err
+	}
+	next := d.mu.mem.walNum
+	if len(d.mu.imm) > 1 {
+		next = d.mu.imm[1].walNum
+	}
+	edit := &manifest.VersionEdit{LogNum: next}
+	if meta != nil {
+		edit.NewFiles = []manifest.NewFile{{Level: 0, Meta: meta}}
+	}
+	if err := d.logAndApplyLocked(edit); err != nil {
+		d.mu.flushErr = err
+		if meta != nil {
+			d.removeFile(sstPath(d.dir, meta.FileNum))
+		}
+		d.signalChangedLocked()
+		d.mu.Unlock()
+		return true, err
+	}
+	d.mu.flushErr = nil
+	d.mu.imm = d.mu.imm[1:]
+	d.mu.logNum = next
+	d.updateReadStateLocked()
+	d.signalChangedLocked()
+	more := len(d.mu.imm) > 0
+	d.mu.Unlock()
+
+	d.removeFile(walPath(d.dir, mem.walNum))
+	d.m.flushes.Add(1)
+	if meta != nil {
+		d.m.bytesFlushed.Add(meta.Size)
+		d.opts.Logger.Debug("storage: flushed memtable", "table", sstName(meta.FileNum), "bytes", meta.Size, "took", time.Since(start))
+	}
+	d.maybeScheduleCompaction()
+	return more, nil
+}
+
+// writeL0 writes a memtable to a new table. It returns nil metadata when
+// the memtable is empty.
+func (d *DB) writeL0(mem *memTable) (*manifest.FileMetadata, error) {
+	if mem.Empty() {
+		return nil, nil
+	}
+	d.mu.Lock()
+	num := d.mu.nextFileNum
+	d.mu.nextFileNum++
+	d.mu.Unlock()
+	it := mem.NewIter(nil, nil)
+	defer it.Close()
+	w, err := d.newTableWriter(num)
+	if err != nil {
+		return nil, err
+	}
+	for ok := it.First(); ok; ok = it.Next() {
+		if err := w.Add(it.Key(), it.Value()); err != nil {
+			w.Abort()
+			d.removeFile(sstPath(d.dir, num))
+			return nil, fmt.Errorf("storage: flush to %s: %w", sstName(num), err)
+		}
+	}
+	if err := it.Err(); err != nil {
+		w.Abort()
+		d.removeFile(sstPath(d.dir, num))
+		return nil, err
+	}
+	meta, err := d.finishTable(num, w)
+	if err != nil {
+		return nil, err
+	}
+	return meta, nil
+}
+
+func (d *DB) newTableWriter(num uint64) (*sstable.Writer, error) {
+	f, err := d.fs.Create(sstPath(d.dir, num))
+	if err != nil {
+		return nil, fmt.Errorf("storage: create %s: %w", sstName(num), err)
+	}
+	return sstable.NewWriter(f, sstable.WriterOptions{
+		BlockSize:       d.opts.BlockSize,
+		Compression:     d.opts.Compression.sstable(),
+		BloomBitsPerKey: d.opts.BloomBitsPerKey,
+	}), nil
+}
+
+// finishTable closes (and syncs) a table writer and describes the table.
+func (d *DB) finishTable(num uint64, w *sstable.Writer) (*manifest.FileMetadata, error) {
+	wm, err := w.Close()
+	if err != nil {
+		d.removeFile(sstPath(d.dir, num))
+		return nil, fmt.Errorf("storage: finish %s: %w", sstName(num), err)
+	}
+	return &manifest.FileMetadata{
+		FileNum:     num,
+		Size:        wm.Size,
+		Smallest:    wm.Smallest,
+		Largest:     wm.Largest,
+		SmallestSeq: wm.SmallestSeq,
+		LargestSeq:  wm.LargestSeq,
+	}, nil
+}
+
+// logAndApplyLocked records an edit in the MANIFEST, durably, then installs
+// the version it produces. A MANIFEST write or sync failure makes the DB
+// read-only: whether the edit is on disk is unknown.
+// REQUIRES: d.mu.
+func (d *DB) logAndApplyLocked(edit *manifest.VersionEdit) error {
+	if err := d.readOnlyErr(); err != nil {
+		return err
+	}
+	edit.NextFileNum = d.mu.nextFileNum
+	edit.LastSeq = max(base.SeqNum(d.visibleSeq.Load()), 1)
+	nv, err := d.mu.version.Apply(edit)
+	if err != nil {
+		return fmt.Errorf("storage: apply version edit: %w", err)
+	}
+	if _, err := d.mu.manifest.WriteRecord(edit.Encode(nil)); err != nil {
+		d.setReadOnly(fmt.Errorf("storage: MANIFEST append: %w", err))
+		return d.readOnlyErr()
+	}
+	if err := d.mu.manifest.Sync(); err != nil {
+		d.setReadOnly(fmt.Errorf("storage: MANIFEST sync: %w", err))
+		return d.readOnlyErr()
+	}
+	nv.Ref()
+	old := d.mu.version
+	d.mu.version = nv
+	old.Unref(d.obsoleteFileLocked)
+	if d.mu.manifest.Size() > manifestRotateBytes {
+		if err := d.writeNewManifestLocked(); err != nil {
+			d.opts.Logger.Warn("storage: MANIFEST rotation failed; continuing with the old one", "err", err)
+		}
+	}
+	return nil
+}
+
+// manifestRotateBytes is the MANIFEST size beyond which a new one, holding
+// only a snapshot, replaces it.
+const manifestRotateBytes = 16 << 20

@@ -1,0 +1,6 @@
+//go:build !(invariants || race)
+
+package manifest
+
+// invariantsEnabled turns on the expensive self-checks.
+const invariantsEnabled = false

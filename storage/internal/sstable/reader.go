@@ -1,0 +1,310 @@
+package sstable
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/bits-and-blooms/bloom/v3"
+	"github.com/minidbgo/minidbgo/storage/internal/base"
+	"github.com/minidbgo/minidbgo/storage/vfs"
+)
+
+// Reader reads a table. Open validates the footer and loads the index,
+// filter and properties blocks, which stay in memory; data blocks are read
+// on demand through the block cache.
+//
+// A Reader is safe for concurrent use, except Close, which must come after
+// every other call has returned and every iterator has been closed.
+//
+// Values returned by Get and by iterators may alias blocks held by the
+// cache: they are immutable, must not be modified, and stay valid as long
+// as the caller holds them (the garbage collector keeps the block alive).
+// A caller that wants a private copy makes one.
+type Reader struct {
+	f    vfs.File
+	o    ReaderOptions
+	size int64
+
+	footer  footer
+	dataEnd uint64 // data blocks occupy [0, dataEnd)
+	index   []byte
+	filter  *bloom.BloomFilter // nil when the table has none
+	props   Properties
+}
+
+// Open opens the table in f, whose size is size bytes. It reads and
+// validates the footer, index, filter and properties blocks; damage is
+// reported as a *base.CorruptionError naming o.FileName and the offset.
+// On success the Reader owns f and Reader.Close closes it; on error f is
+// left open.
+func Open(f vfs.File, size int64, o ReaderOptions) (*Reader, error) {
+	r := &Reader{f: f, o: o, size: size}
+	if size < footerLen {
+		return nil, r.corruptf(0, "file too short for an sstable (%d bytes)", size)
+	}
+	metaEnd := uint64(size - footerLen)
+	fb := make([]byte, footerLen)
+	if err := r.readAt(fb, int64(metaEnd)); err != nil {
+		return nil, err
+	}
+	ft, err := decodeFooter(fb)
+	if err != nil {
+		return nil, r.corrupt(int64(metaEnd), err)
+	}
+	r.footer = ft
+	hasFilter := ft.filter != (blockHandle{})
+	r.dataEnd = min(ft.index.Offset, ft.properties.Offset)
+	if hasFilter {
+		r.dataEnd = min(r.dataEnd, ft.filter.Offset)
+	}
+	for _, h := range []blockHandle{ft.index, ft.properties, ft.filter} {
+		if h.end() > metaEnd {
+			return nil, r.corruptf(int64(metaEnd), "footer block handle %d+%d beyond the end of the table", h.Offset, h.Length)
+		}
+	}
+
+	if r.index, err = r.readBlock(ft.index, false); err != nil {
+		return nil, err
+	}
+	var it blockIter
+	if err := it.init(r.index, o.FileName, int64(ft.index.Offset)); err != nil {
+		return nil, err
+	}
+	if hasFilter {
+		b, err := r.readBlock(ft.filter, false)
+		if err != nil {
+			return nil, err
+		}
+		if r.filter, err = decodeFilter(b); err != nil {
+			return nil, r.corrupt(int64(ft.filter.Offset), fmt.Errorf("filter block: %w", err))
+		}
+	}
+	b, err := r.readBlock(ft.properties, false)
+	if err != nil {
+		return nil, err
+	}
+	if r.props, err = decodeProperties(b); err != nil {
+		return nil, r.corrupt(int64(ft.properties.Offset), fmt.Errorf("properties block: %w", err))
+	}
+	if r.props.FormatVersion != ft.version {
+		return nil, r.corruptf(int64(ft.properties.Offset), "properties say format version %d, footer %d", r.props.FormatVersion, ft.version)
+	}
+	return r, nil
+}
+
+func (r *Reader) corrupt(off int64, err error) error {
+	return &base.CorruptionError{File: r.o.FileName, Offset: off, Err: err}
+}
+
+func (r *Reader) corruptf(off int64, format string, args ...any) error {
+	return base.Corruptf(r.o.FileName, off, format, args...)
+}
+
+// readAt fills b from offset off. A short read means the file is shorter
+// than its metadata says: corruption.
+func (r *Reader) readAt(b []byte, off int64) error {
+	n, err := r.f.ReadAt(b, off)
+	if n == len(b) {
+		return nil
+	}
+	if err == nil || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return r.corruptf(off, "truncated: read %d of %d bytes", n, len(b))
+	}
+	return fmt.Errorf("sstable: read %s at offset %d: %w", r.o.FileName, off, err)
+}
+
+// readBlock reads, checksums and decompresses the block at h, through the
+// cache if useCache.
+func (r *Reader) readBlock(h blockHandle, useCache bool) ([]byte, error) {
+	if useCache {
+		if b, ok := r.o.Cache.Get(r.o.FileNum, h.Offset); ok {
+			return b, nil
+		}
+	}
+	if h.end() > uint64(r.size) {
+		return nil, r.corruptf(int64(min(h.Offset, uint64(r.size))), "block handle %d+%d beyond the end of the file", h.Offset, h.Length)
+	}
+	buf := make([]byte, h.Length+blockTrailerLen)
+	if err := r.readAt(buf, int64(h.Offset)); err != nil {
+		return nil, err
+	}
+	stored, typ := buf[:h.Length], buf[h.Length]
+	if got, want := blockChecksum(stored, typ), binary.LittleEndian.Uint32(buf[h.Length+1:]); got != want {
+		return nil, r.corruptf(int64(h.Offset), "block checksum mismatch: computed %#08x, stored %#08x", got, want)
+	}
+	b, err := decompressBlock(typ, stored)
+	if err != nil {
+		return nil, r.corrupt(int64(h.Offset), err)
+	}
+	if useCache {
+		r.o.Cache.Set(r.o.FileNum, h.Offset, b)
+	}
+	return b, nil
+}
+
+// dataHandle decodes an index value into the handle of a data block.
+func (r *Reader) dataHandle(v []byte) (blockHandle, error) {
+	h, err := decodeHandle(v)
+	if err != nil {
+		return blockHandle{}, r.corrupt(int64(r.footer.index.Offset), fmt.Errorf("index block: %w", err))
+	}
+	if h.end() > r.dataEnd {
+		return blockHandle{}, r.corruptf(int64(r.footer.index.Offset), "index block: data block %d+%d beyond the data section", h.Offset, h.Length)
+	}
+	return h, nil
+}
+
+// Get returns the newest entry whose user key is ukey and whose sequence
+// number is <= seq. found is false when there is none; an entry of kind
+// DEL is returned as found, with its kind. Get does not consult the bloom
+// filter: callers call MayContain first. The value aliases a cached block
+// and must not be modified.
+func (r *Reader) Get(ukey []byte, seq base.SeqNum) (value []byte, kind base.Kind, found bool, err error) {
+	seq = min(seq, base.MaxSeqNum)
+	var searchBuf [64]byte
+	search := base.AppendInternalKey(searchBuf[:0], ukey, seq, base.KindMax)
+
+	// One iterator serves the index, then the data block; init keeps its
+	// key buffer.
+	var keyBuf [64]byte
+	var it blockIter
+	it.key = keyBuf[:0]
+	if err := it.init(r.index, r.o.FileName, int64(r.footer.index.Offset)); err != nil {
+		return nil, 0, false, err
+	}
+	if !it.SeekGE(search) {
+		return nil, 0, false, it.err
+	}
+	h, err := r.dataHandle(it.val)
+	if err != nil {
+		return nil, 0, false, err
+	}
+	b, err := r.readBlock(h, true)
+	if err != nil {
+		return nil, 0, false, err
+	}
+	if err := it.init(b, r.o.FileName, int64(h.Offset)); err != nil {
+		return nil, 0, false, err
+	}
+	if !it.SeekGE(search) || !bytes.Equal(base.UserKey(it.key), ukey) {
+		return nil, 0, false, it.err
+	}
+	return it.val, base.KindOf(it.key), true, nil
+}
+
+// MayContain reports whether the table may hold an entry for ukey: false
+// means it certainly does not. It is true when the table has no filter.
+func (r *Reader) MayContain(ukey []byte) bool {
+	if r.filter == nil {
+		return true
+	}
+	return filterMayContain(r.filter, ukey)
+}
+
+// Properties returns the table's properties. Its slices must not be
+// modified.
+func (r *Reader) Properties() Properties { return r.props }
+
+// Close closes the file. The Reader must not be used afterwards.
+func (r *Reader) Close() error {
+	return r.f.Close()
+}
+
+// Verify reads every block from the file, bypassing the cache, and checks
+// every checksum, every block's structure, that keys are strictly
+// increasing, that the index separates the blocks, and that the entries
+// match the properties. It returns the first problem found.
+func (r *Reader) Verify() error {
+	fb := make([]byte, footerLen)
+	if err := r.readAt(fb, r.size-footerLen); err != nil {
+		return err
+	}
+	if _, err := decodeFooter(fb); err != nil {
+		return r.corrupt(r.size-footerLen, err)
+	}
+	ft := r.footer
+	index, err := r.readBlock(ft.index, false)
+	if err != nil {
+		return err
+	}
+	if ft.filter != (blockHandle{}) {
+		b, err := r.readBlock(ft.filter, false)
+		if err != nil {
+			return err
+		}
+		if _, err := decodeFilter(b); err != nil {
+			return r.corrupt(int64(ft.filter.Offset), fmt.Errorf("filter block: %w", err))
+		}
+	}
+	b, err := r.readBlock(ft.properties, false)
+	if err != nil {
+		return err
+	}
+	if _, err := decodeProperties(b); err != nil {
+		return r.corrupt(int64(ft.properties.Offset), fmt.Errorf("properties block: %w", err))
+	}
+
+	var ii, di blockIter
+	if err := ii.init(index, r.o.FileName, int64(ft.index.Offset)); err != nil {
+		return err
+	}
+	var (
+		prevKey, prevIndexKey, smallest []byte
+		entries, blocks                 uint64
+	)
+	for ok := ii.First(); ok; ok = ii.Next() {
+		h, err := r.dataHandle(ii.val)
+		if err != nil {
+			return err
+		}
+		data, err := r.readBlock(h, false)
+		if err != nil {
+			return err
+		}
+		if err := di.init(data, r.o.FileName, int64(h.Offset)); err != nil {
+			return err
+		}
+		n := 0
+		for ok := di.First(); ok; ok = di.Next() {
+			if prevKey != nil && base.Compare(prevKey, di.key) >= 0 {
+				return r.corruptf(int64(h.Offset), "keys out of order: %q#%d after %q#%d",
+					base.UserKey(di.key), base.Seq(di.key), base.UserKey(prevKey), base.Seq(prevKey))
+			}
+			if n == 0 && prevIndexKey != nil && base.Compare(prevIndexKey, di.key) >= 0 {
+				return r.corruptf(int64(h.Offset), "first key of block is not above the previous index key")
+			}
+			if smallest == nil {
+				smallest = bytes.Clone(di.key)
+			}
+			prevKey = append(prevKey[:0], di.key...)
+			n++
+		}
+		if di.err != nil {
+			return di.err
+		}
+		if n == 0 {
+			return r.corruptf(int64(h.Offset), "empty data block")
+		}
+		if base.Compare(prevKey, ii.key) > 0 {
+			return r.corruptf(int64(ft.index.Offset), "index key below the last key of block at %d", h.Offset)
+		}
+		prevIndexKey = append(prevIndexKey[:0], ii.key...)
+		entries += uint64(n)
+		blocks++
+	}
+	if ii.err != nil {
+		return ii.err
+	}
+	p := r.props
+	if entries != p.NumEntries || blocks != p.NumDataBlocks {
+		return r.corruptf(int64(ft.properties.Offset), "table has %d entries in %d blocks, properties say %d in %d",
+			entries, blocks, p.NumEntries, p.NumDataBlocks)
+	}
+	if entries > 0 && (!bytes.Equal(smallest, p.Smallest) || !bytes.Equal(prevKey, p.Largest)) {
+		return r.corruptf(int64(ft.properties.Offset), "smallest/largest keys do not match the properties")
+	}
+	return nil
+}
