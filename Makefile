@@ -1,5 +1,5 @@
 # MiniDBGo workspace. `make test` is what CI runs.
-MODULES := storage
+MODULES := storage docstore
 GO      ?= go
 PKGS     = $(foreach m,$(MODULES),./$(m)/...)
 

@@ -96,9 +96,10 @@ func TestCacheBoundNeverExceeded(t *testing.T) {
 		t.Run(fmt.Sprint(capacity), func(t *testing.T) {
 			c := New(capacity)
 			rng := rand.New(rand.NewPCG(1, uint64(capacity)))
+			buf := make([]byte, 64<<10) // values are never read here
 			for range 5000 {
-				n := rng.IntN(64 << 10)
-				c.Set(rng.Uint64N(8), rng.Uint64N(512)*4096, make([]byte, n))
+				n := rng.IntN(len(buf))
+				c.Set(rng.Uint64N(8), rng.Uint64N(512)*4096, buf[:n])
 				require.LessOrEqual(t, c.Size(), capacity)
 				if rng.IntN(4) == 0 {
 					c.Get(rng.Uint64N(8), rng.Uint64N(512)*4096)
@@ -152,7 +153,7 @@ func TestCacheDisabled(t *testing.T) {
 }
 
 func TestCacheConcurrent(t *testing.T) {
-	const capacity = 4 << 20
+	const capacity = 4 << 20 // four shards
 	c := New(capacity)
 	var wg sync.WaitGroup
 	for g := range 8 {
@@ -167,7 +168,7 @@ func TestCacheConcurrent(t *testing.T) {
 						require.Equal(t, byte(f*31+off), v[0])
 					}
 				case r < 98:
-					v := make([]byte, 1+rng.IntN(32<<10))
+					v := make([]byte, 1+rng.IntN(4<<10))
 					v[0] = byte(f*31 + off)
 					c.Set(f, off, v)
 				case r < 99:

@@ -62,10 +62,9 @@ type arena struct {
 	dataChunks atomic.Pointer[[][]byte]
 
 	// Writer-only state.
-	classes  [nodeClasses]nodeCursor
-	dataCur  int // index of the chunk small entries go to; -1: none
-	dataOff  int // next free byte in that chunk
-	dataSize int64
+	classes [nodeClasses]nodeCursor
+	dataCur int // index of the chunk small entries go to; -1: none
+	dataOff int // next free byte in that chunk
 }
 
 // nodeCursor is where a height class allocates its next node.
@@ -113,22 +112,24 @@ func (a *arena) allocNode(height int) (nodeRef, *node) {
 
 // allocData returns n bytes of arena and their location. Writer only.
 func (a *arena) allocData(n int) (loc uint64, b []byte) {
-	a.dataSize += int64(n)
-	chunks := *a.dataChunks.Load()
 	if n > bigEntry {
-		chunks = append(chunks, make([]byte, n))
-		a.dataChunks.Store(&chunks)
-		idx := len(chunks) - 1
-		return uint64(idx) << 32, chunks[idx]
+		idx := a.addDataChunk(make([]byte, n))
+		return uint64(idx) << 32, (*a.dataChunks.Load())[idx]
 	}
 	if a.dataCur < 0 || a.dataOff+n > dataChunkSize {
-		chunks = append(chunks, make([]byte, dataChunkSize))
-		a.dataChunks.Store(&chunks)
-		a.dataCur, a.dataOff = len(chunks)-1, 0
+		a.dataCur, a.dataOff = a.addDataChunk(make([]byte, dataChunkSize)), 0
 	}
 	off := a.dataOff
 	a.dataOff += n
-	return uint64(a.dataCur)<<32 | uint64(off), chunks[a.dataCur][off : off+n : off+n]
+	c := (*a.dataChunks.Load())[a.dataCur]
+	return uint64(a.dataCur)<<32 | uint64(off), c[off : off+n : off+n]
+}
+
+// addDataChunk publishes c as a new data chunk and returns its index.
+func (a *arena) addDataChunk(c []byte) int {
+	chunks := append(*a.dataChunks.Load(), c)
+	a.dataChunks.Store(&chunks)
+	return len(chunks) - 1
 }
 
 // bytes returns the n bytes at loc. It is safe for readers.

@@ -21,12 +21,21 @@ type MemTable struct {
 	count  atomic.Int64
 	size   atomic.Int64
 
-	rng *rand.Rand // writer only
+	w writerState
+}
+
+// writerState is touched only by Add, which the caller serializes.
+type writerState struct {
+	rng *rand.Rand
+	// last is the node inserted last, and splice[level] the last node
+	// before last's successor at each level.
+	last   *node
+	splice [maxHeight]*node
 }
 
 // New returns an empty MemTable.
 func New() *MemTable {
-	m := &MemTable{rng: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))}
+	m := &MemTable{w: writerState{rng: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))}}
 	m.arena.init()
 	ref, _ := m.arena.allocNode(maxHeight) // the head
 	if ref != 0 {

@@ -96,14 +96,23 @@ func TestModel(t *testing.T) {
 		t.Run(fmt.Sprint("seed=", seed), func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(seed, 0xdb))
 			pool := keyPool(rng, 5+rng.IntN(200))
+			slices.SortFunc(pool, bytes.Compare)
 			const nOps = 1000
 			seqs := rng.Perm(nOps) // unique seqnums, added out of order
 
 			m := New()
 			var md model
+			idx := 0
 			for i, s := range seqs {
 				seq := base.SeqNum(s + 1)
-				ukey := pool[rng.IntN(len(pool))]
+				// Half the time, stay on an ascending run of keys,
+				// which inserts reuse the previous splice for.
+				if rng.IntN(2) == 0 {
+					idx = min(idx+rng.IntN(3), len(pool)-1)
+				} else {
+					idx = rng.IntN(len(pool))
+				}
+				ukey := pool[idx]
 				kind, value := base.KindSet, randomValue(rng)
 				if rng.IntN(4) == 0 {
 					kind, value = base.KindDelete, nil
@@ -146,7 +155,7 @@ func checkModel(t *testing.T, rng *rand.Rand, m *MemTable, md model, pool [][]by
 	require.Equal(t, want.value, nilIfEmpty(value))
 
 	// Full iteration.
-	require.Equal(t, md, collect(m.NewIter(nil, nil)))
+	requireEntries(t, md, collect(m.NewIter(nil, nil)), "full scan")
 
 	// SeekGE to arbitrary internal keys, then a few Nexts.
 	for range 50 {
@@ -164,7 +173,7 @@ func checkModel(t *testing.T, rng *rand.Rand, m *MemTable, md model, pool [][]by
 			upper = pool[rng.IntN(len(pool))]
 		}
 		want := md.inBounds(lower, upper)
-		require.Equal(t, want, collect(m.NewIter(lower, upper)), "bounds [%q, %q)", lower, upper)
+		requireEntries(t, want, collect(m.NewIter(lower, upper)), fmt.Sprintf("bounds [%q, %q)", lower, upper))
 		for range 5 {
 			key := base.MakeInternalKey(pool[rng.IntN(len(pool))], base.SeqNum(rng.IntN(maxSeq+2)), base.KindSet)
 			checkSeek(t, m.NewIter(lower, upper), want, key)
@@ -196,6 +205,18 @@ func checkSeek(t *testing.T, it base.InternalIterator, want model, key []byte) {
 	require.NoError(t, it.Err())
 	require.NoError(t, it.Close())
 	require.False(t, it.Valid())
+}
+
+// requireEntries checks got against want, reporting the first difference.
+func requireEntries(t *testing.T, want, got model, what string) {
+	t.Helper()
+	for i := range min(len(want), len(got)) {
+		if !bytes.Equal(want[i].ikey, got[i].ikey) || !bytes.Equal(want[i].value, got[i].value) {
+			t.Fatalf("%s: entry %d: got %q (%d value bytes), want %q (%d value bytes)",
+				what, i, got[i].ikey, len(got[i].value), want[i].ikey, len(want[i].value))
+		}
+	}
+	require.Len(t, got, len(want), what)
 }
 
 func collect(it base.InternalIterator) model {
@@ -336,6 +357,22 @@ func TestConcurrentReaders(t *testing.T) {
 		return v
 	}
 
+	// checkEntry checks that an entry read from m is one the writer added,
+	// whole, and returns its seqnum.
+	checkEntry := func(key, value []byte) int {
+		require.True(t, base.Valid(key), "invalid internal key %q", key)
+		seq := int(base.Seq(key))
+		require.True(t, seq >= 1 && seq <= nOps, "seqnum %d", seq)
+		require.Equal(t, ops[seq].ukey, base.UserKey(key))
+		require.Equal(t, ops[seq].kind, base.KindOf(key))
+		if ops[seq].kind == base.KindSet {
+			require.Equal(t, valueFor(base.UserKey(key), seq), value)
+		} else {
+			require.Empty(t, value)
+		}
+		return seq
+	}
+
 	m := New()
 	var visible atomic.Int64
 	var done atomic.Bool
@@ -378,12 +415,7 @@ func TestConcurrentReaders(t *testing.T) {
 						require.Negative(t, base.Compare(prev, key), "%q then %q", prev, key)
 					}
 					prev = key
-					seq := int(base.Seq(key))
-					require.Equal(t, ops[seq].ukey, base.UserKey(key))
-					require.Equal(t, ops[seq].kind, base.KindOf(key))
-					if ops[seq].kind == base.KindSet {
-						require.Equal(t, valueFor(base.UserKey(key), seq), it.Value())
-					}
+					seq := checkEntry(key, it.Value())
 					if seq <= snap {
 						seen++
 					}

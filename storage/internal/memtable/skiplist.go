@@ -3,6 +3,7 @@ package memtable
 import (
 	"bytes"
 	"encoding/binary"
+	"math"
 	"math/bits"
 
 	"github.com/minidbgo/minidbgo/storage/internal/base"
@@ -137,7 +138,7 @@ func (m *MemTable) seekGE(k *searchKey) nodeRef {
 // randomHeight returns 1 + the number of trailing groups of branchBits zero
 // bits in a random word. Writer only.
 func (m *MemTable) randomHeight() int {
-	h := 1 + bits.TrailingZeros64(m.rng.Uint64())/branchBits
+	h := 1 + bits.TrailingZeros64(m.w.rng.Uint64())/branchBits
 	return min(h, maxHeight)
 }
 
@@ -145,24 +146,30 @@ func (m *MemTable) randomHeight() int {
 func (m *MemTable) insert(trailer uint64, ukey, value []byte) {
 	k := makeSearchKey(ukey, trailer)
 
-	// Find the splice: for every level, the last node before k and its
-	// link. Levels above the list's height start at the head and end at
-	// nil, which the zero links already say.
+	// Find the splice: for every level, the last node before k. Ascending
+	// runs of keys reuse the previous insert's splice; anything else
+	// searches from the head.
 	var prev [maxHeight]*node
-	var links [maxHeight]uint64
 	listHeight := int(m.height.Load())
+	if m.followsLast(&k) {
+		prev = m.w.splice
+	} else {
+		pn := m.arena.node(0)
+		for level := listHeight; level < maxHeight; level++ {
+			prev[level] = pn
+		}
+		for level := listHeight - 1; level >= 0; level-- {
+			pn, _ = m.findAtLevel(pn, level, &k)
+			prev[level] = pn
+		}
+	}
 	height := m.randomHeight()
-	pn := m.arena.node(0)
-	for level := listHeight; level < height; level++ {
-		prev[level] = pn
-	}
-	for level := listHeight - 1; level >= 0; level-- {
-		pn, links[level] = m.findAtLevel(pn, level, &k)
-		prev[level] = pn
-	}
 
 	// Copy the entry into the data arena.
 	ikeyLen := len(ukey) + base.TrailerLen
+	if uint64(ikeyLen)+uint64(len(value)) > math.MaxUint32 {
+		panic("memtable: entry larger than 4 GiB")
+	}
 	loc, data := m.arena.allocData(ikeyLen + len(value))
 	copy(data, ukey)
 	binary.LittleEndian.PutUint64(data[len(ukey):], trailer)
@@ -176,7 +183,7 @@ func (m *MemTable) insert(trailer uint64, ukey, value []byte) {
 	n[wData].Store(loc)
 	n[wLens].Store(uint64(ikeyLen)<<32 | uint64(len(value)))
 	for level := range height {
-		n[wTower+level].Store(links[level])
+		n[wTower+level].Store(prev[level][wTower+level].Load())
 	}
 
 	// Link bottom-up, so that a node reachable at some level is already
@@ -188,8 +195,28 @@ func (m *MemTable) insert(trailer uint64, ukey, value []byte) {
 	if height > listHeight {
 		m.height.Store(int32(height))
 	}
+
+	// The new node is the predecessor of the next ascending key on its
+	// levels; on the levels above, so are its own predecessors.
+	for level := range height {
+		prev[level] = n
+	}
+	m.w.last, m.w.splice = n, prev
 	m.count.Add(1)
 	m.size.Add(int64(ikeyLen + len(value) + (wTower+height)*8))
+}
+
+// followsLast reports whether k sorts right after the last node inserted,
+// before the node that follows it, so that the last insert's splice is
+// k's too. Writer only.
+func (m *MemTable) followsLast(k *searchKey) bool {
+	last := m.w.last
+	if last == nil || m.compare(last, k) >= 0 {
+		return false
+	}
+	link := last[wTower].Load()
+	next := linkRef(link)
+	return next == 0 || uint32(link) > uint32(k.key0>>32) || m.compare(m.arena.node(next), k) >= 0
 }
 
 // entry returns the internal key and value of n.

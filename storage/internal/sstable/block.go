@@ -79,14 +79,15 @@ type blockIter struct {
 	valid       bool
 	err         error
 
-	file     string // for errors
-	blockOff int64  // for errors
+	// blockOff locates the block in errors; the Reader adds the file name
+	// (Reader.named).
+	blockOff int64
 }
 
 // init positions the iterator before the first entry of data. It keeps
 // the key buffer.
-func (i *blockIter) init(data []byte, file string, blockOff int64) error {
-	*i = blockIter{key: i.key[:0], file: file, blockOff: blockOff, data: data}
+func (i *blockIter) init(data []byte, blockOff int64) error {
+	*i = blockIter{data: data, key: i.key[:0], blockOff: blockOff}
 	if len(data) < 4 {
 		return i.corruptf("block too short (%d bytes)", len(data))
 	}
@@ -100,17 +101,38 @@ func (i *blockIter) init(data []byte, file string, blockOff int64) error {
 }
 
 func (i *blockIter) corruptf(format string, args ...any) error {
-	i.err = base.Corruptf(i.file, i.blockOff, format, args...)
+	i.err = base.Corruptf("", i.blockOff, format, args...)
 	i.valid = false
 	return i.err
 }
 
-// uvarint decodes a varint from b, with a fast path for one byte.
-func uvarint(b []byte) (uint64, int) {
-	if len(b) > 0 && b[0] < 0x80 {
-		return uint64(b[0]), 1
+// entryHeader decodes the three varints that start an entry: shared,
+// unshared and value lengths. n is the header's length, or 0 if it is
+// malformed. The fast path covers one-byte key lengths and values shorter
+// than 16 KiB.
+func entryHeader(b []byte) (shared, unshared, vlen uint64, n int) {
+	if len(b) >= 4 && b[0]|b[1] < 0x80 {
+		if b[2] < 0x80 {
+			return uint64(b[0]), uint64(b[1]), uint64(b[2]), 3
+		}
+		if b[3] < 0x80 {
+			return uint64(b[0]), uint64(b[1]), uint64(b[2]&0x7f) | uint64(b[3])<<7, 4
+		}
 	}
-	return binary.Uvarint(b)
+	return entryHeaderSlow(b)
+}
+
+func entryHeaderSlow(b []byte) (shared, unshared, vlen uint64, n int) {
+	var v [3]uint64
+	for j := range v {
+		x, k := binary.Uvarint(b[n:])
+		if k <= 0 {
+			return 0, 0, 0, 0
+		}
+		v[j] = x
+		n += k
+	}
+	return v[0], v[1], v[2], n
 }
 
 // decodeAt decodes the entry at off into key and val. It reports false at
@@ -120,25 +142,12 @@ func (i *blockIter) decodeAt(off int) bool {
 		i.valid = false
 		return false
 	}
-	p := off
-	shared, n := uvarint(i.data[p:i.restarts])
-	if n <= 0 {
-		i.corruptf("bad shared length at block offset %d", off)
+	shared, unshared, vlen, n := entryHeader(i.data[off:i.restarts])
+	if n == 0 {
+		i.corruptf("bad entry header at block offset %d", off)
 		return false
 	}
-	p += n
-	unshared, n := uvarint(i.data[p:i.restarts])
-	if n <= 0 {
-		i.corruptf("bad key length at block offset %d", off)
-		return false
-	}
-	p += n
-	vlen, n := uvarint(i.data[p:i.restarts])
-	if n <= 0 {
-		i.corruptf("bad value length at block offset %d", off)
-		return false
-	}
-	p += n
+	p := off + n
 	if shared > uint64(len(i.key)) {
 		i.corruptf("shared length %d exceeds previous key length %d at block offset %d", shared, len(i.key), off)
 		return false
@@ -171,27 +180,10 @@ func (i *blockIter) restartKey(r int) ([]byte, bool) {
 		i.corruptf("restart point %d out of range", r)
 		return nil, false
 	}
-	p := off
-	shared, n := uvarint(i.data[p:i.restarts])
-	if n <= 0 || shared != 0 {
+	shared, unshared, _, n := entryHeader(i.data[off:i.restarts])
+	p := off + n
+	if n == 0 || shared != 0 || unshared > uint64(i.restarts-p) || unshared < base.TrailerLen {
 		i.corruptf("bad restart entry at block offset %d", off)
-		return nil, false
-	}
-	p += n
-	unshared, n := uvarint(i.data[p:i.restarts])
-	if n <= 0 {
-		i.corruptf("bad key length at block offset %d", off)
-		return nil, false
-	}
-	p += n
-	_, n = uvarint(i.data[p:i.restarts])
-	if n <= 0 {
-		i.corruptf("bad value length at block offset %d", off)
-		return nil, false
-	}
-	p += n
-	if unshared > uint64(i.restarts-p) || unshared < base.TrailerLen {
-		i.corruptf("bad restart key at block offset %d", off)
 		return nil, false
 	}
 	return i.data[p : p+int(unshared)], true

@@ -23,7 +23,7 @@ func TestBlockRoundTrip(t *testing.T) {
 	for _, interval := range []int{1, 2, 3, 16, 1000} {
 		b := buildBlock(es, interval)
 		var it blockIter
-		require.NoError(t, it.init(b, "", 0))
+		require.NoError(t, it.init(b, 0))
 		require.Equal(t, (len(es)+interval-1)/interval, it.numRestarts)
 
 		var got []kv
@@ -58,7 +58,7 @@ func TestBlockEmpty(t *testing.T) {
 	b := buildBlock(nil, 16)
 	require.Len(t, b, 8)
 	var it blockIter
-	require.NoError(t, it.init(b, "", 0))
+	require.NoError(t, it.init(b, 0))
 	require.False(t, it.First())
 	require.False(t, it.SeekGE(base.MakeSearchKey([]byte("a"), 1)))
 	require.NoError(t, it.err)
@@ -102,7 +102,7 @@ func TestBlockCorrupt(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			var it blockIter
-			err := it.init(b, "f.sst", 42)
+			err := it.init(b, 42)
 			if err != nil {
 				requireCorruption(t, err)
 				return

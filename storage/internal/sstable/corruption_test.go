@@ -131,11 +131,11 @@ func TestCorruptionByteFlips(t *testing.T) {
 			data, _ := buildTable(t, es, o)
 			qs := modelQueries(es)
 			var tally corruptionTally
-			// Under the race detector, damage a third of the bytes, always
+			// Under the race detector, damage a fifth of the bytes, always
 			// including the footer and the meta blocks before it.
 			step := 1
 			if raceEnabled {
-				step = 3
+				step = 5
 			}
 			flips := 0
 			for i := range data {

@@ -1,10 +1,6 @@
 package sstable
 
 import (
-	"fmt"
-	"os"
-	"runtime"
-	"time"
 	"bytes"
 	"encoding/binary"
 	"errors"
@@ -37,7 +33,7 @@ func FuzzBlockDecode(f *testing.F) {
 	f.Add([]byte{1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var it blockIter
-		if err := it.init(data, "fuzz.sst", 0); err != nil {
+		if err := it.init(data, 0); err != nil {
 			mustBeCorruption(t, err, "init")
 			return
 		}
@@ -100,7 +96,7 @@ func fixChecksums(b []byte) {
 		return
 	}
 	var it blockIter
-	if it.init(index, "", 0) != nil {
+	if it.init(index, 0) != nil {
 		return
 	}
 	for ok := it.First(); ok; ok = it.Next() {
@@ -140,15 +136,6 @@ func sstSeeds(f *testing.F) {
 func FuzzSSTOpen(f *testing.F) {
 	sstSeeds(f)
 	f.Fuzz(func(t *testing.T, data []byte, fix bool) {
-		start := time.Now()
-		orig := bytes.Clone(data)
-		tm := time.AfterFunc(time.Second, func() {
-			os.WriteFile(fmt.Sprintf("/tmp/slow-%d.bin", time.Now().UnixNano()), orig, 0o644)
-			buf := make([]byte, 1<<20)
-			n := runtime.Stack(buf, true)
-			os.WriteFile(fmt.Sprintf("/tmp/slow-%d.stack", time.Now().UnixNano()), buf[:n], 0o644)
-		})
-		defer func() { tm.Stop(); _ = start }()
 		data = bytes.Clone(data)
 		if fix {
 			fixChecksums(data)

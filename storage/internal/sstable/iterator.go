@@ -40,8 +40,8 @@ func (r *Reader) NewIter(lower, upper []byte) base.InternalIterator {
 		it.lowerKey = base.MakeSearchKey(lower, base.MaxSeqNum)
 	}
 	it.data.key = make([]byte, 0, 64)
-	if err := it.index.init(r.index, r.o.FileName, int64(r.footer.index.Offset)); err != nil {
-		it.err = err
+	if err := it.index.init(r.index, int64(r.footer.index.Offset)); err != nil {
+		it.err = r.named(err)
 	}
 	return it
 }
@@ -52,7 +52,7 @@ func (i *tableIter) loadBlock() bool {
 	if err == nil {
 		var b []byte
 		if b, err = i.r.readBlock(h, true); err == nil {
-			err = i.data.init(b, i.r.o.FileName, int64(h.Offset))
+			err = i.r.named(i.data.init(b, int64(h.Offset)))
 		}
 	}
 	if err != nil {
@@ -67,12 +67,12 @@ func (i *tableIter) loadBlock() bool {
 func (i *tableIter) settle() bool {
 	for !i.data.valid {
 		if i.data.err != nil {
-			i.err = i.data.err
+			i.err = i.r.named(i.data.err)
 			i.valid = false
 			return false
 		}
 		if !i.index.Next() {
-			i.err = i.index.err
+			i.err = i.r.named(i.index.err)
 			i.valid = false
 			return false
 		}
@@ -99,7 +99,7 @@ func (i *tableIter) SeekGE(key []byte) bool {
 		key = i.lowerKey
 	}
 	if !i.index.SeekGE(key) {
-		i.err = i.index.err
+		i.err = i.r.named(i.index.err)
 		i.valid = false
 		return false
 	}
@@ -119,7 +119,7 @@ func (i *tableIter) First() bool {
 		return i.SeekGE(i.lowerKey)
 	}
 	if !i.index.First() {
-		i.err = i.index.err
+		i.err = i.r.named(i.index.err)
 		i.valid = false
 		return false
 	}

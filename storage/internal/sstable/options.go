@@ -78,7 +78,8 @@ func (o WriterOptions) withDefaults() WriterOptions {
 
 // ReaderOptions configure a Reader. The zero value is valid.
 type ReaderOptions struct {
-	// Cache caches decompressed data blocks; nil disables caching.
+	// Cache caches decompressed data blocks; nil disables caching. When
+	// the table's file is deleted, the owner calls Cache.EvictFile(FileNum).
 	Cache *cache.Cache
 	// FileNum identifies the table in Cache. Tables sharing a Cache must
 	// have distinct FileNums.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 
 	"github.com/bits-and-blooms/bloom/v3"
 	"github.com/minidbgo/minidbgo/storage/internal/base"
@@ -60,7 +61,11 @@ func Open(f vfs.File, size int64, o ReaderOptions) (*Reader, error) {
 	if hasFilter {
 		r.dataEnd = min(r.dataEnd, ft.filter.Offset)
 	}
-	for _, h := range []blockHandle{ft.index, ft.properties, ft.filter} {
+	handles := []blockHandle{ft.index, ft.properties}
+	if hasFilter {
+		handles = append(handles, ft.filter)
+	}
+	for _, h := range handles {
 		if h.end() > metaEnd {
 			return nil, r.corruptf(int64(metaEnd), "footer block handle %d+%d beyond the end of the table", h.Offset, h.Length)
 		}
@@ -70,8 +75,8 @@ func Open(f vfs.File, size int64, o ReaderOptions) (*Reader, error) {
 		return nil, err
 	}
 	var it blockIter
-	if err := it.init(r.index, o.FileName, int64(ft.index.Offset)); err != nil {
-		return nil, err
+	if err := it.init(r.index, int64(ft.index.Offset)); err != nil {
+		return nil, r.named(err)
 	}
 	if hasFilter {
 		b, err := r.readBlock(ft.filter, false)
@@ -97,6 +102,15 @@ func Open(f vfs.File, size int64, o ReaderOptions) (*Reader, error) {
 
 func (r *Reader) corrupt(off int64, err error) error {
 	return &base.CorruptionError{File: r.o.FileName, Offset: off, Err: err}
+}
+
+// named adds the file name to a corruption error from a blockIter, which
+// does not know it.
+func (r *Reader) named(err error) error {
+	if ce, ok := err.(*base.CorruptionError); ok && ce.File == "" {
+		ce.File = r.o.FileName
+	}
+	return err
 }
 
 func (r *Reader) corruptf(off int64, format string, args ...any) error {
@@ -157,6 +171,8 @@ func (r *Reader) dataHandle(v []byte) (blockHandle, error) {
 	return h, nil
 }
 
+var blockIterPool = sync.Pool{New: func() any { return &blockIter{key: make([]byte, 0, 64)} }}
+
 // Get returns the newest entry whose user key is ukey and whose sequence
 // number is <= seq. found is false when there is none; an entry of kind
 // DEL is returned as found, with its kind. Get does not consult the bloom
@@ -167,16 +183,19 @@ func (r *Reader) Get(ukey []byte, seq base.SeqNum) (value []byte, kind base.Kind
 	var searchBuf [64]byte
 	search := base.AppendInternalKey(searchBuf[:0], ukey, seq, base.KindMax)
 
-	// One iterator serves the index, then the data block; init keeps its
-	// key buffer.
-	var keyBuf [64]byte
-	var it blockIter
-	it.key = keyBuf[:0]
-	if err := it.init(r.index, r.o.FileName, int64(r.footer.index.Offset)); err != nil {
-		return nil, 0, false, err
+	// One pooled iterator serves the index, then the data block; init
+	// keeps its key buffer. The value returned aliases the block, not the
+	// iterator.
+	it := blockIterPool.Get().(*blockIter)
+	defer func() {
+		it.data, it.val, it.err = nil, nil, nil
+		blockIterPool.Put(it)
+	}()
+	if err := it.init(r.index, int64(r.footer.index.Offset)); err != nil {
+		return nil, 0, false, r.named(err)
 	}
 	if !it.SeekGE(search) {
-		return nil, 0, false, it.err
+		return nil, 0, false, r.named(it.err)
 	}
 	h, err := r.dataHandle(it.val)
 	if err != nil {
@@ -186,11 +205,11 @@ func (r *Reader) Get(ukey []byte, seq base.SeqNum) (value []byte, kind base.Kind
 	if err != nil {
 		return nil, 0, false, err
 	}
-	if err := it.init(b, r.o.FileName, int64(h.Offset)); err != nil {
-		return nil, 0, false, err
+	if err := it.init(b, int64(h.Offset)); err != nil {
+		return nil, 0, false, r.named(err)
 	}
 	if !it.SeekGE(search) || !bytes.Equal(base.UserKey(it.key), ukey) {
-		return nil, 0, false, it.err
+		return nil, 0, false, r.named(it.err)
 	}
 	return it.val, base.KindOf(it.key), true, nil
 }
@@ -248,8 +267,8 @@ func (r *Reader) Verify() error {
 	}
 
 	var ii, di blockIter
-	if err := ii.init(index, r.o.FileName, int64(ft.index.Offset)); err != nil {
-		return err
+	if err := ii.init(index, int64(ft.index.Offset)); err != nil {
+		return r.named(err)
 	}
 	var (
 		prevKey, prevIndexKey, smallest []byte
@@ -264,8 +283,8 @@ func (r *Reader) Verify() error {
 		if err != nil {
 			return err
 		}
-		if err := di.init(data, r.o.FileName, int64(h.Offset)); err != nil {
-			return err
+		if err := di.init(data, int64(h.Offset)); err != nil {
+			return r.named(err)
 		}
 		n := 0
 		for ok := di.First(); ok; ok = di.Next() {
@@ -283,7 +302,7 @@ func (r *Reader) Verify() error {
 			n++
 		}
 		if di.err != nil {
-			return di.err
+			return r.named(di.err)
 		}
 		if n == 0 {
 			return r.corruptf(int64(h.Offset), "empty data block")
@@ -296,7 +315,7 @@ func (r *Reader) Verify() error {
 		blocks++
 	}
 	if ii.err != nil {
-		return ii.err
+		return r.named(ii.err)
 	}
 	p := r.props
 	if entries != p.NumEntries || blocks != p.NumDataBlocks {

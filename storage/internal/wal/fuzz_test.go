@@ -1,24 +1,29 @@
 package wal
 
 import (
-	"os"
-	"runtime"
-	"time"
 	"bytes"
 	"errors"
+	"hash/crc32"
 	"io"
 	"math/rand/v2"
+	"slices"
+	"sync"
 	"testing"
 	"testing/iotest"
 
 	"github.com/minidbgo/minidbgo/storage/internal/base"
 )
 
+// recordsBudget caps the total size of recordsFrom's records: enough for a
+// record with FIRST, MIDDLE and LAST chunks, small enough to keep fuzz
+// iterations fast.
+const recordsBudget = 72 << 10
+
 // recordsFrom derives records from fuzz input: each record's size comes from
 // one input byte (values >= 200 select multi-block sizes), and its payload
 // repeats the input from there. If highBit is set, every payload byte has
 // its high bit set, so that no payload can contain a valid chunk (whose
-// type byte is 1..4). The records total at most 256 KiB.
+// type byte is 1..4). The records total at most recordsBudget bytes.
 func recordsFrom(data []byte, highBit bool) [][]byte {
 	src := data
 	if highBit {
@@ -28,11 +33,11 @@ func recordsFrom(data []byte, highBit bool) [][]byte {
 		}
 	}
 	var recs [][]byte
-	budget := 256 << 10
+	budget := recordsBudget
 	for i := 0; i < len(data) && len(recs) < 64; {
 		size := int(data[i])
 		if size >= 200 {
-			size = (size - 199) * 1531 // up to 86 KiB, odd so chunk ends vary
+			size = (size - 199) * 1531 // up to 2.6 blocks; odd so chunk ends vary
 		}
 		size = min(size, budget)
 		budget -= size
@@ -50,18 +55,27 @@ func recordsFrom(data []byte, highBit bool) [][]byte {
 // fillerLog returns a valid log of one record that ends k bytes before the
 // end of block 0. Fuzz input appended to it straddles a block boundary
 // without the fuzzer having to grow inputs past 32 KiB, which would make
-// minimizing them slow.
+// minimizing them slow. The result is shared: do not modify it.
 func fillerLog(k byte) []byte {
-	size := BlockSize - int(k) - headerSize
-	f := &memFile{}
-	w := NewWriter(f)
-	if _, err := w.WriteRecord(make([]byte, size)); err != nil {
-		panic(err)
+	fillers.Lock()
+	defer fillers.Unlock()
+	if fillers.logs[k] == nil {
+		f := &memFile{}
+		w := NewWriter(f)
+		if _, err := w.WriteRecord(make([]byte, BlockSize-int(k)-headerSize)); err != nil {
+			panic(err)
+		}
+		if err := w.Flush(); err != nil {
+			panic(err)
+		}
+		fillers.logs[k] = f.data
 	}
-	if err := w.Flush(); err != nil {
-		panic(err)
-	}
-	return f.data
+	return fillers.logs[k]
+}
+
+var fillers struct {
+	sync.Mutex
+	logs [256][]byte
 }
 
 // fuzzSeeds returns small valid logs, truncated ones and damaged ones.
@@ -103,13 +117,48 @@ func fuzzSeeds(tb testing.TB) [][]byte {
 	return seeds
 }
 
+// checked is what readChecked saw: a digest of each record rather than a
+// copy, to keep fuzz iterations cheap.
+type checked struct {
+	sums    []uint64 // per record: CRC-32C << 32 | length
+	err     error
+	dropped int64
+}
+
+// digest identifies a record's contents.
+func digest(rec []byte) uint64 {
+	return uint64(crc32.Checksum(rec, crcTable))<<32 | uint64(len(rec))
+}
+
 // readChecked reads data and checks the Reader's invariants: no more bytes
 // returned than read, reassembly memory bounded by the input, offsets
-// increasing and in range, and a well-formed final error.
-func readChecked(t *testing.T, data []byte, tolerate bool) readResult {
-	r := NewReader(bytes.NewReader(data), "fuzz.log")
+// increasing and in range, and a well-formed final error. If want is not
+// nil, the records must be a prefix of want.
+func readChecked(t testing.TB, data []byte, tolerate bool, want [][]byte) checked {
+	return readCheckedFrom(t, bytes.NewReader(data), len(data), tolerate, want)
+}
+
+// fuzzReader is reused across fuzz iterations: allocating and clearing a
+// 32 KiB block per Reader dominated their cost.
+var fuzzReader struct {
+	sync.Mutex
+	r *Reader
+}
+
+// readCheckedFrom is readChecked for a log of size bytes read from src.
+func readCheckedFrom(t testing.TB, src io.Reader, size int, tolerate bool, want [][]byte) checked {
+	fuzzReader.Lock()
+	defer fuzzReader.Unlock()
+	r := fuzzReader.r
+	if r == nil {
+		r = NewReader(src, "fuzz.log")
+		fuzzReader.r = r
+	} else {
+		r.reset(src, "fuzz.log")
+	}
 	r.SetTolerateCorruption(tolerate)
-	var res readResult
+	capBefore := cap(r.rec) // r is reused: only growth counts
+	var res checked
 	total, last := 0, int64(-1)
 	for {
 		rec, err := r.Next()
@@ -118,36 +167,41 @@ func readChecked(t *testing.T, data []byte, tolerate bool) readResult {
 			break
 		}
 		total += len(rec)
-		if total > len(data) {
-			t.Fatalf("returned %d bytes of records from %d bytes of input", total, len(data))
+		if total > size {
+			t.Fatalf("returned %d bytes of records from %d bytes of input", total, size)
 		}
-		if cap(r.rec) > 2*len(data)+64 {
-			t.Fatalf("reassembly buffer of %d bytes for %d bytes of input", cap(r.rec), len(data))
+		if c := cap(r.rec); c > capBefore && c > 2*size+64 {
+			t.Fatalf("reassembly buffer of %d bytes for %d bytes of input", cap(r.rec), size)
 		}
 		off := r.Offset()
-		if off <= last || off >= int64(len(data)) {
-			t.Fatalf("record offset %d after %d, input %d bytes", off, last, len(data))
+		if off <= last || off >= int64(size) {
+			t.Fatalf("record offset %d after %d, input %d bytes", off, last, size)
 		}
 		last = off
-		res.recs = append(res.recs, bytes.Clone(rec))
-		res.offs = append(res.offs, off)
+		if want != nil {
+			i := len(res.sums)
+			if i >= len(want) || !bytes.Equal(rec, want[i]) {
+				t.Fatalf("record %d at offset %d (%d bytes) was not written", i, off, len(rec))
+			}
+		}
+		res.sums = append(res.sums, digest(rec))
 	}
 	var ce *base.CorruptionError
 	switch {
 	case res.err == io.EOF:
-		if res.dropped < 0 || res.dropped > int64(len(data)) {
-			t.Fatalf("TailDropped %d, input %d bytes", res.dropped, len(data))
+		if res.dropped < 0 || res.dropped > int64(size) {
+			t.Fatalf("TailDropped %d, input %d bytes", res.dropped, size)
 		}
-		if total > len(data)-int(res.dropped) {
-			t.Fatalf("%d record bytes in the %d bytes kept", total, len(data)-int(res.dropped))
+		if total > size-int(res.dropped) {
+			t.Fatalf("%d record bytes in the %d bytes kept", total, size-int(res.dropped))
 		}
 	case errors.As(res.err, &ce):
 		if tolerate {
 			t.Fatalf("corruption error while tolerating: %v", res.err)
 		}
 		if !errors.Is(res.err, base.ErrCorruption) || ce.File != "fuzz.log" ||
-			ce.Offset <= last || ce.Offset >= int64(len(data)) {
-			t.Fatalf("bad corruption error %v (last record at %d, input %d bytes)", res.err, last, len(data))
+			ce.Offset <= last || ce.Offset >= int64(size) {
+			t.Fatalf("bad corruption error %v (last record at %d, input %d bytes)", res.err, last, size)
 		}
 	default:
 		t.Fatalf("unexpected error %v", res.err)
@@ -158,93 +212,98 @@ func readChecked(t *testing.T, data []byte, tolerate bool) readResult {
 	return res
 }
 
+// FuzzWALReader feeds arbitrary bytes to the Reader (see checkReader).
+//
+// Keep each iteration to tens of microseconds: Go minimizes every new
+// interesting input with a search that is quadratic in its length, and
+// fuzzing stops while it runs.
 func FuzzWALReader(f *testing.F) {
 	for _, s := range fuzzSeeds(f) {
 		f.Add(s)
 	}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		tm := time.AfterFunc(2*time.Second, func() {
-			os.WriteFile("/tmp/walov/slow.bin", data, 0o644)
-			buf := make([]byte, 1<<20)
-			n := runtime.Stack(buf, true)
-			os.WriteFile("/tmp/walov/stack.txt", buf[:n], 0o644)
-		})
-		defer tm.Stop()
-		// Arbitrary input.
-		strict := readChecked(t, data, false)
-		tolerant := readChecked(t, data, true)
-		requireRecords(t, strict.recs, tolerant.recs)
-		if strict.err == io.EOF && strict.dropped != tolerant.dropped {
-			t.Fatalf("TailDropped %d strict, %d tolerant", strict.dropped, tolerant.dropped)
-		}
-
-		// The input appended to a filler log, so that it straddles a
-		// block boundary: the filler record always comes back first.
-		if len(data) > 0 {
-			filler := fillerLog(data[0])
-			shifted := append(filler, data[1:]...)
-			for _, tolerate := range []bool{false, true} {
-				res := readChecked(t, shifted, tolerate)
-				if len(res.recs) == 0 || len(res.recs[0]) != len(filler)-headerSize {
-					t.Fatalf("filler record lost (tolerate=%v): %v", tolerate, res.err)
-				}
-			}
-		}
-
-		// A Writer's log cut at an arbitrary point: every complete record
-		// comes back, then io.EOF. Small inputs suffice to make multi-block
-		// records, and keeping large inputs cheap keeps the fuzzer's
-		// minimization of them fast.
-		if len(data) > 1024 {
-			return
-		}
-		recs := recordsFrom(data, true)
-		if len(recs) == 0 {
-			return
-		}
-		mf := &memFile{}
-		w := NewWriter(mf)
-		offs := make([]int64, len(recs))
-		ends := make([]int64, len(recs))
-		for i, rec := range recs {
-			off, err := w.WriteRecord(rec)
-			if err != nil {
-				t.Fatal(err)
-			}
-			offs[i], ends[i] = off, w.Size()
-		}
-		if err := w.Flush(); err != nil {
-			t.Fatal(err)
-		}
-		log := mf.data
-		var h uint64 = 14695981039346656037
-		for _, b := range data {
-			h = (h ^ uint64(b)) * 1099511628211
-		}
-		cut := int64(h % uint64(len(log)+1))
-		complete := 0
-		for complete < len(recs) && ends[complete] <= cut {
-			complete++
-		}
-		res := readChecked(t, log[:cut], false)
-		if res.err != io.EOF {
-			t.Fatalf("cut at %d of %d: %v", cut, len(log), res.err)
-		}
-		requireRecords(t, recs[:complete], res.recs)
-		var want int64
-		switch {
-		case complete == len(recs):
-		case cut > offs[complete]:
-			want = cut - offs[complete]
-		case cut < offs[complete] && complete > 0:
-			want = cut - ends[complete-1] // zero padding only
-		}
-		if res.dropped != want {
-			t.Fatalf("cut at %d: TailDropped %d, want %d", cut, res.dropped, want)
-		}
-	})
+	f.Fuzz(func(t *testing.T, data []byte) { checkReader(t, data) })
 }
 
+// checkReader is FuzzWALReader's property. Read strictly and tolerantly,
+// any input yields the same records, no more record bytes than input
+// bytes, bounded memory, and io.EOF or a well-formed corruption error;
+// appended to a valid log, it never costs that log's records; and a
+// Writer's log derived from it, cut anywhere, reads back as every complete
+// record, then io.EOF with the exact TailDropped.
+func checkReader(t testing.TB, data []byte) {
+	// Arbitrary input, strictly and tolerantly: the same records,
+	// and the same tail when the strict read found no corruption.
+	strict := readChecked(t, data, false, nil)
+	tolerant := readChecked(t, data, true, nil)
+	if !slices.Equal(strict.sums, tolerant.sums) {
+		t.Fatalf("%d records strict, %d tolerant, or different contents", len(strict.sums), len(tolerant.sums))
+	}
+	if strict.err == io.EOF && strict.dropped != tolerant.dropped {
+		t.Fatalf("TailDropped %d strict, %d tolerant", strict.dropped, tolerant.dropped)
+	}
+
+	// The input appended to a filler log, so that it straddles a
+	// block boundary: the filler record always comes back first.
+	if len(data) > 0 {
+		filler := fillerLog(data[0])
+		for _, tolerate := range []bool{false, true} {
+			shifted := io.MultiReader(bytes.NewReader(filler), bytes.NewReader(data[1:]))
+			res := readCheckedFrom(t, shifted, len(filler)+len(data)-1, tolerate, nil)
+			if len(res.sums) == 0 || int(res.sums[0]&0xffffffff) != len(filler)-headerSize {
+				t.Fatalf("filler record lost (tolerate=%v): %v", tolerate, res.err)
+			}
+		}
+	}
+
+	// A Writer's log cut at an arbitrary point: every complete record
+	// comes back, then io.EOF. Small inputs suffice to make multi-block
+	// records.
+	if len(data) > 256 {
+		return
+	}
+	recs := recordsFrom(data, true)
+	if len(recs) == 0 {
+		return
+	}
+	mf := &memFile{data: make([]byte, 0, recordsBudget+recordsBudget/8)}
+	w := NewWriter(mf)
+	offs := make([]int64, len(recs))
+	ends := make([]int64, len(recs))
+	for i, rec := range recs {
+		off, err := w.WriteRecord(rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		offs[i], ends[i] = off, w.Size()
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	log := mf.data
+	cut := int64(crc32.ChecksumIEEE(data)) % int64(len(log)+1)
+	complete := 0
+	for complete < len(recs) && ends[complete] <= cut {
+		complete++
+	}
+	res := readChecked(t, log[:cut], false, recs)
+	if res.err != io.EOF || len(res.sums) != complete {
+		t.Fatalf("cut at %d of %d: %d records of %d complete, then %v", cut, len(log), len(res.sums), complete, res.err)
+	}
+	var want int64
+	switch {
+	case complete == len(recs):
+	case cut > offs[complete]:
+		want = cut - offs[complete]
+	case cut < offs[complete] && complete > 0:
+		want = cut - ends[complete-1] // zero padding only
+	}
+	if res.dropped != want {
+		t.Fatalf("cut at %d: TailDropped %d, want %d", cut, res.dropped, want)
+	}
+}
+
+// FuzzWALRoundTrip writes records derived from the input and requires them
+// back, at the offsets WriteRecord reported, with a clean end.
 func FuzzWALRoundTrip(f *testing.F) {
 	f.Add([]byte{})
 	f.Add([]byte{0})
@@ -254,37 +313,43 @@ func FuzzWALRoundTrip(f *testing.F) {
 	for _, s := range fuzzSeeds(f)[1:4] {
 		f.Add(s)
 	}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		recs := recordsFrom(data, false)
-		mf := &memFile{}
-		w := NewWriter(mf)
-		offs := make([]int64, len(recs))
-		for i, rec := range recs {
-			off, err := w.WriteRecord(rec)
-			if err != nil {
-				t.Fatal(err)
-			}
-			offs[i] = off
-		}
-		if err := w.Close(); err != nil {
+	f.Fuzz(func(t *testing.T, data []byte) { checkRoundTrip(t, data) })
+}
+
+// checkRoundTrip is FuzzWALRoundTrip's property.
+func checkRoundTrip(t testing.TB, data []byte) {
+	recs := recordsFrom(data, false)
+	mf := &memFile{data: make([]byte, 0, recordsBudget+recordsBudget/8)}
+	w := NewWriter(mf)
+	offs := make([]int64, len(recs))
+	for i, rec := range recs {
+		off, err := w.WriteRecord(rec)
+		if err != nil {
 			t.Fatal(err)
 		}
-		if w.Size() != int64(len(mf.data)) {
-			t.Fatalf("Size %d, file %d bytes", w.Size(), len(mf.data))
+		offs[i] = off
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if w.Size() != int64(len(mf.data)) {
+		t.Fatalf("Size %d, file %d bytes", w.Size(), len(mf.data))
+	}
+	var src io.Reader = bytes.NewReader(mf.data)
+	if len(data)%2 == 1 {
+		src = iotest.HalfReader(src)
+	}
+	r := NewReader(src, "rt.log")
+	for i := 0; ; i++ {
+		rec, err := r.Next()
+		if err == io.EOF && i == len(recs) && r.TailDropped() == 0 {
+			break
 		}
-		var src io.Reader = bytes.NewReader(mf.data)
-		if len(data)%2 == 1 {
-			src = iotest.HalfReader(src)
+		if err != nil {
+			t.Fatalf("after %d of %d records: %v, TailDropped %d", i, len(recs), err, r.TailDropped())
 		}
-		res := readFrom(src, false)
-		if res.err != io.EOF || res.dropped != 0 {
-			t.Fatalf("ended with %v, TailDropped %d", res.err, res.dropped)
+		if i >= len(recs) || !bytes.Equal(rec, recs[i]) || r.Offset() != offs[i] {
+			t.Fatalf("record %d at offset %d (%d bytes) differs from what was written", i, r.Offset(), len(rec))
 		}
-		requireRecords(t, recs, res.recs)
-		for i := range offs {
-			if offs[i] != res.offs[i] {
-				t.Fatalf("record %d: written at %d, read at %d", i, offs[i], res.offs[i])
-			}
-		}
-	})
+	}
 }

@@ -2,7 +2,6 @@ package wal
 
 import (
 	"encoding/binary"
-
 	"fmt"
 	"io"
 
@@ -36,6 +35,14 @@ type Reader struct {
 // the log's first byte. name identifies the log in errors.
 func NewReader(r io.Reader, name string) *Reader {
 	return &Reader{src: r, name: name}
+}
+
+// reset makes r read the log in src from its start, as NewReader would,
+// but keeps r's buffers, saving their allocation when many logs are read.
+func (r *Reader) reset(src io.Reader, name string) {
+	r.src, r.name, r.tolerate = src, name, false
+	r.blockOff, r.blen, r.pos, r.loaded = 0, 0, 0, false
+	r.rec, r.recOff, r.dropped, r.err = r.rec[:0], 0, 0, nil
 }
 
 // SetTolerateCorruption sets whether damage in the middle of the log is an

@@ -1,0 +1,194 @@
+package docstore
+
+import (
+	"encoding/binary"
+	"fmt"
+	"hash/maphash"
+	"regexp"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/minidbgo/minidbgo/docstore/internal/jsondoc"
+	"github.com/minidbgo/minidbgo/storage"
+)
+
+// Options configure a DB. A nil *Options, or any zero field, selects the
+// default.
+type Options struct {
+	// Storage configures the engine (used by Open only).
+	Storage *storage.Options
+	// MaxDocumentBytes bounds one document's JSON. Default 10 MiB.
+	MaxDocumentBytes int
+	// MaxDepth bounds JSON nesting. Default 64.
+	MaxDepth int
+	// MaxBatchDocs bounds InsertMany. Default 1,000.
+	MaxBatchDocs int
+	// DefaultLimit is the page size of a query without a limit. Default 1,000.
+	DefaultLimit int
+	// MaxLimit caps a query's limit. Default 1,000.
+	MaxLimit int
+	// MaxSortDocs bounds the documents an unindexed sort holds in memory
+	// (skip + limit). Default 100,000.
+	MaxSortDocs int
+}
+
+func (o *Options) withDefaults() Options {
+	var c Options
+	if o != nil {
+		c = *o
+	}
+	if c.MaxDocumentBytes <= 0 {
+		c.MaxDocumentBytes = 10 << 20
+	}
+	if c.MaxDepth <= 0 {
+		c.MaxDepth = 64
+	}
+	if c.MaxBatchDocs <= 0 {
+		c.MaxBatchDocs = 1000
+	}
+	if c.DefaultLimit <= 0 {
+		c.DefaultLimit = 1000
+	}
+	if c.MaxLimit <= 0 {
+		c.MaxLimit = 1000
+	}
+	if c.DefaultLimit > c.MaxLimit {
+		c.DefaultLimit = c.MaxLimit
+	}
+	if c.MaxSortDocs <= 0 {
+		c.MaxSortDocs = 100000
+	}
+	return c
+}
+
+// DB is a document database over a storage engine. Safe for concurrent use.
+type DB struct {
+	engine    *storage.DB
+	ownEngine bool
+	opts      Options
+	limits    jsondoc.Limits
+
+	stripes [256]sync.Mutex // per-document write locks, by hash of (collection, _id)
+	seed    maphash.Seed
+
+	lastRev atomic.Uint64
+
+	mu   sync.Mutex // protects cols
+	cols map[string]*collection
+
+	deltaSeq atomic.Uint64
+}
+
+// Open opens (or creates) a database in dir.
+func Open(dir string, opts *Options) (*DB, error) {
+	o := opts.withDefaults()
+	engine, err := storage.Open(dir, o.Storage)
+	if err != nil {
+		return nil, err
+	}
+	db, err := New(engine, &o)
+	if err != nil {
+		_ = engine.Close()
+		return nil, err
+	}
+	db.ownEngine = true
+	return db, nil
+}
+
+// New returns a DB over an open engine. Close does not close the engine.
+func New(engine *storage.DB, opts *Options) (*DB, error) {
+	db := &DB{engine: engine, opts: opts.withDefaults(), cols: make(map[string]*collection), seed: maphash.MakeSeed()}
+	db.limits = jsondoc.Limits{MaxDepth: db.opts.MaxDepth}
+	db.deltaSeq.Store(uint64(time.Now().UnixNano()))
+	if err := db.loadCollections(); err != nil {
+		return nil, err
+	}
+	return db, nil
+}
+
+// Close closes the engine if Open opened it.
+func (db *DB) Close() error {
+	if db.ownEngine {
+		return db.engine.Close()
+	}
+	return nil
+}
+
+// Engine returns the storage engine, for metrics and compaction.
+func (db *DB) Engine() *storage.DB { return db.engine }
+
+// Limits returns the effective limits.
+func (db *DB) Limits() Options { return db.opts }
+
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
+// ValidName reports whether s is a valid collection or index name.
+func ValidName(s string) bool { return nameRE.MatchString(s) }
+
+func checkName(kind, s string) error {
+	if !ValidName(s) {
+		e := errf("invalid_name", "invalid %s name %q: must match ^[A-Za-z0-9_-]{1,64}$", kind, s)
+		return e
+	}
+	return nil
+}
+
+// nextRev returns a new document revision: unique and increasing for the
+// life of the database (time-based, so it survives restarts).
+func (db *DB) nextRev() uint64 {
+	for {
+		last := db.lastRev.Load()
+		next := max(uint64(time.Now().UnixNano()), last+1)
+		if db.lastRev.CompareAndSwap(last, next) {
+			return next
+		}
+	}
+}
+
+// lockDocs locks the stripes of the given documents in a fixed order and
+// returns the unlock function.
+func (db *DB) lockDocs(col string, ids []string) func() {
+	idx := make([]int, 0, len(ids))
+	seen := make(map[int]bool, len(ids))
+	for _, id := range ids {
+		var h maphash.Hash
+		h.SetSeed(db.seed)
+		h.WriteString(col)
+		h.WriteByte(0)
+		h.WriteString(id)
+		i := int(h.Sum64() % uint64(len(db.stripes)))
+		if !seen[i] {
+			seen[i] = true
+			idx = append(idx, i)
+		}
+	}
+	sort.Ints(idx)
+	for _, i := range idx {
+		db.stripes[i].Lock()
+	}
+	return func() {
+		for j := len(idx) - 1; j >= 0; j-- {
+			db.stripes[idx[j]].Unlock()
+		}
+	}
+}
+
+// A stored document is its revision followed by its JSON:
+//
+//	+-----------------+------------------ ... --+
+//	| rev uint64 BE   | JSON (compact, _id first) |
+//	+-----------------+------------------ ... --+
+func encodeStored(rev uint64, json []byte) []byte {
+	b := make([]byte, 8, 8+len(json))
+	binary.BigEndian.PutUint64(b, rev)
+	return append(b, json...)
+}
+
+func decodeStored(v []byte) (rev uint64, json []byte, err error) {
+	if len(v) < 8 {
+		return 0, nil, fmt.Errorf("docstore: stored document is %d bytes, shorter than its header", len(v))
+	}
+	return binary.BigEndian.Uint64(v[:8]), v[8:], nil
+}

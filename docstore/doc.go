@@ -1,0 +1,34 @@
+// Package docstore is MiniDBGo's document layer: collections of JSON
+// documents with a string _id, MongoDB's query and update languages,
+// secondary indexes and streaming dump/restore, over the storage engine.
+// The server and the shell both use it, so neither holds query or storage
+// logic of its own.
+//
+// # Basics
+//
+//	db, err := docstore.Open("data/MiniDBGo", nil)
+//	res, err := db.InsertOne("users", []byte(`{"name":"Ada","age":36}`), docstore.WriteOptions{})
+//	doc, err := db.Get("users", res.ID)
+//	cur, err := db.Find("users", docstore.Query{Filter: []byte(`{"age":{"$gte":18}}`)})
+//
+// # Guarantees
+//
+// Every write of one document — and every InsertMany — is one atomic
+// storage batch holding the document, its index entries and its
+// collection's count delta, so after a crash they agree. Read-modify-write
+// operations (Update, and Replace/Delete with a revision precondition)
+// hold the document's lock, so concurrent updates are never lost. Each
+// document has a revision, increasing with every write, that callers may
+// require (WriteOptions.IfMatch).
+//
+// Queries stream from a snapshot: memory is bounded by the page (and, for
+// a sort no index provides, by skip+limit documents), never by the
+// collection. Cursor tokens resume a query after the last document of a
+// page.
+//
+// # Caveats
+//
+// A collection with a unique index serialises its writes, so that
+// uniqueness can be checked without a race. A multikey index (one over an
+// array field) may return a document on two pages of a cursor.
+package docstore

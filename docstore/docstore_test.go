@@ -1,0 +1,306 @@
+package docstore
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/minidbgo/minidbgo/storage"
+	"github.com/minidbgo/minidbgo/storage/vfs"
+	"github.com/stretchr/testify/require"
+)
+
+func errCode(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return ""
+}
+
+func TestInsertGetReplaceDelete(t *testing.T) {
+	db := openMem(t, nil)
+	res, err := db.InsertOne("products", []byte(`{"name":"Laptop","price":1200}`), WriteOptions{})
+	require.NoError(t, err)
+	require.Len(t, res.ID, 24)
+	require.True(t, res.Created)
+	d, err := db.Get("products", res.ID)
+	require.NoError(t, err)
+	require.Equal(t, fmt.Sprintf(`{"_id":"%s","name":"Laptop","price":1200}`, res.ID), string(d.JSON))
+
+	// Upsert semantics of POST with an explicit _id.
+	r1, err := db.InsertOne("products", []byte(`{"_id":"p1","name":"A"}`), WriteOptions{})
+	require.NoError(t, err)
+	require.True(t, r1.Created)
+	r2, err := db.InsertOne("products", []byte(`{"name":"B","_id":"p1"}`), WriteOptions{})
+	require.NoError(t, err)
+	require.False(t, r2.Created)
+	require.Greater(t, r2.Rev, r1.Rev)
+	d, err = db.Get("products", "p1")
+	require.NoError(t, err)
+	require.Equal(t, `{"_id":"p1","name":"B"}`, string(d.JSON))
+
+	_, err = db.Create("products", []byte(`{"_id":"p1"}`))
+	require.ErrorIs(t, err, ErrExists)
+
+	// Optimistic concurrency.
+	_, err = db.Replace("products", "p1", []byte(`{"name":"C"}`), WriteOptions{IfMatch: r1.Rev})
+	require.ErrorIs(t, err, ErrPrecondition)
+	_, err = db.Replace("products", "p1", []byte(`{"name":"C"}`), WriteOptions{IfMatch: r2.Rev})
+	require.NoError(t, err)
+	_, err = db.Replace("products", "p1", []byte(`{"_id":"other"}`), WriteOptions{})
+	require.Equal(t, "id_mismatch", errCode(err))
+
+	require.NoError(t, db.Delete("products", "p1", WriteOptions{}))
+	_, err = db.Get("products", "p1")
+	require.ErrorIs(t, err, ErrNotFound)
+	require.ErrorIs(t, db.Delete("products", "p1", WriteOptions{}), ErrNotFound)
+
+	// Ids with separators and NUL are safe and stay in their collection.
+	for _, id := range []string{"a:b", "a/b", "x\x00y", "products"} {
+		_, err := db.Replace("weird", id, []byte(`{"v":1}`), WriteOptions{})
+		require.NoError(t, err)
+		d, err := db.Get("weird", id)
+		require.NoError(t, err)
+		require.Equal(t, id, d.ID)
+	}
+	n, err := db.Count("weird", nil)
+	require.NoError(t, err)
+	require.Equal(t, int64(4), n)
+}
+
+func TestBadDocuments(t *testing.T) {
+	db := openMem(t, nil)
+	for _, tc := range []struct{ body, code string }{
+		{`{"a":`, "invalid_json"},
+		{``, "empty_body"},
+		{`{"a":1}{"b":2}`, "trailing_data"},
+		{`{"a":1,"a":2}`, "duplicate_key"},
+		{"{\"a\":\"\xff\"}", "invalid_utf8"},
+		{`{"a":"\ud800"}`, "invalid_utf8"},
+		{strings.Repeat("[", 10001), "too_deep"},
+		{strings.Repeat(`{"a":`, 65) + "1" + strings.Repeat("}", 65), "too_deep"},
+		{`{"a":1e400}`, "number_out_of_range"},
+		{`{"a":NaN}`, "invalid_json"},
+		{`[]`, "document_must_be_object"},
+		{`"x"`, "document_must_be_object"},
+		{`null`, "document_must_be_object"},
+		{`{"_id":5}`, "invalid_id"},
+	} {
+		_, err := db.InsertOne("c", []byte(tc.body), WriteOptions{})
+		require.Error(t, err, tc.body)
+		require.Equal(t, tc.code, errCode(err), "%.40q: %v", tc.body, err)
+	}
+	_, err := db.InsertOne("bad/name", []byte(`{}`), WriteOptions{})
+	require.ErrorIs(t, err, ErrInvalidName)
+	for _, name := range []string{"", "..", "a b", strings.Repeat("x", 65), "x\x00"} {
+		_, err := db.InsertOne(name, []byte(`{}`), WriteOptions{})
+		require.ErrorIs(t, err, ErrInvalidName, "%q", name)
+	}
+	// Exact numbers survive.
+	_, err = db.InsertOne("c", []byte(`{"_id":"n","v":9007199254740993}`), WriteOptions{})
+	require.NoError(t, err)
+	d, err := db.Get("c", "n")
+	require.NoError(t, err)
+	require.Contains(t, string(d.JSON), "9007199254740993")
+	// Nothing but "n" was written.
+	n, err := db.Count("c", nil)
+	require.NoError(t, err)
+	require.Equal(t, int64(1), n)
+}
+
+func TestInsertManyAtomic(t *testing.T) {
+	db := openMem(t, &Options{MaxBatchDocs: 5})
+	_, err := db.InsertMany("c", [][]byte{[]byte(`{"_id":"a"}`), []byte(`{"_id":"b"}`), []byte(`{"_id":`), []byte(`{"_id":"d"}`)})
+	var e *Error
+	require.ErrorAs(t, err, &e)
+	require.Equal(t, 2, e.Index)
+	_, err = db.Get("c", "a")
+	require.ErrorIs(t, err, ErrNotFound)
+
+	_, err = db.InsertMany("c", [][]byte{[]byte(`{}`), []byte(`{}`), []byte(`{}`), []byte(`{}`), []byte(`{}`), []byte(`{}`)})
+	require.Equal(t, "too_many_documents", errCode(err))
+
+	res, err := db.InsertMany("c", [][]byte{[]byte(`{"_id":"a"}`), []byte(`{"x":1}`)})
+	require.NoError(t, err)
+	require.Len(t, res, 2)
+	require.Equal(t, "a", res[0].ID)
+	info, err := db.Stats("c")
+	require.NoError(t, err)
+	require.Equal(t, int64(2), info.DocCount)
+}
+
+// TestConcurrentIncNoLostUpdates has many goroutines $inc one counter.
+func TestConcurrentIncNoLostUpdates(t *testing.T) {
+	db := openMem(t, nil)
+	_, err := db.InsertOne("c", []byte(`{"_id":"ctr","n":0}`), WriteOptions{})
+	require.NoError(t, err)
+	const workers, each = 16, 50
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for range each {
+				if _, err := db.Update("c", "ctr", []byte(`{"$inc":{"n":1}}`), WriteOptions{}); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	d, err := db.Get("c", "ctr")
+	require.NoError(t, err)
+	require.Equal(t, fmt.Sprintf(`{"_id":"ctr","n":%d}`, workers*each), string(d.JSON))
+}
+
+func TestUniqueIndex(t *testing.T) {
+	db := openMem(t, nil)
+	_, err := db.InsertOne("u", []byte(`{"_id":"1","email":"a@x"}`), WriteOptions{})
+	require.NoError(t, err)
+	_, err = db.InsertOne("u", []byte(`{"_id":"2","email":"a@x"}`), WriteOptions{})
+	require.NoError(t, err)
+	spec, err := ParseIndexSpec([]byte(`{"name":"email","fields":["email"],"unique":true}`))
+	require.NoError(t, err)
+	require.ErrorIs(t, db.CreateIndex("u", spec, nil), ErrUniqueViolation)
+	specs, err := db.ListIndexes("u")
+	require.NoError(t, err)
+	require.Empty(t, specs)
+
+	require.NoError(t, db.Delete("u", "2", WriteOptions{}))
+	require.NoError(t, db.CreateIndex("u", spec, nil))
+	_, err = db.InsertOne("u", []byte(`{"_id":"3","email":"a@x"}`), WriteOptions{})
+	require.ErrorIs(t, err, ErrUniqueViolation)
+	_, err = db.InsertOne("u", []byte(`{"_id":"1","email":"a@x","v":2}`), WriteOptions{})
+	require.NoError(t, err, "rewriting the holder keeps its value")
+	_, err = db.InsertMany("u", [][]byte{[]byte(`{"_id":"4","email":"b@x"}`), []byte(`{"_id":"5","email":"b@x"}`)})
+	require.ErrorIs(t, err, ErrUniqueViolation)
+
+	// Concurrent inserts of one value: exactly one wins.
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	wins := 0
+	for i := range 8 {
+		wg.Go(func() {
+			_, err := db.InsertOne("u", []byte(fmt.Sprintf(`{"_id":"c%d","email":"race@x"}`, i)), WriteOptions{})
+			if err == nil {
+				mu.Lock()
+				wins++
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	require.Equal(t, 1, wins)
+}
+
+func TestDumpRestoreRoundTrip(t *testing.T) {
+	src := openMem(t, nil)
+	for i := range 300 {
+		col := []string{"a", "b"}[i%2]
+		_, err := src.InsertOne(col, []byte(fmt.Sprintf(`{"_id":"%04d","n":%d,"s":"x\ny"}`, i, i)), WriteOptions{})
+		require.NoError(t, err)
+	}
+	spec, _ := ParseIndexSpec([]byte(`{"fields":["n"]}`))
+	require.NoError(t, src.CreateIndex("a", spec, nil))
+	var buf bytes.Buffer
+	st, err := src.Dump(&buf)
+	require.NoError(t, err)
+	require.Equal(t, int64(300), st.Documents)
+	require.Equal(t, 1, st.Indexes)
+
+	dst := openMem(t, &Options{MaxBatchDocs: 50})
+	rst, err := dst.Restore(bytes.NewReader(buf.Bytes()))
+	require.NoError(t, err)
+	require.Equal(t, int64(300), rst.Documents)
+	var again bytes.Buffer
+	_, err = dst.Dump(&again)
+	require.NoError(t, err)
+	require.Equal(t, buf.String(), again.String())
+	specs, err := dst.ListIndexes("a")
+	require.NoError(t, err)
+	require.Len(t, specs, 1)
+
+	// A bad line names its number; earlier lines are stored.
+	bad := "{\"collection\":\"z\",\"doc\":{\"_id\":\"1\"}}\n{\"collection\":\"z\",\"doc\":{\"_id\":}\n"
+	_, err = dst.Restore(strings.NewReader(bad))
+	var e *Error
+	require.ErrorAs(t, err, &e)
+	require.Equal(t, 2, e.Index)
+	require.Contains(t, err.Error(), "line 2")
+}
+
+func TestCursorPagingSorted(t *testing.T) {
+	db := openMem(t, &Options{MaxLimit: 10})
+	for i := range 95 {
+		_, err := db.InsertOne("c", []byte(fmt.Sprintf(`{"_id":"%03d","k":%d}`, i, i%7)), WriteOptions{})
+		require.NoError(t, err)
+	}
+	for _, indexed := range []bool{false, true} {
+		if indexed {
+			spec, _ := ParseIndexSpec([]byte(`{"fields":["k"]}`))
+			require.NoError(t, db.CreateIndex("c", spec, nil))
+		}
+		var got []string
+		tok := ""
+		pages := 0
+		for {
+			cur, err := db.Find("c", Query{Sort: []byte(`{"k":1}`), Limit: 1000, Cursor: tok})
+			require.NoError(t, err)
+			for cur.Next() {
+				got = append(got, cur.ID())
+			}
+			require.NoError(t, cur.Err())
+			tok = cur.NextToken()
+			cur.Close()
+			pages++
+			if tok == "" {
+				break
+			}
+		}
+		require.Len(t, got, 95)
+		require.Equal(t, 10, pages)
+		for i := 1; i < len(got); i++ {
+			var a, b int
+			fmt.Sscanf(got[i-1], "%d", &a)
+			fmt.Sscanf(got[i], "%d", &b)
+			require.True(t, a%7 < b%7 || (a%7 == b%7 && a < b), "order %s then %s", got[i-1], got[i])
+		}
+	}
+}
+
+// TestCrashKeepsCountsAndIndexes writes through the docstore, simulates a
+// power loss, and checks that counts and index entries agree with the
+// documents that survived.
+func TestCrashKeepsCountsAndIndexes(t *testing.T) {
+	fs := vfs.NewMem()
+	db, err := Open("/db", &Options{Storage: &storage.Options{FS: fs, MemTableRecords: 50}})
+	require.NoError(t, err)
+	spec, _ := ParseIndexSpec([]byte(`{"fields":["k"]}`))
+	require.NoError(t, db.CreateIndex("c", spec, nil))
+	for i := range 400 {
+		_, err := db.InsertOne("c", []byte(fmt.Sprintf(`{"_id":"%d","k":%d}`, i%120, i%9)), WriteOptions{})
+		require.NoError(t, err)
+		if i%5 == 0 {
+			_ = db.Delete("c", fmt.Sprintf("%d", (i*7)%120), WriteOptions{})
+		}
+	}
+	crashed := fs.CrashClone(vfs.CrashCloneOptions{})
+	_ = db.Close()
+	db, err = Open("/db", &Options{Storage: &storage.Options{FS: crashed}})
+	require.NoError(t, err)
+	defer db.Close()
+	ids, _ := findIDs(t, db, "c", Query{Limit: 1000})
+	info, err := db.Stats("c")
+	require.NoError(t, err)
+	require.Equal(t, int64(len(ids)), info.DocCount)
+	for k := range 9 {
+		scan, sx := findIDs(t, db, "c", Query{Filter: []byte(fmt.Sprintf(`{"$or":[{"k":%d}]}`, k)), Limit: 1000})
+		require.Equal(t, "COLLSCAN", sx.Plan)
+		ix, ex := findIDs(t, db, "c", Query{Filter: []byte(fmt.Sprintf(`{"k":%d}`, k)), Limit: 1000})
+		require.Equal(t, "IXSCAN", ex.Plan)
+		require.ElementsMatch(t, scan, ix)
+	}
+}

@@ -1,0 +1,360 @@
+package docstore
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/minidbgo/minidbgo/docstore/internal/jsondoc"
+	"github.com/minidbgo/minidbgo/docstore/internal/keyenc"
+	"github.com/minidbgo/minidbgo/storage"
+)
+
+// The dump format is NDJSON, one object per line:
+//
+//	{"collection":"users","index":{"name":"age_1","fields":[{"path":"age"}]}}
+//	{"collection":"users","doc":{"_id":"u1","age":36}}
+//
+// Index lines come before a collection's documents, so a restore builds
+// indexes as it loads. Export writes bare documents, one per line.
+
+// DumpStats reports a dump or restore.
+type DumpStats struct {
+	Collections int   `json:"collections"`
+	Documents   int64 `json:"documents"`
+	Indexes     int   `json:"indexes"`
+	Bytes       int64 `json:"bytes"`
+}
+
+// Dump writes every collection, from one consistent snapshot, as NDJSON.
+// Memory is bounded by one document whatever the database's size.
+func (db *DB) Dump(w io.Writer) (DumpStats, error) {
+	snap := db.engine.NewSnapshot()
+	defer snap.Close()
+	bw := bufio.NewWriterSize(w, 64<<10)
+	var st DumpStats
+	// Collections and their index specs, from the snapshot's metadata.
+	it := snap.NewIter(&storage.IterOptions{Prefix: keyenc.MetaPrefix()})
+	type colMeta struct {
+		name string
+		meta collectionMeta
+	}
+	var cols []colMeta
+	for ok := it.First(); ok; ok = it.Next() {
+		name, _, err := keyenc.DecodeString(it.Key()[1:])
+		if err != nil {
+			it.Close()
+			return st, err
+		}
+		var m collectionMeta
+		if err := json.Unmarshal(it.Value(), &m); err != nil {
+			it.Close()
+			return st, err
+		}
+		cols = append(cols, colMeta{name, m})
+	}
+	if err := it.Close(); err != nil {
+		return st, err
+	}
+	line := make([]byte, 0, 4096)
+	for _, c := range cols {
+		st.Collections++
+		colJSON, _ := json.Marshal(c.name)
+		for _, spec := range c.meta.Indexes {
+			if spec.Building {
+				continue
+			}
+			specJSON, _ := json.Marshal(spec)
+			line = append(line[:0], `{"collection":`...)
+			line = append(line, colJSON...)
+			line = append(line, `,"index":`...)
+			line = append(line, specJSON...)
+			line = append(line, "}\n"...)
+			n, err := bw.Write(line)
+			st.Bytes += int64(n)
+			if err != nil {
+				return st, err
+			}
+			st.Indexes++
+		}
+		pre := keyenc.DocPrefix(c.name)
+		dit := snap.NewIter(&storage.IterOptions{Prefix: pre})
+		for ok := dit.First(); ok; ok = dit.Next() {
+			_, js, err := decodeStored(dit.Value())
+			if err != nil {
+				dit.Close()
+				return st, err
+			}
+			line = append(line[:0], `{"collection":`...)
+			line = append(line, colJSON...)
+			line = append(line, `,"doc":`...)
+			line = append(line, js...)
+			line = append(line, "}\n"...)
+			n, err := bw.Write(line)
+			st.Bytes += int64(n)
+			if err != nil {
+				dit.Close()
+				return st, err
+			}
+			st.Documents++
+		}
+		if err := dit.Close(); err != nil {
+			return st, err
+		}
+	}
+	return st, bw.Flush()
+}
+
+// Restore reads what Dump wrote and stores it: documents are upserted in
+// batches, indexes created. A bad line stops the restore with an Error
+// whose Index is the 1-based line number; lines before it are stored.
+func (db *DB) Restore(r io.Reader) (DumpStats, error) {
+	var st DumpStats
+	lr := newLineReader(r, db.opts.MaxDocumentBytes+4096)
+	seenCols := map[string]bool{}
+	var pendingCol string
+	var pending [][]byte
+	flush := func() error {
+		if len(pending) == 0 {
+			return nil
+		}
+		if _, err := db.upsertMany(pendingCol, pending); err != nil {
+			return err
+		}
+		st.Documents += int64(len(pending))
+		pending = pending[:0]
+		return nil
+	}
+	for {
+		line, n, err := lr.next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return st, &Error{Code: "bad_request", Index: n, Msg: fmt.Sprintf("line %d: %v", n, err), Err: err}
+		}
+		st.Bytes += int64(len(line)) + 1
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		v, err := jsondoc.ParseDocument(line, db.limits)
+		if err != nil {
+			return st, lineError(n, jsonError(err, -1))
+		}
+		colV, _ := v.Field("collection")
+		if colV.Kind() != jsondoc.KindString || !ValidName(colV.Str()) {
+			return st, lineError(n, errf("bad_request", "\"collection\" must be a valid collection name"))
+		}
+		col := colV.Str()
+		if !seenCols[col] {
+			seenCols[col] = true
+			st.Collections++
+		}
+		if ixV, ok := v.Field("index"); ok {
+			if err := flush(); err != nil {
+				return st, lineError(n, err)
+			}
+			spec, err := ParseIndexSpec(indexSpecBody(ixV))
+			if err != nil {
+				return st, lineError(n, err)
+			}
+			if err := db.CreateIndex(col, spec, nil); err != nil {
+				return st, lineError(n, err)
+			}
+			st.Indexes++
+			continue
+		}
+		docV, ok := v.Field("doc")
+		if !ok || docV.Kind() != jsondoc.KindObject {
+			return st, lineError(n, errf("bad_request", "a dump line needs \"doc\" (an object) or \"index\""))
+		}
+		if col != pendingCol || len(pending) >= db.opts.MaxBatchDocs {
+			if err := flush(); err != nil {
+				return st, lineError(n, err)
+			}
+			pendingCol = col
+		}
+		pending = append(pending, jsondoc.AppendJSON(nil, docV))
+	}
+	if err := flush(); err != nil {
+		return st, err
+	}
+	return st, nil
+}
+
+// indexSpecBody converts a dumped spec ({"name","fields":[{"path","desc"}],
+// "unique"}) into the form ParseIndexSpec reads.
+func indexSpecBody(v jsondoc.Value) []byte {
+	var spec IndexSpec
+	_ = json.Unmarshal(jsondoc.AppendJSON(nil, v), &spec)
+	fields := make([]string, 0, len(spec.Fields))
+	for _, f := range spec.Fields {
+		if f.Desc {
+			fields = append(fields, "-"+f.Path)
+		} else {
+			fields = append(fields, f.Path)
+		}
+	}
+	b, _ := json.Marshal(map[string]any{"name": spec.Name, "fields": fields, "unique": spec.Unique})
+	return b
+}
+
+func lineError(n int, err error) error {
+	var e *Error
+	if errors.As(err, &e) {
+		return &Error{Code: e.Code, Index: n, Msg: fmt.Sprintf("line %d: %s", n, e.Msg), Err: err}
+	}
+	return &Error{Code: "bad_request", Index: n, Msg: fmt.Sprintf("line %d: %v", n, err), Err: err}
+}
+
+// upsertMany is InsertMany without the create-only duplicate check:
+// later lines with the same _id win.
+func (db *DB) upsertMany(col string, bodies [][]byte) ([]WriteResult, error) {
+	// Keep the last version of each _id within the chunk.
+	ids := make(map[string]int, len(bodies))
+	var keep [][]byte
+	for _, b := range bodies {
+		v, err := jsondoc.ParseDocument(b, db.limits)
+		if err != nil {
+			return nil, jsonError(err, -1)
+		}
+		idv, _ := v.Field("_id")
+		if idv.Kind() == jsondoc.KindString {
+			if i, ok := ids[idv.Str()]; ok {
+				keep[i] = b
+				continue
+			}
+			ids[idv.Str()] = len(keep)
+		}
+		keep = append(keep, b)
+	}
+	return db.InsertMany(col, keep)
+}
+
+// Export writes one collection's documents as NDJSON, from a snapshot.
+func (db *DB) Export(col string, w io.Writer) (int64, error) {
+	if err := checkName("collection", col); err != nil {
+		return 0, err
+	}
+	if db.getCollection(col) == nil {
+		return 0, errf("not_found", "collection %q not found", col)
+	}
+	snap := db.engine.NewSnapshot()
+	defer snap.Close()
+	bw := bufio.NewWriterSize(w, 64<<10)
+	it := snap.NewIter(&storage.IterOptions{Prefix: keyenc.DocPrefix(col)})
+	var n int64
+	for ok := it.First(); ok; ok = it.Next() {
+		_, js, err := decodeStored(it.Value())
+		if err != nil {
+			it.Close()
+			return n, err
+		}
+		if _, err := bw.Write(js); err != nil {
+			it.Close()
+			return n, err
+		}
+		if err := bw.WriteByte('\n'); err != nil {
+			it.Close()
+			return n, err
+		}
+		n++
+	}
+	if err := it.Close(); err != nil {
+		return n, err
+	}
+	return n, bw.Flush()
+}
+
+// Import reads NDJSON documents into a collection (upserting), in batches.
+// A bad line stops it with an Error whose Index is the line number.
+func (db *DB) Import(col string, r io.Reader) (int64, error) {
+	if err := checkName("collection", col); err != nil {
+		return 0, err
+	}
+	lr := newLineReader(r, db.opts.MaxDocumentBytes+1)
+	var pending [][]byte
+	var n int64
+	firstLine := 0
+	flush := func() error {
+		if len(pending) == 0 {
+			return nil
+		}
+		if _, err := db.upsertMany(col, pending); err != nil {
+			var e *Error
+			if errors.As(err, &e) && e.Index >= 0 {
+				return lineError(firstLine+e.Index, err)
+			}
+			return err
+		}
+		n += int64(len(pending))
+		pending = pending[:0]
+		return nil
+	}
+	for {
+		line, ln, err := lr.next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return n, &Error{Code: "bad_request", Index: ln, Msg: fmt.Sprintf("line %d: %v", ln, err), Err: err}
+		}
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		if _, err := jsondoc.ParseDocument(line, db.limits); err != nil {
+			return n, lineError(ln, jsonError(err, -1))
+		}
+		if len(pending) == 0 {
+			firstLine = ln
+		}
+		pending = append(pending, bytes.Clone(line))
+		if len(pending) >= db.opts.MaxBatchDocs {
+			if err := flush(); err != nil {
+				return n, err
+			}
+		}
+	}
+	return n, flush()
+}
+
+// lineReader reads lines of bounded length.
+type lineReader struct {
+	r    *bufio.Reader
+	max  int
+	line int
+	buf  []byte
+}
+
+func newLineReader(r io.Reader, max int) *lineReader {
+	return &lineReader{r: bufio.NewReaderSize(r, 64<<10), max: max}
+}
+
+// next returns the next line (without its newline) and its 1-based number.
+func (l *lineReader) next() ([]byte, int, error) {
+	l.buf = l.buf[:0]
+	l.line++
+	for {
+		chunk, err := l.r.ReadSlice('\n')
+		l.buf = append(l.buf, chunk...)
+		if len(l.buf) > l.max {
+			return nil, l.line, fmt.Errorf("line longer than %d bytes", l.max)
+		}
+		if err == bufio.ErrBufferFull {
+			continue
+		}
+		if err == io.EOF {
+			if len(l.buf) == 0 {
+				return nil, l.line, io.EOF
+			}
+			return l.buf, l.line, nil
+		}
+		if err != nil {
+			return nil, l.line, err
+		}
+		return bytes.TrimSuffix(bytes.TrimSuffix(l.buf, []byte("\n")), []byte("\r")), l.line, nil
+	}
+}

@@ -1,0 +1,263 @@
+package jsondoc
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/bits"
+	"strconv"
+)
+
+// ErrNotNumber is returned by arithmetic on a value that is not a number.
+var ErrNotNumber = errors.New("jsondoc: not a number")
+
+// ErrNumberRange is returned when a result cannot be represented as a JSON
+// number: NaN, an infinity, or a float64 overflow.
+var ErrNumberRange = errors.New("jsondoc: number out of range")
+
+// Number returns a number from its JSON literal, which is kept exactly. It
+// returns a *SyntaxError if lit is not a JSON number or overflows float64.
+func Number(lit string) (Value, error) {
+	if lit == "" {
+		return Value{}, &SyntaxError{Code: CodeInvalidJSON, Msg: "empty number literal"}
+	}
+	end, err := scanNumber([]byte(lit), 0)
+	if err != nil {
+		return Value{}, err
+	}
+	if end != len(lit) {
+		return Value{}, &SyntaxError{Code: CodeInvalidJSON, Offset: int64(end),
+			Msg: fmt.Sprintf("invalid character %s after number", quoteByte([]byte(lit), end))}
+	}
+	return numberUnchecked(lit), nil
+}
+
+// Int returns the number i.
+func Int(i int64) Value { return numberUnchecked(strconv.FormatInt(i, 10)) }
+
+// Float returns the number f written in the shortest form that reads back
+// as f (as encoding/json writes floats: 0.1, 1e+21, 1e-7). NaN and the
+// infinities have no JSON form and return ErrNumberRange.
+func Float(f float64) (Value, error) {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return Value{}, fmt.Errorf("%w: %v", ErrNumberRange, f)
+	}
+	format := byte('f')
+	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		format = 'e'
+	}
+	b := strconv.AppendFloat(make([]byte, 0, 24), f, format, -1, 64)
+	if format == 'e' {
+		// Shorten e-07 to e-7.
+		if n := len(b); n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
+			b[n-2] = b[n-1]
+			b = b[:n-1]
+		}
+	}
+	return numberUnchecked(string(b)), nil
+}
+
+// Float64 returns a number's value rounded to the nearest float64; ok is
+// false for other kinds. A literal too small for float64 reads as ±0.
+func (v Value) Float64() (f float64, ok bool) {
+	if v.kind != KindNumber {
+		return 0, false
+	}
+	f, err := strconv.ParseFloat(v.s, 64)
+	if err != nil && !math.IsInf(f, 0) && f != 0 {
+		return 0, false
+	}
+	return f, !math.IsInf(f, 0)
+}
+
+// Int64 returns a number's value when it is exactly an integer that fits an
+// int64, however it is written: 7, 7.0, 0.7e1 and -0 all qualify; 7.5 and
+// 1e19 do not.
+func (v Value) Int64() (int64, bool) {
+	if v.kind != KindNumber {
+		return 0, false
+	}
+	if i, err := strconv.ParseInt(v.s, 10, 64); err == nil {
+		return i, true
+	}
+	d, ok := decompose(v.s)
+	if !ok || d.exp < 0 {
+		return 0, false
+	}
+	if len(d.digits) == 0 {
+		return 0, true
+	}
+	if int64(len(d.digits))+d.exp > 19 {
+		return 0, false
+	}
+	var u uint64
+	for i := 0; i < len(d.digits); i++ {
+		u = u*10 + uint64(d.digits[i]-'0')
+	}
+	for range d.exp {
+		hi, lo := bits.Mul64(u, 10)
+		if hi != 0 {
+			return 0, false
+		}
+		u = lo
+	}
+	switch {
+	case !d.neg && u <= math.MaxInt64:
+		return int64(u), true
+	case d.neg && u <= 1<<63:
+		return int64(-u), true // wraps to MinInt64 for 1<<63, as intended
+	}
+	return 0, false
+}
+
+// IsInteger reports whether v is a number whose exact value is an integer
+// of any magnitude (3, 3.0, 1e30, -0 but not 3.5 or 1e-3).
+func IsInteger(v Value) bool {
+	if v.kind != KindNumber {
+		return false
+	}
+	d, ok := decompose(v.s)
+	return ok && (len(d.digits) == 0 || d.exp >= 0)
+}
+
+// IsIntegerLiteral reports whether v is a number written without a
+// fraction or exponent, such as 42 or -7 (MongoDB's int/long, as opposed to
+// double).
+func IsIntegerLiteral(v Value) bool {
+	if v.kind != KindNumber {
+		return false
+	}
+	for i := 0; i < len(v.s); i++ {
+		if c := v.s[i]; c == '.' || c == 'e' || c == 'E' {
+			return false
+		}
+	}
+	return true
+}
+
+// decimal is a number literal as ±digits × 10^exp, with digits free of
+// leading and trailing zeros (empty for zero).
+type decimal struct {
+	neg    bool
+	digits string
+	exp    int64
+}
+
+// decompose splits a valid literal into a decimal. ok is false only for an
+// exponent too large to represent, whose number is then not an integer we
+// can use.
+func decompose(lit string) (d decimal, ok bool) {
+	i := 0
+	if i < len(lit) && lit[i] == '-' {
+		d.neg = true
+		i++
+	}
+	intStart := i
+	for i < len(lit) && isDigit(lit[i]) {
+		i++
+	}
+	intPart := lit[intStart:i]
+	frac := ""
+	if i < len(lit) && lit[i] == '.' {
+		i++
+		fs := i
+		for i < len(lit) && isDigit(lit[i]) {
+			i++
+		}
+		frac = lit[fs:i]
+	}
+	var exp int64
+	if i < len(lit) && (lit[i] == 'e' || lit[i] == 'E') {
+		i++
+		neg := false
+		if lit[i] == '+' || lit[i] == '-' {
+			neg = lit[i] == '-'
+			i++
+		}
+		for ; i < len(lit); i++ {
+			exp = exp*10 + int64(lit[i]-'0')
+			if exp > 1<<40 {
+				if allZero(intPart) && allZero(frac) {
+					return decimal{neg: d.neg}, true
+				}
+				return decimal{}, false
+			}
+		}
+		if neg {
+			exp = -exp
+		}
+	}
+	digits := intPart + frac
+	exp -= int64(len(frac))
+	k := 0
+	for k < len(digits) && digits[k] == '0' {
+		k++
+	}
+	digits = digits[k:]
+	for len(digits) > 0 && digits[len(digits)-1] == '0' {
+		digits = digits[:len(digits)-1]
+		exp++
+	}
+	if digits == "" {
+		exp = 0
+	}
+	d.digits, d.exp = digits, exp
+	return d, true
+}
+
+func allZero(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] != '0' {
+			return false
+		}
+	}
+	return true
+}
+
+// Add returns a+b: exact when both are int64 integers and the sum does not
+// overflow, otherwise computed in float64. It returns ErrNotNumber if either
+// is not a number and ErrNumberRange if the sum overflows float64.
+func Add(a, b Value) (Value, error) {
+	if a.kind != KindNumber || b.kind != KindNumber {
+		return Value{}, fmt.Errorf("%w: cannot add %s and %s", ErrNotNumber, TypeName(a), TypeName(b))
+	}
+	if x, ok := a.Int64(); ok {
+		if y, ok := b.Int64(); ok {
+			if s := x + y; (s > x) == (y > 0) {
+				return Int(s), nil
+			}
+		}
+	}
+	x, _ := a.Float64()
+	y, _ := b.Float64()
+	return Float(x + y)
+}
+
+// Mul returns a×b: exact when both are int64 integers and the product does
+// not overflow, otherwise computed in float64. Errors are as for Add.
+func Mul(a, b Value) (Value, error) {
+	if a.kind != KindNumber || b.kind != KindNumber {
+		return Value{}, fmt.Errorf("%w: cannot multiply %s and %s", ErrNotNumber, TypeName(a), TypeName(b))
+	}
+	if x, ok := a.Int64(); ok {
+		if y, ok := b.Int64(); ok {
+			if p, ok := mulInt64(x, y); ok {
+				return Int(p), nil
+			}
+		}
+	}
+	x, _ := a.Float64()
+	y, _ := b.Float64()
+	return Float(x * y)
+}
+
+func mulInt64(x, y int64) (int64, bool) {
+	if x == 0 || y == 0 {
+		return 0, true
+	}
+	p := x * y
+	if p/y != x || (x == -1 && y == math.MinInt64) || (y == -1 && x == math.MinInt64) {
+		return 0, false
+	}
+	return p, true
+}

@@ -1,0 +1,208 @@
+package query
+
+import (
+	"strings"
+
+	"github.com/minidbgo/minidbgo/docstore/internal/jsondoc"
+)
+
+// Projection selects the fields of returned documents. It is immutable and
+// safe for concurrent use.
+type Projection struct {
+	include bool      // include mode: keep only the listed paths
+	tree    *projNode // the listed paths other than _id
+	idOut   bool      // _id removed ("_id":0)
+}
+
+// projNode is a trie of projected path segments; leaf marks a listed path.
+type projNode struct {
+	leaf     bool
+	children map[string]*projNode
+	order    []string // children keys in the order listed
+}
+
+// ParseProjection parses {"a":1,"b.c":1} (include: only these fields and
+// _id) or {"a":0,"b.c":0} (exclude these fields). _id is kept unless
+// {"_id":0}. 1/true/any non-zero number includes, 0/false excludes; other
+// values (projection operators such as $slice) are errors, as are mixing
+// inclusion and exclusion of fields other than _id, and overlapping paths
+// ("a" and "a.b"). An empty projection returns documents unchanged.
+func ParseProjection(v jsondoc.Value) (*Projection, error) {
+	if v.Kind() != jsondoc.KindObject {
+		return nil, qerr("projection", "a projection must be an object, got %s", jsondoc.TypeName(v))
+	}
+	p := &Projection{tree: &projNode{}}
+	mode := 0 // 1 include, -1 exclude, 0 not yet known
+	var idMode int
+	for _, m := range v.Members() {
+		at := join("projection", m.Key)
+		var incl bool
+		switch m.Value.Kind() {
+		case jsondoc.KindBool:
+			incl = m.Value.BoolValue()
+		case jsondoc.KindNumber:
+			f, _ := m.Value.Float64()
+			incl = f != 0
+		default:
+			return nil, qerr(at, "projection values must be 1, 0, true or false, got %s", describe(m.Value))
+		}
+		if m.Key == "_id" {
+			idMode = 1
+			if !incl {
+				idMode = -1
+			}
+			continue
+		}
+		segs, err := splitPath(m.Key, at)
+		if err != nil {
+			return nil, err
+		}
+		want := 1
+		if !incl {
+			want = -1
+		}
+		switch {
+		case mode == 0:
+			mode = want
+		case mode != want:
+			return nil, qerr(at, "cannot mix inclusion and exclusion in one projection (only _id may differ)")
+		}
+		if err := p.tree.add(segs, at); err != nil {
+			return nil, err
+		}
+	}
+	switch {
+	case mode == 1:
+		p.include = true
+		p.idOut = idMode == -1
+	case mode == -1:
+		p.idOut = idMode == -1
+	case idMode == 1: // {"_id":1}: only _id
+		p.include = true
+	case idMode == -1: // {"_id":0}: everything but _id
+		p.idOut = true
+	}
+	return p, nil
+}
+
+func (n *projNode) add(segs []string, at string) error {
+	for i, s := range segs {
+		if n.leaf {
+			return qerr(at, "path collision: %q overlaps a shorter projected path", strings.Join(segs, "."))
+		}
+		c := n.children[s]
+		if c == nil {
+			if n.children == nil {
+				n.children = map[string]*projNode{}
+			}
+			c = &projNode{}
+			n.children[s] = c
+			n.order = append(n.order, s)
+		} else if i == len(segs)-1 {
+			return qerr(at, "path collision: %q overlaps another projected path", strings.Join(segs, "."))
+		}
+		n = c
+	}
+	n.leaf = true
+	return nil
+}
+
+// Apply returns doc projected. Paths through arrays apply to each object
+// element (as in MongoDB: {"items.sku":1} keeps only sku in every element
+// of items, and drops elements that are not objects). A nil Projection
+// returns doc unchanged.
+func (p *Projection) Apply(doc jsondoc.Value) jsondoc.Value {
+	if p == nil || doc.Kind() != jsondoc.KindObject {
+		return doc
+	}
+	if p.include {
+		var out []jsondoc.Member
+		if id, ok := doc.Field("_id"); ok && !p.idOut {
+			out = append(out, jsondoc.Member{Key: "_id", Value: id})
+		}
+		for _, m := range doc.Members() {
+			if m.Key == "_id" {
+				continue
+			}
+			if c := p.tree.children[m.Key]; c != nil {
+				if v, ok := c.include(m.Value); ok {
+					out = append(out, jsondoc.Member{Key: m.Key, Value: v})
+				}
+			}
+		}
+		return jsondoc.Object(out)
+	}
+	out := make([]jsondoc.Member, 0, len(doc.Members()))
+	for _, m := range doc.Members() {
+		if m.Key == "_id" && p.idOut {
+			continue
+		}
+		c := p.tree.children[m.Key]
+		switch {
+		case c == nil || m.Key == "_id":
+			out = append(out, m)
+		case c.leaf:
+		default:
+			out = append(out, jsondoc.Member{Key: m.Key, Value: c.exclude(m.Value)})
+		}
+	}
+	return jsondoc.Object(out)
+}
+
+// include keeps what the node selects in v; ok is false when nothing is
+// kept.
+func (n *projNode) include(v jsondoc.Value) (jsondoc.Value, bool) {
+	if n.leaf {
+		return v, true
+	}
+	switch v.Kind() {
+	case jsondoc.KindObject:
+		var out []jsondoc.Member
+		for _, m := range v.Members() {
+			if c := n.children[m.Key]; c != nil {
+				if cv, ok := c.include(m.Value); ok {
+					out = append(out, jsondoc.Member{Key: m.Key, Value: cv})
+				}
+			}
+		}
+		return jsondoc.Object(out), true
+	case jsondoc.KindArray:
+		out := []jsondoc.Value{}
+		for _, e := range v.Elems() {
+			if e.Kind() != jsondoc.KindObject && e.Kind() != jsondoc.KindArray {
+				continue
+			}
+			if ev, ok := n.include(e); ok {
+				out = append(out, ev)
+			}
+		}
+		return jsondoc.Array(out), true
+	}
+	return jsondoc.Value{}, false
+}
+
+// exclude removes what the node selects from v.
+func (n *projNode) exclude(v jsondoc.Value) jsondoc.Value {
+	switch v.Kind() {
+	case jsondoc.KindObject:
+		out := make([]jsondoc.Member, 0, len(v.Members()))
+		for _, m := range v.Members() {
+			c := n.children[m.Key]
+			switch {
+			case c == nil:
+				out = append(out, m)
+			case c.leaf:
+			default:
+				out = append(out, jsondoc.Member{Key: m.Key, Value: c.exclude(m.Value)})
+			}
+		}
+		return jsondoc.Object(out)
+	case jsondoc.KindArray:
+		out := make([]jsondoc.Value, len(v.Elems()))
+		for i, e := range v.Elems() {
+			out[i] = n.exclude(e)
+		}
+		return jsondoc.Array(out)
+	}
+	return v
+}

@@ -1,0 +1,298 @@
+package docstore
+
+import (
+	"bytes"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/minidbgo/minidbgo/docstore/internal/jsondoc"
+	"github.com/minidbgo/minidbgo/docstore/internal/keyenc"
+	"github.com/minidbgo/minidbgo/docstore/internal/query"
+)
+
+// plan is how a query reads a collection: a scan of the collection's key
+// range in _id order, or scans of index key ranges. The filter is always
+// re-checked on every document fetched, so a plan only has to find a
+// superset of the matches.
+type plan struct {
+	col         string
+	index       *index     // nil: collection scan
+	ranges      []keyRange // index key ranges, in key order
+	sortByIndex bool       // the scan order satisfies the sort
+	eqFields    int        // leading index fields fixed by equality
+	filter      *query.Filter
+	sort        *query.Sort
+	proj        *query.Projection
+}
+
+type keyRange struct{ start, end []byte }
+
+// Explanation describes a query's plan and what running it cost.
+type Explanation struct {
+	Plan         string   `json:"plan"` // "COLLSCAN" or "IXSCAN"
+	Index        string   `json:"index,omitempty"`
+	IndexFields  []string `json:"indexFields,omitempty"`
+	Ranges       int      `json:"ranges,omitempty"`
+	SortByIndex  bool     `json:"sortByIndex"`
+	InMemorySort bool     `json:"inMemorySort"`
+	KeysExamined int64    `json:"keysExamined"`
+	DocsExamined int64    `json:"docsExamined"`
+	NReturned    int64    `json:"nReturned"`
+}
+
+func (p *plan) explain() Explanation {
+	e := Explanation{Plan: "COLLSCAN", SortByIndex: p.sortByIndex, InMemorySort: p.sort != nil && !p.sortByIndex}
+	if p.index != nil {
+		e.Plan = "IXSCAN"
+		e.Index = p.index.spec.Name
+		for _, f := range p.index.spec.Fields {
+			if f.Desc {
+				e.IndexFields = append(e.IndexFields, "-"+f.Path)
+			} else {
+				e.IndexFields = append(e.IndexFields, f.Path)
+			}
+		}
+		e.Ranges = len(p.ranges)
+	}
+	return e
+}
+
+// signature identifies the access path, so a cursor is only resumed by the
+// same plan.
+func (p *plan) signature() string {
+	if p.index == nil {
+		return "_id"
+	}
+	return "ix:" + p.index.spec.Name
+}
+
+// makePlan picks the access path: the ready index that fixes the most
+// leading fields by equality (then $in, then a range), or one whose order
+// gives the requested sort; otherwise a collection scan.
+func (db *DB) makePlan(c *collection, col string, f *query.Filter, s *query.Sort) *plan {
+	p := &plan{col: col, filter: f, sort: s}
+	if c == nil {
+		return p
+	}
+	conds := f.Conditions()
+	c.mu.RLock()
+	indexes := slices.Clone(c.indexes)
+	c.mu.RUnlock()
+
+	bestScore := 0
+	for _, ix := range indexes {
+		if ix.spec.Building {
+			continue
+		}
+		cand, score := buildRanges(col, ix, conds)
+		sortOK := s != nil && !ix.multikey.Load() && sortMatches(ix, cand.eqFields, s)
+		if sortOK {
+			score++
+		}
+		if score > bestScore {
+			bestScore = score
+			cand.sortByIndex = sortOK
+			cand.filter, cand.sort, cand.col = f, s, col
+			p = cand
+		}
+	}
+	return p
+}
+
+// buildRanges turns the filter's conditions into key ranges of ix. The
+// score counts the fields the ranges constrain (0: the index is useless
+// for filtering).
+func buildRanges(col string, ix *index, conds map[string]query.FieldCondition) (*plan, int) {
+	p := &plan{index: ix}
+	prefixes := [][]byte{keyenc.IndexPrefix(col, ix.spec.Name)}
+	score := 0
+	for i, path := range ix.paths {
+		cond, ok := conds[path]
+		if !ok {
+			break
+		}
+		enc := func(dst []byte, v jsondoc.Value) []byte {
+			if ix.desc[i] {
+				return keyenc.AppendValueDesc(dst, v)
+			}
+			return keyenc.AppendValue(dst, v)
+		}
+		if cond.Eq != nil {
+			for j := range prefixes {
+				prefixes[j] = enc(bytes.Clone(prefixes[j]), *cond.Eq)
+			}
+			p.eqFields++
+			score += 3
+			continue
+		}
+		if len(cond.In) > 0 && len(cond.In)*len(prefixes) <= 1000 {
+			var next [][]byte
+			for _, pre := range prefixes {
+				for _, v := range cond.In {
+					next = append(next, enc(bytes.Clone(pre), v))
+				}
+			}
+			prefixes = next
+			score += 2
+			break
+		}
+		if cond.Lower != nil || cond.Upper != nil {
+			score++
+			for _, pre := range prefixes {
+				p.ranges = append(p.ranges, rangeFor(pre, cond, ix.desc[i]))
+			}
+			prefixes = nil
+		}
+		break
+	}
+	for _, pre := range prefixes {
+		p.ranges = append(p.ranges, keyRange{start: pre, end: keyenc.PrefixEnd(pre)})
+	}
+	slices.SortFunc(p.ranges, func(a, b keyRange) int { return bytes.Compare(a.start, b.start) })
+	// Merge duplicates and overlaps ($in with equal values).
+	merged := p.ranges[:0]
+	for _, r := range p.ranges {
+		if n := len(merged); n > 0 && bytes.Compare(r.start, merged[n-1].end) <= 0 {
+			if bytes.Compare(r.end, merged[n-1].end) > 0 {
+				merged[n-1].end = r.end
+			}
+			continue
+		}
+		merged = append(merged, r)
+	}
+	p.ranges = merged
+	return p, score
+}
+
+// rangeFor is the key range of values within cond's bounds, after pre.
+func rangeFor(pre []byte, cond query.FieldCondition, desc bool) keyRange {
+	r := keyRange{start: pre, end: keyenc.PrefixEnd(pre)}
+	lo, hi := cond.Lower, cond.Upper
+	loIncl, hiIncl := cond.LowerInclusive, cond.UpperInclusive
+	if !desc {
+		if lo != nil {
+			k := keyenc.AppendValue(bytes.Clone(pre), *lo)
+			if loIncl {
+				r.start = k
+			} else {
+				r.start = keyenc.PrefixEnd(k)
+			}
+		}
+		if hi != nil {
+			k := keyenc.AppendValue(bytes.Clone(pre), *hi)
+			if hiIncl {
+				r.end = keyenc.PrefixEnd(k)
+			} else {
+				r.end = k
+			}
+		}
+		return r
+	}
+	// Descending encodings reverse the order: the upper value starts.
+	if hi != nil {
+		k := keyenc.AppendValueDesc(bytes.Clone(pre), *hi)
+		if hiIncl {
+			r.start = k
+		} else {
+			r.start = keyenc.PrefixEnd(k)
+		}
+	}
+	if lo != nil {
+		k := keyenc.AppendValueDesc(bytes.Clone(pre), *lo)
+		if loIncl {
+			r.end = keyenc.PrefixEnd(k)
+		} else {
+			r.end = k
+		}
+	}
+	return r
+}
+
+// sortMatches reports whether scanning ix after eq fixed leading fields
+// yields documents in the sort's order.
+func sortMatches(ix *index, eq int, s *query.Sort) bool {
+	fields := s.Fields()
+	if len(fields) == 0 || eq+len(fields) > len(ix.paths) {
+		return false
+	}
+	for i, f := range fields {
+		if ix.paths[eq+i] != f.Path || ix.desc[eq+i] != f.Desc {
+			return false
+		}
+	}
+	return true
+}
+
+// parseQueryParts parses a query's JSON parts.
+func (db *DB) parseQueryParts(q Query) (*query.Filter, *query.Sort, *query.Projection, error) {
+	fv := jsondoc.Object(nil)
+	if len(bytes.TrimSpace(q.Filter)) > 0 {
+		v, err := jsondoc.Parse(q.Filter, db.limits)
+		if err != nil {
+			return nil, nil, nil, jsonError(err, -1)
+		}
+		if v.Kind() != jsondoc.KindObject {
+			return nil, nil, nil, errf("invalid_query", "filter must be a JSON object, got %s", jsondoc.TypeName(v))
+		}
+		fv = v
+	}
+	f, err := query.ParseFilter(fv)
+	if err != nil {
+		return nil, nil, nil, queryError("invalid_query", err)
+	}
+	var s *query.Sort
+	switch {
+	case len(bytes.TrimSpace(q.Sort)) > 0:
+		v, err := jsondoc.Parse(q.Sort, db.limits)
+		if err != nil {
+			return nil, nil, nil, jsonError(err, -1)
+		}
+		if s, err = query.ParseSort(v); err != nil {
+			return nil, nil, nil, queryError("invalid_sort", err)
+		}
+	case strings.TrimSpace(q.SortString) != "":
+		if s, err = query.ParseSortString(q.SortString); err != nil {
+			return nil, nil, nil, queryError("invalid_sort", err)
+		}
+	}
+	if s != nil && len(s.Fields()) == 0 {
+		s = nil
+	}
+	var pr *query.Projection
+	switch {
+	case len(bytes.TrimSpace(q.Projection)) > 0:
+		v, err := jsondoc.Parse(q.Projection, db.limits)
+		if err != nil {
+			return nil, nil, nil, jsonError(err, -1)
+		}
+		if pr, err = query.ParseProjection(v); err != nil {
+			return nil, nil, nil, queryError("invalid_projection", err)
+		}
+	case strings.TrimSpace(q.Fields) != "":
+		var ms []jsondoc.Member
+		for _, f := range strings.Split(q.Fields, ",") {
+			f = strings.TrimSpace(f)
+			if f == "" {
+				continue
+			}
+			val := jsondoc.Int(1)
+			if rest, ok := strings.CutPrefix(f, "-"); ok {
+				f, val = rest, jsondoc.Int(0)
+			}
+			ms = append(ms, jsondoc.Member{Key: f, Value: val})
+		}
+		if pr, err = query.ParseProjection(jsondoc.Object(ms)); err != nil {
+			return nil, nil, nil, queryError("invalid_projection", err)
+		}
+	}
+	return f, s, pr, nil
+}
+
+func describeRanges(p *plan) string {
+	var b strings.Builder
+	for i, r := range p.ranges {
+		fmt.Fprintf(&b, "%d:[%x,%x) ", i, r.start, r.end)
+	}
+	return b.String()
+}
