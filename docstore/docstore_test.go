@@ -304,3 +304,28 @@ func TestCrashKeepsCountsAndIndexes(t *testing.T) {
 		require.ElementsMatch(t, scan, ix)
 	}
 }
+
+// TestRestoreWithoutNewlines restores a dump whose newlines were stripped,
+// as curl -d @backup.json sends it.
+func TestRestoreWithoutNewlines(t *testing.T) {
+	src := openMem(t, nil)
+	for i := range 20 {
+		_, err := src.InsertOne("c", []byte(fmt.Sprintf(`{"_id":"%d","s":"a}b{c\"d"}`, i)), WriteOptions{})
+		require.NoError(t, err)
+	}
+	var buf bytes.Buffer
+	_, err := src.Dump(&buf)
+	require.NoError(t, err)
+	stripped := strings.ReplaceAll(buf.String(), "\n", "")
+	dst := openMem(t, nil)
+	st, err := dst.Restore(strings.NewReader(stripped))
+	require.NoError(t, err)
+	require.Equal(t, int64(20), st.Documents)
+	n, err := dst.Import("d", strings.NewReader(`{"_id":"x"}{"_id":"y"}`+"\n"+`{"_id":"z"}`))
+	require.NoError(t, err)
+	require.Equal(t, int64(3), n)
+	_, err = dst.Import("d", strings.NewReader("{\"_id\":\"q\"}\n\n[1]"))
+	var e *Error
+	require.ErrorAs(t, err, &e)
+	require.Equal(t, 3, e.Index)
+}

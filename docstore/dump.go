@@ -109,11 +109,12 @@ func (db *DB) Dump(w io.Writer) (DumpStats, error) {
 }
 
 // Restore reads what Dump wrote and stores it: documents are upserted in
-// batches, indexes created. A bad line stops the restore with an Error
-// whose Index is the 1-based line number; lines before it are stored.
+// batches, indexes created. Objects may be separated by newlines or not.
+// A bad object stops the restore with an Error whose Index is the 1-based
+// line it starts on; objects before it are stored.
 func (db *DB) Restore(r io.Reader) (DumpStats, error) {
 	var st DumpStats
-	lr := newLineReader(r, db.opts.MaxDocumentBytes+4096)
+	lr := newValueReader(r, db.opts.MaxDocumentBytes+4096)
 	seenCols := map[string]bool{}
 	var pendingCol string
 	var pending [][]byte
@@ -137,9 +138,6 @@ func (db *DB) Restore(r io.Reader) (DumpStats, error) {
 			return st, &Error{Code: "bad_request", Index: n, Msg: fmt.Sprintf("line %d: %v", n, err), Err: err}
 		}
 		st.Bytes += int64(len(line)) + 1
-		if len(bytes.TrimSpace(line)) == 0 {
-			continue
-		}
 		v, err := jsondoc.ParseDocument(line, db.limits)
 		if err != nil {
 			return st, lineError(n, jsonError(err, -1))
@@ -275,7 +273,7 @@ func (db *DB) Import(col string, r io.Reader) (int64, error) {
 	if err := checkName("collection", col); err != nil {
 		return 0, err
 	}
-	lr := newLineReader(r, db.opts.MaxDocumentBytes+1)
+	lr := newValueReader(r, db.opts.MaxDocumentBytes+1)
 	var pending [][]byte
 	var n int64
 	firstLine := 0
@@ -302,9 +300,6 @@ func (db *DB) Import(col string, r io.Reader) (int64, error) {
 		if err != nil {
 			return n, &Error{Code: "bad_request", Index: ln, Msg: fmt.Sprintf("line %d: %v", ln, err), Err: err}
 		}
-		if len(bytes.TrimSpace(line)) == 0 {
-			continue
-		}
 		if _, err := jsondoc.ParseDocument(line, db.limits); err != nil {
 			return n, lineError(ln, jsonError(err, -1))
 		}
@@ -321,40 +316,76 @@ func (db *DB) Import(col string, r io.Reader) (int64, error) {
 	return n, flush()
 }
 
-// lineReader reads lines of bounded length.
-type lineReader struct {
-	r    *bufio.Reader
-	max  int
-	line int
-	buf  []byte
+// valueReader splits a stream into top-level JSON objects, whether or not
+// newlines separate them (curl -d @file strips newlines), with a bound on
+// each object's size. It tracks only nesting and strings; each object is
+// then parsed strictly.
+type valueReader struct {
+	r     *bufio.Reader
+	max   int
+	line  int // 1-based line of the next byte
+	count int // objects read
+	buf   []byte
 }
 
-func newLineReader(r io.Reader, max int) *lineReader {
-	return &lineReader{r: bufio.NewReaderSize(r, 64<<10), max: max}
+func newValueReader(r io.Reader, max int) *valueReader {
+	return &valueReader{r: bufio.NewReaderSize(r, 64<<10), max: max, line: 1}
 }
 
-// next returns the next line (without its newline) and its 1-based number.
-func (l *lineReader) next() ([]byte, int, error) {
-	l.buf = l.buf[:0]
-	l.line++
+// next returns the next object's bytes and the line it starts on.
+func (v *valueReader) next() ([]byte, int, error) {
+	// Skip whitespace.
+	var c byte
+	var err error
 	for {
-		chunk, err := l.r.ReadSlice('\n')
-		l.buf = append(l.buf, chunk...)
-		if len(l.buf) > l.max {
-			return nil, l.line, fmt.Errorf("line longer than %d bytes", l.max)
+		c, err = v.r.ReadByte()
+		if err != nil {
+			return nil, v.line, err // io.EOF at the clean end
 		}
-		if err == bufio.ErrBufferFull {
+		if c == '\n' {
+			v.line++
 			continue
 		}
+		if c == ' ' || c == '\t' || c == '\r' {
+			continue
+		}
+		break
+	}
+	start := v.line
+	v.count++
+	if c != '{' {
+		return nil, start, fmt.Errorf("value %d: expected a JSON object, found %q", v.count, c)
+	}
+	v.buf = append(v.buf[:0], c)
+	depth, inStr, esc := 1, false, false
+	for depth > 0 {
+		c, err = v.r.ReadByte()
 		if err == io.EOF {
-			if len(l.buf) == 0 {
-				return nil, l.line, io.EOF
-			}
-			return l.buf, l.line, nil
+			return nil, start, fmt.Errorf("value %d: unexpected end of input inside an object", v.count)
 		}
 		if err != nil {
-			return nil, l.line, err
+			return nil, start, err
 		}
-		return bytes.TrimSuffix(bytes.TrimSuffix(l.buf, []byte("\n")), []byte("\r")), l.line, nil
+		v.buf = append(v.buf, c)
+		if len(v.buf) > v.max {
+			return nil, start, fmt.Errorf("value %d: object longer than %d bytes", v.count, v.max)
+		}
+		if c == '\n' {
+			v.line++
+		}
+		switch {
+		case esc:
+			esc = false
+		case inStr && c == '\\':
+			esc = true
+		case c == '"':
+			inStr = !inStr
+		case inStr:
+		case c == '{' || c == '[':
+			depth++
+		case c == '}' || c == ']':
+			depth--
+		}
 	}
+	return v.buf, start, nil
 }

@@ -387,8 +387,9 @@ func decodeNumber(b []byte, mask byte, build bool) (jsondoc.Value, []byte, error
 			if i == 0 {
 				return jsondoc.Value{}, nil, malformed("number without digits")
 			}
-			// The final pair is two digits or, padded, one digit and a
-			// 0; either way the last digit must not be a 0.
+			// A final pair ending in 0 is one digit padded with 0; that
+			// digit must not be 0 itself (trailing zeros are normalized
+			// away), so only the pair 00 is invalid here.
 			last := b[i-1] ^ mask - 1
 			if last == 0 {
 				return jsondoc.Value{}, nil, malformed("number digits end in zero")

@@ -119,17 +119,20 @@ func collectConds(n andNode, builders map[string]*condBuilder) {
 				builders[c.path] = b
 			}
 			for _, op := range c.ops {
-				collectOp(op, b)
+				collectOp(op, b, false)
 			}
 		}
 	}
 }
 
-func collectOp(op fieldOp, b *condBuilder) {
+// collectOp adds what op requires to b. inElem is set for the operators of
+// an $elemMatch, which apply to one element: a nested $elemMatch there
+// constrains elements of that element, which the index does not hold.
+func collectOp(op fieldOp, b *condBuilder, inElem bool) {
 	switch op := op.(type) {
 	case allOp:
 		for _, sub := range op {
-			collectOp(sub, b)
+			collectOp(sub, b, inElem)
 		}
 	case anyOp:
 		switch t := op.t.(type) {
@@ -158,10 +161,13 @@ func collectOp(op fieldOp, b *condBuilder) {
 				b.addUpper(bound{t.val, t.op == opLTE})
 			}
 		case elemMatchValue:
+			if inElem {
+				return
+			}
 			// The operators apply to one element, so both bounds hold.
 			var sub condBuilder
 			for _, o := range t.ops {
-				collectOp(o, &sub)
+				collectOp(o, &sub, true)
 			}
 			if sub.eq != nil && b.eq == nil {
 				b.eq = sub.eq
