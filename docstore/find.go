@@ -98,6 +98,9 @@ func (db *DB) Find(col string, q Query) (*Cursor, error) {
 		limit = db.opts.DefaultLimit
 	}
 	limit = min(limit, db.opts.MaxLimit)
+	// The snapshot comes before the plan: a document that made an index
+	// multikey set the flag before it committed, so the plan sees it.
+	snap := db.engine.NewSnapshot()
 	c := db.getCollection(col)
 	p := db.makePlan(c, col, f, s)
 	p.proj = pr
@@ -105,14 +108,16 @@ func (db *DB) Find(col string, q Query) (*Cursor, error) {
 	cur.stats = p.explain()
 	if q.Cursor != "" {
 		if err := cur.applyToken(q.Cursor); err != nil {
+			snap.Close()
 			return nil, err
 		}
 		cur.skip = 0
 	}
 	if s != nil && !p.sortByIndex && cur.skip+cur.limit+1 > db.opts.MaxSortDocs {
+		snap.Close()
 		return nil, errf("bad_request", "an unindexed sort keeps skip+limit documents in memory; %d is over the limit of %d (use a cursor or an index)", cur.skip+cur.limit, db.opts.MaxSortDocs)
 	}
-	cur.snap = db.engine.NewSnapshot()
+	cur.snap = snap
 	cur.src = newSource(db, cur.snap, p, cur.resumeKey())
 	return cur, nil
 }
@@ -545,9 +550,9 @@ func (db *DB) Count(col string, filter []byte) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	p := db.makePlan(c, col, f, nil)
 	snap := db.engine.NewSnapshot()
 	defer snap.Close()
+	p := db.makePlan(c, col, f, nil)
 	src := newSource(db, snap, p, nil)
 	defer src.close()
 	var st Explanation
@@ -658,9 +663,9 @@ func (db *DB) forEachMatch(col string, filter []byte, fn func(*query.Filter, []s
 	if c == nil {
 		return nil
 	}
-	p := db.makePlan(c, col, f, nil)
 	snap := db.engine.NewSnapshot()
 	defer snap.Close()
+	p := db.makePlan(c, col, f, nil)
 	src := newSource(db, snap, p, nil)
 	defer src.close()
 	var st Explanation

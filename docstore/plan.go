@@ -137,6 +137,11 @@ func buildRanges(col string, ix *index, conds map[string]query.FieldCondition) (
 			score += 2
 			break
 		}
+		if cond.Upper == nil && cond.ScalarUpper != nil && !ix.multikey.Load() {
+			// Both bounds apply to one value only when no document holds an
+			// array along the path.
+			cond.Upper, cond.UpperInclusive = cond.ScalarUpper, cond.ScalarUpperInclusive
+		}
 		if cond.Lower != nil || cond.Upper != nil {
 			score++
 			for _, pre := range prefixes {

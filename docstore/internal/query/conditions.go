@@ -78,7 +78,7 @@ func (b *condBuilder) addUpper(x bound) {
 	}
 }
 
-func conditions(root andNode) map[string]FieldCondition {
+func conditions(root *node) map[string]FieldCondition {
 	builders := map[string]*condBuilder{}
 	collectConds(root, builders)
 	if len(builders) == 0 {
@@ -107,19 +107,20 @@ func conditions(root andNode) map[string]FieldCondition {
 	return out
 }
 
-func collectConds(n andNode, builders map[string]*condBuilder) {
-	for _, c := range n {
-		switch c := c.(type) {
-		case andNode:
+func collectConds(n *node, builders map[string]*condBuilder) {
+	for i := range n.subs {
+		c := &n.subs[i]
+		switch c.kind {
+		case nodeAnd:
 			collectConds(c, builders)
-		case *fieldNode:
+		case nodeField:
 			b := builders[c.path]
 			if b == nil {
 				b = &condBuilder{}
 				builders[c.path] = b
 			}
-			for _, op := range c.ops {
-				collectOp(op, b, false)
+			for j := range c.ops {
+				collectOp(&c.ops[j], b, false)
 			}
 		}
 	}
@@ -128,63 +129,66 @@ func collectConds(n andNode, builders map[string]*condBuilder) {
 // collectOp adds what op requires to b. inElem is set for the operators of
 // an $elemMatch, which apply to one element: a nested $elemMatch there
 // constrains elements of that element, which the index does not hold.
-func collectOp(op fieldOp, b *condBuilder, inElem bool) {
-	switch op := op.(type) {
-	case allOp:
-		for _, sub := range op {
-			collectOp(sub, b, inElem)
+func collectOp(op *fieldOp, b *condBuilder, inElem bool) {
+	switch op.kind {
+	case opAll:
+		for i := range op.ops {
+			collectOp(&op.ops[i], b, inElem)
 		}
-	case anyOp:
-		switch t := op.t.(type) {
-		case eqTest:
-			if isScalar(t.val) && b.eq == nil {
-				v := t.val
-				b.eq = &v
-			}
-		case inTest:
-			for _, v := range t.vals {
-				if !isScalar(v) {
-					return
-				}
-			}
-			if b.in == nil || len(t.vals) < len(b.in) {
-				b.in = t.vals
-			}
-		case cmpTest:
-			if !isScalar(t.val) {
+		return
+	case opNot:
+		return
+	}
+	t := &op.test
+	switch t.kind {
+	case testEq:
+		if isScalar(t.val) && b.eq == nil {
+			v := t.val
+			b.eq = &v
+		}
+	case testIn:
+		for _, v := range t.vals {
+			if !isScalar(v) {
 				return
 			}
-			switch t.op {
-			case opGT, opGTE:
-				b.addLower(bound{t.val, t.op == opGTE})
-			default:
-				b.addUpper(bound{t.val, t.op == opLTE})
-			}
-		case elemMatchValue:
-			if inElem {
-				return
-			}
-			// The operators apply to one element, so both bounds hold.
-			var sub condBuilder
-			for _, o := range t.ops {
-				collectOp(o, &sub, true)
-			}
-			if sub.eq != nil && b.eq == nil {
-				b.eq = sub.eq
-			}
-			if sub.in != nil && b.in == nil {
-				b.in = sub.in
-			}
-			if sub.lower != nil {
-				b.addLower(*sub.lower)
-			}
-			if sub.upper != nil {
-				b.addUpper(*sub.upper)
-			}
-			if sub.lower != nil && sub.upper != nil && b.pairLo == nil &&
-				jsondoc.Bracket(sub.lower.val) == jsondoc.Bracket(sub.upper.val) {
-				b.pairLo, b.pairHi = sub.lower, sub.upper
-			}
+		}
+		if b.in == nil || len(t.vals) < len(b.in) {
+			b.in = t.vals
+		}
+	case testCmp:
+		if !isScalar(t.val) {
+			return
+		}
+		switch t.cmp {
+		case opGT, opGTE:
+			b.addLower(bound{t.val, t.cmp == opGTE})
+		default:
+			b.addUpper(bound{t.val, t.cmp == opLTE})
+		}
+	case testElemMatchValue:
+		if inElem {
+			return
+		}
+		// The operators apply to one element, so both bounds hold.
+		var sub condBuilder
+		for i := range t.ops {
+			collectOp(&t.ops[i], &sub, true)
+		}
+		if sub.eq != nil && b.eq == nil {
+			b.eq = sub.eq
+		}
+		if sub.in != nil && b.in == nil {
+			b.in = sub.in
+		}
+		if sub.lower != nil {
+			b.addLower(*sub.lower)
+		}
+		if sub.upper != nil {
+			b.addUpper(*sub.upper)
+		}
+		if sub.lower != nil && sub.upper != nil && b.pairLo == nil &&
+			jsondoc.Bracket(sub.lower.val) == jsondoc.Bracket(sub.upper.val) {
+			b.pairLo, b.pairHi = sub.lower, sub.upper
 		}
 	}
 }

@@ -10,56 +10,8 @@ import (
 // Filter is a parsed MongoDB query filter. It is immutable and safe for
 // concurrent use.
 type Filter struct {
-	root  andNode
+	root  node
 	conds map[string]FieldCondition
-}
-
-// node is one clause of a filter, evaluated against a document (or, inside
-// $elemMatch, an array element).
-type node interface {
-	match(doc jsondoc.Value) bool
-}
-
-type andNode []node
-
-func (n andNode) match(doc jsondoc.Value) bool {
-	for _, c := range n {
-		if !c.match(doc) {
-			return false
-		}
-	}
-	return true
-}
-
-type orNode []node
-
-func (n orNode) match(doc jsondoc.Value) bool {
-	for _, c := range n {
-		if c.match(doc) {
-			return true
-		}
-	}
-	return false
-}
-
-type norNode []node
-
-func (n norNode) match(doc jsondoc.Value) bool { return !orNode(n).match(doc) }
-
-// fieldNode holds the operators applied to one path; all must hold.
-type fieldNode struct {
-	path string
-	segs []string
-	ops  []fieldOp
-}
-
-func (n *fieldNode) match(doc jsondoc.Value) bool {
-	for _, op := range n.ops {
-		if !op.eval(doc, n.segs, true) {
-			return false
-		}
-	}
-	return true
 }
 
 // ParseFilter parses a filter document such as
@@ -73,19 +25,19 @@ func ParseFilter(v jsondoc.Value) (*Filter, error) {
 	if err != nil {
 		return nil, err
 	}
-	f := &Filter{root: root}
+	f := &Filter{root: *root}
 	f.conds = conditions(root)
 	return f, nil
 }
 
 // Match reports whether doc satisfies the filter.
-func (f *Filter) Match(doc jsondoc.Value) bool { return f.root.match(doc) }
+func (f *Filter) Match(doc jsondoc.Value) bool { return f.root.match(&doc) }
 
-func parseFilterDoc(v jsondoc.Value, where string, depth int) (andNode, error) {
+func parseFilterDoc(v jsondoc.Value, where string, depth int) (*node, error) {
 	if depth > maxNesting {
 		return nil, qerr(where, "filter nests more than %d levels deep", maxNesting)
 	}
-	var out andNode
+	out := &node{kind: nodeAnd}
 	for _, m := range v.Members() {
 		key, val := m.Key, m.Value
 		at := join(where, key)
@@ -103,14 +55,8 @@ func parseFilterDoc(v jsondoc.Value, where string, depth int) (andNode, error) {
 			default:
 				return nil, qerr(at, "unknown top-level operator %s", key)
 			}
-			switch key {
-			case "$and":
-				out = append(out, andNode(list))
-			case "$or":
-				out = append(out, orNode(list))
-			case "$nor":
-				out = append(out, norNode(list))
-			}
+			kind := map[string]nodeKind{"$and": nodeAnd, "$or": nodeOr, "$nor": nodeNor}[key]
+			out.subs = append(out.subs, node{kind: kind, subs: list})
 			continue
 		}
 		segs, err := splitPath(key, at)
@@ -121,7 +67,7 @@ func parseFilterDoc(v jsondoc.Value, where string, depth int) (andNode, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, &fieldNode{path: key, segs: segs, ops: ops})
+		out.subs = append(out.subs, node{kind: nodeField, path: key, segs: segs, ops: ops})
 	}
 	return out, nil
 }
@@ -141,7 +87,7 @@ func parseFilterList(v jsondoc.Value, at string, depth int) ([]node, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, sub)
+		out = append(out, *sub)
 	}
 	return out, nil
 }
@@ -170,7 +116,7 @@ func isOperatorObject(v jsondoc.Value) bool {
 // or a value for implicit equality.
 func parseFieldValue(v jsondoc.Value, at string, depth int) ([]fieldOp, error) {
 	if !isOperatorObject(v) {
-		return []fieldOp{anyOp{eqTest{v}}}, nil
+		return []fieldOp{anyOf(eqTest(v))}, nil
 	}
 	return parseOps(v, at, depth)
 }
@@ -188,25 +134,25 @@ func parseOps(v jsondoc.Value, at string, depth int) ([]fieldOp, error) {
 		oat := join(at, key)
 		switch key {
 		case "$eq":
-			ops = append(ops, anyOp{eqTest{arg}})
+			ops = append(ops, anyOf(eqTest(arg)))
 		case "$ne":
-			ops = append(ops, notOp{[]fieldOp{anyOp{eqTest{arg}}}})
+			ops = append(ops, notOf(anyOf(eqTest(arg))))
 		case "$gt", "$gte", "$lt", "$lte":
-			ops = append(ops, anyOp{cmpTest{op: cmpOps[key], val: arg}})
+			ops = append(ops, anyOf(cmpTest(cmpOps[key], arg)))
 		case "$in", "$nin":
 			t, err := parseIn(arg, oat, key)
 			if err != nil {
 				return nil, err
 			}
 			if key == "$in" {
-				ops = append(ops, anyOp{t})
+				ops = append(ops, anyOf(t))
 			} else {
-				ops = append(ops, notOp{[]fieldOp{anyOp{t}}})
+				ops = append(ops, notOf(anyOf(t)))
 			}
 		case "$exists":
-			op := fieldOp(anyOp{existsTest{}})
+			op := anyOf(existsTest())
 			if !truthy(arg) {
-				op = notOp{[]fieldOp{op}}
+				op = notOf(op)
 			}
 			ops = append(ops, op)
 		case "$type":
@@ -214,7 +160,7 @@ func parseOps(v jsondoc.Value, at string, depth int) ([]fieldOp, error) {
 			if err != nil {
 				return nil, err
 			}
-			ops = append(ops, anyOp{t})
+			ops = append(ops, anyOf(t))
 		case "$regex":
 			if arg.Kind() != jsondoc.KindString {
 				return nil, qerr(oat, "$regex needs a string pattern, got %s", describe(arg))
@@ -233,13 +179,13 @@ func parseOps(v jsondoc.Value, at string, depth int) ([]fieldOp, error) {
 			if err != nil {
 				return nil, err
 			}
-			ops = append(ops, notOp{sub})
+			ops = append(ops, notOf(sub...))
 		case "$size":
 			n, ok := arg.Int64()
 			if !ok || n < 0 || n > 1<<31 {
 				return nil, qerr(oat, "$size needs a non-negative integer, got %s", describe(arg))
 			}
-			ops = append(ops, anyOp{sizeTest{int(n)}})
+			ops = append(ops, anyOf(sizeTest(int(n))))
 		case "$all":
 			op, err := parseAll(arg, oat, depth+1)
 			if err != nil {
@@ -251,7 +197,7 @@ func parseOps(v jsondoc.Value, at string, depth int) ([]fieldOp, error) {
 			if err != nil {
 				return nil, err
 			}
-			ops = append(ops, anyOp{t})
+			ops = append(ops, anyOf(t))
 		case "$comment":
 		default:
 			if strings.HasPrefix(key, "$") {
@@ -272,54 +218,54 @@ func parseOps(v jsondoc.Value, at string, depth int) ([]fieldOp, error) {
 		if err != nil {
 			return nil, err
 		}
-		ops = append(ops, anyOp{regexTest{re}})
+		ops = append(ops, anyOf(regexTest(re)))
 	}
 	return ops, nil
 }
 
 var cmpOps = map[string]cmpOp{"$gt": opGT, "$gte": opGTE, "$lt": opLT, "$lte": opLTE}
 
-func parseIn(arg jsondoc.Value, at, op string) (inTest, error) {
+func parseIn(arg jsondoc.Value, at, op string) (valueTest, error) {
 	if arg.Kind() != jsondoc.KindArray {
-		return inTest{}, qerr(at, "%s needs an array, got %s", op, describe(arg))
+		return valueTest{}, qerr(at, "%s needs an array, got %s", op, describe(arg))
 	}
 	vals := slices.Clone(arg.Elems())
 	for i, e := range vals {
 		if isOperatorObject(e) {
-			return inTest{}, qerr(at+"."+itoa(i), "%s elements cannot be operator objects", op)
+			return valueTest{}, qerr(at+"."+itoa(i), "%s elements cannot be operator objects", op)
 		}
 	}
 	// Sorted by Compare so that a long list is searched in O(log n);
 	// Compare's ties are exactly the values $in considers equal.
 	slices.SortFunc(vals, jsondoc.Compare)
-	return inTest{vals}, nil
+	return inTest(vals), nil
 }
 
 func parseAll(arg jsondoc.Value, at string, depth int) (fieldOp, error) {
 	if arg.Kind() != jsondoc.KindArray {
-		return nil, qerr(at, "$all needs an array, got %s", describe(arg))
+		return fieldOp{}, qerr(at, "$all needs an array, got %s", describe(arg))
 	}
-	var ops allOp
+	var ops []fieldOp
 	for i, e := range arg.Elems() {
 		if ms := e.Members(); isOperatorObject(e) {
 			if len(ms) != 1 || ms[0].Key != "$elemMatch" {
-				return nil, qerr(at+"."+itoa(i), "$all elements may be values or {\"$elemMatch\":…} only")
+				return fieldOp{}, qerr(at+"."+itoa(i), "$all elements may be values or {\"$elemMatch\":…} only")
 			}
 			t, err := parseElemMatch(ms[0].Value, at+"."+itoa(i)+".$elemMatch", depth)
 			if err != nil {
-				return nil, err
+				return fieldOp{}, err
 			}
-			ops = append(ops, anyOp{t})
+			ops = append(ops, anyOf(t))
 			continue
 		}
-		ops = append(ops, anyOp{eqTest{e}})
+		ops = append(ops, anyOf(eqTest(e)))
 	}
-	return ops, nil
+	return allOf(ops), nil
 }
 
 func parseElemMatch(arg jsondoc.Value, at string, depth int) (valueTest, error) {
 	if arg.Kind() != jsondoc.KindObject {
-		return nil, qerr(at, "$elemMatch needs an object, got %s", describe(arg))
+		return valueTest{}, qerr(at, "$elemMatch needs an object, got %s", describe(arg))
 	}
 	if isOperatorObject(arg) {
 		switch arg.Members()[0].Key {
@@ -327,16 +273,16 @@ func parseElemMatch(arg jsondoc.Value, at string, depth int) (valueTest, error) 
 		default:
 			ops, err := parseOps(arg, at, depth)
 			if err != nil {
-				return nil, err
+				return valueTest{}, err
 			}
-			return elemMatchValue{ops}, nil
+			return elemMatchValue(ops), nil
 		}
 	}
 	sub, err := parseFilterDoc(arg, at, depth)
 	if err != nil {
-		return nil, err
+		return valueTest{}, err
 	}
-	return elemMatchDoc{sub}, nil
+	return elemMatchDoc(sub), nil
 }
 
 // truthy follows MongoDB's $exists: false, 0 and null are false.

@@ -3,87 +3,129 @@ package query
 import (
 	"math"
 	"regexp"
-	"sort"
 
 	"github.com/minidbgo/minidbgo/docstore/internal/jsondoc"
 )
 
-// fieldOp is one operator applied to the values a path reaches in v.
-// expand says whether an array at the end of the path also offers its
-// elements (false inside $elemMatch, which tests each element as is).
-type fieldOp interface {
-	eval(v jsondoc.Value, path []string, expand bool) bool
+// The evaluation tree uses concrete structs switched on a kind rather than
+// interfaces: a pointer passed through an interface (or func value) call
+// escapes, which would cost Match an allocation per document.
+
+type nodeKind uint8
+
+const (
+	nodeAnd nodeKind = iota
+	nodeOr
+	nodeNor
+	nodeField
+)
+
+// node is one clause of a filter, evaluated against a document (or, inside
+// $elemMatch, an array element): a conjunction, disjunction or negated
+// disjunction of sub-clauses, or the operators on one path (all must hold).
+type node struct {
+	kind nodeKind
+	subs []node // nodeAnd, nodeOr, nodeNor
+	path string // nodeField
+	segs []string
+	ops  []fieldOp
 }
 
-// valueTest tests one candidate value. elem is true for an element of an
-// array at the end of the path (see walk).
-type valueTest interface {
-	test(v jsondoc.Value, elem bool) bool
-}
-
-// anyOp holds when some candidate passes its test: MongoDB's implicit
-// array matching.
-type anyOp struct{ t valueTest }
-
-func (o anyOp) eval(v jsondoc.Value, path []string, expand bool) bool {
-	// Fast path: objects all the way down and a scalar at the end.
-	c := v
-	for _, seg := range path {
-		if c.Kind() != jsondoc.KindObject {
-			goto slow
+func (n *node) match(doc *jsondoc.Value) bool {
+	switch n.kind {
+	case nodeAnd:
+		for i := range n.subs {
+			if !n.subs[i].match(doc) {
+				return false
+			}
 		}
-		var ok bool
-		if c, ok = c.Field(seg); !ok {
-			return o.t.test(jsondoc.Value{}, false)
+		return true
+	case nodeOr, nodeNor:
+		for i := range n.subs {
+			if n.subs[i].match(doc) {
+				return n.kind == nodeOr
+			}
 		}
+		return n.kind == nodeNor
 	}
-	if c.Kind() != jsondoc.KindArray {
-		return o.t.test(c, false)
-	}
-slow:
-	return walk(v, path, expand, o.t.test)
-}
-
-// notOp negates the conjunction of its operators ($ne, $nin, $not,
-// $exists:false): it holds when no candidate satisfies them, so it matches
-// missing fields.
-type notOp struct{ ops []fieldOp }
-
-func (o notOp) eval(v jsondoc.Value, path []string, expand bool) bool {
-	for _, op := range o.ops {
-		if !op.eval(v, path, expand) {
-			return true
-		}
-	}
-	return false
-}
-
-// allOp is $all: every operator holds (each possibly through a different
-// element). An empty $all matches nothing, as in MongoDB.
-type allOp []fieldOp
-
-func (o allOp) eval(v jsondoc.Value, path []string, expand bool) bool {
-	if len(o) == 0 {
-		return false
-	}
-	for _, op := range o {
-		if !op.eval(v, path, expand) {
+	for i := range n.ops {
+		if !n.ops[i].eval(doc, n.segs, true) {
 			return false
 		}
 	}
 	return true
 }
 
-type eqTest struct{ val jsondoc.Value }
+type opKind uint8
 
-// test compares in MongoDB's order, where missing equals null: {"a":null}
-// matches a missing a.
-func (t eqTest) test(v jsondoc.Value, _ bool) bool {
-	if v.Kind() == jsondoc.KindString && t.val.Kind() == jsondoc.KindString {
-		return v.Str() == t.val.Str()
-	}
-	return jsondoc.Compare(v, t.val) == 0
+const (
+	opAny opKind = iota // some candidate passes test: implicit array matching
+	opNot               // not all of ops hold ($ne, $nin, $not, $exists:false); matches missing
+	opAll               // all of ops hold, each possibly through another element ($all); none: false
+)
+
+// fieldOp is one operator applied to the values a path reaches. expand
+// says whether an array at the end of the path also offers its elements
+// (false inside $elemMatch, which tests each element as is).
+type fieldOp struct {
+	kind opKind
+	test valueTest
+	ops  []fieldOp
 }
+
+func anyOf(t valueTest) fieldOp          { return fieldOp{kind: opAny, test: t} }
+func notOf(ops ...fieldOp) fieldOp       { return fieldOp{kind: opNot, ops: ops} }
+func allOf(ops []fieldOp) fieldOp        { return fieldOp{kind: opAll, ops: ops} }
+func (o *fieldOp) isAny(k testKind) bool { return o.kind == opAny && o.test.kind == k }
+
+func (o *fieldOp) eval(v *jsondoc.Value, path []string, expand bool) bool {
+	switch o.kind {
+	case opNot:
+		for i := range o.ops {
+			if !o.ops[i].eval(v, path, expand) {
+				return true
+			}
+		}
+		return false
+	case opAll:
+		for i := range o.ops {
+			if !o.ops[i].eval(v, path, expand) {
+				return false
+			}
+		}
+		return len(o.ops) > 0
+	}
+	// Fast path: objects all the way down and a non-array at the end.
+	c := v
+	for _, seg := range path {
+		if c.Kind() != jsondoc.KindObject {
+			return walk(v, path, expand, &o.test)
+		}
+		if c = field(c, seg); c == nil {
+			return o.test.test(&missing, false)
+		}
+	}
+	if c.Kind() != jsondoc.KindArray {
+		return o.test.test(c, false)
+	}
+	return walk(v, path, expand, &o.test)
+}
+
+type testKind uint8
+
+const (
+	testEq             testKind = iota // val; missing equals null
+	testCmp                            // cmp against val, same type bracket only
+	testIn                             // vals, sorted by jsondoc.Compare
+	testExists                         // not missing
+	testRegex                          // re on strings
+	testSize                           // the array itself (not an element) has n elements
+	testElemMatchValue                 // one element satisfies all of ops
+	testElemMatchDoc                   // one object element matches filter
+	testType                           // one of types
+	testCollect                        // appends candidates to sink (Lookup)
+	testSortKey                        // folds candidates into sink (Sort)
+)
 
 type cmpOp uint8
 
@@ -94,94 +136,128 @@ const (
 	opLTE
 )
 
-var cmpNames = [...]string{opGT: "$gt", opGTE: "$gte", opLT: "$lt", opLTE: "$lte"}
-
-// cmpTest is $gt/$gte/$lt/$lte: only values of the operand's type bracket
-// compare (so {"$gt":5} never matches a string).
-type cmpTest struct {
-	op  cmpOp
-	val jsondoc.Value
+// valueTest tests one candidate value reached through a path.
+type valueTest struct {
+	kind   testKind
+	cmp    cmpOp
+	n      int
+	val    jsondoc.Value
+	vals   []jsondoc.Value
+	re     *regexp.Regexp
+	types  []int
+	ops    []fieldOp
+	filter *node
+	sink   *sink
 }
 
-func (t cmpTest) test(v jsondoc.Value, _ bool) bool {
-	if jsondoc.Bracket(v) != jsondoc.Bracket(t.val) {
+// sink accumulates what testCollect and testSortKey see.
+type sink struct {
+	out      []jsondoc.Value
+	best     key
+	found    bool
+	sawEmpty bool
+	desc     bool
+}
+
+func eqTest(v jsondoc.Value) valueTest            { return valueTest{kind: testEq, val: v} }
+func cmpTest(op cmpOp, v jsondoc.Value) valueTest { return valueTest{kind: testCmp, cmp: op, val: v} }
+func existsTest() valueTest                       { return valueTest{kind: testExists} }
+func regexTest(re *regexp.Regexp) valueTest       { return valueTest{kind: testRegex, re: re} }
+func sizeTest(n int) valueTest                    { return valueTest{kind: testSize, n: n} }
+func elemMatchValue(ops []fieldOp) valueTest      { return valueTest{kind: testElemMatchValue, ops: ops} }
+func elemMatchDoc(f *node) valueTest              { return valueTest{kind: testElemMatchDoc, filter: f} }
+func inTest(sorted []jsondoc.Value) valueTest     { return valueTest{kind: testIn, vals: sorted} }
+func typeTestOf(types []int) valueTest            { return valueTest{kind: testType, types: types} }
+
+// test reports whether v passes. elem is true for an element of an array
+// at the end of the path (see walk).
+func (t *valueTest) test(v *jsondoc.Value, elem bool) bool {
+	switch t.kind {
+	case testEq:
+		if v.Kind() == jsondoc.KindString && t.val.Kind() == jsondoc.KindString {
+			return v.Str() == t.val.Str()
+		}
+		return jsondoc.Compare(*v, t.val) == 0
+	case testCmp:
+		if jsondoc.Bracket(*v) != jsondoc.Bracket(t.val) {
+			return false
+		}
+		c := jsondoc.Compare(*v, t.val)
+		switch t.cmp {
+		case opGT:
+			return c > 0
+		case opGTE:
+			return c >= 0
+		case opLT:
+			return c < 0
+		}
+		return c <= 0
+	case testIn:
+		if len(t.vals) <= 8 {
+			for i := range t.vals {
+				if jsondoc.Compare(*v, t.vals[i]) == 0 {
+					return true
+				}
+			}
+			return false
+		}
+		lo, hi := 0, len(t.vals)
+		for lo < hi {
+			mid := int(uint(lo+hi) >> 1)
+			if jsondoc.Compare(t.vals[mid], *v) < 0 {
+				lo = mid + 1
+			} else {
+				hi = mid
+			}
+		}
+		return lo < len(t.vals) && jsondoc.Compare(t.vals[lo], *v) == 0
+	case testExists:
+		return !v.IsMissing()
+	case testRegex:
+		return v.Kind() == jsondoc.KindString && t.re.MatchString(v.Str())
+	case testSize:
+		return !elem && v.Kind() == jsondoc.KindArray && len(v.Elems()) == t.n
+	case testElemMatchValue:
+		if elem || v.Kind() != jsondoc.KindArray {
+			return false
+		}
+		elems := v.Elems()
+	next:
+		for i := range elems {
+			for j := range t.ops {
+				if !t.ops[j].eval(&elems[i], nil, false) {
+					continue next
+				}
+			}
+			return true
+		}
 		return false
-	}
-	c := jsondoc.Compare(v, t.val)
-	switch t.op {
-	case opGT:
-		return c > 0
-	case opGTE:
-		return c >= 0
-	case opLT:
-		return c < 0
-	}
-	return c <= 0
-}
-
-// inTest is $in; vals are sorted by jsondoc.Compare.
-type inTest struct{ vals []jsondoc.Value }
-
-func (t inTest) test(v jsondoc.Value, _ bool) bool {
-	if len(t.vals) <= 8 {
-		for _, x := range t.vals {
-			if jsondoc.Compare(v, x) == 0 {
+	case testElemMatchDoc:
+		if elem || v.Kind() != jsondoc.KindArray {
+			return false
+		}
+		elems := v.Elems()
+		for i := range elems {
+			if elems[i].Kind() == jsondoc.KindObject && t.filter.match(&elems[i]) {
 				return true
 			}
 		}
 		return false
-	}
-	i := sort.Search(len(t.vals), func(i int) bool { return jsondoc.Compare(t.vals[i], v) >= 0 })
-	return i < len(t.vals) && jsondoc.Compare(t.vals[i], v) == 0
-}
-
-type existsTest struct{}
-
-func (existsTest) test(v jsondoc.Value, _ bool) bool { return !v.IsMissing() }
-
-type regexTest struct{ re *regexp.Regexp }
-
-func (t regexTest) test(v jsondoc.Value, _ bool) bool {
-	return v.Kind() == jsondoc.KindString && t.re.MatchString(v.Str())
-}
-
-// sizeTest is $size: the array itself (not an element) has n elements.
-type sizeTest struct{ n int }
-
-func (t sizeTest) test(v jsondoc.Value, elem bool) bool {
-	return !elem && v.Kind() == jsondoc.KindArray && len(v.Elems()) == t.n
-}
-
-// elemMatchValue is $elemMatch with operators: one element satisfies all.
-type elemMatchValue struct{ ops []fieldOp }
-
-func (t elemMatchValue) test(v jsondoc.Value, elem bool) bool {
-	if elem || v.Kind() != jsondoc.KindArray {
-		return false
-	}
-next:
-	for _, e := range v.Elems() {
-		for _, op := range t.ops {
-			if !op.eval(e, nil, false) {
-				continue next
+	case testType:
+		for _, code := range t.types {
+			if typeMatches(v, code) {
+				return true
 			}
 		}
-		return true
-	}
-	return false
-}
-
-// elemMatchDoc is $elemMatch with a filter: one object element matches it.
-type elemMatchDoc struct{ f andNode }
-
-func (t elemMatchDoc) test(v jsondoc.Value, elem bool) bool {
-	if elem || v.Kind() != jsondoc.KindArray {
 		return false
-	}
-	for _, e := range v.Elems() {
-		if e.Kind() == jsondoc.KindObject && t.f.match(e) {
-			return true
+	case testCollect:
+		if !v.IsMissing() && (elem || v.Kind() != jsondoc.KindArray) {
+			t.sink.out = append(t.sink.out, *v)
 		}
+		return false
+	case testSortKey:
+		t.sink.fold(v, elem)
+		return false
 	}
 	return false
 }
@@ -217,17 +293,15 @@ var typeCodes = map[int64]int{
 	17: typeNoMatch, 19: typeNoMatch, -1: typeNoMatch, 127: typeNoMatch,
 }
 
-type typeTest struct{ types []int }
-
-func parseType(arg jsondoc.Value, at string) (typeTest, error) {
+func parseType(arg jsondoc.Value, at string) (valueTest, error) {
 	args := []jsondoc.Value{arg}
 	if arg.Kind() == jsondoc.KindArray {
 		args = arg.Elems()
 		if len(args) == 0 {
-			return typeTest{}, qerr(at, "$type needs at least one type")
+			return valueTest{}, qerr(at, "$type needs at least one type")
 		}
 	}
-	var t typeTest
+	var types []int
 	for _, a := range args {
 		code, ok := 0, false
 		switch a.Kind() {
@@ -239,26 +313,17 @@ func parseType(arg jsondoc.Value, at string) (typeTest, error) {
 			}
 		}
 		if !ok {
-			return typeTest{}, qerr(at, "unknown $type %s (use a name such as \"string\" or \"number\", or a BSON type code)", describe(a))
+			return valueTest{}, qerr(at, "unknown $type %s (use a name such as \"string\" or \"number\", or a BSON type code)", describe(a))
 		}
-		t.types = append(t.types, code)
+		types = append(types, code)
 	}
-	return t, nil
-}
-
-func (t typeTest) test(v jsondoc.Value, _ bool) bool {
-	for _, code := range t.types {
-		if typeMatches(v, code) {
-			return true
-		}
-	}
-	return false
+	return typeTestOf(types), nil
 }
 
 // typeMatches maps JSON values to BSON types as a driver would decode
 // them: an integer literal that fits 32 bits is an int, one that fits 64
 // bits a long, and every other number a double.
-func typeMatches(v jsondoc.Value, code int) bool {
+func typeMatches(v *jsondoc.Value, code int) bool {
 	switch code {
 	case typeString:
 		return v.Kind() == jsondoc.KindString
@@ -278,7 +343,7 @@ func typeMatches(v jsondoc.Value, code int) bool {
 		}
 		n, ok := v.Int64()
 		switch {
-		case !ok || !jsondoc.IsIntegerLiteral(v):
+		case !ok || !jsondoc.IsIntegerLiteral(*v):
 			return code == typeDouble
 		case n >= math.MinInt32 && n <= math.MaxInt32:
 			return code == typeInt

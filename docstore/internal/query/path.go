@@ -6,11 +6,19 @@ import (
 	"github.com/minidbgo/minidbgo/docstore/internal/jsondoc"
 )
 
-// visitFunc receives one candidate value reached through a path. elem is
-// true for the elements of an array found at the end of the path (the
-// array itself is visited first with elem false). Returning true stops
-// the walk.
-type visitFunc func(v jsondoc.Value, elem bool) bool
+// missing is the candidate for an absent field. Never modified.
+var missing jsondoc.Value
+
+// field returns a pointer to an object's member value, or nil.
+func field(v *jsondoc.Value, key string) *jsondoc.Value {
+	ms := v.Members()
+	for i := range ms {
+		if ms[i].Key == key {
+			return &ms[i].Value
+		}
+	}
+	return nil
+}
 
 // walk visits every value that path reaches from v under MongoDB's rules:
 //
@@ -26,28 +34,29 @@ type visitFunc func(v jsondoc.Value, elem bool) bool
 //   - An array at the end of the path is visited itself and then, when
 //     expand is set, each of its elements (one level only).
 //
-// It reports whether fn stopped the walk.
-func walk(v jsondoc.Value, path []string, expand bool, fn visitFunc) bool {
+// It calls t.test on each candidate (elem is true for the elements of an
+// array at the end of the path, after the array itself) and reports whether
+// a test returned true, which stops the walk.
+func walk(v *jsondoc.Value, path []string, expand bool, t *valueTest) bool {
 	for i, seg := range path {
 		switch v.Kind() {
 		case jsondoc.KindObject:
-			c, ok := v.Field(seg)
-			if !ok {
-				return fn(jsondoc.Value{}, false)
+			if v = field(v, seg); v == nil {
+				return t.test(&missing, false)
 			}
-			v = c
 		case jsondoc.KindArray:
-			return walkArray(v, path[i:], expand, fn)
+			return walkArray(v, path[i:], expand, t)
 		default:
-			return fn(jsondoc.Value{}, false)
+			return t.test(&missing, false)
 		}
 	}
-	if fn(v, false) {
+	if t.test(v, false) {
 		return true
 	}
 	if expand && v.Kind() == jsondoc.KindArray {
-		for _, e := range v.Elems() {
-			if fn(e, true) {
+		elems := v.Elems()
+		for i := range elems {
+			if t.test(&elems[i], true) {
 				return true
 			}
 		}
@@ -55,35 +64,35 @@ func walk(v jsondoc.Value, path []string, expand bool, fn visitFunc) bool {
 	return false
 }
 
-func walkArray(arr jsondoc.Value, path []string, expand bool, fn visitFunc) bool {
+func walkArray(arr *jsondoc.Value, path []string, expand bool, t *valueTest) bool {
 	seg, rest := path[0], path[1:]
 	elems := arr.Elems()
 	if idx, ok := jsondoc.ArrayIndex(seg); ok {
-		if idx < len(elems) && walk(elems[idx], rest, expand, fn) {
+		if idx < len(elems) && walk(&elems[idx], rest, expand, t) {
 			return true
 		}
-		for _, e := range elems {
-			if e.Kind() != jsondoc.KindObject {
+		for i := range elems {
+			if elems[i].Kind() != jsondoc.KindObject {
 				continue
 			}
-			if c, ok := e.Field(seg); ok && walk(c, rest, expand, fn) {
+			if c := field(&elems[i], seg); c != nil && walk(c, rest, expand, t) {
 				return true
 			}
 		}
 		return false
 	}
-	for _, e := range elems {
-		if e.Kind() != jsondoc.KindObject {
+	for i := range elems {
+		if elems[i].Kind() != jsondoc.KindObject {
 			continue
 		}
-		c, ok := e.Field(seg)
-		if !ok {
-			if fn(jsondoc.Value{}, false) {
+		c := field(&elems[i], seg)
+		if c == nil {
+			if t.test(&missing, false) {
 				return true
 			}
 			continue
 		}
-		if walk(c, rest, expand, fn) {
+		if walk(c, rest, expand, t) {
 			return true
 		}
 	}
@@ -101,16 +110,8 @@ func walkArray(arr jsondoc.Value, path []string, expand bool, fn visitFunc) bool
 // reports, because Match considers exactly these values (plus the whole
 // arrays, which Conditions never describe).
 func Lookup(doc jsondoc.Value, path string) []jsondoc.Value {
-	var out []jsondoc.Value
-	walk(doc, strings.Split(path, "."), true, func(v jsondoc.Value, elem bool) bool {
-		switch {
-		case v.IsMissing():
-		case v.Kind() == jsondoc.KindArray && !elem:
-			// The array itself: its elements follow.
-		default:
-			out = append(out, v)
-		}
-		return false
-	})
-	return out
+	var sk sink
+	t := valueTest{kind: testCollect, sink: &sk}
+	walk(&doc, strings.Split(path, "."), true, &t)
+	return sk.out
 }

@@ -178,7 +178,9 @@ func checkSuperset(t testing.TB, f *Filter, fsrc string, doc jsondoc.Value) {
 			fail("range")
 		}
 		if c.ScalarUpper != nil && !hasArray(doc) &&
-			!some(func(v jsondoc.Value) bool { return inRange(v, c.Lower, c.LowerInclusive, c.ScalarUpper, c.ScalarUpperInclusive) }) {
+			!some(func(v jsondoc.Value) bool {
+				return inRange(v, c.Lower, c.LowerInclusive, c.ScalarUpper, c.ScalarUpperInclusive)
+			}) {
 			fail("scalar range")
 		}
 	}

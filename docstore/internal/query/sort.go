@@ -136,34 +136,52 @@ func (k key) compare(o key) int {
 // sortKey picks the smallest (or, for desc, largest) value the path
 // reaches; arrays at the end of the path contribute their elements.
 func sortKey(doc jsondoc.Value, segs []string, desc bool) key {
-	var best key
-	found, sawEmpty := false, false
-	walk(doc, segs, true, func(v jsondoc.Value, elem bool) bool {
-		if v.Kind() == jsondoc.KindArray && !elem {
-			if len(v.Elems()) == 0 {
-				sawEmpty = true
-			}
-			return false // its elements follow
+	// Fast path, without allocation: objects down to a non-array.
+	c := &doc
+	for _, seg := range segs {
+		if c.Kind() != jsondoc.KindObject {
+			return sortKeyWalk(doc, segs, desc)
 		}
-		k := key{v: v}
-		if !found {
-			best, found = k, true
-			return false
+		if c = field(c, seg); c == nil {
+			return key{}
 		}
-		c := k.compare(best)
-		if (!desc && c < 0) || (desc && c > 0) {
-			best = k
-		}
-		return false
-	})
-	if !found {
-		if sawEmpty {
-			return key{empty: true}
-		}
-		return key{} // missing: sorts as null
 	}
-	if sawEmpty && !desc {
+	if c.Kind() != jsondoc.KindArray {
+		return key{v: *c}
+	}
+	return sortKeyWalk(doc, segs, desc)
+}
+
+// sortKeyWalk is sortKey for paths that meet arrays.
+func sortKeyWalk(doc jsondoc.Value, segs []string, desc bool) key {
+	sk := sink{desc: desc}
+	t := valueTest{kind: testSortKey, sink: &sk}
+	walk(&doc, segs, true, &t)
+	switch {
+	case !sk.found && sk.sawEmpty:
+		return key{empty: true}
+	case !sk.found:
+		return key{} // missing: sorts as null
+	case sk.sawEmpty && !desc:
 		return key{empty: true}
 	}
-	return best
+	return sk.best
+}
+
+// fold takes one candidate into the sort key.
+func (sk *sink) fold(v *jsondoc.Value, elem bool) {
+	if v.Kind() == jsondoc.KindArray && !elem {
+		if len(v.Elems()) == 0 {
+			sk.sawEmpty = true
+		}
+		return // its elements follow
+	}
+	k := key{v: *v}
+	if !sk.found {
+		sk.best, sk.found = k, true
+		return
+	}
+	if c := k.compare(sk.best); (!sk.desc && c < 0) || (sk.desc && c > 0) {
+		sk.best = k
+	}
 }

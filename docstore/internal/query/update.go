@@ -31,7 +31,7 @@ type updateOp struct {
 	sortDir  int   // $push $sort: 1 / -1 on whole elements, 0 none
 	sortBy   *Sort // $push $sort by fields of object elements
 
-	pull func(jsondoc.Value) bool // $pull: the elements to remove
+	pull func(*jsondoc.Value) bool // $pull, $pullAll: the elements to remove
 }
 
 // IsUpdateDoc reports whether v is an update document (some top-level key
@@ -148,8 +148,8 @@ func parseUpdateOp(opName, path string, arg jsondoc.Value, at string) (*updateOp
 			return nil, qerr(at, "$pullAll needs an array, got %s", describe(arg))
 		}
 		vals := arg.Elems()
-		op.pull = func(e jsondoc.Value) bool {
-			return slices.ContainsFunc(vals, func(x jsondoc.Value) bool { return jsondoc.Equal(e, x) })
+		op.pull = func(e *jsondoc.Value) bool {
+			return slices.ContainsFunc(vals, func(x jsondoc.Value) bool { return jsondoc.Equal(*e, x) })
 		}
 	case "$pull":
 		if op.pull, err = parsePull(arg, at); err != nil {
@@ -167,16 +167,16 @@ func parseUpdateOp(opName, path string, arg jsondoc.Value, at string) (*updateOp
 // ({"$gte":6}) test each element as a value, an object without operators
 // is a filter that object elements must match ({"sku":"x"} removes every
 // element whose sku is "x"), and anything else removes equal elements.
-func parsePull(arg jsondoc.Value, at string) (func(jsondoc.Value) bool, error) {
+func parsePull(arg jsondoc.Value, at string) (func(*jsondoc.Value) bool, error) {
 	switch {
 	case isOperatorObject(arg) && !isLogical(arg.Members()[0].Key):
 		ops, err := parseOps(arg, at, 1)
 		if err != nil {
 			return nil, err
 		}
-		return func(e jsondoc.Value) bool {
-			for _, op := range ops {
-				if !op.eval(e, nil, false) {
+		return func(e *jsondoc.Value) bool {
+			for i := range ops {
+				if !ops[i].eval(e, nil, false) {
 					return false
 				}
 			}
@@ -187,9 +187,9 @@ func parsePull(arg jsondoc.Value, at string) (func(jsondoc.Value) bool, error) {
 		if err != nil {
 			return nil, err
 		}
-		return func(e jsondoc.Value) bool { return e.Kind() == jsondoc.KindObject && f.match(e) }, nil
+		return func(e *jsondoc.Value) bool { return e.Kind() == jsondoc.KindObject && f.match(e) }, nil
 	}
-	return func(e jsondoc.Value) bool { return jsondoc.Equal(e, arg) }, nil
+	return func(e *jsondoc.Value) bool { return jsondoc.Equal(*e, arg) }, nil
 }
 
 func isLogical(op string) bool { return op == "$and" || op == "$or" || op == "$nor" }
@@ -359,9 +359,9 @@ func (op *updateOp) apply(doc jsondoc.Value) (jsondoc.Value, error) {
 			return jsondoc.Value{}, err
 		}
 		out := make([]jsondoc.Value, 0, len(elems))
-		for _, e := range elems {
-			if !op.pull(e) {
-				out = append(out, e)
+		for i := range elems {
+			if !op.pull(&elems[i]) {
+				out = append(out, elems[i])
 			}
 		}
 		if len(out) == len(elems) {
