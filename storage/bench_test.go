@@ -59,6 +59,9 @@ func openBench(b *testing.B, dir string, o *storage.Options) *storage.DB {
 	if err != nil {
 		b.Fatal(err)
 	}
+	// After a failure, close the DB before b.TempDir's removal (cleanups
+	// run last-in first-out); after closeBench this is a no-op.
+	b.Cleanup(func() { _ = db.Close() })
 	return db
 }
 
@@ -150,7 +153,7 @@ func genDocument(rng *rand.Rand, i int) []byte {
 	last := lastNames[rng.IntN(len(lastNames))]
 	b := make([]byte, 0, 256)
 	b = append(b, `{"_id":"`...)
-	b = benchKey(b, i) // replaced by the key when used
+	b = append(b, benchKey(nil, i)...) // replaced by the key when used
 	b = append(b, `","name":"`...)
 	b = append(b, first...)
 	b = append(b, ' ')
@@ -189,9 +192,7 @@ func genDocument(rng *rand.Rand, i int) []byte {
 	b = append(b, `","created":"`...)
 	t := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(rng.Int64N(int64(3 * 365 * 24 * time.Hour))))
 	b = t.AppendFormat(b, time.RFC3339)
-	b = append(b, `","visits":`...)
-	b = strconv.AppendInt(b, int64(rng.IntN(100000)), 10)
-	b = append(b, '}')
+	b = append(b, `"}`...)
 	return b
 }
 
