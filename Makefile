@@ -1,12 +1,22 @@
 # MiniDBGo workspace. `make test` is what CI runs.
-MODULES := storage docstore
+MODULES := storage docstore httpd
 GO      ?= go
 PKGS     = $(foreach m,$(MODULES),./$(m)/...)
 
-.PHONY: test race vet fmt-check lint bench bench-storage standalone fuzz tidy-check
+.PHONY: test race vet fmt-check lint bench bench-storage bench-load standalone fuzz tidy-check run
 
 test: fmt-check vet
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+
+# Build and start the server on DB_PATH (data/MiniDBGo) and PORT (6866):
+# `make run PORT=7000 DB_PATH=/tmp/db`. Other settings come from the
+# environment (minidbgo-server -h lists them). Ctrl-C stops it cleanly.
+PORT    ?= 6866
+DB_PATH ?= data/MiniDBGo
+
+run:
+	$(GO) build -o bin/minidbgo-server ./httpd/cmd/minidbgo-server
+	PORT=$(PORT) DB_PATH=$(DB_PATH) ./bin/minidbgo-server
 
 race:
 	$(GO) test -race -count=1 $(PKGS)
@@ -28,6 +38,38 @@ bench: bench-storage
 
 bench-storage:
 	cd storage && $(GO) test -run='^$$' -bench=. -benchtime=1x -timeout 60m .
+
+# Load tests with minidbgo-load (loadtest/): the guide's two hey runs, every
+# HTTP scenario at LOAD_C clients for LOAD_D against an embedded server with
+# its ratio to a trivial net/http handler, and the engine workloads at
+# LOAD_N keys. The guide's runs are repeated against the minidbgo-server
+# binary as a child process, whose RSS is the server's alone. Regenerates docs/benchmarks-load.md from the JSON reports
+# kept in LOAD_OUT. Not part of `make test`; takes a few minutes.
+LOAD_N   ?= 200000
+LOAD_D   ?= 5s
+LOAD_C   ?= 50
+LOAD_OUT ?= /tmp/minidbgo-bench-load
+LOAD      = $(LOAD_OUT)/minidbgo-load
+LOAD_HTTP = --embedded --baseline -c $(LOAD_C) -d $(LOAD_D) --json --progress=false
+
+bench-load:
+	rm -rf $(LOAD_OUT) && mkdir -p $(LOAD_OUT)
+	cd loadtest && $(GO) build -o $(LOAD) ./cmd/minidbgo-load
+	cd httpd && $(GO) build -o $(LOAD_OUT)/minidbgo-server ./cmd/minidbgo-server
+	$(LOAD) guide --embedded --baseline --json --progress=false > $(LOAD_OUT)/a1-guide.json
+	$(LOAD) guide --embedded --server-bin $(LOAD_OUT)/minidbgo-server --baseline --json --progress=false > $(LOAD_OUT)/a2-guide-process.json
+	$(LOAD) write  $(LOAD_HTTP)                  > $(LOAD_OUT)/b1-write.json
+	$(LOAD) read   $(LOAD_HTTP) --dist hot       > $(LOAD_OUT)/b2-read-hot.json
+	$(LOAD) read   $(LOAD_HTTP) --dist zipfian   > $(LOAD_OUT)/b3-read-zipfian.json
+	$(LOAD) mixed  $(LOAD_HTTP) --read-ratio 0.9 > $(LOAD_OUT)/b4-mixed.json
+	$(LOAD) search $(LOAD_HTTP) --search index   > $(LOAD_OUT)/b5-search-index.json
+	$(LOAD) search $(LOAD_HTTP) --search range   > $(LOAD_OUT)/b6-search-range.json
+	$(LOAD) search $(LOAD_HTTP) --search scan    > $(LOAD_OUT)/b7-search-scan.json
+	$(LOAD) bulk   $(LOAD_HTTP) --batch 100      > $(LOAD_OUT)/b8-bulk.json
+	$(LOAD) update $(LOAD_HTTP) --hot-docs 10    > $(LOAD_OUT)/b9-update.json
+	$(LOAD) engine -n $(LOAD_N) --json --progress=false > $(LOAD_OUT)/c-engine.json
+	$(LOAD) markdown -o docs/benchmarks-load.md $(LOAD_OUT)/a*.json $(LOAD_OUT)/b*.json $(LOAD_OUT)/c*.json
+	@echo "wrote docs/benchmarks-load.md (JSON reports in $(LOAD_OUT))"
 
 # Every fuzz target for FUZZTIME each (default 10s).
 FUZZTIME ?= 10s

@@ -1,0 +1,212 @@
+package httpd
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/minidbgo/minidbgo/docstore"
+	"github.com/minidbgo/minidbgo/httpd/api"
+)
+
+// writeResult answers a single-document write: 201 when it created the
+// document, 200 when it replaced or updated one, with the new revision as
+// the ETag and the document's URL as Location.
+func writeResult(w http.ResponseWriter, col string, res docstore.WriteResult) {
+	h := w.Header()
+	h.Set("ETag", etag(res.Rev))
+	h.Set("Location", "/api/"+col+"/"+url.PathEscape(res.ID))
+	status := http.StatusOK
+	if res.Created {
+		status = http.StatusCreated
+	}
+	writeJSON(w, status, api.WriteResult{ID: res.ID, Rev: res.Rev, Created: res.Created})
+}
+
+// insertOne serves POST /api/{col}: store the body as a document,
+// replacing any with its _id (the seed's upsert), generating an _id when
+// it has none. If-None-Match: * makes it create-only (412 when the
+// document exists); If-Match requires the stored revision.
+func (s *Server) insertOne(w http.ResponseWriter, r *http.Request) {
+	col, err := colParam(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	body, err := readBody(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var opts docstore.WriteOptions
+	if r.Header.Get("If-Match") != "" || r.Header.Get("If-None-Match") != "" {
+		// The _id is in the body; docstore checks the preconditions
+		// against it. If-Match needs the one revision it names.
+		if inm := strings.TrimSpace(r.Header.Get("If-None-Match")); inm != "" {
+			if inm != "*" {
+				s.writeError(w, r, reqErr(codeBadParameter, `If-None-Match on a write must be "*"`))
+				return
+			}
+			opts.IfNoneMatch = true
+		}
+		if revs, anyRev, present := ifMatch(r); present {
+			if len(revs) != 1 || anyRev {
+				s.writeError(w, r, reqErr(codeBadParameter, "If-Match on POST /api/{col} must name one ETag; use PUT /api/{col}/{id} for \"*\" or lists"))
+				return
+			}
+			opts.IfMatch = revs[0]
+		}
+	}
+	res, err := s.db.InsertOne(col, body, opts)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeResult(w, col, res)
+}
+
+// getDoc serves GET /api/{col}/{id}: the document, with its revision as
+// the ETag; If-None-Match with the current ETag gives 304.
+func (s *Server) getDoc(w http.ResponseWriter, r *http.Request) {
+	col, err := colParam(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	id, err := idParam(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	doc, err := s.db.Get(col, id)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	tag := etag(doc.Rev)
+	w.Header().Set("ETag", tag)
+	if inm := r.Header.Get("If-None-Match"); inm != "" {
+		for _, part := range strings.Split(inm, ",") {
+			if p := strings.TrimSpace(part); p == "*" || strings.TrimPrefix(p, "W/") == tag {
+				w.WriteHeader(http.StatusNotModified)
+				return
+			}
+		}
+	}
+	b := make([]byte, 0, len(doc.JSON)+1)
+	writeRaw(w, http.StatusOK, append(append(b, doc.JSON...), '\n'))
+}
+
+// putDoc serves PUT /api/{col}/{id}: store the body as the document with
+// that _id (an upsert; a body _id must agree).
+func (s *Server) putDoc(w http.ResponseWriter, r *http.Request) {
+	col, id, opts, ok := s.docTarget(w, r)
+	if !ok {
+		return
+	}
+	body, err := readBody(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	res, err := s.db.Replace(col, id, body, opts)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeResult(w, col, res)
+}
+
+// patchDoc serves PATCH /api/{col}/{id}: the body is the update document
+// itself ({"$inc": {"n": 1}}). ?upsert=true creates a missing document.
+func (s *Server) patchDoc(w http.ResponseWriter, r *http.Request) {
+	col, id, opts, ok := s.docTarget(w, r)
+	if !ok {
+		return
+	}
+	switch v := r.URL.Query().Get("upsert"); v {
+	case "", "false", "0":
+	case "true", "1":
+		opts.Upsert = true
+	default:
+		s.writeError(w, r, reqErr(codeBadParameter, "query parameter upsert must be true or false"))
+		return
+	}
+	body, err := readBody(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	res, err := s.db.Update(col, id, body, opts)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeResult(w, col, res)
+}
+
+// deleteDoc serves DELETE /api/{col}/{id}.
+func (s *Server) deleteDoc(w http.ResponseWriter, r *http.Request) {
+	col, id, opts, ok := s.docTarget(w, r)
+	if !ok {
+		return
+	}
+	if err := s.db.Delete(col, id, opts); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, api.DeleteResult{ID: id, Deleted: true})
+}
+
+// docTarget reads a document route's collection, id and preconditions,
+// answering the request itself when one is bad.
+func (s *Server) docTarget(w http.ResponseWriter, r *http.Request) (col, id string, opts docstore.WriteOptions, ok bool) {
+	col, err := colParam(r)
+	if err == nil {
+		id, err = idParam(r)
+	}
+	if err == nil {
+		opts, err = s.writeOptions(r, col, id)
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return "", "", opts, false
+	}
+	return col, id, opts, true
+}
+
+// insertMany serves POST /api/{col}/_insertMany: a bare JSON array of up
+// to Config.MaxBatch documents, stored atomically (all or none). Each
+// document replaces any with its _id; two with the same _id are refused.
+func (s *Server) insertMany(w http.ResponseWriter, r *http.Request) {
+	col, err := colParam(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	body, err := readBody(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	docs, err := splitArray(body)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if len(docs) > s.cfg.MaxBatch {
+		s.writeError(w, r, &docstore.Error{Code: "too_many_documents", Index: -1,
+			Msg: "batch has " + itoa(len(docs)) + " documents, over the limit of " + itoa(s.cfg.MaxBatch)})
+		return
+	}
+	res, err := s.db.InsertMany(col, docs)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	out := api.InsertManyResult{Inserted: len(res), Results: make([]api.WriteResult, len(res))}
+	for i, wr := range res {
+		out.Results[i] = api.WriteResult{ID: wr.ID, Rev: wr.Rev, Created: wr.Created}
+	}
+	writeJSON(w, http.StatusCreated, out)
+}

@@ -1,0 +1,297 @@
+package httpd
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"strconv"
+
+	"github.com/minidbgo/minidbgo/docstore"
+	"github.com/minidbgo/minidbgo/httpd/api"
+)
+
+// findQuery turns a _find body into a docstore.Query. Sort and fields may
+// be JSON objects or strings ("-price,_id", "name,price").
+func (s *Server) findQuery(req api.FindRequest) (docstore.Query, error) {
+	q := docstore.Query{Filter: req.Filter, Skip: req.Skip, Limit: req.Limit, Cursor: req.Cursor}
+	if err := rawOrString(req.Sort, &q.Sort, &q.SortString, "sort"); err != nil {
+		return q, err
+	}
+	if err := rawOrString(req.Fields, &q.Projection, &q.Fields, "fields"); err != nil {
+		return q, err
+	}
+	return q, s.checkPage(&q)
+}
+
+// rawOrString puts a JSON string into str and anything else into raw.
+func rawOrString(v json.RawMessage, raw *[]byte, str *string, name string) error {
+	t := bytes.TrimSpace(v)
+	if len(t) == 0 || bytes.Equal(t, []byte("null")) {
+		return nil
+	}
+	if t[0] == '"' {
+		if err := json.Unmarshal(t, str); err != nil {
+			return reqErr(codeBadBody, name+" must be an object or a string")
+		}
+		return nil
+	}
+	*raw = t
+	return nil
+}
+
+// checkPage validates skip and limit and caps limit at Config.MaxPage.
+func (s *Server) checkPage(q *docstore.Query) error {
+	if q.Limit < 0 {
+		return reqErr(codeBadParameter, "limit must be >= 0, got "+strconv.Itoa(q.Limit))
+	}
+	if q.Skip < 0 {
+		return reqErr(codeBadParameter, "skip must be >= 0, got "+strconv.Itoa(q.Skip))
+	}
+	if q.Limit == 0 || q.Limit > s.cfg.MaxPage {
+		q.Limit = s.cfg.MaxPage
+	}
+	return nil
+}
+
+// search serves POST /api/{col}/_search, the guide's query: the body is
+// the filter itself; query parameters limit, skip, sort ("-price,_id" or
+// JSON), fields ("name,price", "-secret" or JSON) and cursor. The answer
+// is a bare JSON array of documents (the seed's shape); when more
+// documents remain, X-Next-Cursor holds the cursor for the next page.
+func (s *Server) search(w http.ResponseWriter, r *http.Request) {
+	col, err := colParam(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	body, err := readBody(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	qp := r.URL.Query()
+	q := docstore.Query{Filter: body, Cursor: qp.Get("cursor")}
+	if q.Limit, err = intParam(r, "limit"); err == nil {
+		q.Skip, err = intParam(r, "skip")
+	}
+	if err == nil {
+		err = s.checkPage(&q)
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if v := qp.Get("sort"); v != "" {
+		if v[0] == '{' {
+			q.Sort = []byte(v)
+		} else {
+			q.SortString = v
+		}
+	}
+	if v := qp.Get("fields"); v != "" {
+		if v[0] == '{' {
+			q.Projection = []byte(v)
+		} else {
+			q.Fields = v
+		}
+	}
+	s.runFind(w, r, col, q, false)
+}
+
+// find serves POST /api/{col}/_find: {"filter", "sort", "fields",
+// "limit", "skip", "cursor"} → {"docs": [...], "cursor": "..."}.
+func (s *Server) find(w http.ResponseWriter, r *http.Request) {
+	col, err := colParam(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	body, err := readBody(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var req api.FindRequest
+	if err := decodeControl(body, &req, true); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	q, err := s.findQuery(req)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.runFind(w, r, col, q, true)
+}
+
+// runFind runs a query and writes its page, as {"docs": [...], "cursor"}
+// when wrapped, else as a bare array. The page is built in memory (it is
+// bounded by MaxPage documents), so an error midway is still a clean
+// error response.
+func (s *Server) runFind(w http.ResponseWriter, r *http.Request, col string, q docstore.Query, wrapped bool) {
+	cur, err := s.db.Find(col, q)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	defer cur.Close()
+	ctx := r.Context()
+	var buf bytes.Buffer
+	if wrapped {
+		buf.WriteString(`{"docs":[`)
+	} else {
+		buf.WriteByte('[')
+	}
+	n := 0
+	for cur.Next() {
+		if n%64 == 0 && ctx.Err() != nil {
+			s.writeError(w, r, ctx.Err())
+			return
+		}
+		if n > 0 {
+			buf.WriteByte(',')
+		}
+		buf.Write(cur.Doc())
+		n++
+	}
+	if err := cur.Err(); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	next := cur.NextToken()
+	buf.WriteByte(']')
+	if wrapped {
+		if next != "" {
+			buf.WriteString(`,"cursor":`)
+			tok, _ := json.Marshal(next)
+			buf.Write(tok)
+		}
+		buf.WriteByte('}')
+	} else if next != "" {
+		w.Header().Set("X-Next-Cursor", next)
+	}
+	buf.WriteByte('\n')
+	writeRaw(w, http.StatusOK, buf.Bytes())
+}
+
+// explain serves POST /api/{col}/_explain: the _find body → the plan and
+// the cost of its first page.
+func (s *Server) explain(w http.ResponseWriter, r *http.Request) {
+	col, err := colParam(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	body, err := readBody(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var req api.FindRequest
+	if err := decodeControl(body, &req, true); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	q, err := s.findQuery(req)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	e, err := s.db.Explain(col, q)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, api.Explanation{
+		Plan: e.Plan, Index: e.Index, IndexFields: e.IndexFields, Ranges: e.Ranges,
+		SortByIndex: e.SortByIndex, InMemorySort: e.InMemorySort,
+		KeysExamined: e.KeysExamined, DocsExamined: e.DocsExamined, NReturned: e.NReturned,
+	})
+}
+
+// count serves POST /api/{col}/_count: {"filter": {...}} (or no body) →
+// {"count": N}.
+func (s *Server) count(w http.ResponseWriter, r *http.Request) {
+	col, err := colParam(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	body, err := readBody(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var req api.CountRequest
+	if err := decodeControl(body, &req, true); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	n, err := s.db.Count(col, req.Filter)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, api.CountResult{Count: n})
+}
+
+// updateMany serves POST /api/{col}/_update: {"filter": {...}, "update":
+// {"$set": {...}}} → {"matched": N, "modified": N}. Each document is
+// updated atomically; the set is not one transaction.
+func (s *Server) updateMany(w http.ResponseWriter, r *http.Request) {
+	col, err := colParam(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	body, err := readBody(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var req api.UpdateRequest
+	if err := decodeControl(body, &req, false); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if len(req.Filter) == 0 || len(req.Update) == 0 {
+		s.writeError(w, r, reqErr(codeBadBody, `_update needs "filter" ({} matches every document) and "update"`))
+		return
+	}
+	res, err := s.db.UpdateMany(col, req.Filter, req.Update)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, api.UpdateResult{Matched: res.Matched, Modified: res.Modified})
+}
+
+// deleteMany serves POST /api/{col}/_delete: {"filter": {...}} →
+// {"deleted": N}. The filter is required; {} deletes every document.
+func (s *Server) deleteMany(w http.ResponseWriter, r *http.Request) {
+	col, err := colParam(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	body, err := readBody(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var req api.DeleteManyRequest
+	if err := decodeControl(body, &req, false); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if len(req.Filter) == 0 {
+		s.writeError(w, r, reqErr(codeBadBody, `_delete needs "filter" ({} deletes every document)`))
+		return
+	}
+	res, err := s.db.DeleteMany(col, req.Filter)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, api.DeleteManyResult{Deleted: res.Deleted})
+}

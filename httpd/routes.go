@@ -1,0 +1,107 @@
+package httpd
+
+import (
+	"expvar"
+	"fmt"
+	"net/http"
+	"net/http/pprof"
+	"strings"
+
+	"github.com/go-chi/chi/v5"
+)
+
+// routes builds the route tree. Every route here is described in
+// docs/openapi.yaml (TestOpenAPIMatchesRoutes keeps them in step).
+func (s *Server) routes() chi.Router {
+	r := chi.NewRouter()
+	r.Use(s.withRequestID, s.observe, s.recoverer)
+	r.NotFound(s.notFound)
+	r.MethodNotAllowed(s.methodNotAllowed)
+
+	// Liveness and readiness: no auth, no concurrency limit.
+	r.Get("/api/health", s.health)
+	r.Get("/api/ready", s.ready)
+
+	read, write, admin := s.need(ScopeRead), s.need(ScopeWrite), s.need(ScopeAdmin)
+	r.Group(func(r chi.Router) {
+		r.Use(s.authenticate, s.rateLimit, s.throttle)
+
+		// Streaming routes: deadlines move with the data (stream.go).
+		r.With(read).Get("/api/dumpDB", s.dumpDB)
+		r.With(admin).Post("/api/restoreDB", s.restoreDB)
+		r.With(read).Get("/api/{col}/_export", s.export)
+		r.With(write).Post("/api/{col}/_import", s.importDocs)
+
+		// Debug: admin keys, or no auth and loopback only; no timeout.
+		r.Route("/debug", func(r chi.Router) {
+			r.Use(s.debugGate)
+			r.Get("/pprof/", pprof.Index)
+			r.Get("/pprof/cmdline", pprof.Cmdline)
+			r.Get("/pprof/profile", pprof.Profile)
+			r.Get("/pprof/symbol", pprof.Symbol)
+			r.Get("/pprof/trace", pprof.Trace)
+			r.Get("/pprof/{profile}", s.pprofProfile)
+			r.Get("/vars", expvar.Handler().ServeHTTP)
+		})
+
+		r.Group(func(r chi.Router) {
+			r.Use(s.bodyLimit, s.timeout)
+			r.With(read).Get("/metrics", s.promHandler)
+			r.With(s.debugGate).Post("/api/debug/gc", s.gc)
+
+			r.With(read).Get("/api/metrics", s.metricsHandler)
+			r.With(read).Get("/api/stats", s.statsHandler)
+			r.With(read).Get("/api/_collections", s.listCollections)
+			r.With(admin).Post("/api/_compact", s.compact)
+
+			r.With(write).Post("/api/{col}", s.insertOne)
+			r.With(read).Get("/api/{col}", s.collectionStats)
+			r.With(write).Delete("/api/{col}", s.dropCollection)
+
+			r.With(read).Get("/api/{col}/{id}", s.getDoc)
+			r.With(write).Put("/api/{col}/{id}", s.putDoc)
+			r.With(write).Patch("/api/{col}/{id}", s.patchDoc)
+			r.With(write).Delete("/api/{col}/{id}", s.deleteDoc)
+
+			r.With(write).Post("/api/{col}/_insertMany", s.insertMany)
+			r.With(read).Post("/api/{col}/_search", s.search)
+			r.With(read).Post("/api/{col}/_find", s.find)
+			r.With(read).Post("/api/{col}/_count", s.count)
+			r.With(read).Post("/api/{col}/_explain", s.explain)
+			r.With(write).Post("/api/{col}/_update", s.updateMany)
+			r.With(write).Post("/api/{col}/_delete", s.deleteMany)
+
+			r.With(read).Get("/api/{col}/_indexes", s.listIndexes)
+			r.With(write).Post("/api/{col}/_indexes", s.createIndex)
+			r.With(write).Delete("/api/{col}/_indexes/{name}", s.dropIndex)
+		})
+	})
+	s.router = r // methodNotAllowed probes it
+	return r
+}
+
+// notFound answers unknown paths with a JSON 404.
+func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
+	s.writeError(w, r, reqErr(codeNotFoundRoute, fmt.Sprintf("no route for %s %s", r.Method, truncate(r.URL.EscapedPath(), 200))))
+}
+
+// probeMethods are the methods a 405's Allow header may list.
+var probeMethods = []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
+
+// methodNotAllowed answers a known path with a wrong method: a JSON 405
+// whose Allow header lists the methods the path has.
+func (s *Server) methodNotAllowed(w http.ResponseWriter, r *http.Request) {
+	path := r.URL.Path
+	if r.URL.RawPath != "" {
+		path = r.URL.RawPath
+	}
+	var allowed []string
+	for _, m := range probeMethods {
+		if s.router.Match(chi.NewRouteContext(), m, path) {
+			allowed = append(allowed, m)
+		}
+	}
+	w.Header().Set("Allow", strings.Join(allowed, ", "))
+	s.writeError(w, r, reqErr(codeMethodNotAllowed,
+		fmt.Sprintf("method %s is not allowed here; allowed: %s", r.Method, strings.Join(allowed, ", "))))
+}

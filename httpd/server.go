@@ -1,0 +1,255 @@
+// Package httpd is MiniDBGo's REST server: the guide's API and more over a
+// docstore.DB, with the limits, authentication and error bodies that make
+// it safe to expose. It holds no storage or query logic: every request is
+// parsed, checked against the limits and handed to package docstore.
+//
+// # Basics
+//
+//	db, err := docstore.Open("data/MiniDBGo", nil)
+//	srv := httpd.New(db, httpd.Config{Logger: logger})
+//	defer srv.Close()
+//	hs := &http.Server{Addr: "127.0.0.1:6866", Handler: srv, ReadHeaderTimeout: 5 * time.Second}
+//	err = hs.ListenAndServe()
+//
+// The routes are in routes.go, the statuses every error maps to in
+// respond.go, and the whole API in docs/openapi.yaml. Package api holds
+// the wire types and package client a Go client.
+//
+// # Errors
+//
+// Every error, including unknown routes (404), wrong methods (405, with
+// Allow) and panics (500, no stack trace), is a JSON body
+//
+//	{"error": "<message>", "status": <code>, "code": "<machine_code>", "request_id": "…"}
+//
+// # Caveats
+//
+// A Server does not own the docstore.DB: close the DB after Close.
+package httpd
+
+import (
+	"errors"
+
+	"github.com/go-chi/chi/v5"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/minidbgo/minidbgo/docstore"
+	"github.com/minidbgo/minidbgo/storage"
+)
+
+// Config holds the server's limits and security settings. A zero field
+// selects the default, which is the guide's.
+type Config struct {
+	// MaxConcurrent bounds the requests served at once; the excess is
+	// answered 503 with Retry-After at once. Default 100. Health and
+	// readiness checks are not counted.
+	MaxConcurrent int
+	// MaxBodyBytes bounds a request body (413 beyond). Default 10 MiB.
+	// restoreDB and _import stream and bound each document instead.
+	MaxBodyBytes int64
+	// MaxBatch bounds the documents of one _insertMany. Default 1,000.
+	MaxBatch int
+	// MaxPage bounds the documents of one query page: a larger limit is
+	// capped. Default 1,000.
+	MaxPage int
+	// RequestTimeout bounds a request's handling (504 beyond). Default
+	// 30 s. Streaming routes (dumpDB, restoreDB, _export, _import) are
+	// bounded instead by ReadTimeout/WriteTimeout between chunks.
+	RequestTimeout time.Duration
+	// ReadTimeout and WriteTimeout are the http.Server's; a streaming
+	// route extends its connection's deadlines by them as it progresses.
+	// Defaults 15 s.
+	ReadTimeout, WriteTimeout time.Duration
+	// Keys are the API keys; nil turns authentication off.
+	Keys *Keys
+	// DebugOpen admits the debug endpoints (debug/gc, pprof, expvar)
+	// without an admin key when authentication is off. Set it only when
+	// the server listens on loopback.
+	DebugOpen bool
+	// RateLimit is the requests per second allowed per API key (per
+	// client IP with authentication off), with bursts of RateBurst
+	// (default: RateLimit). Zero turns rate limiting off.
+	RateLimit float64
+	RateBurst int
+	// StatsInterval is how often CPU and RSS are sampled for /api/stats.
+	// Default 1 s; negative disables sampling.
+	StatsInterval time.Duration
+	// Logger receives the access log (one line per request, when
+	// AccessLog is set) and errors. Default: discard.
+	Logger    *slog.Logger
+	AccessLog bool
+	// Version is reported by /api/health.
+	Version string
+}
+
+func (c Config) withDefaults() Config {
+	if c.MaxConcurrent <= 0 {
+		c.MaxConcurrent = 100
+	}
+	if c.MaxBodyBytes <= 0 {
+		c.MaxBodyBytes = 10 << 20
+	}
+	if c.MaxBatch <= 0 {
+		c.MaxBatch = 1000
+	}
+	if c.MaxPage <= 0 {
+		c.MaxPage = 1000
+	}
+	if c.RequestTimeout <= 0 {
+		c.RequestTimeout = 30 * time.Second
+	}
+	if c.ReadTimeout <= 0 {
+		c.ReadTimeout = 15 * time.Second
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = 15 * time.Second
+	}
+	if c.StatsInterval == 0 {
+		c.StatsInterval = time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Version == "" {
+		c.Version = "dev"
+	}
+	return c
+}
+
+// Server is the REST API over a docstore.DB. It is an http.Handler, safe
+// for concurrent use. Close stops its background work.
+type Server struct {
+	db        *docstore.DB
+	cfg       Config
+	logger    *slog.Logger
+	accessLog bool
+	router    chi.Router
+	started   time.Time
+
+	tokens  chan struct{} // concurrency limit
+	limiter *limiter
+	// failLimiter limits failed authentications per client IP.
+	failLimiter *limiter
+	metrics     serverMetrics
+	stats       *sampler
+	compactor   compactor
+
+	mu       sync.Mutex // protects draining
+	draining bool
+
+	// testHook, when set, runs inside the concurrency limit before the
+	// handler (tests block requests with it).
+	testHook func(*http.Request)
+}
+
+// New returns a server over db.
+func New(db *docstore.DB, cfg Config) *Server {
+	cfg = cfg.withDefaults()
+	s := &Server{
+		db:          db,
+		cfg:         cfg,
+		logger:      cfg.Logger,
+		accessLog:   cfg.AccessLog,
+		started:     time.Now(),
+		tokens:      make(chan struct{}, cfg.MaxConcurrent),
+		limiter:     newLimiter(cfg.RateLimit, cfg.RateBurst),
+		failLimiter: newLimiter(cfg.RateLimit/5, cfg.RateBurst),
+		stats:       newSampler(cfg.StatsInterval),
+	}
+	s.compactor.db = db
+	s.compactor.logger = cfg.Logger
+	s.router = s.routes()
+	return s
+}
+
+// ServeHTTP serves a request.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.router.ServeHTTP(w, r)
+}
+
+// BeginShutdown makes /api/ready answer 503, so that load balancers stop
+// sending requests while the http.Server drains.
+func (s *Server) BeginShutdown() {
+	s.mu.Lock()
+	s.draining = true
+	s.mu.Unlock()
+}
+
+// Close stops the background sampler and waits for a compaction started
+// through the API to finish. Close the docstore.DB after it.
+func (s *Server) Close() {
+	s.stats.Close()
+	s.compactor.wait()
+}
+
+func (s *Server) isDraining() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.draining
+}
+
+// compactor runs POST /api/_compact requests in the background, one at a
+// time.
+type compactor struct {
+	db     *docstore.DB
+	logger *slog.Logger
+	wg     sync.WaitGroup
+
+	mu       sync.Mutex // protects the fields below
+	running  bool
+	runs     uint64
+	failures uint64
+	lastErr  string
+	lastMS   int64
+}
+
+type compactStatus struct {
+	running  bool
+	runs     uint64
+	failures uint64
+	lastErr  string
+	lastMS   int64
+}
+
+// start begins a compaction unless one is running; it reports whether it
+// started one.
+func (c *compactor) start() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.running {
+		return false
+	}
+	c.running = true
+	c.runs++
+	c.wg.Go(func() {
+		t := time.Now()
+		err := c.db.Engine().Compact()
+		d := time.Since(t)
+		c.mu.Lock()
+		c.running = false
+		c.lastMS = d.Milliseconds()
+		c.lastErr = ""
+		if err != nil {
+			c.failures++
+			c.lastErr = err.Error()
+		}
+		c.mu.Unlock()
+		if err != nil && !errors.Is(err, storage.ErrClosed) {
+			c.logger.Error("compaction failed", "error", err)
+		} else {
+			c.logger.Info("compaction done", "duration_ms", d.Milliseconds())
+		}
+	})
+	return true
+}
+
+func (c *compactor) status() compactStatus {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return compactStatus{running: c.running, runs: c.runs, failures: c.failures, lastErr: c.lastErr, lastMS: c.lastMS}
+}
+
+func (c *compactor) wait() { c.wg.Wait() }
