@@ -111,7 +111,16 @@ func splitmix(x uint64) uint64 {
 	return x ^ (x >> 31)
 }
 
-func benchID(i int) string { return fmt.Sprintf("u%07d", i) }
+// benchID is document i's _id, "u" and 7 digits.
+func benchID(i int) string {
+	var b [8]byte
+	b[0] = 'u'
+	for j := 7; j >= 1; j-- {
+		b[j] = byte('0' + i%10)
+		i /= 10
+	}
+	return string(b[:])
+}
 
 // benchCity is the city of the c-th group of 100 documents.
 func benchCity(c int) string { return fmt.Sprintf("%s-%05d", cityBases[c%len(cityBases)], c) }
@@ -412,16 +421,28 @@ func BenchmarkDocstore(b *testing.B) {
 			b.Run("Collections", func(b *testing.B) { benchCollections(b, getDataset(b, n).db, n) })
 		})
 	}
-	b.Run("docs=10/Collections", func(b *testing.B) {
-		db := openBenchDB(b, b.TempDir(), storage.DurabilityGroup)
-		defer db.Close()
-		for i := range 10 {
-			if _, err := db.InsertOne(benchCol, benchDoc(nil, i, 1000), docstore.WriteOptions{}); err != nil {
-				b.Fatal(err)
-			}
+	b.Run("docs=10/Collections", func(b *testing.B) { benchCollectionsSmall(b, 0) })
+	b.Run("docs=10/CollectionsAfter3kWrites", func(b *testing.B) { benchCollectionsSmall(b, 3000) })
+}
+
+// benchCollectionsSmall lists a collection of 10 documents after rewrites
+// single-document rewrites of them (each changes the document's size, so
+// each writes a stats delta), durability none.
+func benchCollectionsSmall(b *testing.B, rewrites int) {
+	db := openBenchDB(b, b.TempDir(), storage.DurabilityNone)
+	defer db.Close()
+	for i := range 10 + rewrites {
+		doc := benchDoc(nil, i%10, 1000)
+		if i >= 10 {
+			doc = append(doc[:len(doc)-1], `,"pad":"`...)
+			doc = append(doc, strings.Repeat("x", 1+(i/10)%2)...) // a new size each time
+			doc = append(doc, `"}`...)
 		}
-		benchCollections(b, db, 10)
-	})
+		if _, err := db.InsertOne(benchCol, doc, docstore.WriteOptions{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	benchCollections(b, db, 10)
 }
 
 // benchInsertMany inserts n documents in batches of 1,000 into a new,
@@ -575,10 +596,10 @@ func benchFindRange(b *testing.B, n int) {
 	r.report(b, "queries/s")
 }
 
-// benchCollections lists the collections (one, of n documents) 100,000
+// benchCollections lists the collections (one, of n documents) 20,000
 // times per iteration.
 func benchCollections(b *testing.B, db *docstore.DB, n int) {
-	const calls = 100_000
+	const calls = 20_000
 	round := func(r *result) {
 		var err error
 		r.timedCache(db.Engine(), "collections", func() {

@@ -23,6 +23,10 @@ type Options struct {
 	MaxDocumentBytes int
 	// MaxDepth bounds JSON nesting. Default 64.
 	MaxDepth int
+	// MaxFieldNameBytes bounds an object key. Default 4 KiB.
+	MaxFieldNameBytes int
+	// MaxFieldsPerObject bounds the members of one object. Default 10,000.
+	MaxFieldsPerObject int
 	// MaxBatchDocs bounds InsertMany. Default 1,000.
 	MaxBatchDocs int
 	// DefaultLimit is the page size of a query without a limit. Default 1,000.
@@ -44,6 +48,12 @@ func (o *Options) withDefaults() Options {
 	}
 	if c.MaxDepth <= 0 {
 		c.MaxDepth = 64
+	}
+	if c.MaxFieldNameBytes <= 0 {
+		c.MaxFieldNameBytes = 4 << 10
+	}
+	if c.MaxFieldsPerObject <= 0 {
+		c.MaxFieldsPerObject = 10000
 	}
 	if c.MaxBatchDocs <= 0 {
 		c.MaxBatchDocs = 1000
@@ -100,7 +110,7 @@ func Open(dir string, opts *Options) (*DB, error) {
 // New returns a DB over an open engine. Close does not close the engine.
 func New(engine *storage.DB, opts *Options) (*DB, error) {
 	db := &DB{engine: engine, opts: opts.withDefaults(), cols: make(map[string]*collection), seed: maphash.MakeSeed()}
-	db.limits = jsondoc.Limits{MaxDepth: db.opts.MaxDepth}
+	db.limits = jsondoc.Limits{MaxDepth: db.opts.MaxDepth, MaxKeyBytes: db.opts.MaxFieldNameBytes, MaxMembers: db.opts.MaxFieldsPerObject}
 	db.deltaSeq.Store(uint64(time.Now().UnixNano()))
 	if err := db.loadCollections(); err != nil {
 		return nil, err

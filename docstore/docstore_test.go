@@ -89,6 +89,8 @@ func TestBadDocuments(t *testing.T) {
 		{`"x"`, "document_must_be_object"},
 		{`null`, "document_must_be_object"},
 		{`{"_id":5}`, "invalid_id"},
+		{`{"` + strings.Repeat("k", 5000) + `":1}`, "key_too_long"},
+		{`{` + strings.Repeat(`"a":1,`, 0) + manyFields(10001) + `}`, "too_many_fields"},
 	} {
 		_, err := db.InsertOne("c", []byte(tc.body), WriteOptions{})
 		require.Error(t, err, tc.body)
@@ -328,4 +330,15 @@ func TestRestoreWithoutNewlines(t *testing.T) {
 	var e *Error
 	require.ErrorAs(t, err, &e)
 	require.Equal(t, 3, e.Index)
+}
+
+func manyFields(n int) string {
+	var b strings.Builder
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `"f%d":1`, i)
+	}
+	return b.String()
 }

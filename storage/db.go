@@ -176,6 +176,10 @@ func (d *DB) Close() error {
 	d.cancel()
 	d.wmu.Unlock()
 	d.wg.Wait()
+	// A manual Compact running on another goroutine sees the cancelled
+	// context and stops; wait for it before tearing down what it uses.
+	d.compactMu.Lock()
+	defer d.compactMu.Unlock()
 
 	var errs []error
 	d.wmu.Lock()

@@ -233,6 +233,9 @@ func (d *DB) logAndApplyLocked(edit *manifest.VersionEdit) error {
 	if err := d.readOnlyErr(); err != nil {
 		return err
 	}
+	if d.mu.manifest == nil {
+		return ErrClosed
+	}
 	edit.NextFileNum = d.mu.nextFileNum
 	edit.LastSeq = max(base.SeqNum(d.visibleSeq.Load()), 1)
 	nv, err := d.mu.version.Apply(edit)

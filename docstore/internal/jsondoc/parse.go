@@ -19,6 +19,8 @@ const (
 	CodeTooDeep              = "too_deep"                // nesting deeper than Limits.MaxDepth
 	CodeNumberOutOfRange     = "number_out_of_range"     // a number whose magnitude overflows float64
 	CodeDocumentMustBeObject = "document_must_be_object" // ParseDocument on a non-object
+	CodeKeyTooLong           = "key_too_long"            // an object key longer than Limits.MaxKeyBytes
+	CodeTooManyFields        = "too_many_fields"         // an object with more than Limits.MaxMembers members
 )
 
 // DefaultMaxDepth is the nesting depth a zero Limits allows.
@@ -29,6 +31,10 @@ type Limits struct {
 	// MaxDepth is the deepest nesting of arrays and objects allowed: {} is
 	// depth 1, {"a":[]} depth 2. Zero or negative selects DefaultMaxDepth.
 	MaxDepth int
+	// MaxKeyBytes bounds the length of an object key; zero means no bound.
+	MaxKeyBytes int
+	// MaxMembers bounds the members of one object; zero means no bound.
+	MaxMembers int
 }
 
 // SyntaxError reports input that Parse rejected: Code is one of the Code…
@@ -75,7 +81,7 @@ func parse(data []byte, lim Limits) (Value, int, error) {
 	if maxDepth <= 0 {
 		maxDepth = DefaultMaxDepth
 	}
-	p := parser{data: data, maxDepth: maxDepth}
+	p := parser{data: data, maxDepth: maxDepth, maxKey: lim.MaxKeyBytes, maxMembers: lim.MaxMembers}
 	p.skipWS()
 	if p.pos == len(data) {
 		return Value{}, 0, &SyntaxError{Code: CodeEmptyBody, Offset: int64(p.pos), Msg: "empty body"}
@@ -123,12 +129,14 @@ func (s *scratch) release() {
 }
 
 type parser struct {
-	data     []byte
-	src      string // one string copy of data; unescaped strings are substrings
-	pos      int
-	depth    int
-	maxDepth int
-	sc       *scratch
+	data       []byte
+	src        string // one string copy of data; unescaped strings are substrings
+	pos        int
+	depth      int
+	maxDepth   int
+	maxKey     int
+	maxMembers int
+	sc         *scratch
 }
 
 func (p *parser) errf(code string, off int, format string, args ...any) *SyntaxError {
@@ -251,6 +259,12 @@ func (p *parser) object() (Value, error) {
 			return Value{}, err
 		}
 		n := len(sc.members) - base
+		if p.maxKey > 0 && len(key) > p.maxKey {
+			return Value{}, p.errf(CodeKeyTooLong, keyOff, "object key of %d bytes is longer than the limit of %d", len(key), p.maxKey)
+		}
+		if p.maxMembers > 0 && n >= p.maxMembers {
+			return Value{}, p.errf(CodeTooManyFields, keyOff, "object has more than %d members", p.maxMembers)
+		}
 		switch {
 		case n < linearKeyCheck:
 			for i := base; i < len(sc.members); i++ {
