@@ -1,5 +1,5 @@
 # MiniDBGo workspace. `make test` is what CI runs.
-MODULES := storage docstore httpd
+MODULES := storage docstore httpd loadtest
 GO      ?= go
 PKGS     = $(foreach m,$(MODULES),./$(m)/...)
 

@@ -1,0 +1,87 @@
+package target
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestBaseline(t *testing.T) {
+	b, err := StartBaseline(201, 300)
+	require.NoError(t, err)
+	defer func() { require.NoError(t, b.Close()) }()
+	assert.True(t, strings.HasPrefix(b.URL(), "http://127.0.0.1:"))
+	resp, err := http.Post(b.URL()+"/api/x", "application/json", strings.NewReader(`{"a":1}`))
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	assert.Equal(t, 201, resp.StatusCode)
+	assert.Len(t, body, 300)
+	assert.Equal(t, "application/json", resp.Header.Get("Content-Type"))
+	assert.Len(t, BaselineBody(5), len(`{"ok":true,"pad":""}`), "never shorter than the smallest object")
+}
+
+func TestParseVmRSS(t *testing.T) {
+	v, err := parseVmRSS([]byte("Name:\tx\nVmPeak:\t  9999 kB\nVmRSS:\t   2048 kB\nThreads: 3\n"))
+	require.NoError(t, err)
+	assert.Equal(t, 2.0, v)
+	_, err = parseVmRSS([]byte("Name: x\n"))
+	assert.Error(t, err)
+	self, err := ProcRSS(0)(context.Background())
+	require.NoError(t, err)
+	assert.Greater(t, self, 1.0)
+	_, err = ProcRSS(os.Getpid())(context.Background())
+	require.NoError(t, err)
+}
+
+func TestStatsRSSAndSampler(t *testing.T) {
+	var rss atomic.Int64
+	rss.Store(10)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		assert.Equal(t, "/api/stats", r.URL.Path)
+		_, _ = io.WriteString(w, `{"process_cpu_percent":1,"process_rss_mb":`+strconv.FormatInt(rss.Add(5), 10)+`}`)
+	}))
+	defer srv.Close()
+	s := StartRSS(StatsRSS(srv.Client(), srv.URL), 20*time.Millisecond)
+	time.Sleep(100 * time.Millisecond)
+	peak, ok, err := s.Stop()
+	require.NoError(t, err)
+	assert.True(t, ok)
+	assert.Greater(t, peak, 20.0, "peak of increasing samples")
+
+	bad := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, `{"status":"ok"}`)
+	}))
+	defer bad.Close()
+	s = StartRSS(StatsRSS(bad.Client(), bad.URL), 20*time.Millisecond)
+	_, ok, err = s.Stop()
+	assert.False(t, ok)
+	assert.Error(t, err)
+}
+
+func TestEmbedded(t *testing.T) {
+	e, err := StartEmbedded(EmbeddedConfig{})
+	require.NoError(t, err)
+	dir := e.Dir()
+	resp, err := http.Get(e.URL() + "/api/health")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, 200, resp.StatusCode)
+	resp, err = http.Post(e.URL()+"/api/products", "application/json", strings.NewReader(`{"_id":"p1","name":"test"}`))
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, 2, resp.StatusCode/100)
+	require.NoError(t, e.Close())
+	_, err = os.Stat(dir)
+	assert.True(t, os.IsNotExist(err), "temporary directory removed")
+}
