@@ -20,7 +20,8 @@ package docstore_test
 // -benchtime=1x gives meaningful figures: ns/op is per get, per query or
 // per listing, next to ops/s, docs/s or docs-examined/s. The timed work runs
 // under the pprof label bench=<name>, so a CPU profile of a whole run can be
-// narrowed to one workload:
+// narrowed to one workload (labels: load, insertmany, get-serial,
+// get-parallel, find-eq-indexed, find-eq-unindexed, find-range, collections):
 //
 //	go test -run='^$' -bench='Docstore/docs=1000000/Get' -benchtime=1x -cpuprofile /tmp/cpu.out .
 //	go tool pprof -top -tagfocus=bench=get-parallel /tmp/cpu.out
@@ -258,7 +259,7 @@ func getDataset(b *testing.B, n int) *dataset {
 		b.Logf("loaded %d documents in %s (inserts: %.0f docs/s, durability none)", n, time.Since(start).Round(time.Millisecond), ds.loadRate)
 	}
 	ds.db = openBenchDB(b, ds.dir, storage.DurabilityGroup)
-	waitCompactions(b, ds.db.Engine())
+	waitCompactions(ds.db.Engine())
 	m := ds.db.Engine().Metrics()
 	b.Logf("docs=%d: %d tables, %.1f MB, read amplification %d, levels %v", n, m.TotalTables, float64(m.TotalTableBytes)/1e6, m.ReadAmplification, m.Levels)
 	if datasets == nil {
@@ -270,7 +271,7 @@ func getDataset(b *testing.B, n int) *dataset {
 
 // waitCompactions waits until no compaction has run for a while (at most a
 // minute), so that reads see the tree's settled shape.
-func waitCompactions(b *testing.B, e *storage.DB) {
+func waitCompactions(e *storage.DB) {
 	deadline := time.Now().Add(time.Minute)
 	last, quiet := e.Metrics().Compactions, 0
 	for quiet < 5 && time.Now().Before(deadline) {
@@ -425,9 +426,11 @@ func BenchmarkDocstore(b *testing.B) {
 	b.Run("docs=10/CollectionsAfter3kWrites", func(b *testing.B) { benchCollectionsSmall(b, 3000) })
 }
 
-// benchCollectionsSmall lists a collection of 10 documents after rewrites
-// single-document rewrites of them (each changes the document's size, so
-// each writes a stats delta), durability none.
+// benchCollectionsSmall lists a collection of 10 documents, after the
+// given number of single-document rewrites of them (each changes the
+// document's size, so each writes a stats delta; every 512 writes a fold
+// deletes the deltas). With rewrites the listing cost shows whether it
+// depends on the collection's write history rather than its size.
 func benchCollectionsSmall(b *testing.B, rewrites int) {
 	db := openBenchDB(b, b.TempDir(), storage.DurabilityNone)
 	defer db.Close()

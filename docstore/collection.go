@@ -37,6 +37,11 @@ type collection struct {
 
 	persisted atomic.Bool // its metadata key is committed
 
+	// docs and bytes mirror the sum of the stats keys: loaded at open and
+	// advanced after each committed write, so listing reads no keys.
+	docs  atomic.Int64
+	bytes atomic.Int64
+
 	foldMu     sync.Mutex // one stats fold at a time
 	sinceFold  atomic.Int64
 	foldsQueue atomic.Bool
@@ -95,6 +100,12 @@ func (db *DB) loadCollections() error {
 		}
 		c := &collection{name: name}
 		c.persisted.Store(true)
+		docs, bytes, _, err := db.readStats(name, false)
+		if err != nil {
+			return fmt.Errorf("docstore: stats of collection %q: %w", name, err)
+		}
+		c.docs.Store(docs)
+		c.bytes.Store(bytes)
 		for _, spec := range meta.Indexes {
 			c.indexes = append(c.indexes, newIndex(name, spec))
 		}
@@ -199,20 +210,12 @@ func (db *DB) readStats(col string, wantKeys bool) (docs, bytes int64, keys [][]
 // Collections lists every collection with its document count and size.
 func (db *DB) Collections() ([]CollectionInfo, error) {
 	db.mu.Lock()
-	names := make([]string, 0, len(db.cols))
-	for n := range db.cols {
-		names = append(names, n)
+	out := make([]CollectionInfo, 0, len(db.cols))
+	for n, c := range db.cols {
+		out = append(out, CollectionInfo{Name: n, DocCount: c.docs.Load(), ByteSize: c.bytes.Load()})
 	}
 	db.mu.Unlock()
-	sort.Strings(names)
-	out := make([]CollectionInfo, 0, len(names))
-	for _, n := range names {
-		docs, bytes, _, err := db.readStats(n, false)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, CollectionInfo{Name: n, DocCount: docs, ByteSize: bytes})
-	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
 }
 
@@ -221,11 +224,11 @@ func (db *DB) Stats(col string) (CollectionInfo, error) {
 	if err := checkName("collection", col); err != nil {
 		return CollectionInfo{}, err
 	}
-	if db.getCollection(col) == nil {
+	c := db.getCollection(col)
+	if c == nil {
 		return CollectionInfo{}, errf("not_found", "collection %q not found", col)
 	}
-	docs, bytes, _, err := db.readStats(col, false)
-	return CollectionInfo{Name: col, DocCount: docs, ByteSize: bytes}, err
+	return CollectionInfo{Name: col, DocCount: c.docs.Load(), ByteSize: c.bytes.Load()}, nil
 }
 
 // DropCollection deletes a collection, its documents and its indexes. It

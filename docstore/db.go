@@ -3,8 +3,7 @@ package docstore
 import (
 	"encoding/binary"
 	"fmt"
-	"hash/maphash"
-	"regexp"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -80,8 +79,7 @@ type DB struct {
 	opts      Options
 	limits    jsondoc.Limits
 
-	stripes [256]sync.Mutex // per-document write locks, by hash of (collection, _id)
-	seed    maphash.Seed
+	locks lockTable // per-document write locks
 
 	lastRev atomic.Uint64
 
@@ -109,7 +107,7 @@ func Open(dir string, opts *Options) (*DB, error) {
 
 // New returns a DB over an open engine. Close does not close the engine.
 func New(engine *storage.DB, opts *Options) (*DB, error) {
-	db := &DB{engine: engine, opts: opts.withDefaults(), cols: make(map[string]*collection), seed: maphash.MakeSeed()}
+	db := &DB{engine: engine, opts: opts.withDefaults(), cols: make(map[string]*collection)}
 	db.limits = jsondoc.Limits{MaxDepth: db.opts.MaxDepth, MaxKeyBytes: db.opts.MaxFieldNameBytes, MaxMembers: db.opts.MaxFieldsPerObject}
 	db.deltaSeq.Store(uint64(time.Now().UnixNano()))
 	if err := db.loadCollections(); err != nil {
@@ -132,10 +130,20 @@ func (db *DB) Engine() *storage.DB { return db.engine }
 // Limits returns the effective limits.
 func (db *DB) Limits() Options { return db.opts }
 
-var nameRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
-
-// ValidName reports whether s is a valid collection or index name.
-func ValidName(s string) bool { return nameRE.MatchString(s) }
+// ValidName reports whether s is a valid collection or index name:
+// ^[A-Za-z0-9_-]{1,64}$.
+func ValidName(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
 
 func checkName(kind, s string) error {
 	if !ValidName(s) {
@@ -157,32 +165,62 @@ func (db *DB) nextRev() uint64 {
 	}
 }
 
-// lockDocs locks the stripes of the given documents in a fixed order and
-// returns the unlock function.
+// lockDocs locks the given documents, in a fixed order so that batches
+// cannot deadlock, and returns the unlock function. Locks are per _id, so
+// batches of different documents never wait for each other.
 func (db *DB) lockDocs(col string, ids []string) func() {
-	idx := make([]int, 0, len(ids))
-	seen := make(map[int]bool, len(ids))
-	for _, id := range ids {
-		var h maphash.Hash
-		h.SetSeed(db.seed)
-		h.WriteString(col)
-		h.WriteByte(0)
-		h.WriteString(id)
-		i := int(h.Sum64() % uint64(len(db.stripes)))
-		if !seen[i] {
-			seen[i] = true
-			idx = append(idx, i)
-		}
+	keys := make([]string, len(ids))
+	for i, id := range ids {
+		keys[i] = col + "\x00" + id
 	}
-	sort.Ints(idx)
-	for _, i := range idx {
-		db.stripes[i].Lock()
+	sort.Strings(keys)
+	keys = slices.Compact(keys)
+	held := make([]*keyLock, len(keys))
+	for i, k := range keys {
+		held[i] = db.locks.lock(k)
 	}
 	return func() {
-		for j := len(idx) - 1; j >= 0; j-- {
-			db.stripes[idx[j]].Unlock()
+		for i := len(keys) - 1; i >= 0; i-- {
+			db.locks.unlock(keys[i], held[i])
 		}
 	}
+}
+
+// lockTable hands out a mutex per key, existing only while someone holds
+// or waits for it.
+type lockTable struct {
+	mu sync.Mutex
+	m  map[string]*keyLock
+}
+
+type keyLock struct {
+	mu   sync.Mutex
+	refs int // guarded by lockTable.mu
+}
+
+func (t *lockTable) lock(key string) *keyLock {
+	t.mu.Lock()
+	if t.m == nil {
+		t.m = make(map[string]*keyLock)
+	}
+	l := t.m[key]
+	if l == nil {
+		l = &keyLock{}
+		t.m[key] = l
+	}
+	l.refs++
+	t.mu.Unlock()
+	l.mu.Lock()
+	return l
+}
+
+func (t *lockTable) unlock(key string, l *keyLock) {
+	l.mu.Unlock()
+	t.mu.Lock()
+	if l.refs--; l.refs == 0 {
+		delete(t.m, key)
+	}
+	t.mu.Unlock()
 }
 
 // A stored document is its revision followed by its JSON:

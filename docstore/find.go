@@ -543,8 +543,7 @@ func (db *DB) Count(col string, filter []byte) (int64, error) {
 		return 0, nil
 	}
 	if isEmptyFilter(filter) {
-		docs, _, _, err := db.readStats(col, false)
-		return docs, err
+		return c.docs.Load(), nil
 	}
 	f, _, _, err := db.parseQueryParts(Query{Filter: filter})
 	if err != nil {

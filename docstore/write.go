@@ -511,6 +511,8 @@ func (db *DB) write(col string, ops []*docOp) error {
 		return err
 	}
 	c.persisted.Store(true)
+	c.docs.Add(dDocs)
+	c.bytes.Add(dBytes)
 	db.afterWrite(c, len(ops))
 	return nil
 }
