@@ -119,6 +119,9 @@ func (db *DB) Find(col string, q Query) (*Cursor, error) {
 	}
 	cur.snap = snap
 	cur.src = newSource(db, cur.snap, p, cur.resumeKey())
+	if s == nil && pr == nil {
+		cur.src.keep = filterOnly(f)
+	}
 	return cur, nil
 }
 
@@ -399,6 +402,24 @@ type source struct {
 	after []byte
 	seen  map[string]bool
 	done  bool
+	// keep, when set, limits parsing during a collection scan to the
+	// top-level fields the filter reads: the document itself is output
+	// as stored, so the other fields need not be built.
+	keep func(string) bool
+}
+
+// filterOnly returns a keep function for a scan whose documents are only
+// matched against f (no sort, no projection).
+func filterOnly(f *query.Filter) func(string) bool {
+	fields := f.TopLevelFields()
+	return func(k string) bool {
+		for _, x := range fields {
+			if x == k {
+				return true
+			}
+		}
+		return false
+	}
 }
 
 func newSource(db *DB, snap *storage.Snapshot, p *plan, after []byte) *source {
@@ -438,34 +459,47 @@ func (s *source) next(st *Explanation, parse bool) (*match, error) {
 }
 
 func (s *source) nextDoc(st *Explanation, parse bool) (*match, error) {
-	var ok bool
-	if s.it == nil {
-		pre := keyenc.DocPrefix(s.p.col)
-		ok = s.open(pre, keyenc.PrefixEnd(pre))
-	} else {
-		ok = s.it.Next()
-	}
-	if !ok {
-		s.done = true
-		return nil, s.it.Err()
-	}
-	st.DocsExamined++
-	key := bytes.Clone(s.it.Key())
-	id, err := keyenc.DocIDFromKey(key, s.p.col)
-	if err != nil {
-		return nil, err
-	}
-	_, js, err := decodeStored(s.it.Value())
-	if err != nil {
-		return nil, err
-	}
-	m := &match{id: id, key: key, json: bytes.Clone(js)}
-	if parse {
-		if m.doc, err = jsondoc.Parse(m.json, jsondoc.Limits{MaxDepth: 1 << 10}); err != nil {
-			return nil, fmt.Errorf("docstore: stored document %q/%q: %w", s.p.col, id, err)
+	for {
+		var ok bool
+		if s.it == nil {
+			pre := keyenc.DocPrefix(s.p.col)
+			ok = s.open(pre, keyenc.PrefixEnd(pre))
+		} else {
+			ok = s.it.Next()
 		}
+		if !ok {
+			s.done = true
+			return nil, s.it.Err()
+		}
+		st.DocsExamined++
+		_, js, err := decodeStored(s.it.Value())
+		if err != nil {
+			return nil, err
+		}
+		var doc jsondoc.Value
+		if parse && s.keep != nil {
+			// Parse only what the filter reads, and copy nothing for a
+			// document it rejects.
+			if doc, err = jsondoc.ParseFields(js, s.keep); err != nil {
+				return nil, fmt.Errorf("docstore: stored document in %q: %w", s.p.col, err)
+			}
+			if !s.p.filter.Match(doc) {
+				continue
+			}
+		}
+		key := bytes.Clone(s.it.Key())
+		id, err := keyenc.DocIDFromKey(key, s.p.col)
+		if err != nil {
+			return nil, err
+		}
+		m := &match{id: id, key: key, json: bytes.Clone(js), doc: doc}
+		if parse && s.keep == nil {
+			if m.doc, err = jsondoc.Parse(m.json, jsondoc.Limits{MaxDepth: 1 << 10}); err != nil {
+				return nil, fmt.Errorf("docstore: stored document %q/%q: %w", s.p.col, id, err)
+			}
+		}
+		return m, nil
 	}
-	return m, nil
 }
 
 func (s *source) nextIndexed(st *Explanation) (*match, error) {
@@ -553,6 +587,7 @@ func (db *DB) Count(col string, filter []byte) (int64, error) {
 	defer snap.Close()
 	p := db.makePlan(c, col, f, nil)
 	src := newSource(db, snap, p, nil)
+	src.keep = filterOnly(f)
 	defer src.close()
 	var st Explanation
 	var n int64
@@ -666,6 +701,7 @@ func (db *DB) forEachMatch(col string, filter []byte, fn func(*query.Filter, []s
 	defer snap.Close()
 	p := db.makePlan(c, col, f, nil)
 	src := newSource(db, snap, p, nil)
+	src.keep = filterOnly(f)
 	defer src.close()
 	var st Explanation
 	ids := make([]string, 0, 256)

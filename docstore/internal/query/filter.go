@@ -313,3 +313,26 @@ func describe(v jsondoc.Value) string {
 }
 
 func itoa(i int) string { return jsondoc.Int(int64(i)).NumberLiteral() }
+
+// TopLevelFields returns the first path segment of every field the filter
+// reads, so a caller may build only those members of a document before
+// calling Match (see jsondoc.ParseFields).
+func (f *Filter) TopLevelFields() []string {
+	seen := map[string]bool{}
+	var out []string
+	var walk func(n *node)
+	walk = func(n *node) {
+		if n.kind == nodeField {
+			if len(n.segs) > 0 && !seen[n.segs[0]] {
+				seen[n.segs[0]] = true
+				out = append(out, n.segs[0])
+			}
+			return
+		}
+		for i := range n.subs {
+			walk(&n.subs[i])
+		}
+	}
+	walk(&f.root)
+	return out
+}
