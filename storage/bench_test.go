@@ -10,7 +10,7 @@ package storage_test
 //	MINIDBGO_BENCH_KEYS=1000000 go test -run='^$' -bench=. -benchtime=1x -timeout 60m .
 //
 // Keys are 16 bytes ("user" and 12 digits); values are ~200 bytes of JSON
-// documents with varied content, generated deterministically (benchValue).
+// documents with varied content, generated deterministically (valueGen).
 // Fills use durability none, as the reference figures in docs/benchmarks.md
 // were measured without per-write sync; fillsync uses the default, group.
 

@@ -239,7 +239,10 @@ func (d *DB) makeRoomForWrite(force bool) error {
 			deadline = time.Now().Add(d.opts.WriteStallTimeout)
 		}
 		wait := time.Until(deadline)
-		if wait <= 0 {
+		if force {
+			// An explicit Flush (or Compact) waits as long as it takes.
+			wait = time.Hour
+		} else if wait <= 0 {
 			d.mu.Unlock()
 			return ErrBusy
 		}

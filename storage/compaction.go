@@ -118,14 +118,14 @@ func (d *DB) runCompactionLocked(c *compaction) error {
 	c.version.Ref()
 	smallestSnap := d.smallestSnapshotLocked()
 	if c.trivialMove {
-		f := c.inputs[0].files[0]
-		edit := &manifest.VersionEdit{
-			DeletedFiles: []manifest.DeletedFile{{Level: c.inputs[0].level, FileNum: f.FileNum}},
-			NewFiles:     []manifest.NewFile{{Level: c.outputLevel, Meta: f}},
+		edit := &manifest.VersionEdit{}
+		for _, f := range c.inputs[0].files {
+			edit.DeletedFiles = append(edit.DeletedFiles, manifest.DeletedFile{Level: c.inputs[0].level, FileNum: f.FileNum})
+			edit.NewFiles = append(edit.NewFiles, manifest.NewFile{Level: c.outputLevel, Meta: f})
 		}
 		err := d.logAndApplyLocked(edit)
 		if err == nil {
-			d.mu.compactPtr[c.inputs[0].level] = append([]byte(nil), f.LargestUserKey()...)
+			d.mu.compactPtr[c.inputs[0].level] = append([]byte(nil), c.largest...)
 			d.updateReadStateLocked()
 			d.m.trivialMoves.Add(1)
 		}
@@ -191,10 +191,14 @@ func (d *DB) mergeCompaction(c *compaction, smallestSnap base.SeqNum) (outputs [
 		}
 		if in.level == 0 {
 			for i := len(in.files) - 1; i >= 0; i-- {
-				iters = append(iters, newLevelIter(d, in.files[i:i+1], nil, nil))
+				li := newLevelIter(d, in.files[i:i+1], nil, nil)
+				li.compaction = true
+				iters = append(iters, li)
 			}
 		} else if len(in.files) > 0 {
-			iters = append(iters, newLevelIter(d, in.files, nil, nil))
+			li := newLevelIter(d, in.files, nil, nil)
+			li.compaction = true
+			iters = append(iters, li)
 		}
 	}
 	mi := newMergingIter(iters)

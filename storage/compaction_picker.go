@@ -2,6 +2,7 @@ package storage
 
 import (
 	"bytes"
+	"slices"
 
 	"github.com/minidbgo/minidbgo/storage/internal/base"
 	"github.com/minidbgo/minidbgo/storage/internal/manifest"
@@ -86,7 +87,8 @@ func (d *DB) pickCompactionLocked() *compaction {
 	if len(c.inputs[0].files) == 1 && len(out) == 0 && c.inputs[0].level > 0 {
 		c.trivialMove = true
 	}
-	if len(c.inputs[0].files) == 1 && len(out) == 0 && c.inputs[0].level == 0 && len(v.Levels[0]) == 1 {
+	if len(out) == 0 && c.inputs[0].level == 0 && disjoint(c.inputs[0].files) {
+		// Tables flushed from key-ordered writes: move them down as they are.
 		c.trivialMove = true
 	}
 	c.bottommost = d.isBottommost(v, c)
@@ -162,4 +164,18 @@ func (d *DB) smallestSnapshotLocked() base.SeqNum {
 		return s
 	}
 	return base.SeqNum(d.visibleSeq.Load())
+}
+
+// disjoint reports whether no two of the tables overlap by user key.
+func disjoint(files []*manifest.FileMetadata) bool {
+	sorted := append([]*manifest.FileMetadata(nil), files...)
+	slices.SortFunc(sorted, func(a, b *manifest.FileMetadata) int {
+		return bytes.Compare(a.SmallestUserKey(), b.SmallestUserKey())
+	})
+	for i := 1; i < len(sorted); i++ {
+		if bytes.Compare(sorted[i-1].LargestUserKey(), sorted[i].SmallestUserKey()) >= 0 {
+			return false
+		}
+	}
+	return true
 }

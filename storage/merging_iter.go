@@ -139,6 +139,7 @@ type levelIter struct {
 	h            *tableHandle
 	iter         base.InternalIterator
 	err          error
+	compaction   bool // read without filling the block cache
 }
 
 var _ base.InternalIterator = (*levelIter)(nil)
@@ -180,7 +181,11 @@ func (l *levelIter) load(i int) bool {
 		return false
 	}
 	l.h = h
-	l.iter = h.r.NewIter(l.lower, l.upper)
+	if l.compaction {
+		l.iter = h.r.NewCompactionIter()
+	} else {
+		l.iter = h.r.NewIter(l.lower, l.upper)
+	}
 	return true
 }
 

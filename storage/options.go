@@ -155,10 +155,12 @@ type Options struct {
 	// (about 1% false positives); negative disables filters.
 	BloomBitsPerKey int
 	// L0CompactionThreshold is the number of L0 files that triggers an
-	// L0→Lbase compaction. Default 4.
+	// L0→Lbase compaction. Default 8: with the guide's small memtables
+	// (10,000 records), L0 tables are small, and merging more of them at
+	// once rewrites L1 less often.
 	L0CompactionThreshold int
 	// L0StopWritesThreshold is the number of L0 files at which the flush
-	// worker waits for compaction, which in turn stalls writers. Default 20.
+	// worker waits for compaction, which in turn stalls writers. Default 40.
 	L0StopWritesThreshold int
 	// LBaseMaxBytes is the target size of L1; each deeper level is
 	// LevelMultiplier times larger. Defaults 64 MiB and 10.
@@ -214,10 +216,10 @@ func (o *Options) withDefaults() Options {
 		c.BloomBitsPerKey = 0
 	}
 	if c.L0CompactionThreshold <= 0 {
-		c.L0CompactionThreshold = 4
+		c.L0CompactionThreshold = 8
 	}
 	if c.L0StopWritesThreshold <= 0 {
-		c.L0StopWritesThreshold = 20
+		c.L0StopWritesThreshold = 40
 	}
 	if c.L0StopWritesThreshold < c.L0CompactionThreshold {
 		c.L0StopWritesThreshold = c.L0CompactionThreshold

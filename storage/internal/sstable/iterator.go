@@ -21,9 +21,22 @@ type tableIter struct {
 	data  blockIter
 	valid bool
 	err   error
+	// noFill reads blocks without adding them to the cache, so a
+	// compaction's one pass over its inputs does not evict the blocks
+	// readers use.
+	noFill bool
 }
 
 var _ base.InternalIterator = (*tableIter)(nil)
+
+// NewCompactionIter returns an unbounded iterator that uses cached blocks
+// but does not add the blocks it reads to the cache: for a single
+// sequential pass, such as a compaction's.
+func (r *Reader) NewCompactionIter() base.InternalIterator {
+	it := r.NewIter(nil, nil).(*tableIter)
+	it.noFill = true
+	return it
+}
 
 // NewIter returns an iterator over the table's entries. lower and upper are
 // optional user-key bounds (nil = unbounded): First and SeekGE never
@@ -51,7 +64,16 @@ func (i *tableIter) loadBlock() bool {
 	h, err := i.r.dataHandle(i.index.val)
 	if err == nil {
 		var b []byte
-		if b, err = i.r.readBlock(h, true); err == nil {
+		if i.noFill {
+			if cached, ok := i.r.o.Cache.Get(i.r.o.FileNum, h.Offset); ok {
+				b = cached
+			} else {
+				b, err = i.r.readBlock(h, false)
+			}
+		} else {
+			b, err = i.r.readBlock(h, true)
+		}
+		if err == nil {
 			err = i.r.named(i.data.init(b, int64(h.Offset)))
 		}
 	}
