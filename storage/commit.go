@@ -3,6 +3,7 @@ package storage
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"time"
 
@@ -121,6 +122,16 @@ func (d *DB) commit(w *writer) error {
 	} else if w.flush {
 		w.rot = d.lastRotated
 	} else {
+		if d.opts.Durability.Mode == DurabilityGroup {
+			// Writers the previous group released are re-enqueueing: give
+			// them a moment so this group's fsync covers them too, instead
+			// of the queue settling into two half-size groups.
+			for i := 0; i < 8 && len(d.writers) < d.lastGroup; i++ {
+				d.wmu.Unlock()
+				runtime.Gosched()
+				d.wmu.Lock()
+			}
+		}
 		size := len(w.batch.data)
 		if d.opts.Durability.Mode != DurabilitySync {
 			for _, o := range d.writers[1:] {
@@ -137,6 +148,7 @@ func (d *DB) commit(w *writer) error {
 			seq += base.SeqNum(gw.batch.count)
 		}
 		d.lastSeq = seq - 1
+		d.lastGroup = len(group)
 		d.wmu.Unlock()
 		err = d.writeGroup(group)
 		d.wmu.Lock()

@@ -33,12 +33,13 @@ type DB struct {
 	readOnly   atomic.Pointer[error]
 
 	// wmu serialises the commit pipeline. Lock order: wmu, then mu, then rsMu.
-	wmu     sync.Mutex
-	writers []*writer // queue; writers[0] is the leader
-	lastSeq base.SeqNum
-	walW    *wal.Writer // owned by the leader; swapped under wmu+mu
-	walFile vfs.File
-	walNum  uint64
+	wmu       sync.Mutex
+	writers   []*writer // queue; writers[0] is the leader
+	lastSeq   base.SeqNum
+	walW      *wal.Writer // owned by the leader; swapped under wmu+mu
+	walFile   vfs.File
+	walNum    uint64
+	lastGroup int // size of the last commit group (group durability)
 	// lastRotated is the memtable the leader's makeRoomForWrite froze, if any.
 	lastRotated *memTable
 
