@@ -1,5 +1,5 @@
 # MiniDBGo workspace. `make test` is what CI runs.
-MODULES := storage docstore httpd loadtest
+MODULES := storage docstore httpd cli loadtest
 GO      ?= go
 PKGS     = $(foreach m,$(MODULES),./$(m)/...)
 
@@ -78,3 +78,13 @@ fuzz:
 	  for t in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
 	    echo "fuzz $$pkg $$t"; $(GO) test -run='^$$' -fuzz="^$$t$$" -fuzztime=$(FUZZTIME) $$pkg; \
 	  done; done
+
+# The end-to-end kill loop (httpd/crashtest): 1,000 SIGKILL cycles of the
+# blackbox loop, 20 per engine kill point, 100 bank and 100
+# linearizability cycles. CRASH_SEED reruns a seed's kill times.
+CRASH_CYCLES ?= 1000
+crash:
+	cd httpd && MINIDBGO_CRASH_CYCLES=$(CRASH_CYCLES) MINIDBGO_KILLPOINT_CYCLES=20 \
+	  MINIDBGO_BANK_CYCLES=100 MINIDBGO_LIN_CYCLES=100 MINIDBGO_CRASH_SEED=$(CRASH_SEED) \
+	  $(GO) test -count=1 -timeout 6h -v -run 'TestCrashLoop|TestBank|TestLinearizability' ./crashtest
+.PHONY: crash

@@ -280,3 +280,17 @@ func (db *DB) deleteRange(prefix []byte) error {
 		}
 	}
 }
+
+// createCollection makes a collection exist, with no documents.
+func (db *DB) createCollection(col string) error {
+	b := db.engine.NewBatch()
+	c, err := db.ensureCollection(col, b)
+	if err != nil {
+		return err
+	}
+	if err := db.engine.Apply(b); err != nil {
+		return err
+	}
+	c.persisted.Store(true)
+	return nil
+}

@@ -70,6 +70,11 @@ func TestInsertGetReplaceDelete(t *testing.T) {
 	n, err := db.Count("weird", nil)
 	require.NoError(t, err)
 	require.Equal(t, int64(4), n)
+	ex, err := db.Explain("weird", Query{Filter: []byte(`{"_id":"a/b"}`)})
+	require.NoError(t, err)
+	require.Equal(t, "IDSCAN", ex.Plan)
+	require.Equal(t, int64(1), ex.DocsExamined)
+	require.Equal(t, int64(1), ex.NReturned)
 }
 
 func TestBadDocuments(t *testing.T) {
@@ -213,6 +218,12 @@ func TestDumpRestoreRoundTrip(t *testing.T) {
 	require.Equal(t, int64(300), st.Documents)
 	require.Equal(t, 1, st.Indexes)
 
+	require.NoError(t, src.createCollection("empty"))
+	buf.Reset()
+	st, err = src.Dump(&buf)
+	require.NoError(t, err)
+	require.Contains(t, buf.String(), `{"collection":"empty"}`+"\n")
+
 	dst := openMem(t, &Options{MaxBatchDocs: 50})
 	rst, err := dst.Restore(bytes.NewReader(buf.Bytes()))
 	require.NoError(t, err)
@@ -224,6 +235,8 @@ func TestDumpRestoreRoundTrip(t *testing.T) {
 	specs, err := dst.ListIndexes("a")
 	require.NoError(t, err)
 	require.Len(t, specs, 1)
+	_, err = dst.Stats("empty")
+	require.NoError(t, err, "an empty collection survives dump and restore")
 
 	// A bad line names its number; earlier lines are stored.
 	bad := "{\"collection\":\"z\",\"doc\":{\"_id\":\"1\"}}\n{\"collection\":\"z\",\"doc\":{\"_id\":}\n"

@@ -19,7 +19,8 @@ import (
 //	{"collection":"users","doc":{"_id":"u1","age":36}}
 //
 // Index lines come before a collection's documents, so a restore builds
-// indexes as it loads. Export writes bare documents, one per line.
+// indexes as it loads. An empty collection without indexes is a line with
+// only "collection". Export writes bare documents, one per line.
 
 // DumpStats reports a dump or restore.
 type DumpStats struct {
@@ -82,6 +83,19 @@ func (db *DB) Dump(w io.Writer) (DumpStats, error) {
 		}
 		pre := keyenc.DocPrefix(c.name)
 		dit := snap.NewIter(&storage.IterOptions{Prefix: pre})
+		if !dit.First() && len(c.meta.Indexes) == 0 {
+			// An empty collection still exists: say so, so restore
+			// recreates it.
+			line = append(line[:0], `{"collection":`...)
+			line = append(line, colJSON...)
+			line = append(line, "}\n"...)
+			n, err := bw.Write(line)
+			st.Bytes += int64(n)
+			if err != nil {
+				dit.Close()
+				return st, err
+			}
+		}
 		for ok := dit.First(); ok; ok = dit.Next() {
 			_, js, err := decodeStored(dit.Value())
 			if err != nil {
@@ -166,6 +180,15 @@ func (db *DB) Restore(r io.Reader) (DumpStats, error) {
 			continue
 		}
 		docV, ok := v.Field("doc")
+		if !ok && len(v.Members()) == 1 {
+			if err := flush(); err != nil {
+				return st, lineError(n, err)
+			}
+			if err := db.createCollection(col); err != nil {
+				return st, lineError(n, err)
+			}
+			continue
+		}
 		if !ok || docV.Kind() != jsondoc.KindObject {
 			return st, lineError(n, errf("bad_request", "a dump line needs \"doc\" (an object) or \"index\""))
 		}

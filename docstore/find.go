@@ -459,17 +459,33 @@ func (s *source) next(st *Explanation, parse bool) (*match, error) {
 }
 
 func (s *source) nextDoc(st *Explanation, parse bool) (*match, error) {
+	ranges := s.p.ranges
+	if ranges == nil {
+		pre := keyenc.DocPrefix(s.p.col)
+		ranges = []keyRange{{start: pre, end: keyenc.PrefixEnd(pre)}}
+	}
 	for {
-		var ok bool
-		if s.it == nil {
-			pre := keyenc.DocPrefix(s.p.col)
-			ok = s.open(pre, keyenc.PrefixEnd(pre))
-		} else {
-			ok = s.it.Next()
-		}
-		if !ok {
-			s.done = true
-			return nil, s.it.Err()
+		ok := s.it != nil && s.it.Next()
+		for !ok {
+			if s.it != nil {
+				if err := s.it.Err(); err != nil {
+					return nil, err
+				}
+				if err := s.it.Close(); err != nil {
+					return nil, err
+				}
+				s.it = nil
+			}
+			s.ri++
+			if s.ri >= len(ranges) {
+				s.done = true
+				return nil, nil
+			}
+			r := ranges[s.ri]
+			if s.after != nil && r.end != nil && bytes.Compare(s.after, r.end) >= 0 {
+				continue
+			}
+			ok = s.open(r.start, r.end)
 		}
 		st.DocsExamined++
 		_, js, err := decodeStored(s.it.Value())

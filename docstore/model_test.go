@@ -110,7 +110,15 @@ func randFilter(rng *rand.Rand) string {
 			return `{"score":{"$gt":50}}`
 		}
 	}
-	switch rng.IntN(5) {
+	switch rng.IntN(7) {
+	case 5:
+		return []string{
+			fmt.Sprintf(`{"_id":"d%03d"}`, rng.IntN(150)),
+			fmt.Sprintf(`{"_id":{"$in":["d%03d","d%03d","zzz"]}}`, rng.IntN(150), rng.IntN(150)),
+			fmt.Sprintf(`{"_id":{"$gte":"d%03d","$lt":"d%03d"}}`, rng.IntN(75), 75+rng.IntN(75)),
+			fmt.Sprintf(`{"_id":{"$gt":"d%03d"},"age":{"$lt":40}}`, rng.IntN(150)),
+			`{"_id":{"$gt":5}}`,
+		}[rng.IntN(5)]
 	case 0:
 		return fmt.Sprintf(`{"$or":[%s,%s]}`, leaf(), leaf())
 	case 1:

@@ -18,7 +18,7 @@ import (
 type plan struct {
 	col         string
 	index       *index     // nil: collection scan
-	ranges      []keyRange // index key ranges, in key order
+	ranges      []keyRange // index key ranges (or, without an index, _id key ranges), in key order
 	sortByIndex bool       // the scan order satisfies the sort
 	eqFields    int        // leading index fields fixed by equality
 	filter      *query.Filter
@@ -43,6 +43,9 @@ type Explanation struct {
 
 func (p *plan) explain() Explanation {
 	e := Explanation{Plan: "COLLSCAN", SortByIndex: p.sortByIndex, InMemorySort: p.sort != nil && !p.sortByIndex}
+	if p.index == nil && p.ranges != nil {
+		e.Plan, e.Ranges = "IDSCAN", len(p.ranges)
+	}
 	if p.index != nil {
 		e.Plan = "IXSCAN"
 		e.Index = p.index.spec.Name
@@ -80,6 +83,13 @@ func (db *DB) makePlan(c *collection, col string, f *query.Filter, s *query.Sort
 	indexes := slices.Clone(c.indexes)
 	c.mu.RUnlock()
 
+	// _id conditions narrow a collection scan to the matching keys.
+	if cond, ok := conds["_id"]; ok {
+		if r, ok := idRanges(col, cond); ok {
+			p.ranges = r
+			return p
+		}
+	}
 	bestScore := 0
 	for _, ix := range indexes {
 		if ix.spec.Building {
@@ -98,6 +108,57 @@ func (db *DB) makePlan(c *collection, col string, f *query.Filter, s *query.Sort
 		}
 	}
 	return p
+}
+
+// idRanges turns string conditions on _id into document key ranges.
+func idRanges(col string, cond query.FieldCondition) ([]keyRange, bool) {
+	isStr := func(v *jsondoc.Value) bool { return v == nil || v.Kind() == jsondoc.KindString }
+	key := func(id string) []byte { return keyenc.DocKey(nil, col, id) }
+	switch {
+	case cond.Eq != nil:
+		if cond.Eq.Kind() != jsondoc.KindString {
+			return nil, false
+		}
+		k := key(cond.Eq.Str())
+		return []keyRange{{start: k, end: keyenc.PrefixEnd(k)}}, true
+	case len(cond.In) > 0:
+		var rs []keyRange
+		for _, v := range cond.In {
+			if v.Kind() != jsondoc.KindString {
+				return nil, false
+			}
+			k := key(v.Str())
+			rs = append(rs, keyRange{start: k, end: keyenc.PrefixEnd(k)})
+		}
+		slices.SortFunc(rs, func(a, b keyRange) int { return bytes.Compare(a.start, b.start) })
+		rs = slices.CompactFunc(rs, func(a, b keyRange) bool { return bytes.Equal(a.start, b.start) })
+		return rs, true
+	case cond.Lower != nil || cond.Upper != nil || cond.ScalarUpper != nil:
+		upper, upperIncl := cond.Upper, cond.UpperInclusive
+		if upper == nil {
+			// _id is never an array, so a scalar upper bound applies.
+			upper, upperIncl = cond.ScalarUpper, cond.ScalarUpperInclusive
+		}
+		if !isStr(cond.Lower) || !isStr(upper) {
+			return nil, false
+		}
+		pre := keyenc.DocPrefix(col)
+		r := keyRange{start: pre, end: keyenc.PrefixEnd(pre)}
+		if cond.Lower != nil {
+			r.start = key(cond.Lower.Str())
+			if !cond.LowerInclusive {
+				r.start = keyenc.PrefixEnd(r.start)
+			}
+		}
+		if upper != nil {
+			r.end = key(upper.Str())
+			if upperIncl {
+				r.end = keyenc.PrefixEnd(r.end)
+			}
+		}
+		return []keyRange{r}, true
+	}
+	return nil, false
 }
 
 // buildRanges turns the filter's conditions into key ranges of ix. The

@@ -134,7 +134,7 @@ func TestDumpRestore(t *testing.T) {
 	require.Equal(t, string(dump.body), string(e2.do("GET", "/api/dumpDB", nil).body))
 
 	before := e2.state()
-	er := errorBody(t, e2.do("POST", "/api/restoreDB", "\n\n{\"collection\":\"x\"}"), http.StatusBadRequest, "bad_request")
+	er := errorBody(t, e2.do("POST", "/api/restoreDB", "\n\n{\"collection\":\"x\",\"what\":1}"), http.StatusBadRequest, "bad_request")
 	require.Equal(t, 3, *er.Index)
 	errorBody(t, e2.do("POST", "/api/restoreDB", `{"collection":"x","doc":{"a":`), http.StatusBadRequest, "bad_request")
 	errorBody(t, e2.do("POST", "/api/restoreDB", `[1]`), http.StatusBadRequest, "bad_request")

@@ -3,6 +3,7 @@ module github.com/minidbgo/minidbgo/httpd
 go 1.26.0
 
 require (
+	github.com/anishathalye/porcupine v1.3.1
 	github.com/go-chi/chi/v5 v5.5.0
 	github.com/minidbgo/minidbgo/docstore v0.0.0
 	github.com/minidbgo/minidbgo/storage v0.0.0

@@ -188,11 +188,14 @@ func (d *DB) writeGroup(group []*writer) error {
 		}
 		bytes += len(gw.batch.data)
 	}
+	killpoint("wal.append.after")
 	switch d.opts.Durability.Mode {
 	case DurabilitySync, DurabilityGroup:
+		killpoint("wal.sync.before")
 		if err := d.walW.Sync(); err != nil {
 			return fmt.Errorf("storage: WAL sync: %w", err)
 		}
+		killpoint("wal.sync.after")
 		d.m.walSyncs.Add(1)
 	case DurabilityPeriodic:
 		if err := d.walW.Flush(); err != nil {

@@ -278,6 +278,7 @@ func (d *DB) mergeCompaction(c *compaction, smallestSnap base.SeqNum) (outputs [
 			cleanup()
 			return nil, 0, fmt.Errorf("storage: compaction output %s: %w", sstName(wNum), err)
 		}
+		killpoint("compaction.mid")
 		lastAdded = append(lastAdded[:0], ukey...)
 	}
 	if err := mi.Err(); err != nil {

@@ -183,6 +183,7 @@ func (d *DB) writeL0(mem *memTable) (*manifest.FileMetadata, error) {
 			d.removeFile(sstPath(d.dir, num))
 			return nil, fmt.Errorf("storage: flush to %s: %w", sstName(num), err)
 		}
+		killpoint("sst.write.mid")
 	}
 	if err := it.Err(); err != nil {
 		w.Abort()

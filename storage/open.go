@@ -431,9 +431,11 @@ func (d *DB) setCurrent(manifestName string) error {
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("storage: close CURRENT.tmp: %w", err)
 	}
+	killpoint("manifest.current.before")
 	if err := d.fs.Rename(tmp, filepath.Join(d.dir, currentFileName)); err != nil {
 		return fmt.Errorf("storage: rename CURRENT.tmp: %w", err)
 	}
+	killpoint("manifest.current.after")
 	return d.syncDir(d.dir)
 }
 

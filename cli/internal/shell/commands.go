@@ -1,0 +1,329 @@
+package shell
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/minidbgo/minidbgo/docstore"
+)
+
+// paramKind says what a command's parameter accepts.
+type paramKind int
+
+const (
+	// pCollection is a collection name that `use` may supply; it is
+	// always a command's first parameter.
+	pCollection paramKind = iota
+	// pJSON is a JSON object or array.
+	pJSON
+	// pWord is a bare word (an index name, a file).
+	pWord
+	// pAny is a word or JSON (an index spec).
+	pAny
+)
+
+type param struct {
+	name     string
+	kind     paramKind
+	optional bool
+}
+
+func (p param) placeholder() string {
+	return "<" + p.name + ">"
+}
+
+func required(ps []param) int {
+	n := 0
+	for _, p := range ps {
+		if !p.optional {
+			n++
+		}
+	}
+	return n
+}
+
+// command is one shell command.
+type command struct {
+	name    string
+	params  []param
+	summary string
+	// help is the text of `help <command>` after the synopsis: details
+	// and examples.
+	help string
+	run  func(s *Shell, ctx context.Context, col string, args []arg) error
+}
+
+// synopsis is the command's usage line: findOne [collection] [filter].
+func (c *command) synopsis() string {
+	var b strings.Builder
+	b.WriteString(c.name)
+	for _, p := range c.params {
+		b.WriteByte(' ')
+		if p.kind == pCollection || p.optional {
+			b.WriteString("[" + p.name + "]")
+		} else {
+			b.WriteString(p.placeholder())
+		}
+	}
+	return b.String()
+}
+
+var (
+	colParam = param{name: "collection", kind: pCollection}
+	commands []*command
+	aliases  = map[string]string{"find": "findMany", "quit": "exit", "insert": "insertOne", "ls": "show collections"}
+)
+
+func init() {
+	commands = []*command{
+		{name: "insertOne", params: []param{colParam, {name: "document", kind: pJSON}},
+			summary: "store a document (replacing any with the same _id)",
+			help: `Stores the document. Without an _id, one is generated. A document with the
+same _id is replaced, as a POST to the REST API does. Prints the _id and
+whether the document was created. With -c, a JSON argument typed as -
+is read from standard input.
+
+  insertOne products {"_id":"p1","name":"Laptop","price":1200}
+  minidbgo -c 'insertOne products -' < doc.json`,
+			run: cmdInsertOne},
+		{name: "insertMany", params: []param{colParam, {name: "documents", kind: pJSON}},
+			summary: "store up to 1,000 documents atomically",
+			help: `Stores a JSON array of documents in one atomic batch: all or none.
+
+  insertMany products [{"_id":"p2","name":"Mouse","price":25},{"_id":"p3","name":"Desk","price":300}]`,
+			run: cmdInsertMany},
+		{name: "findOne", params: []param{colParam, {name: "filter", kind: pJSON, optional: true}, {name: "projection", kind: pJSON, optional: true}},
+			summary: "print the first document matching a filter (null if none)",
+			help: `Filters use MongoDB's query language ($eq $ne $gt $gte $lt $lte $in $nin
+$exists $type $regex $and $or $nor $not $elemMatch $all $size, dot paths).
+
+  findOne products {"_id":"p1"}
+  findOne products {"price":{"$gt":1000}} {"name":1}`,
+			run: cmdFindOne},
+		{name: "findMany", params: []param{colParam, {name: "filter", kind: pJSON, optional: true}, {name: "options", kind: pJSON, optional: true}},
+			summary: "print the documents matching a filter, a page at a time",
+			help: `Options: {"sort": {"price": -1} or "-price,_id", "limit": n, "skip": n,
+"projection": {"name": 1} or "name,price"}. In an interactive shell results
+come 20 at a time: type it for more. Scripts get every result (or pages of
+--batch-size). Alias: find.
+
+  findMany products {"price":{"$gt":1000}}
+  findMany products {} {"sort":{"price":-1},"limit":10,"projection":{"name":1,"price":1}}`,
+			run: cmdFindMany},
+		{name: "it", summary: "show the next page of the last findMany",
+			help: `Continues the last findMany where its page ended.`,
+			run:  cmdIt},
+		{name: "updateOne", params: []param{colParam, {name: "filter", kind: pJSON}, {name: "update", kind: pJSON}},
+			summary: "update the first document matching a filter",
+			help: `The update holds operators ($set $unset $inc $push $pull $addToSet ...) or
+is a replacement document. Prints how many documents matched and changed.
+
+  updateOne products {"_id":"p1"} {"$set":{"name":"Laptop Pro"}}`,
+			run: cmdUpdateOne},
+		{name: "updateMany", params: []param{colParam, {name: "filter", kind: pJSON}, {name: "update", kind: pJSON}},
+			summary: "update every document matching a filter",
+			help: `Each document is updated atomically; the set is not one transaction.
+{} matches every document.
+
+  updateMany products {"price":{"$lt":100}} {"$inc":{"price":5}}`,
+			run: cmdUpdateMany},
+		{name: "deleteOne", params: []param{colParam, {name: "filter", kind: pJSON}},
+			summary: "delete the first document matching a filter",
+			help:    `  deleteOne products {"_id":"p3"}`,
+			run:     cmdDeleteOne},
+		{name: "deleteMany", params: []param{colParam, {name: "filter", kind: pJSON}},
+			summary: "delete every document matching a filter ({} deletes all)",
+			help:    `  deleteMany products {"price":{"$lt":10}}`,
+			run:     cmdDeleteMany},
+		{name: "count", params: []param{colParam, {name: "filter", kind: pJSON, optional: true}},
+			summary: "count the documents matching a filter",
+			help: `Without a filter, the collection's maintained count (no scan).
+
+  count products
+  count products {"price":{"$gt":1000}}`,
+			run: cmdCount},
+		{name: "dumpAll", params: []param{{name: "collection", kind: pWord, optional: true}},
+			summary: "print every document of every collection (or of one)",
+			help:    `Prints one line per document, "collection document", streaming.`,
+			run:     cmdDumpAll},
+		{name: "dumpDB", params: []param{{name: "file", kind: pWord, optional: true}},
+			summary: "back up the database as NDJSON to a file (or to stdout)",
+			help: `Streams every collection's indexes and documents, from one consistent
+snapshot, as NDJSON: to the file (written whole, then renamed into place)
+or, without one, to standard output. restoreDB reads it back. On a
+terminal, a progress line shows the bytes and documents written.
+
+  dumpDB backup.ndjson
+  minidbgo -c dumpDB > backup.ndjson`,
+			run: cmdDumpDB},
+		{name: "restoreDB", params: []param{{name: "file", kind: pWord}},
+			summary: "restore a dumpDB file (documents are upserted)",
+			help: `Reads what dumpDB wrote (or the guide's curl backups) and stores it:
+indexes are created and documents upserted, in batches. A bad line stops the
+restore, naming the line; the lines before it are stored.
+
+  restoreDB backup.ndjson`,
+			run: cmdRestoreDB},
+		{name: "compact", summary: "compact the whole database now",
+			help: `Runs a full compaction and returns when it is done (on a server, it polls
+until the server's compaction finishes).`,
+			run: cmdCompact},
+		{name: "show collections", summary: "list the collections",
+			help: `One name per line. stats <collection> gives its counts.`,
+			run:  cmdShowCollections},
+		{name: "use", params: []param{{name: "collection", kind: pWord}},
+			summary: "choose a collection that later commands may omit",
+			help: `After use products, "findMany {"price":{"$gt":1000}}" reads products. The
+collection need not exist yet: the first insert creates it.
+
+  use products`,
+			run: cmdUse},
+		{name: "createIndex", params: []param{colParam, {name: "keys", kind: pAny}, {name: "options", kind: pJSON, optional: true}},
+			summary: "create a secondary index (and fill it)",
+			help: `Keys are {"field": 1 or -1, ...}, or a list like price,-name. Options:
+{"unique": true, "name": "..."}. A full spec {"name","fields"|"keys","unique"}
+is accepted too. The name defaults to field_1_other_-1.
+
+  createIndex products {"price":1}
+  createIndex users email {"unique":true}`,
+			run: cmdCreateIndex},
+		{name: "listIndexes", params: []param{colParam},
+			summary: "list a collection's indexes",
+			help:    `  listIndexes products`,
+			run:     cmdListIndexes},
+		{name: "dropIndex", params: []param{colParam, {name: "name", kind: pWord}},
+			summary: "remove an index",
+			help:    `  dropIndex products price_1`,
+			run:     cmdDropIndex},
+		{name: "dropCollection", params: []param{{name: "collection", kind: pWord}},
+			summary: "delete a collection with its documents and indexes",
+			help:    `The collection is always named, never taken from use.`,
+			run:     cmdDropCollection},
+		{name: "explain", params: []param{colParam, {name: "filter", kind: pJSON, optional: true}, {name: "options", kind: pJSON, optional: true}},
+			summary: "show a query's plan and what its first page cost",
+			help: `Takes findMany's filter and options.
+
+  explain products {"price":{"$gt":1000}}`,
+			run: cmdExplain},
+		{name: "stats", params: []param{{name: "collection", kind: pWord, optional: true}},
+			summary: "process stats (the guide's /api/stats), or a collection's counts",
+			help: `Without a collection: CPU, memory and GC figures of the process holding
+the database. With one: its document count and bytes.`,
+			run: cmdStats},
+		{name: "metrics", summary: "engine and server counters (/api/metrics)",
+			help: `The guide's puts, gets, deletes, flushes and compacts, then every other
+engine counter, the LSM levels, and the HTTP server's counters.`,
+			run: cmdMetrics},
+		{name: "help", params: []param{{name: "command", kind: pWord, optional: true}},
+			summary: "list the commands, or explain one",
+			help:    `  help findMany`,
+			run:     cmdHelp},
+		{name: "exit", summary: "leave the shell (also quit, or Ctrl-D)",
+			help: `Closes the database cleanly (flushing it) and exits.`,
+			run:  func(*Shell, context.Context, string, []arg) error { return errExit }},
+	}
+}
+
+// lookup finds a command by name or alias, ignoring case.
+func lookup(name string) *command {
+	if a, ok := aliases[strings.ToLower(name)]; ok {
+		name = a
+	}
+	for _, c := range commands {
+		if strings.EqualFold(c.name, name) {
+			return c
+		}
+	}
+	return nil
+}
+
+// commandNames returns every command name (for completion), sorted.
+func commandNames() []string {
+	var out []string
+	for _, c := range commands {
+		out = append(out, c.name)
+	}
+	for a := range aliases {
+		out = append(out, a)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// suggest returns the command closest to a mistyped name, or "".
+func suggest(name string) string {
+	best, bestD := "", 3
+	if len(name) < 3 {
+		return ""
+	}
+	for _, c := range commandNames() {
+		if d := editDistance(strings.ToLower(name), strings.ToLower(c)); d < bestD {
+			best, bestD = c, d
+		}
+	}
+	return best
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+func cmdHelp(s *Shell, _ context.Context, _ string, args []arg) error {
+	if len(args) == 1 {
+		c := lookup(args[0].text)
+		if c == nil && strings.EqualFold(args[0].text, "show") {
+			c = lookup("show collections")
+		}
+		if c == nil {
+			return usagef("no command %q; type help for the list", args[0].text)
+		}
+		s.out.line("%s\n  %s\n\n%s", c.synopsis(), c.summary, c.help)
+		return nil
+	}
+	s.out.line("Commands ([collection] may be omitted after use <collection>):")
+	width := 0
+	for _, c := range commands {
+		width = max(width, len(c.synopsis()))
+	}
+	for _, c := range commands {
+		s.out.line("  %-*s  %s", width, c.synopsis(), c.summary)
+	}
+	s.out.line("\nhelp <command> explains one. JSON arguments may span lines while braces are open.")
+	return nil
+}
+
+func cmdUse(s *Shell, _ context.Context, _ string, args []arg) error {
+	col := args[0].text
+	if err := validName(col); err != nil {
+		return err
+	}
+	s.current = col
+	s.cursor = nil
+	s.out.line("switched to collection %s", col)
+	return nil
+}
+
+func validName(col string) error {
+	if !docstore.ValidName(col) {
+		return &cmdError{code: "invalid_name", msg: fmt.Sprintf("invalid collection name %q: must match ^[A-Za-z0-9_-]{1,64}$", col)}
+	}
+	return nil
+}

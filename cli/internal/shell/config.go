@@ -1,0 +1,171 @@
+package shell
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+)
+
+// config is the command line and environment of minidbgo.
+type config struct {
+	mode       string // cli or server
+	dbPath     string
+	http       string // address of the REST API beside the shell, or "off"
+	httpSet    bool   // --http given
+	url        string // --url: client of a server
+	apiKey     string
+	commands   []string // -c
+	json       bool
+	batchSize  int // -1: the default
+	history    string
+	durability string
+	flushSize  int
+	maxMemMB   int
+	apiKeys    string // MINIDBGO_API_KEYS of the REST API beside the shell
+	args       []string
+}
+
+// errFlags is a flag error, already reported by the flag package.
+var errFlags = errors.New("bad flags")
+
+// multiFlag collects a repeatable flag.
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, "; ") }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
+
+const usageText = `minidbgo: MiniDBGo's shell.
+
+Usage:
+  minidbgo [flags]                  open the database (DB_PATH) with its REST API
+                                    beside it, and give an interactive shell
+  minidbgo [flags] -c 'command'     run commands (also from stdin) and exit:
+                                    status 0, 1 if a command failed, 2 on misuse
+  minidbgo --url http://host:6866   the same shell on a running server
+  MODE=server minidbgo              serve the REST API only (what Docker runs)
+  minidbgo check [--dir DIR]        verify every checksum of a data directory
+  minidbgo inspect [--dir DIR]      print its levels, files, sizes and counters
+
+Type help in the shell for its commands.
+
+Flags (each also read from the environment variable in brackets):
+`
+
+// parseConfig reads the environment, then the flags.
+func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
+	c := config{
+		mode:       envOr(getenv, "MODE", "cli"),
+		dbPath:     envOr(getenv, "DB_PATH", "data/MiniDBGo"),
+		url:        getenv("MINIDBGO_URL"),
+		apiKey:     getenv("MINIDBGO_API_KEY"),
+		history:    getenv("MINIDBGO_HISTORY"),
+		durability: envOr(getenv, "DURABILITY", "group"),
+		apiKeys:    getenv("MINIDBGO_API_KEYS"),
+		batchSize:  -1,
+	}
+	host := envOr(getenv, "LISTEN", "127.0.0.1")
+	port := envOr(getenv, "PORT", "6866")
+	c.http = host
+	if _, _, err := net.SplitHostPort(host); err != nil {
+		c.http = net.JoinHostPort(strings.Trim(host, "[]"), port)
+	}
+	var errs []error
+	c.flushSize = envInt(getenv, "FLUSH_SIZE", 10000, &errs)
+	c.maxMemMB = envInt(getenv, "MAX_MEM_MB", 50, &errs)
+	if len(errs) > 0 {
+		return c, errors.Join(errs...)
+	}
+
+	fs := flag.NewFlagSet("minidbgo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	help := false
+	for _, a := range args {
+		if a == "--" || !strings.HasPrefix(a, "-") {
+			break
+		}
+		help = help || a == "-h" || a == "-help" || a == "--help" || a == "--h"
+	}
+	fs.Usage = func() {
+		if !help {
+			fmt.Fprintln(stderr, "usage: minidbgo [flags] [-c command] | check | inspect | version  (minidbgo -h lists the flags)")
+			return
+		}
+		fmt.Fprint(stderr, usageText)
+		fs.PrintDefaults()
+	}
+	var cmds multiFlag
+	fs.Var(&cmds, "c", "run this `command` and exit (repeatable; one may hold several lines)")
+	fs.StringVar(&c.dbPath, "db", c.dbPath, "[DB_PATH] data directory of the embedded database")
+	fs.StringVar(&c.http, "http", c.http, "[LISTEN, PORT] address of the REST API served beside the shell, or off")
+	fs.StringVar(&c.mode, "mode", c.mode, "[MODE] cli (the shell) or server (the REST API only)")
+	fs.StringVar(&c.url, "url", c.url, "[MINIDBGO_URL] use the server at this URL instead of a data directory")
+	fs.StringVar(&c.apiKey, "api-key", c.apiKey, "[MINIDBGO_API_KEY] API key for --url (prefer the variable: flags show in ps)")
+	fs.BoolVar(&c.json, "json", false, "print compact JSON, even on a terminal")
+	fs.IntVar(&c.batchSize, "batch-size", c.batchSize, "findMany page size (default 20 on a terminal, every result in scripts)")
+	fs.StringVar(&c.history, "history", c.history, "[MINIDBGO_HISTORY] history file, or off (default: minidbgo/history in the user's config directory)")
+	fs.StringVar(&c.durability, "durability", c.durability, "[DURABILITY] sync, group, periodic:<duration> or none")
+	fs.IntVar(&c.flushSize, "flush-size", c.flushSize, "[FLUSH_SIZE] records before a memtable flush")
+	fs.IntVar(&c.maxMemMB, "max-mem-mb", c.maxMemMB, "[MAX_MEM_MB] memtable size in MiB before a flush")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return c, err
+		}
+		return c, errFlags // the flag package printed it
+	}
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "http" {
+			c.httpSet = true
+		}
+	})
+	c.commands = cmds
+	c.args = fs.Args()
+	switch {
+	case c.mode != "cli" && c.mode != "server":
+		return c, fmt.Errorf("MODE=%q: want cli or server", c.mode)
+	case c.mode == "server" && c.url != "":
+		return c, errors.New("MODE=server serves a data directory; it cannot be combined with --url")
+	case c.mode == "server" && len(c.commands) > 0:
+		return c, errors.New("MODE=server runs no commands; drop -c or MODE")
+	case c.flushSize <= 0 || c.maxMemMB <= 0:
+		return c, errors.New("FLUSH_SIZE and MAX_MEM_MB must be positive")
+	case c.url != "" && !strings.HasPrefix(c.url, "http://") && !strings.HasPrefix(c.url, "https://"):
+		return c, fmt.Errorf("--url %q: want http://host:port or https://host:port", c.url)
+	}
+	return c, nil
+}
+
+func envOr(getenv func(string) string, name, def string) string {
+	if v := strings.TrimSpace(getenv(name)); v != "" {
+		return v
+	}
+	return def
+}
+
+func envInt(getenv func(string) string, name string, def int, errs *[]error) int {
+	v := strings.TrimSpace(getenv(name))
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		*errs = append(*errs, fmt.Errorf("%s=%q: not an integer", name, v))
+		return def
+	}
+	return n
+}
+
+// envLookup turns an environment list (os.Environ) into a getenv; the
+// last setting of a name wins, as in the os package.
+func envLookup(env []string) func(string) string {
+	m := make(map[string]string, len(env))
+	for _, kv := range env {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			m[k] = v
+		}
+	}
+	return func(k string) string { return m[k] }
+}

@@ -1,0 +1,338 @@
+package shell
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/chzyer/readline"
+	"github.com/minidbgo/minidbgo/docstore"
+	"github.com/minidbgo/minidbgo/httpd"
+	"github.com/minidbgo/minidbgo/httpd/client"
+	"github.com/minidbgo/minidbgo/storage"
+	"github.com/minidbgo/minidbgo/storage/vfs"
+)
+
+// Version is minidbgo's version, set at build time with
+// -ldflags "-X github.com/minidbgo/minidbgo/cli/internal/shell.Version=…".
+var Version = "dev"
+
+// Run is the minidbgo command: args are the arguments after the program
+// name, env the environment (os.Environ's form). It returns the exit
+// status: 0 on success, 1 when a command failed, 2 on a usage error.
+//
+// When stdin is a terminal and no -c was given the shell is interactive;
+// otherwise it runs the -c commands or the statements on stdin without
+// prompts and stops at the first failure. When stdin is the process's own
+// os.Stdin, SIGINT and SIGTERM are handled (the database is closed
+// cleanly); Ctrl-C in an interactive shell cancels the command running.
+func Run(args []string, stdin io.Reader, stdout, stderr io.Writer, env []string) int {
+	getenv := envLookup(env)
+	ctx := context.Background()
+	var intr *interrupter
+	if f, ok := stdin.(*os.File); ok && f == os.Stdin {
+		var stop context.CancelFunc
+		ctx, stop = signal.NotifyContext(ctx, syscall.SIGTERM)
+		defer stop()
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		intr = &interrupter{root: cancel}
+		sigs := make(chan os.Signal, 1)
+		signal.Notify(sigs, os.Interrupt)
+		defer signal.Stop(sigs)
+		go func() {
+			for range sigs {
+				intr.interrupt()
+			}
+		}()
+	}
+	return run(ctx, args, stdin, stdout, stderr, getenv, intr)
+}
+
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string, intr *interrupter) int {
+	cfg, err := parseConfig(args, getenv, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	if err != nil {
+		if !errors.Is(err, errFlags) {
+			fmt.Fprintln(stderr, "minidbgo:", err)
+		}
+		return exitUsage
+	}
+	if len(cfg.args) > 0 {
+		switch cfg.args[0] {
+		case "check":
+			return runCheck(cfg.args[1:], cfg.dbPath, stdout, stderr)
+		case "inspect":
+			return runInspect(cfg.args[1:], cfg.dbPath, stdout, stderr)
+		case "version":
+			fmt.Fprintln(stdout, "minidbgo", Version)
+			return exitOK
+		case "help":
+			fmt.Fprint(stdout, usageText)
+			return exitOK
+		}
+		fmt.Fprintf(stderr, "minidbgo: unexpected argument %q (commands go in -c '...' or on stdin; admin commands are check, inspect, version)\n", cfg.args[0])
+		return exitUsage
+	}
+	if cfg.mode == "server" {
+		return runServer(ctx, cfg, stderr)
+	}
+
+	interactive := len(cfg.commands) == 0 && isTerminal(stdin) && isTerminal(stdout)
+	var (
+		be           backend
+		closeBackend = func() {}
+	)
+	if cfg.url != "" {
+		be, err = openRemote(ctx, cfg)
+	} else {
+		be, closeBackend, err = openEmbedded(cfg, interactive, stderr)
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "minidbgo:", err)
+		return exitFailed
+	}
+	defer closeBackend()
+
+	pretty := isTerminal(stdout) && !cfg.json
+	out := &printer{w: stdout, pretty: pretty,
+		color: pretty && getenv("NO_COLOR") == "" && getenv("TERM") != "dumb"}
+	sh := newShell(be, out, stderr)
+	sh.progress = isTerminal(stderr)
+	switch {
+	case cfg.batchSize >= 0:
+		sh.pageSize = cfg.batchSize
+	case interactive:
+		sh.pageSize = defaultPage
+	}
+
+	if len(cfg.commands) > 0 {
+		var once sync.Once
+		var data []byte
+		var rerr error
+		sh.stdinArg = func() ([]byte, error) {
+			once.Do(func() { data, rerr = io.ReadAll(io.LimitReader(stdin, 64<<20)) })
+			return data, rerr
+		}
+		return sh.runScript(ctx, strings.NewReader(strings.Join(cfg.commands, "\n")))
+	}
+	if !interactive {
+		return sh.runScript(ctx, stdin)
+	}
+	hist, err := historyPath(cfg.history, getenv)
+	if err != nil {
+		fmt.Fprintln(stderr, "minidbgo: history off:", err)
+	}
+	sh.collectFields()
+	fmt.Fprintf(stderr, "MiniDBGo %s: %s. Type help for the commands, exit or Ctrl-D to leave.\n", Version, be.describe())
+	return sh.repl(ctx, terminal{in: stdin.(*os.File), out: stdout.(*os.File)}, hist, intr)
+}
+
+// isTerminal reports whether f is an *os.File on a terminal.
+func isTerminal(f any) bool {
+	file, ok := f.(*os.File)
+	return ok && readline.IsTerminal(int(file.Fd()))
+}
+
+// openRemote returns a backend on the server at cfg.url, after checking
+// that it answers.
+func openRemote(ctx context.Context, cfg config) (backend, error) {
+	c := client.New(cfg.url)
+	c.APIKey = cfg.apiKey
+	c.HTTPClient = &http.Client{Transport: &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+		ResponseHeaderTimeout: 5 * time.Minute,
+		IdleConnTimeout:       30 * time.Second,
+		MaxIdleConnsPerHost:   4,
+	}}
+	hctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if _, err := c.Health(hctx); err != nil {
+		return nil, fmt.Errorf("cannot reach the server at %s: %w", cfg.url, err)
+	}
+	return &remoteBackend{c: c}, nil
+}
+
+// openDB opens the data directory with the guide's settings.
+func openDB(cfg config, logger *slog.Logger) (*docstore.DB, error) {
+	durability, err := storage.ParseDurability(cfg.durability)
+	if err != nil {
+		return nil, err
+	}
+	db, err := docstore.Open(cfg.dbPath, &docstore.Options{Storage: &storage.Options{
+		MemTableRecords: cfg.flushSize,
+		MemTableBytes:   int64(cfg.maxMemMB) << 20,
+		Durability:      durability,
+		Logger:          logger,
+	}})
+	if err != nil {
+		return nil, openError(cfg.dbPath, err)
+	}
+	return db, nil
+}
+
+var heldBy = regexp.MustCompile(`held by pid (\d+)`)
+
+// openError explains a failed Open; for a locked directory it names the
+// process holding it.
+func openError(dir string, err error) error {
+	if !errors.Is(err, vfs.ErrLocked) {
+		return fmt.Errorf("open %s: %w", dir, err)
+	}
+	pid := 0
+	if m := heldBy.FindStringSubmatch(err.Error()); m != nil {
+		pid, _ = strconv.Atoi(m[1])
+	} else if b, rerr := os.ReadFile(filepath.Join(dir, "LOCK")); rerr == nil {
+		pid, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+	}
+	who := "another process"
+	if pid > 0 {
+		who = "pid " + strconv.Itoa(pid)
+	}
+	return fmt.Errorf("the data directory %s is locked by %s (a minidbgo or minidbgo-server using it); stop it, or use its REST API with --url http://127.0.0.1:6866", dir, who)
+}
+
+// openEmbedded opens the embedded database and, for an interactive shell
+// or when --http was given, serves the REST API beside it. close flushes
+// and closes everything.
+func openEmbedded(cfg config, interactive bool, stderr io.Writer) (backend, func(), error) {
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	db, err := openDB(cfg, logger)
+	if err != nil {
+		return nil, nil, err
+	}
+	keys, err := parseKeys(cfg.apiKeys)
+	if err != nil {
+		_ = db.Close()
+		return nil, nil, err
+	}
+	srv := httpd.New(db, httpd.Config{Keys: keys, Logger: logger, Version: Version})
+	admin := srv
+	if keys != nil {
+		// The shell reads metrics and stats in process, without a key.
+		admin = httpd.New(db, httpd.Config{Logger: logger, Version: Version})
+	}
+	var hs *http.Server
+	if cfg.http != "off" && (interactive || cfg.httpSet) {
+		ln, err := net.Listen("tcp", cfg.http)
+		if err != nil {
+			fmt.Fprintf(stderr, "minidbgo: REST API not started: %v (the shell works without it; --http off hides this)\n", err)
+		} else {
+			hs = &http.Server{Handler: srv, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 15 * time.Second,
+				WriteTimeout: 15 * time.Second, IdleTimeout: 60 * time.Second, MaxHeaderBytes: 64 << 10,
+				ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+			go func() { _ = hs.Serve(ln) }()
+			fmt.Fprintf(stderr, "REST API on http://%s\n", ln.Addr())
+		}
+	}
+	be := &localBackend{db: db, admin: admin, dir: cfg.dbPath}
+	closeAll := func() {
+		if hs != nil {
+			srv.BeginShutdown()
+			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			if err := hs.Shutdown(sctx); err != nil {
+				_ = hs.Close()
+			}
+			cancel()
+		}
+		if err := db.Engine().Flush(); err != nil && !errors.Is(err, storage.ErrClosed) {
+			fmt.Fprintln(stderr, "minidbgo: flush:", err)
+		}
+		srv.Close()
+		if admin != srv {
+			admin.Close()
+		}
+		if err := db.Close(); err != nil {
+			fmt.Fprintln(stderr, "minidbgo: close:", err)
+		}
+	}
+	return be, closeAll, nil
+}
+
+func parseKeys(s string) (*httpd.Keys, error) {
+	if s == "" {
+		return nil, nil
+	}
+	k, err := httpd.ParseKeys(s)
+	if err != nil {
+		return nil, fmt.Errorf("MINIDBGO_API_KEYS: %w", err)
+	}
+	return k, nil
+}
+
+// runServer is MODE=server: the REST API on the data directory, no shell,
+// until ctx is done (SIGINT or SIGTERM); then it drains requests, flushes
+// and closes. minidbgo-server is the same server with every setting.
+func runServer(ctx context.Context, cfg config, stderr io.Writer) int {
+	logger := slog.New(slog.NewJSONHandler(stderr, nil))
+	if cfg.http == "off" {
+		fmt.Fprintln(stderr, "minidbgo: MODE=server needs an address: --http off leaves nothing to do")
+		return exitUsage
+	}
+	db, err := openDB(cfg, logger.With("component", "storage"))
+	if err != nil {
+		fmt.Fprintln(stderr, "minidbgo:", err)
+		return exitFailed
+	}
+	keys, err := parseKeys(cfg.apiKeys)
+	if err != nil {
+		_ = db.Close()
+		fmt.Fprintln(stderr, "minidbgo:", err)
+		return exitUsage
+	}
+	ln, err := net.Listen("tcp", cfg.http)
+	if err != nil {
+		_ = db.Close()
+		fmt.Fprintln(stderr, "minidbgo:", err)
+		return exitFailed
+	}
+	srv := httpd.New(db, httpd.Config{Keys: keys, Logger: logger, AccessLog: true, Version: Version})
+	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 15 * time.Second,
+		WriteTimeout: 15 * time.Second, IdleTimeout: 60 * time.Second, MaxHeaderBytes: 64 << 10,
+		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+	logger.Info("minidbgo serving", "addr", ln.Addr().String(), "db_path", cfg.dbPath, "mode", "server", "version", Version)
+	code := exitOK
+	select {
+	case <-ctx.Done():
+		logger.Info("shutting down")
+	case err := <-served:
+		logger.Error("server stopped", "error", err.Error())
+		code = exitFailed
+	}
+	srv.BeginShutdown()
+	sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	if err := hs.Shutdown(sctx); err != nil {
+		_ = hs.Close()
+	}
+	cancel()
+	if err := db.Engine().Flush(); err != nil {
+		logger.Error("flush failed", "error", err.Error())
+		code = exitFailed
+	}
+	srv.Close()
+	if err := db.Close(); err != nil {
+		logger.Error("close failed", "error", err.Error())
+		code = exitFailed
+	}
+	return code
+}
