@@ -458,6 +458,34 @@ func (s *source) next(st *Explanation, parse bool) (*match, error) {
 	return s.nextIndexed(st)
 }
 
+// step advances to the next key of the scan, moving through ranges (past
+// the resume position); false at the end or on an error.
+func (s *source) step(ranges []keyRange) (bool, error) {
+	ok := s.it != nil && s.it.Next()
+	for !ok {
+		if s.it != nil {
+			if err := s.it.Err(); err != nil {
+				return false, err
+			}
+			if err := s.it.Close(); err != nil {
+				return false, err
+			}
+			s.it = nil
+		}
+		s.ri++
+		if s.ri >= len(ranges) {
+			s.done = true
+			return false, nil
+		}
+		r := ranges[s.ri]
+		if s.after != nil && r.end != nil && bytes.Compare(s.after, r.end) >= 0 {
+			continue
+		}
+		ok = s.open(r.start, r.end)
+	}
+	return true, nil
+}
+
 func (s *source) nextDoc(st *Explanation, parse bool) (*match, error) {
 	ranges := s.p.ranges
 	if ranges == nil {
@@ -465,27 +493,8 @@ func (s *source) nextDoc(st *Explanation, parse bool) (*match, error) {
 		ranges = []keyRange{{start: pre, end: keyenc.PrefixEnd(pre)}}
 	}
 	for {
-		ok := s.it != nil && s.it.Next()
-		for !ok {
-			if s.it != nil {
-				if err := s.it.Err(); err != nil {
-					return nil, err
-				}
-				if err := s.it.Close(); err != nil {
-					return nil, err
-				}
-				s.it = nil
-			}
-			s.ri++
-			if s.ri >= len(ranges) {
-				s.done = true
-				return nil, nil
-			}
-			r := ranges[s.ri]
-			if s.after != nil && r.end != nil && bytes.Compare(s.after, r.end) >= 0 {
-				continue
-			}
-			ok = s.open(r.start, r.end)
+		if ok, err := s.step(ranges); !ok {
+			return nil, err
 		}
 		st.DocsExamined++
 		_, js, err := decodeStored(s.it.Value())
@@ -520,32 +529,8 @@ func (s *source) nextDoc(st *Explanation, parse bool) (*match, error) {
 
 func (s *source) nextIndexed(st *Explanation) (*match, error) {
 	for {
-		var ok bool
-		if s.it == nil || s.ri < 0 {
-			ok = false
-		} else {
-			ok = s.it.Next()
-		}
-		for !ok {
-			if s.it != nil {
-				if err := s.it.Err(); err != nil {
-					return nil, err
-				}
-				if err := s.it.Close(); err != nil {
-					return nil, err
-				}
-				s.it = nil
-			}
-			s.ri++
-			if s.ri >= len(s.p.ranges) {
-				s.done = true
-				return nil, nil
-			}
-			r := s.p.ranges[s.ri]
-			if s.after != nil && bytes.Compare(s.after, r.end) >= 0 {
-				continue
-			}
-			ok = s.open(r.start, r.end)
+		if ok, err := s.step(s.p.ranges); !ok {
+			return nil, err
 		}
 		st.KeysExamined++
 		key := s.it.Key()

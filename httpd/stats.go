@@ -52,6 +52,11 @@ func newSampler(interval time.Duration) *sampler {
 func (s *sampler) run(interval time.Duration) {
 	defer close(s.done)
 	proc, _ := process.NewProcess(int32(os.Getpid()))
+	// gopsutil's cpu.Percent(0) compares with the previous call; the very
+	// first call has none and can report 100. Prime it so the first
+	// published sample is a real one (or 0).
+	_, _ = cpu.Percent(0, false)
+	first := true
 	measure := func() {
 		var smp sample
 		if proc != nil {
@@ -63,9 +68,10 @@ func (s *sampler) run(interval time.Duration) {
 				smp.rss = mi.RSS
 			}
 		}
-		if v, err := cpu.Percent(0, false); err == nil && len(v) > 0 {
+		if v, err := cpu.Percent(0, false); err == nil && len(v) > 0 && !first {
 			smp.systemCPU = round2(v[0])
 		}
+		first = false
 		s.mu.Lock()
 		s.last = smp
 		s.mu.Unlock()
