@@ -87,14 +87,8 @@ func (s *Server) listIndexes(w http.ResponseWriter, r *http.Request) {
 // index is built: 201 with the index, or 200 when an identical index
 // already existed (a different one with the same name is 409).
 func (s *Server) createIndex(w http.ResponseWriter, r *http.Request) {
-	col, err := colParam(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	body, err := readBody(r)
-	if err != nil {
-		s.writeError(w, r, err)
+	col, body, ok := s.colAndBody(w, r)
+	if !ok {
 		return
 	}
 	spec, err := docstore.ParseIndexSpec(body)

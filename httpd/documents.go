@@ -28,14 +28,8 @@ func writeResult(w http.ResponseWriter, col string, res docstore.WriteResult) {
 // it has none. If-None-Match: * makes it create-only (412 when the
 // document exists); If-Match requires the stored revision.
 func (s *Server) insertOne(w http.ResponseWriter, r *http.Request) {
-	col, err := colParam(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	body, err := readBody(r)
-	if err != nil {
-		s.writeError(w, r, err)
+	col, body, ok := s.colAndBody(w, r)
+	if !ok {
 		return
 	}
 	var opts docstore.WriteOptions
@@ -179,14 +173,8 @@ func (s *Server) docTarget(w http.ResponseWriter, r *http.Request) (col, id stri
 // to Config.MaxBatch documents, stored atomically (all or none). Each
 // document replaces any with its _id; two with the same _id are refused.
 func (s *Server) insertMany(w http.ResponseWriter, r *http.Request) {
-	col, err := colParam(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	body, err := readBody(r)
-	if err != nil {
-		s.writeError(w, r, err)
+	col, body, ok := s.colAndBody(w, r)
+	if !ok {
 		return
 	}
 	docs, err := splitArray(body)

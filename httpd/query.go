@@ -59,18 +59,13 @@ func (s *Server) checkPage(q *docstore.Query) error {
 // is a bare JSON array of documents (the seed's shape); when more
 // documents remain, X-Next-Cursor holds the cursor for the next page.
 func (s *Server) search(w http.ResponseWriter, r *http.Request) {
-	col, err := colParam(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	body, err := readBody(r)
-	if err != nil {
-		s.writeError(w, r, err)
+	col, body, ok := s.colAndBody(w, r)
+	if !ok {
 		return
 	}
 	qp := r.URL.Query()
 	q := docstore.Query{Filter: body, Cursor: qp.Get("cursor")}
+	var err error
 	if q.Limit, err = intParam(r, "limit"); err == nil {
 		q.Skip, err = intParam(r, "skip")
 	}
@@ -101,24 +96,8 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 // find serves POST /api/{col}/_find: {"filter", "sort", "fields",
 // "limit", "skip", "cursor"} → {"docs": [...], "cursor": "..."}.
 func (s *Server) find(w http.ResponseWriter, r *http.Request) {
-	col, err := colParam(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	body, err := readBody(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	var req api.FindRequest
-	if err := decodeControl(body, &req, true); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	q, err := s.findQuery(req)
-	if err != nil {
-		s.writeError(w, r, err)
+	col, q, ok := s.findRequest(w, r)
+	if !ok {
 		return
 	}
 	s.runFind(w, r, col, q, true)
@@ -177,24 +156,8 @@ func (s *Server) runFind(w http.ResponseWriter, r *http.Request, col string, q d
 // explain serves POST /api/{col}/_explain: the _find body → the plan and
 // the cost of its first page.
 func (s *Server) explain(w http.ResponseWriter, r *http.Request) {
-	col, err := colParam(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	body, err := readBody(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	var req api.FindRequest
-	if err := decodeControl(body, &req, true); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	q, err := s.findQuery(req)
-	if err != nil {
-		s.writeError(w, r, err)
+	col, q, ok := s.findRequest(w, r)
+	if !ok {
 		return
 	}
 	e, err := s.db.Explain(col, q)
@@ -212,14 +175,8 @@ func (s *Server) explain(w http.ResponseWriter, r *http.Request) {
 // count serves POST /api/{col}/_count: {"filter": {...}} (or no body) →
 // {"count": N}.
 func (s *Server) count(w http.ResponseWriter, r *http.Request) {
-	col, err := colParam(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	body, err := readBody(r)
-	if err != nil {
-		s.writeError(w, r, err)
+	col, body, ok := s.colAndBody(w, r)
+	if !ok {
 		return
 	}
 	var req api.CountRequest
@@ -239,14 +196,8 @@ func (s *Server) count(w http.ResponseWriter, r *http.Request) {
 // {"$set": {...}}} → {"matched": N, "modified": N}. Each document is
 // updated atomically; the set is not one transaction.
 func (s *Server) updateMany(w http.ResponseWriter, r *http.Request) {
-	col, err := colParam(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	body, err := readBody(r)
-	if err != nil {
-		s.writeError(w, r, err)
+	col, body, ok := s.colAndBody(w, r)
+	if !ok {
 		return
 	}
 	var req api.UpdateRequest
@@ -269,14 +220,8 @@ func (s *Server) updateMany(w http.ResponseWriter, r *http.Request) {
 // deleteMany serves POST /api/{col}/_delete: {"filter": {...}} →
 // {"deleted": N}. The filter is required; {} deletes every document.
 func (s *Server) deleteMany(w http.ResponseWriter, r *http.Request) {
-	col, err := colParam(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	body, err := readBody(r)
-	if err != nil {
-		s.writeError(w, r, err)
+	col, body, ok := s.colAndBody(w, r)
+	if !ok {
 		return
 	}
 	var req api.DeleteManyRequest
@@ -294,4 +239,25 @@ func (s *Server) deleteMany(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, api.DeleteManyResult{Deleted: res.Deleted})
+}
+
+// findRequest reads a _find-shaped body ({"filter", "sort", "fields",
+// "limit", "skip", "cursor"}) into a query. When it is bad it writes the
+// error response and reports false.
+func (s *Server) findRequest(w http.ResponseWriter, r *http.Request) (string, docstore.Query, bool) {
+	col, body, ok := s.colAndBody(w, r)
+	if !ok {
+		return "", docstore.Query{}, false
+	}
+	var req api.FindRequest
+	if err := decodeControl(body, &req, true); err != nil {
+		s.writeError(w, r, err)
+		return "", docstore.Query{}, false
+	}
+	q, err := s.findQuery(req)
+	if err != nil {
+		s.writeError(w, r, err)
+		return "", docstore.Query{}, false
+	}
+	return col, q, true
 }

@@ -261,3 +261,19 @@ func (s *Server) writeOptions(r *http.Request, col, id string) (docstore.WriteOp
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// colAndBody reads a request's collection name and body. When either is
+// bad it writes the error response and reports false.
+func (s *Server) colAndBody(w http.ResponseWriter, r *http.Request) (string, []byte, bool) {
+	col, err := colParam(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return "", nil, false
+	}
+	body, err := readBody(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return "", nil, false
+	}
+	return col, body, true
+}
