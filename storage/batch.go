@@ -27,6 +27,7 @@ const batchHeaderLen = 12
 type Batch struct {
 	data  []byte
 	count uint32
+	dels  uint32 // DEL entries, for metrics
 	db    *DB
 }
 
@@ -57,6 +58,7 @@ func (b *Batch) Delete(key []byte) {
 	b.data = binary.AppendUvarint(b.data, uint64(len(key)))
 	b.data = append(b.data, key...)
 	b.count++
+	b.dels++
 }
 
 // Len returns the number of entries in the batch.
@@ -72,6 +74,7 @@ func (b *Batch) Reset() {
 		clear(b.data)
 	}
 	b.count = 0
+	b.dels = 0
 }
 
 func (b *Batch) setSeq(seq base.SeqNum) {

@@ -73,17 +73,8 @@ func (d *DB) Apply(b *Batch) error {
 		return err
 	}
 	d.m.batches.Add(1)
-	for r, _ := newBatchReader(b.data); ; {
-		kind, _, _, ok, err := r.next()
-		if !ok || err != nil {
-			break
-		}
-		if kind == base.KindSet {
-			d.m.puts.Add(1)
-		} else {
-			d.m.deletes.Add(1)
-		}
-	}
+	d.m.puts.Add(uint64(b.count - b.dels))
+	d.m.deletes.Add(uint64(b.dels))
 	return nil
 }
 
@@ -206,6 +197,7 @@ func (d *DB) writeGroup(group []*writer) error {
 	d.m.groups.Add(1)
 
 	mem := d.mu.mem // stable: only the leader rotates it
+	var userBytes uint64
 	for _, gw := range group {
 		r, err := newBatchReader(gw.batch.data)
 		if err != nil {
@@ -221,10 +213,11 @@ func (d *DB) writeGroup(group []*writer) error {
 				break
 			}
 			mem.Add(seq, kind, key, value)
-			d.m.bytesIn.Add(uint64(len(key) + len(value)))
+			userBytes += uint64(len(key) + len(value))
 			seq++
 		}
 	}
+	d.m.bytesIn.Add(userBytes)
 	return nil
 }
 

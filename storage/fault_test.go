@@ -212,3 +212,22 @@ func TestSecondOpenFails(t *testing.T) {
 		})
 	}
 }
+
+// TestMetricsCountEntries checks that batches count each entry as a put
+// or a delete.
+func TestMetricsCountEntries(t *testing.T) {
+	db, err := Open("/db", &Options{FS: vfs.NewMem()})
+	require.NoError(t, err)
+	defer db.Close()
+	require.NoError(t, db.Put([]byte("a"), []byte("1")))
+	b := db.NewBatch()
+	b.Put([]byte("b"), []byte("2"))
+	b.Put([]byte("c"), []byte("3"))
+	b.Delete([]byte("a"))
+	require.NoError(t, db.Apply(b))
+	m := db.Metrics()
+	require.Equal(t, uint64(3), m.Puts)
+	require.Equal(t, uint64(1), m.Deletes)
+	require.Equal(t, uint64(1), m.Batches)
+	require.Equal(t, uint64(2+2+2+1), m.BytesIn) // "a1" "b2" "c3" + the deleted key "a"
+}
