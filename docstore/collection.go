@@ -24,7 +24,8 @@ import (
 // A collection's documents are one contiguous key range, and so is each
 // index. Document counts and byte sizes change in the same batch as the
 // document, as a delta key; deltas are folded into the base now and then,
-// so listing collections reads a few keys, never documents.
+// so that Open sums a few keys to load the counts, which are then kept in
+// memory: listing collections reads no keys at all.
 
 // collection is the in-memory view of a collection's metadata.
 type collection struct {

@@ -61,6 +61,21 @@ func (db *DB) Dump(w io.Writer) (DumpStats, error) {
 		return st, err
 	}
 	line := make([]byte, 0, 4096)
+	// emit writes {"collection":col} or {"collection":col,"field":value}.
+	emit := func(colJSON []byte, field string, value []byte) error {
+		line = append(line[:0], `{"collection":`...)
+		line = append(line, colJSON...)
+		if field != "" {
+			line = append(line, `,"`...)
+			line = append(line, field...)
+			line = append(line, `":`...)
+			line = append(line, value...)
+		}
+		line = append(line, "}\n"...)
+		n, err := bw.Write(line)
+		st.Bytes += int64(n)
+		return err
+	}
 	for _, c := range cols {
 		st.Collections++
 		colJSON, _ := json.Marshal(c.name)
@@ -69,46 +84,26 @@ func (db *DB) Dump(w io.Writer) (DumpStats, error) {
 				continue
 			}
 			specJSON, _ := json.Marshal(spec)
-			line = append(line[:0], `{"collection":`...)
-			line = append(line, colJSON...)
-			line = append(line, `,"index":`...)
-			line = append(line, specJSON...)
-			line = append(line, "}\n"...)
-			n, err := bw.Write(line)
-			st.Bytes += int64(n)
-			if err != nil {
+			if err := emit(colJSON, "index", specJSON); err != nil {
 				return st, err
 			}
 			st.Indexes++
 		}
-		pre := keyenc.DocPrefix(c.name)
-		dit := snap.NewIter(&storage.IterOptions{Prefix: pre})
-		if !dit.First() && len(c.meta.Indexes) == 0 {
+		dit := snap.NewIter(&storage.IterOptions{Prefix: keyenc.DocPrefix(c.name)})
+		ok := dit.First()
+		if !ok && len(c.meta.Indexes) == 0 {
 			// An empty collection still exists: say so, so restore
 			// recreates it.
-			line = append(line[:0], `{"collection":`...)
-			line = append(line, colJSON...)
-			line = append(line, "}\n"...)
-			n, err := bw.Write(line)
-			st.Bytes += int64(n)
-			if err != nil {
+			if err := emit(colJSON, "", nil); err != nil {
 				dit.Close()
 				return st, err
 			}
 		}
-		for ok := dit.First(); ok; ok = dit.Next() {
+		for ; ok; ok = dit.Next() {
 			_, js, err := decodeStored(dit.Value())
-			if err != nil {
-				dit.Close()
-				return st, err
+			if err == nil {
+				err = emit(colJSON, "doc", js)
 			}
-			line = append(line[:0], `{"collection":`...)
-			line = append(line, colJSON...)
-			line = append(line, `,"doc":`...)
-			line = append(line, js...)
-			line = append(line, "}\n"...)
-			n, err := bw.Write(line)
-			st.Bytes += int64(n)
 			if err != nil {
 				dit.Close()
 				return st, err
