@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/minidbgo/minidbgo/storage"
@@ -354,4 +356,41 @@ func manyFields(n int) string {
 		fmt.Fprintf(&b, `"f%d":1`, i)
 	}
 	return b.String()
+}
+
+// TestWritesRaceUniqueIndexCreation writes while a unique index appears:
+// writers that started without it must retry serialised, without
+// releasing their document locks twice.
+func TestWritesRaceUniqueIndexCreation(t *testing.T) {
+	for round := range 20 {
+		db := openMem(t, nil)
+		var wg sync.WaitGroup
+		var done atomic.Bool
+		var n atomic.Int64
+		for w := range 4 {
+			wg.Go(func() {
+				for i := 0; !done.Load(); i++ {
+					_, err := db.InsertOne("c", []byte(fmt.Sprintf(`{"_id":"w%d-%d","u":"%d-%d-%d"}`, w, i, round, w, i)), WriteOptions{})
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					n.Add(1)
+				}
+			})
+		}
+		for n.Load() < 20 {
+			runtime.Gosched()
+		}
+		spec, _ := ParseIndexSpec([]byte(`{"fields":["u"],"unique":true}`))
+		require.NoError(t, db.CreateIndex("c", spec, nil))
+		for target := n.Load() + 50; n.Load() < target; {
+			runtime.Gosched()
+		}
+		done.Store(true)
+		wg.Wait()
+		count, err := db.Count("c", nil)
+		require.NoError(t, err)
+		require.Equal(t, n.Load(), count)
+	}
 }

@@ -54,9 +54,6 @@ type Cursor struct {
 	returned int
 	cur      []byte
 	curID    string
-	curKey   []byte
-	curDoc   jsondoc.Value
-	hasDoc   bool
 	peek     *match
 	more     bool
 	last     *match // last returned, for the token

@@ -2,7 +2,6 @@ package docstore
 
 import (
 	"bytes"
-	"fmt"
 	"slices"
 	"strings"
 
@@ -353,12 +352,4 @@ func (db *DB) parseQueryParts(q Query) (*query.Filter, *query.Sort, *query.Proje
 		}
 	}
 	return f, s, pr, nil
-}
-
-func describeRanges(p *plan) string {
-	var b strings.Builder
-	for i, r := range p.ranges {
-		fmt.Fprintf(&b, "%d:[%x,%x) ", i, r.start, r.end)
-	}
-	return b.String()
 }

@@ -391,7 +391,8 @@ func (db *DB) write(col string, ops []*docOp) error {
 		}
 		unlock = db.lockDocs(col, ids)
 	}
-	defer unlock()
+	defer func() { unlock() }() // unlock may be replaced below
+
 	// Indexes are read under the document locks, so an index being built
 	// concurrently is either seen here or backfills after this write.
 	c.mu.RLock()

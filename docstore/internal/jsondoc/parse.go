@@ -105,12 +105,11 @@ func parse(data []byte, lim Limits) (Value, int, error) {
 // scratch holds the stacks on which members and elements accumulate until
 // their container closes and they are copied into one exact-size slab.
 type scratch struct {
-	members  []Member
-	values   []Value
-	buf      []byte
-	hwmM     int // high-water marks: the used prefix to clear on release
-	hwmV     int
-	keyIndex map[string]struct{}
+	members []Member
+	values  []Value
+	buf     []byte
+	hwmM    int // high-water marks: the used prefix to clear on release
+	hwmV    int
 }
 
 var scratchPool = sync.Pool{New: func() any { return new(scratch) }}

@@ -73,10 +73,9 @@ type fieldOp struct {
 	ops  []fieldOp
 }
 
-func anyOf(t valueTest) fieldOp          { return fieldOp{kind: opAny, test: t} }
-func notOf(ops ...fieldOp) fieldOp       { return fieldOp{kind: opNot, ops: ops} }
-func allOf(ops []fieldOp) fieldOp        { return fieldOp{kind: opAll, ops: ops} }
-func (o *fieldOp) isAny(k testKind) bool { return o.kind == opAny && o.test.kind == k }
+func anyOf(t valueTest) fieldOp    { return fieldOp{kind: opAny, test: t} }
+func notOf(ops ...fieldOp) fieldOp { return fieldOp{kind: opNot, ops: ops} }
+func allOf(ops []fieldOp) fieldOp  { return fieldOp{kind: opAll, ops: ops} }
 
 func (o *fieldOp) eval(v *jsondoc.Value, path []string, expand bool) bool {
 	switch o.kind {

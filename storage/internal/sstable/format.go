@@ -22,9 +22,6 @@ const (
 
 	// footerLen is the fixed length of the footer.
 	footerLen = 3*16 + 4 + 4 + 8
-
-	// maxEncodedHandleLen bounds a varint-encoded block handle.
-	maxEncodedHandleLen = 2 * binary.MaxVarintLen64
 )
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
