@@ -59,10 +59,8 @@ type docOp struct {
 	// results
 	rev     uint64
 	created bool
-	deleted bool
 	existed bool
 	json    []byte
-	skipped bool
 }
 
 var errSkip = errors.New("skip")
@@ -434,7 +432,6 @@ func (db *DB) write(col string, ops []*docOp) error {
 		}
 		nv, err := op.apply(old, oldJSON != nil, oldRev)
 		if err == errSkip {
-			op.skipped = true
 			continue
 		}
 		if err != nil {
@@ -456,7 +453,6 @@ func (db *DB) write(col string, ops []*docOp) error {
 			op.json = newJSON
 			b.Put(key, encodeStored(op.rev, newJSON))
 		} else {
-			op.deleted = true
 			b.Delete(key)
 		}
 		// Index maintenance: delete entries the old version had and the

@@ -50,7 +50,7 @@
 // yields an error matching base.ErrCorruption and never a panic or an
 // allocation larger than the input.
 //
-// Neither FileMetadata.Compacting nor any reference count is encoded: they
+// No reference count is encoded: counts
 // describe the running process, not the database.
 //
 // # Invariants

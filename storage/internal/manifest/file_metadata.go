@@ -14,7 +14,8 @@ const NumLevels = 7
 
 // FileMetadata describes one SSTable. It is shared by every Version that
 // includes the file, so it must not be copied or modified once it is part of
-// a Version, except for Compacting.
+// a Version. (No "compacting" flag is needed: the DB runs one compaction
+// at a time.)
 type FileMetadata struct {
 	FileNum     uint64
 	Size        uint64
@@ -22,11 +23,7 @@ type FileMetadata struct {
 	Largest     []byte // internal key
 	SmallestSeq base.SeqNum
 	LargestSeq  base.SeqNum
-	// Compacting is set while a compaction has the file as input; guarded
-	// by the DB's mutex (not by this package).
-	Compacting bool
-
-	refs atomic.Int32 // number of referenced Versions that include this file
+	refs        atomic.Int32 // number of referenced Versions that include this file
 }
 
 // SmallestUserKey returns the user key of Smallest.

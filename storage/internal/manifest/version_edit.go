@@ -44,7 +44,7 @@ type VersionEdit struct {
 }
 
 // Encode appends the encoding of e to dst and returns the extended slice.
-// Every NewFile must have a non-nil Meta. Compacting and reference counts are
+// Every NewFile must have a non-nil Meta. Reference counts are
 // not encoded.
 func (e *VersionEdit) Encode(dst []byte) []byte {
 	dst = binary.AppendUvarint(dst, tagVersion)
