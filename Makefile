@@ -5,8 +5,15 @@ PKGS     = $(foreach m,$(MODULES),./$(m)/...)
 
 .PHONY: test race vet fmt-check lint bench bench-storage bench-load standalone fuzz tidy-check run
 
+# Tests that measure reliability figures (kill loops, bad inputs, soak,
+# fuzzing) append a one-line summary to FIGURES; `make test` prints them
+# after the run, so the CI log shows them.
+FIGURES ?= $(CURDIR)/.figures.txt
+
 test: fmt-check vet
-	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+	@rm -f $(FIGURES)
+	MINIDBGO_FIGURES=$(FIGURES) $(GO) test -race -count=1 -timeout 20m $(PKGS)
+	@echo "== reliability figures =="; sort $(FIGURES) 2>/dev/null || echo "(none recorded)"
 
 # Build and start the server on DB_PATH (data/MiniDBGo) and PORT (6866):
 # `make run PORT=7000 DB_PATH=/tmp/db`. Other settings come from the
@@ -79,12 +86,12 @@ fuzz:
 	    echo "fuzz $$pkg $$t"; $(GO) test -run='^$$' -fuzz="^$$t$$" -fuzztime=$(FUZZTIME) -fuzzminimizetime=3s $$pkg; \
 	  done; done
 
-# The end-to-end kill loop (httpd/crashtest): 1,000 SIGKILL cycles of the
+# The end-to-end kill loop (httpd/e2etest): 1,000 SIGKILL cycles of the
 # blackbox loop, 20 per engine kill point, 100 bank and 100
 # linearizability cycles. CRASH_SEED reruns a seed's kill times.
 CRASH_CYCLES ?= 1000
 crash:
 	cd httpd && MINIDBGO_CRASH_CYCLES=$(CRASH_CYCLES) MINIDBGO_KILLPOINT_CYCLES=20 \
 	  MINIDBGO_BANK_CYCLES=100 MINIDBGO_LIN_CYCLES=100 MINIDBGO_CRASH_SEED=$(CRASH_SEED) \
-	  $(GO) test -count=1 -timeout 6h -v -run 'TestCrashLoop|TestBank|TestLinearizability' ./crashtest
+	  $(GO) test -count=1 -timeout 6h -v -run 'TestCrashLoop|TestBank|TestLinearizability' ./e2etest
 .PHONY: crash

@@ -1,4 +1,4 @@
-package crashtest
+package e2etest
 
 import (
 	"context"
@@ -623,7 +623,7 @@ func (l *crashLoop) summary(name string) string {
 // report logs the summary and fails the test on any loss or violation.
 func (l *crashLoop) report(name string) {
 	t, st := l.t, l.st
-	t.Log(l.summary(name))
+	figure(t, "%s", l.summary(name))
 	for _, p := range st.problems {
 		t.Error(p)
 	}
@@ -676,15 +676,12 @@ func TestCrashLoopKillPoints(t *testing.T) {
 	bin := buildServer(t, "killpoints")
 	cycles := envInt("MINIDBGO_KILLPOINT_CYCLES", 3)
 	base := seed()
-	var lines []string
 	for i, kp := range killPoints {
 		t.Run(kp.name, func(t *testing.T) {
 			l := newCrashLoop(t, bin, base+uint64(i), "FLUSH_SIZE=1500")
 			l.killEnv = []string{fmt.Sprintf("MINIDBGO_KILLPOINT=%s:%d", kp.name, kp.odds)}
 			l.run(cycles)
 			l.report("crash-killpoint " + kp.name)
-			lines = append(lines, l.summary(kp.name))
 		})
 	}
-	t.Logf("crash-killpoints: points=%d cycles_per_point=%d\n%s", len(killPoints), cycles, strings.Join(lines, "\n"))
 }

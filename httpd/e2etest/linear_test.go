@@ -1,4 +1,4 @@
-package crashtest
+package e2etest
 
 import (
 	"context"
@@ -252,7 +252,7 @@ func TestLinearizability(t *testing.T) {
 		}
 	}
 	s.kill()
-	t.Logf("linearizability: cycles=%d histories=%d operations=%d indeterminate=%d violations=%d undecided=%d unexpected_status=%d seed=%d",
+	figure(t, "linearizability: cycles=%d histories=%d operations=%d indeterminate=%d violations=%d undecided=%d unexpected_status=%d seed=%d",
 		cycles, histories, ops, unknowns, violations, undecided, len(unexpected), sd)
 	if len(unexpected) > 0 {
 		t.Errorf("%d unexpected responses, e.g. %v", len(unexpected), unexpected[:min(len(unexpected), 5)])

@@ -1,4 +1,4 @@
-package crashtest
+package e2etest
 
 import (
 	"context"
@@ -230,7 +230,7 @@ func TestBank(t *testing.T) {
 	}
 	s.kill()
 
-	t.Logf("bank: cycles=%d accounts=%d transfers_acked=%d transfers_unknown=%d snapshot_reads=%d wrong_totals=%d negative_balances=%d lost=%d recovery_p99=%v seed=%d",
+	figure(t, "bank: cycles=%d accounts=%d transfers_acked=%d transfers_unknown=%d snapshot_reads=%d wrong_totals=%d negative_balances=%d lost=%d recovery_p99=%v seed=%d",
 		st.cycles, bankAccounts, st.transfers.Load(), st.unknown.Load(), st.reads.Load(), st.wrongTotals.Load(), st.negatives.Load(), st.lost,
 		percentile(st.recoveries, 99).Round(time.Millisecond), sd)
 	for _, p := range st.problems {

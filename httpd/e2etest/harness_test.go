@@ -1,4 +1,4 @@
-package crashtest
+package e2etest
 
 import (
 	"bufio"
@@ -51,7 +51,7 @@ func buildServer(t *testing.T, tags string) string {
 		return bin
 	}
 	if buildDir == "" {
-		d, err := os.MkdirTemp("", "minidbgo-crashtest")
+		d, err := os.MkdirTemp("", "minidbgo-e2etest")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -302,4 +302,26 @@ func (o *oracleLog) sync() error {
 		return err
 	}
 	return o.f.Sync()
+}
+
+// figure logs a one-line summary of a test's figures and, when
+// MINIDBGO_FIGURES names a file, appends it there: `make test` prints
+// that file at the end, so CI shows the figures without -v.
+func figure(t *testing.T, format string, args ...any) {
+	t.Helper()
+	line := fmt.Sprintf(format, args...)
+	t.Log(line)
+	path := os.Getenv("MINIDBGO_FIGURES")
+	if path == "" {
+		return
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		t.Errorf("figures file: %v", err)
+		return
+	}
+	defer f.Close()
+	if _, err := fmt.Fprintln(f, line); err != nil {
+		t.Errorf("figures file: %v", err)
+	}
 }
