@@ -135,6 +135,17 @@ func (r *batchReader) next() (kind base.Kind, key, value []byte, ok bool, err er
 	return kind, key, value, true, nil
 }
 
+// validate decodes every entry without consuming r, so that a batch can be
+// checked before any of it is applied.
+func (r batchReader) validate() error {
+	for {
+		_, _, _, ok, err := r.next()
+		if err != nil || !ok {
+			return err
+		}
+	}
+}
+
 func readLenPrefixed(p []byte) (v, rest []byte, err error) {
 	n, w := binary.Uvarint(p)
 	if w <= 0 {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -27,6 +28,8 @@ type DB struct {
 
 	blockCache *cache.Cache
 	tc         *tableCache
+
+	recovery Recovery // what Open replayed; read-only after Open
 
 	closed     atomic.Bool
 	visibleSeq atomic.Uint64 // every write with seq <= visibleSeq is durable (per mode) and readable
@@ -205,4 +208,31 @@ func (d *DB) Close() error {
 		errs = append(errs, fmt.Errorf("storage: release lock: %w", err))
 	}
 	return errors.Join(errs...)
+}
+
+// Recovery describes what Open replayed from the write-ahead logs.
+type Recovery struct {
+	// Logs and Records count the logs read and the batches replayed.
+	Logs    int
+	Records int64
+	// TailBytesDropped counts the bytes dropped as torn tails (strict mode).
+	TailBytesDropped int64
+	// DamagedLog is set only by WALRecoveryPointInTime when it discarded
+	// writes: the first damaged log (as "wal/000012.log"), the offset of
+	// the first byte discarded from it and the bytes discarded. The log
+	// was moved to lost/.
+	DamagedLog   string
+	DamageOffset int64
+	DamagedBytes int64
+	// DiscardedLogs names the later logs discarded whole, also moved to
+	// lost/.
+	DiscardedLogs []string
+}
+
+// Recovery reports what Open replayed from the write-ahead logs, and in
+// WALRecoveryPointInTime mode what it discarded.
+func (d *DB) Recovery() Recovery {
+	r := d.recovery
+	r.DiscardedLogs = slices.Clone(r.DiscardedLogs)
+	return r
 }

@@ -14,6 +14,8 @@ import (
 //	MANIFEST-000123    log of version edits (WAL framing)
 //	wal/000124.log     write-ahead logs (WAL framing), one per memtable
 //	sst/000125.sst     SSTables
+//	lost/000124.log    logs discarded by point-in-time WAL recovery, kept
+//	                   for inspection and never read by the engine
 //
 // File numbers come from one counter recorded in the MANIFEST, so a number
 // is never reused.
@@ -22,6 +24,7 @@ const (
 	currentFileName = "CURRENT"
 	walDirName      = "wal"
 	sstDirName      = "sst"
+	lostDirName     = "lost"
 )
 
 type fileKind int
@@ -37,6 +40,8 @@ const (
 func walPath(dir string, num uint64) string {
 	return filepath.Join(dir, walDirName, fmt.Sprintf("%06d.log", num))
 }
+
+func walName(num uint64) string { return fmt.Sprintf("%s/%06d.log", walDirName, num) }
 
 func sstPath(dir string, num uint64) string {
 	return filepath.Join(dir, sstDirName, fmt.Sprintf("%06d.sst", num))

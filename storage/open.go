@@ -110,9 +110,17 @@ func (d *DB) recover() error {
 	d.mu.nextFileNum = nextFileNum
 	d.mu.logNum = logNum
 
-	// Replay every WAL at or after logNum, oldest first, into L0 tables.
+	// Replay every WAL at or after logNum, oldest first, into L0 tables. In
+	// point-in-time mode, the first damage ends the replay: later logs
+	// would leave a hole in the history.
+	lost := make(map[uint64]bool)
 	for _, n := range walNums {
 		if n < logNum {
+			continue
+		}
+		if d.recovery.DamagedLog != "" {
+			lost[n] = true
+			d.recovery.DiscardedLogs = append(d.recovery.DiscardedLogs, walName(n))
 			continue
 		}
 		seq, err := d.replayWAL(n)
@@ -120,6 +128,9 @@ func (d *DB) recover() error {
 			return err
 		}
 		lastSeq = max(lastSeq, seq)
+		if d.recovery.DamagedLog != "" {
+			lost[n] = true
+		}
 	}
 	newWAL := d.mu.nextFileNum
 	d.mu.nextFileNum++
@@ -149,6 +160,10 @@ func (d *DB) recover() error {
 		}
 	}
 	for _, n := range walNums {
+		if lost[n] {
+			d.keepLostWAL(n)
+			continue
+		}
 		d.removeFile(walPath(d.dir, n))
 	}
 	for _, n := range sstNums {
@@ -164,7 +179,28 @@ func (d *DB) recover() error {
 	if oldManifest != "" {
 		d.opts.Logger.Info("storage: recovered", "dir", d.dir, "manifest", oldManifest, "last_seq", uint64(lastSeq))
 	}
+	if r := d.recovery; r.DamagedLog != "" {
+		d.opts.Logger.Warn("storage: point-in-time recovery discarded writes",
+			"log", r.DamagedLog, "offset", r.DamageOffset, "bytes", r.DamagedBytes,
+			"later_logs", len(r.DiscardedLogs), "moved_to", lostDirName+"/")
+	}
 	return nil
+}
+
+// keepLostWAL moves a log that point-in-time recovery discarded (all or
+// part of it) to lost/, where an operator can still inspect it; the engine
+// never reads lost/. If the move fails the log is removed, as a replayed
+// log would be.
+func (d *DB) keepLostWAL(num uint64) {
+	lostDir := filepath.Join(d.dir, lostDirName)
+	err := d.fs.MkdirAll(lostDir, 0o755)
+	if err == nil {
+		err = d.fs.Rename(walPath(d.dir, num), filepath.Join(lostDir, fmt.Sprintf("%06d.log", num)))
+	}
+	if err != nil {
+		d.opts.Logger.Warn("storage: cannot keep a discarded log; removing it", "log", walName(num), "err", err)
+		d.removeFile(walPath(d.dir, num))
+	}
 }
 
 func (d *DB) removeFile(path string) {
@@ -309,6 +345,9 @@ func (d *DB) replayWAL(num uint64) (base.SeqNum, error) {
 	}
 	defer f.Close()
 	r := wal.NewReader(f, name)
+	pointInTime := d.opts.WALRecovery == WALRecoveryPointInTime
+	r.SetTolerateCorruption(pointInTime)
+	d.recovery.Logs++
 	mem := newMemTable(num)
 	var maxSeq base.SeqNum
 	flush := func() error {
@@ -336,8 +375,11 @@ func (d *DB) replayWAL(num uint64) (base.SeqNum, error) {
 	for {
 		rec, err := r.Next()
 		if err == io.EOF {
-			if r.TailDropped() > 0 {
-				d.opts.Logger.Warn("storage: dropped torn WAL tail", "file", name, "bytes", r.TailDropped())
+			if n := r.TailDropped(); n > 0 && pointInTime {
+				d.recovery.DamagedLog, d.recovery.DamageOffset, d.recovery.DamagedBytes = name, r.TailOffset(), n
+			} else if n > 0 {
+				d.recovery.TailBytesDropped += n
+				d.opts.Logger.Warn("storage: dropped torn WAL tail", "file", name, "bytes", n)
 			}
 			break
 		}
@@ -345,9 +387,24 @@ func (d *DB) replayWAL(num uint64) (base.SeqNum, error) {
 			return 0, err
 		}
 		br, err := newBatchReader(rec)
+		if err == nil && pointInTime {
+			err = br.validate()
+		}
 		if err != nil {
+			if pointInTime {
+				// A record with a valid checksum that does not decode:
+				// the history ends before it.
+				size := int64(-1)
+				if st, serr := f.Stat(); serr == nil {
+					size = st.Size()
+				}
+				d.recovery.DamagedLog, d.recovery.DamageOffset = name, r.Offset()
+				d.recovery.DamagedBytes = max(size-r.Offset(), 0)
+				break
+			}
 			return 0, &base.CorruptionError{File: name, Offset: r.Offset(), Err: err}
 		}
+		d.recovery.Records++
 		seq := br.seq
 		for {
 			kind, key, value, ok, err := br.next()

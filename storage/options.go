@@ -74,6 +74,34 @@ func (d Durability) String() string {
 	return "group"
 }
 
+// WALRecovery says what Open does with a write-ahead log that is damaged
+// before its end. A torn tail (the last record, half written when the
+// process or machine died) is dropped in every mode.
+type WALRecovery uint8
+
+// The WAL recovery modes.
+const (
+	// WALRecoveryStrict refuses damage before the end of a log: Open fails
+	// with a *CorruptionError naming the log and offset, and nothing is
+	// changed. The default.
+	WALRecoveryStrict WALRecovery = iota
+	// WALRecoveryPointInTime recovers every write before the first damaged
+	// record and discards the rest: the damaged record, everything after it
+	// in its log and every later log. The database is left at a consistent
+	// point in its history (batches are never split). The discarded logs are
+	// moved to the lost/ directory, not deleted. `minidbgo repair
+	// --wal=point-in-time` opens a directory in this mode.
+	WALRecoveryPointInTime
+)
+
+// String returns the mode's name as `minidbgo repair --wal` takes it.
+func (m WALRecovery) String() string {
+	if m == WALRecoveryPointInTime {
+		return "point-in-time"
+	}
+	return "strict"
+}
+
 // Compression selects the block compression of new SSTables. The zero
 // value selects the default, S2.
 type Compression uint8
@@ -172,6 +200,9 @@ type Options struct {
 	// DisableAutomaticCompactions turns off background compactions (manual
 	// Compact still works). For tests and benchmarks.
 	DisableAutomaticCompactions bool
+	// WALRecovery selects what Open does with a WAL damaged before its end.
+	// Default: WALRecoveryStrict.
+	WALRecovery WALRecovery
 	// Logger receives rare events (flushes, compactions, recovery, errors).
 	// Default: discard.
 	Logger *slog.Logger

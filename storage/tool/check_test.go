@@ -181,3 +181,34 @@ func TestNotDataDir(t *testing.T) {
 	_, err = Inspect(fs, "/empty")
 	require.ErrorIs(t, err, ErrNotDataDir)
 }
+
+func TestRepairWALMiddle(t *testing.T) {
+	fs := build(t, 200)
+	logs, err := fs.List("/db/wal")
+	require.NoError(t, err)
+	var path string
+	for _, l := range logs {
+		data, err := fs.ReadFile("/db/wal/" + l)
+		require.NoError(t, err)
+		if len(data) > 200 {
+			path = "/db/wal/" + l
+			data[len(data)/2] ^= 0x55
+			require.NoError(t, fs.WriteFile(path, data))
+		}
+	}
+	require.NotEmpty(t, path, "build leaves an unflushed log")
+	_, err = storage.Open("/db", &storage.Options{FS: fs})
+	require.ErrorIs(t, err, storage.ErrCorruption)
+	require.Contains(t, Advice(err, "/db"), "minidbgo repair --wal=point-in-time --dir /db")
+
+	r, err := Repair(fs, "/db", nil)
+	require.NoError(t, err)
+	require.Equal(t, "wal/"+filepath.Base(path), r.DamagedLog)
+	require.Positive(t, r.Records)
+	rep, err := Check(fs, "/db")
+	require.NoError(t, err)
+	require.True(t, rep.OK(), "damaged after repair: %v", rep.Damaged())
+	db, err := storage.Open("/db", &storage.Options{FS: fs})
+	require.NoError(t, err)
+	require.NoError(t, db.Close())
+}

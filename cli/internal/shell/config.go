@@ -49,6 +49,9 @@ Usage:
   MODE=server minidbgo              serve the REST API only (what Docker runs)
   minidbgo check [--dir DIR]        verify every checksum of a data directory
   minidbgo inspect [--dir DIR]      print its levels, files, sizes and counters
+  minidbgo repair --wal=point-in-time [--dir DIR]
+                                    recover a directory whose WAL is damaged
+                                    before its end, keeping the writes before it
 
 Type help in the shell for its commands.
 

@@ -24,6 +24,7 @@ import (
 	"github.com/minidbgo/minidbgo/httpd"
 	"github.com/minidbgo/minidbgo/httpd/client"
 	"github.com/minidbgo/minidbgo/storage"
+	"github.com/minidbgo/minidbgo/storage/tool"
 	"github.com/minidbgo/minidbgo/storage/vfs"
 )
 
@@ -81,6 +82,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			return runCheck(cfg.args[1:], cfg.dbPath, stdout, stderr)
 		case "inspect":
 			return runInspect(cfg.args[1:], cfg.dbPath, stdout, stderr)
+		case "repair":
+			return runRepair(cfg.args[1:], cfg.dbPath, stdout, stderr)
 		case "version":
 			fmt.Fprintln(stdout, "minidbgo", Version)
 			return exitOK
@@ -88,7 +91,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			fmt.Fprint(stdout, usageText)
 			return exitOK
 		}
-		fmt.Fprintf(stderr, "minidbgo: unexpected argument %q (commands go in -c '...' or on stdin; admin commands are check, inspect, version)\n", cfg.args[0])
+		fmt.Fprintf(stderr, "minidbgo: unexpected argument %q (commands go in -c '...' or on stdin; admin commands are check, inspect, repair, version)\n", cfg.args[0])
 		return exitUsage
 	}
 	if cfg.mode == "server" {
@@ -195,6 +198,9 @@ var heldBy = regexp.MustCompile(`held by pid (\d+)`)
 // process holding it.
 func openError(dir string, err error) error {
 	if !errors.Is(err, vfs.ErrLocked) {
+		if advice := tool.Advice(err, dir); advice != "" {
+			return fmt.Errorf("open %s: %w; %s", dir, err, advice)
+		}
 		return fmt.Errorf("open %s: %w", dir, err)
 	}
 	pid := 0

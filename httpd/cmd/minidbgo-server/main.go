@@ -40,6 +40,7 @@ import (
 	"github.com/minidbgo/minidbgo/docstore"
 	"github.com/minidbgo/minidbgo/httpd"
 	"github.com/minidbgo/minidbgo/storage"
+	"github.com/minidbgo/minidbgo/storage/tool"
 	"github.com/minidbgo/minidbgo/storage/vfs"
 )
 
@@ -109,6 +110,9 @@ func run(args []string, getenv func(string) string, stderr io.Writer) int {
 			return 1
 		}
 		fmt.Fprintf(stderr, "minidbgo-server: open %s: %v\n", cfg.dbPath, err)
+		if advice := tool.Advice(err, cfg.dbPath); advice != "" {
+			fmt.Fprintln(stderr, "minidbgo-server:", advice)
+		}
 		logger.Error("cannot open the database", "db_path", cfg.dbPath, "error", err.Error())
 		return 1
 	}

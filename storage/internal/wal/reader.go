@@ -26,6 +26,7 @@ type Reader struct {
 	rec     []byte // reused buffer for records of several chunks
 	recOff  int64  // offset of the record last returned
 	dropped int64  // bytes discarded as a torn tail
+	dropAt  int64  // offset of the first byte discarded, when dropped > 0
 	err     error  // sticky: io.EOF, a corruption or an I/O error
 
 	buf [BlockSize]byte
@@ -42,7 +43,7 @@ func NewReader(r io.Reader, name string) *Reader {
 func (r *Reader) reset(src io.Reader, name string) {
 	r.src, r.name, r.tolerate = src, name, false
 	r.blockOff, r.blen, r.pos, r.loaded = 0, 0, 0, false
-	r.rec, r.recOff, r.dropped, r.err = r.rec[:0], 0, 0, nil
+	r.rec, r.recOff, r.dropped, r.dropAt, r.err = r.rec[:0], 0, 0, 0, nil
 }
 
 // SetTolerateCorruption sets whether damage in the middle of the log is an
@@ -67,6 +68,12 @@ func (r *Reader) Offset() int64 {
 // log ended cleanly.
 func (r *Reader) TailDropped() int64 {
 	return r.dropped
+}
+
+// TailOffset returns, when TailDropped is non-zero, the byte offset of
+// the first byte discarded.
+func (r *Reader) TailOffset() int64 {
+	return r.dropAt
 }
 
 // chunk is a chunk accepted by nextChunk.
@@ -248,7 +255,7 @@ func (r *Reader) endTail(from int64) error {
 		}
 	}
 	if end := r.blockOff + int64(r.blen); end > from {
-		r.dropped = end - from
+		r.dropped, r.dropAt = end-from, from
 	}
 	return r.fail(io.EOF)
 }

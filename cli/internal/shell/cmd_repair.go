@@ -1,0 +1,120 @@
+package shell
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/minidbgo/minidbgo/storage/tool"
+	"github.com/minidbgo/minidbgo/storage/vfs"
+)
+
+// runRepair is `minidbgo repair --wal=point-in-time`: it recovers a data
+// directory whose write-ahead log is damaged before its end (which the
+// server refuses to open), keeping every write before the damage, then
+// checks every file. Exit status 0 when the directory is sound afterwards.
+func runRepair(args []string, defDir string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("minidbgo repair", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dir := defDir
+	var mode string
+	var asJSON bool
+	fs.StringVar(&dir, "dir", defDir, "data directory (default: DB_PATH or --db)")
+	fs.StringVar(&mode, "wal", "", "WAL recovery mode; the only one is point-in-time")
+	fs.BoolVar(&asJSON, "json", false, "print the report as JSON")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, `Usage: minidbgo repair --wal=point-in-time [--dir DIR] [--json]
+
+Recovers a data directory whose write-ahead log is damaged before its end,
+which the server refuses to open. Every write before the first damaged
+record is kept; the damaged record, the rest of its log and every later
+log are moved to DIR/lost/ (the writes in them are discarded). Stop the
+server first, and copy the directory if you can.
+
+`)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	switch fs.NArg() {
+	case 0:
+	case 1:
+		dir = fs.Arg(0)
+	default:
+		fmt.Fprintf(stderr, "minidbgo repair: one directory at most, got %q\n", fs.Args())
+		return exitUsage
+	}
+	if mode != "point-in-time" {
+		if mode == "" {
+			fmt.Fprintln(stderr, "minidbgo repair: say how to recover: --wal=point-in-time (keeps every write before the damage, discards the rest)")
+		} else {
+			fmt.Fprintf(stderr, "minidbgo repair: unknown --wal mode %q (the only one is point-in-time)\n", mode)
+		}
+		return exitUsage
+	}
+	if !isDataDir(dir) {
+		fmt.Fprintf(stderr, "minidbgo repair: %s is not a MiniDBGo data directory (no CURRENT, wal/ or sst/)\n", dir)
+		return exitFailed
+	}
+
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+	r, err := tool.Repair(vfs.Default, dir, logger)
+	if err != nil {
+		if errors.Is(err, vfs.ErrLocked) {
+			err = openError(dir, err)
+		}
+		fmt.Fprintln(stderr, "minidbgo repair:", err)
+		if advice := tool.Advice(err, dir); advice != "" {
+			fmt.Fprintln(stderr, "minidbgo repair:", advice)
+		}
+		return exitFailed
+	}
+	rep, err := tool.Check(vfs.Default, dir)
+	if err != nil {
+		fmt.Fprintln(stderr, "minidbgo repair: checking after recovery:", err)
+		return exitFailed
+	}
+	damaged := rep.Damaged()
+	if asJSON {
+		out := struct {
+			Dir           string   `json:"dir"`
+			Logs          int      `json:"logs"`
+			Records       int64    `json:"records"`
+			DamagedLog    string   `json:"damagedLog,omitempty"`
+			DamageOffset  int64    `json:"damageOffset,omitempty"`
+			DamagedBytes  int64    `json:"damagedBytes,omitempty"`
+			DiscardedLogs []string `json:"discardedLogs,omitempty"`
+			OK            bool     `json:"ok"`
+		}{dir, r.Logs, r.Records, r.DamagedLog, r.DamageOffset, r.DamagedBytes, r.DiscardedLogs, len(damaged) == 0}
+		b, _ := json.MarshalIndent(out, "", "  ")
+		fmt.Fprintln(stdout, string(b))
+	} else {
+		fmt.Fprintf(stdout, "replayed %d batches from %d logs\n", r.Records, r.Logs)
+		if r.DamagedLog == "" {
+			fmt.Fprintln(stdout, "no damage found: nothing was discarded")
+		} else {
+			fmt.Fprintf(stdout, "discarded %d bytes of %s from offset %d", r.DamagedBytes, r.DamagedLog, r.DamageOffset)
+			if n := len(r.DiscardedLogs); n > 0 {
+				fmt.Fprintf(stdout, " and %d later logs (%v)", n, r.DiscardedLogs)
+			}
+			fmt.Fprintf(stdout, "; moved to %s/lost/\n", dir)
+		}
+	}
+	for _, f := range damaged {
+		fmt.Fprintf(stderr, "minidbgo repair: still damaged: %s: %s\n", f.Path, damageText(f.Err))
+	}
+	if len(damaged) > 0 {
+		return exitFailed
+	}
+	if !asJSON {
+		fmt.Fprintf(stdout, "%d files checked in %s, 0 damaged\n", len(rep.Files), dir)
+	}
+	return exitOK
+}

@@ -1,0 +1,47 @@
+package tool
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/minidbgo/minidbgo/storage"
+	"github.com/minidbgo/minidbgo/storage/vfs"
+)
+
+// Repair recovers a directory whose write-ahead log is damaged before its
+// end, which a default Open refuses. It opens dir with
+// storage.WALRecoveryPointInTime, which keeps every batch before the
+// first damaged record and moves the damaged log and every later one to
+// dir/lost/, then closes it, and reports what was replayed and discarded.
+// It takes the directory's lock, so it fails on a directory in use. A
+// damaged MANIFEST, CURRENT or SSTable is not something it can repair:
+// Open's error is returned as is.
+func Repair(fs vfs.FS, dir string, logger *slog.Logger) (storage.Recovery, error) {
+	db, err := storage.Open(dir, &storage.Options{FS: fs, WALRecovery: storage.WALRecoveryPointInTime, Logger: logger,
+		DisableAutomaticCompactions: true})
+	if err != nil {
+		return storage.Recovery{}, err
+	}
+	r := db.Recovery()
+	if err := db.Close(); err != nil {
+		return r, fmt.Errorf("tool: close %s after recovery: %w", dir, err)
+	}
+	return r, nil
+}
+
+// Advice returns a sentence telling an operator what to do about err, an
+// error from opening the data directory dir, or "" when there is nothing
+// specific to say. A damaged write-ahead log can be repaired; other
+// damage can only be located.
+func Advice(err error, dir string) string {
+	var ce *storage.CorruptionError
+	if !errors.As(err, &ce) {
+		return ""
+	}
+	if strings.HasPrefix(ce.File, walDir+"/") {
+		return fmt.Sprintf("the write-ahead log is damaged before its end; `minidbgo repair --wal=point-in-time --dir %s` keeps every write before the damage and moves the rest to %s/lost/ (stop the server first; back up the directory if you can)", dir, dir)
+	}
+	return fmt.Sprintf("`minidbgo check --dir %s` lists every damaged file; restore it from a dump (see docs/operations.md)", dir)
+}
