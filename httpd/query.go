@@ -39,7 +39,13 @@ func rawOrString(v json.RawMessage, raw *[]byte, str *string, name string) error
 	return nil
 }
 
-// checkPage validates skip and limit and caps limit at Config.MaxPage.
+// maxSkip caps skip, as intParam caps ?skip=: no collection holds 2^31
+// documents, and docstore adds skip and limit (a _find skip near 2^63
+// overflowed that sum and panicked, a 500).
+const maxSkip = 1<<31 - 1
+
+// checkPage validates skip and limit, caps limit at Config.MaxPage and
+// skip at maxSkip.
 func (s *Server) checkPage(q *docstore.Query) error {
 	if q.Limit < 0 {
 		return reqErr(codeBadParameter, "limit must be >= 0, got "+strconv.Itoa(q.Limit))
@@ -50,6 +56,7 @@ func (s *Server) checkPage(q *docstore.Query) error {
 	if q.Limit == 0 || q.Limit > s.cfg.MaxPage {
 		q.Limit = s.cfg.MaxPage
 	}
+	q.Skip = min(q.Skip, maxSkip)
 	return nil
 }
 
