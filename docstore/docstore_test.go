@@ -394,3 +394,27 @@ func TestWritesRaceUniqueIndexCreation(t *testing.T) {
 		require.Equal(t, n.Load(), count)
 	}
 }
+
+// TestHugeSkipWithUnindexedSort: skip+limit near MaxInt overflowed the
+// in-memory sort's bound check and panicked; it must be a clear error.
+func TestHugeSkipWithUnindexedSort(t *testing.T) {
+	db := openMem(t, nil)
+	for i := range 5 {
+		_, err := db.InsertOne("c", fmt.Appendf(nil, `{"_id":"%d","n":%d}`, i, i), WriteOptions{})
+		require.NoError(t, err)
+	}
+	for _, skip := range []int{1<<63 - 1, 1<<63 - 2, 1 << 62} {
+		_, err := db.Find("c", Query{Sort: []byte(`{"n":1}`), Skip: skip, Limit: 10})
+		require.Error(t, err, "skip %d", skip)
+		require.Equal(t, "bad_request", errCode(err))
+		require.Contains(t, err.Error(), "over the limit")
+	}
+	cur, err := db.Find("c", Query{Sort: []byte(`{"n":1}`), Skip: 3, Limit: 10})
+	require.NoError(t, err)
+	n := 0
+	for cur.Next() {
+		n++
+	}
+	require.NoError(t, cur.Close())
+	require.Equal(t, 2, n)
+}

@@ -316,7 +316,11 @@ func (db *DB) Import(col string, r io.Reader) (int64, error) {
 			break
 		}
 		if err != nil {
-			return n, &Error{Code: "bad_request", Index: ln, Msg: fmt.Sprintf("line %d: %v", ln, err), Err: err}
+			code := "bad_request"
+			if errors.Is(err, errNotObject) {
+				code = "document_must_be_object"
+			}
+			return n, &Error{Code: code, Index: ln, Msg: fmt.Sprintf("line %d: %v", ln, err), Err: err}
 		}
 		if _, err := jsondoc.ParseDocument(line, db.limits); err != nil {
 			return n, lineError(ln, jsonError(err, -1))
@@ -333,6 +337,10 @@ func (db *DB) Import(col string, r io.Reader) (int64, error) {
 	}
 	return n, flush()
 }
+
+// errNotObject is what valueReader reports for a value that is not an
+// object.
+var errNotObject = errors.New("expected a JSON object")
 
 // valueReader splits a stream into top-level JSON objects, whether or not
 // newlines separate them (curl -d @file strips newlines), with a bound on
@@ -372,7 +380,7 @@ func (v *valueReader) next() ([]byte, int, error) {
 	start := v.line
 	v.count++
 	if c != '{' {
-		return nil, start, fmt.Errorf("value %d: expected a JSON object, found %q", v.count, c)
+		return nil, start, fmt.Errorf("value %d: %w, found %q", v.count, errNotObject, c)
 	}
 	v.buf = append(v.buf[:0], c)
 	depth, inStr, esc := 1, false, false

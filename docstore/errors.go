@@ -52,8 +52,6 @@ var (
 	// ErrUniqueViolation: a write would give a unique index two documents
 	// with the same key.
 	ErrUniqueViolation = &Error{Code: "unique_violation"}
-	// ErrTooLarge: a document or batch exceeds a configured limit.
-	ErrTooLarge = &Error{Code: "too_large"}
 	// ErrBadRequest: a malformed query, update, option or document.
 	ErrBadRequest = &Error{Code: "bad_request"}
 	// ErrCursor: a cursor token that is malformed or no longer valid.

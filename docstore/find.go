@@ -110,9 +110,10 @@ func (db *DB) Find(col string, q Query) (*Cursor, error) {
 		}
 		cur.skip = 0
 	}
-	if s != nil && !p.sortByIndex && cur.skip+cur.limit+1 > db.opts.MaxSortDocs {
+	// Compared as skip > max-limit-1, since skip+limit+1 can overflow.
+	if s != nil && !p.sortByIndex && cur.skip > db.opts.MaxSortDocs-cur.limit-1 {
 		snap.Close()
-		return nil, errf("bad_request", "an unindexed sort keeps skip+limit documents in memory; %d is over the limit of %d (use a cursor or an index)", cur.skip+cur.limit, db.opts.MaxSortDocs)
+		return nil, errf("bad_request", "an unindexed sort keeps skip+limit documents in memory; skip %d + limit %d is over the limit of %d (use a cursor or an index)", cur.skip, cur.limit, db.opts.MaxSortDocs)
 	}
 	cur.snap = snap
 	cur.src = newSource(db, cur.snap, p, cur.resumeKey())

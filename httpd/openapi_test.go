@@ -3,7 +3,9 @@ package httpd
 import (
 	"net/http"
 	"os"
+	"path/filepath"
 	"reflect"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -98,5 +100,43 @@ func TestOpenAPIRefs(t *testing.T) {
 		sort.Strings(want)
 		sort.Strings(got)
 		require.Equal(t, want, got, "schema %s", name)
+	}
+}
+
+// errorCodePatterns find the machine codes the server and the docstore
+// can answer with, in their sources.
+var errorCodePatterns = []*regexp.Regexp{
+	regexp.MustCompile(`Code: +"([a-z_]+)"`),
+	regexp.MustCompile(`(?:errf|queryError|reqErr)\("([a-z_]+)"`),
+	regexp.MustCompile(`(?m)^\s+[cC]ode[A-Z]\w* += "([a-z_]+)"`),
+}
+
+// TestOpenAPIListsErrorCodes fails when a code the server or the docstore
+// can return is missing from the list in docs/openapi.yaml.
+func TestOpenAPIListsErrorCodes(t *testing.T) {
+	spec, err := os.ReadFile(openAPIPath)
+	require.NoError(t, err)
+	var files []string
+	for _, glob := range []string{"*.go", "../docstore/*.go", "../docstore/internal/*/*.go"} {
+		m, err := filepath.Glob(glob)
+		require.NoError(t, err)
+		files = append(files, m...)
+	}
+	codes := map[string]string{}
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		src, err := os.ReadFile(f)
+		require.NoError(t, err)
+		for _, re := range errorCodePatterns {
+			for _, m := range re.FindAllStringSubmatch(string(src), -1) {
+				codes[m[1]] = f
+			}
+		}
+	}
+	require.Greater(t, len(codes), 30, "the patterns no longer find the codes")
+	for code, file := range codes {
+		require.Contains(t, string(spec), "`"+code+"`", "error code %q (from %s) is not listed in docs/openapi.yaml", code, file)
 	}
 }

@@ -24,8 +24,17 @@ import (
 // checkContentType accepts the content types a JSON body may come with:
 // application/json, none at all, and application/x-www-form-urlencoded
 // (what curl -d sends), plus application/x-ndjson where ndjson is set
-// (restoreDB, _import). Anything else is 415.
+// (restoreDB, _import). Anything else is 415, as is a compressed body
+// (any Content-Encoding but identity): storing gzip bytes as if they were
+// the document would be worse than refusing them.
 func checkContentType(r *http.Request, ndjson bool) error {
+	for _, enc := range r.Header.Values("Content-Encoding") {
+		for e := range strings.SplitSeq(enc, ",") {
+			if e = strings.TrimSpace(e); e != "" && !strings.EqualFold(e, "identity") {
+				return reqErr(codeUnsupportedType, fmt.Sprintf("unsupported Content-Encoding %q: send the body uncompressed", truncate(e, 64)))
+			}
+		}
+	}
 	ct := r.Header.Get("Content-Type")
 	if ct == "" {
 		return nil

@@ -98,7 +98,7 @@ func statusOf(r *http.Request, err error) (status int, code string) {
 			return http.StatusConflict, de.Code
 		case "unique_violation":
 			return http.StatusConflict, de.Code
-		case "too_large", "document_too_large", "too_many_documents":
+		case "document_too_large", "too_many_documents":
 			return http.StatusRequestEntityTooLarge, de.Code
 		}
 		return http.StatusBadRequest, de.Code

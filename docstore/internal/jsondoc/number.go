@@ -214,9 +214,11 @@ func allZero(s string) bool {
 	return true
 }
 
-// Add returns a+b: exact when both are int64 integers and the sum does not
-// overflow, otherwise computed in float64. It returns ErrNotNumber if either
-// is not a number and ErrNumberRange if the sum overflows float64.
+// Add returns a+b: exact when both are int64 integers, otherwise computed
+// in float64. It returns ErrNotNumber if either is not a number and
+// ErrNumberRange if the sum overflows: int64, when both are int64 integers
+// (rounding to a float would silently lose the exactness the caller had),
+// or float64.
 func Add(a, b Value) (Value, error) {
 	if a.kind != KindNumber || b.kind != KindNumber {
 		return Value{}, fmt.Errorf("%w: cannot add %s and %s", ErrNotNumber, TypeName(a), TypeName(b))
@@ -226,6 +228,7 @@ func Add(a, b Value) (Value, error) {
 			if s := x + y; (s > x) == (y > 0) {
 				return Int(s), nil
 			}
+			return Value{}, fmt.Errorf("%w: %d + %d overflows a 64-bit integer", ErrNumberRange, x, y)
 		}
 	}
 	x, _ := a.Float64()
@@ -233,8 +236,8 @@ func Add(a, b Value) (Value, error) {
 	return Float(x + y)
 }
 
-// Mul returns a×b: exact when both are int64 integers and the product does
-// not overflow, otherwise computed in float64. Errors are as for Add.
+// Mul returns a×b: exact when both are int64 integers, otherwise computed
+// in float64. Errors are as for Add.
 func Mul(a, b Value) (Value, error) {
 	if a.kind != KindNumber || b.kind != KindNumber {
 		return Value{}, fmt.Errorf("%w: cannot multiply %s and %s", ErrNotNumber, TypeName(a), TypeName(b))
@@ -244,6 +247,7 @@ func Mul(a, b Value) (Value, error) {
 			if p, ok := mulInt64(x, y); ok {
 				return Int(p), nil
 			}
+			return Value{}, fmt.Errorf("%w: %d × %d overflows a 64-bit integer", ErrNumberRange, x, y)
 		}
 	}
 	x, _ := a.Float64()

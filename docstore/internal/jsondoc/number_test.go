@@ -88,31 +88,44 @@ func TestInt64(t *testing.T) {
 }
 
 func TestAddMul(t *testing.T) {
+	const overflow = "overflow"
 	for _, tc := range []struct{ a, b, sum, prod string }{
 		{"1", "2", "3", "2"},
 		{"9007199254740993", "1", "9007199254740994", "9007199254740993"},
-		{"9223372036854775807", "1", "9223372036854775808", "9223372036854775807"},
-		{"-9223372036854775808", "-1", "-9223372036854775808", "9223372036854775808"},
+		{"9223372036854775807", "1", overflow, "9223372036854775807"},
+		{"-9223372036854775808", "-1", overflow, overflow},
+		{"9223372036854775807", "-1", "9223372036854775806", "-9223372036854775807"},
+		{"1e19", "1", "10000000000000000000", "1e19"},
 		{"1.5", "2", "3.5", "3"},
 		{"0.1", "0.2", "0.30000000000000004", "0.020000000000000004"},
-		{"4611686018427387904", "2", "4611686018427387906", "9223372036854775808"},
+		{"4611686018427387904", "2", "4611686018427387906", overflow},
 		{"7.0", "3", "10", "21"},
 		{"-0", "0", "0", "0"},
 	} {
+		// Two int64 integers whose result overflows int64 are an error,
+		// not a silently rounded float.
 		s, err := Add(mustNum(t, tc.a), mustNum(t, tc.b))
-		require.NoError(t, err)
+		if tc.sum == overflow {
+			require.ErrorIs(t, err, ErrNumberRange, "%s+%s", tc.a, tc.b)
+		} else {
+			require.NoError(t, err)
+		}
 		p, err := Mul(mustNum(t, tc.a), mustNum(t, tc.b))
-		require.NoError(t, err)
+		if tc.prod == overflow {
+			require.ErrorIs(t, err, ErrNumberRange, "%s*%s", tc.a, tc.b)
+		} else {
+			require.NoError(t, err)
+		}
 		// Float results are compared by value: "9223372036854775808" is
 		// written as 9223372036854776000 by the shortest float form.
-		if want := mustNum(t, tc.sum); s.NumberLiteral() != tc.sum {
+		if tc.sum != overflow && s.NumberLiteral() != tc.sum {
 			fs, _ := s.Float64()
-			fw, _ := want.Float64()
+			fw, _ := mustNum(t, tc.sum).Float64()
 			require.Equal(t, fw, fs, "%s+%s = %s", tc.a, tc.b, s.NumberLiteral())
 		}
-		if want := mustNum(t, tc.prod); p.NumberLiteral() != tc.prod {
+		if tc.prod != overflow && p.NumberLiteral() != tc.prod {
 			fp, _ := p.Float64()
-			fw, _ := want.Float64()
+			fw, _ := mustNum(t, tc.prod).Float64()
 			require.Equal(t, fw, fp, "%s*%s = %s", tc.a, tc.b, p.NumberLiteral())
 		}
 	}

@@ -302,7 +302,7 @@ func (op *updateOp) apply(doc jsondoc.Value) (jsondoc.Value, error) {
 		}
 		v, err := calc(cur, op.arg)
 		if err != nil {
-			return jsondoc.Value{}, qerr(op.at, "%s on %q: result out of range", op.op, op.path)
+			return jsondoc.Value{}, qerr(op.at, "%s on %q: result out of range: %s", op.op, op.path, strings.TrimPrefix(err.Error(), jsondoc.ErrNumberRange.Error()+": "))
 		}
 		return op.set(doc, op.segs, v)
 	case "$min", "$max":

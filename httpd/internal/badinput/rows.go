@@ -132,6 +132,7 @@ func Rows(s Setup) []Row {
 		{Name: "_insertMany a numeric _id", Method: "POST", Path: "/api/products/_insertMany", Body: `[{"_id":"n1"},{"_id":5}]`, Status: 400, Code: "invalid_id", Also: index(1)},
 		{Name: "_insertMany an object, not an array", Method: "POST", Path: "/api/products/_insertMany", Body: `{"_id":"n1"}`, Status: 400, Code: "body_must_be_array"},
 		{Name: "_import bad JSON on line 2", Method: "POST", Path: "/api/products/_import", Body: "{\"_id\":\"i1\"}\n{\"_id\":\"i2\",}\n", Header: []string{"Content-Type", "application/x-ndjson"}, Status: 400, Code: "invalid_json", Also: index(2)},
+		{Name: "_import an array on line 2", Method: "POST", Path: "/api/products/_import", Body: "{\"_id\":\"i1\"}\n[1]\n", Header: []string{"Content-Type", "application/x-ndjson"}, Status: 400, Code: "document_must_be_object", Also: index(2)},
 		{Name: "restoreDB not a dump", Method: "POST", Path: "/api/restoreDB", Body: "garbage\n", Header: []string{"Content-Type", "application/x-ndjson"}, Status: 400, Also: index(1)},
 
 		// Document ids.
@@ -161,6 +162,8 @@ func Rows(s Setup) []Row {
 
 		// HTTP.
 		{Name: "OPTIONS", Method: "OPTIONS", Path: "/api/products", Status: 405, Code: "method_not_allowed", Also: header("Allow", "GET, POST, DELETE")},
+		{Name: "Content-Encoding gzip", Method: "POST", Path: "/api/products", Body: `{"a":1}`, Header: []string{"Content-Encoding", "gzip"}, Status: 415, Code: "unsupported_media_type"},
+		{Name: "Content-Encoding br on _import", Method: "POST", Path: "/api/products/_import", Body: "{\"_id\":\"i1\"}\n", Header: []string{"Content-Type", "application/x-ndjson", "Content-Encoding", "identity, br"}, Status: 415, Code: "unsupported_media_type"},
 		{Name: "a byte-order mark before the JSON", Method: "POST", Path: "/api/products", Body: "\ufeff{\"a\":1}", Status: 400, Code: "invalid_json"},
 		// net/http counts the request line against MaxHeaderBytes (64 KiB in
 		// minidbgo-server); on a kept-alive connection it reads up to 4 KiB
