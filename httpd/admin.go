@@ -54,6 +54,9 @@ func (s *Server) compact(w http.ResponseWriter, r *http.Request) {
 func (s *Server) dumpDB(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	w.Header().Set("Content-Disposition", `attachment; filename="minidbgo-dump.ndjson"`)
+	if r.Method == http.MethodHead {
+		return // the headers only: do not stream the database into nothing
+	}
 	dw := newDeadlineWriter(w, s.cfg.WriteTimeout)
 	st, err := s.db.Dump(dw)
 	s.endStream(w, r, dw, err, slog.Int64("documents", st.Documents))

@@ -153,6 +153,9 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", "application/x-ndjson")
+	if r.Method == http.MethodHead {
+		return
+	}
 	dw := newDeadlineWriter(w, s.cfg.WriteTimeout)
 	n, err := s.db.Export(col, dw)
 	s.endStream(w, r, dw, err, slog.Int64("documents", n))

@@ -129,7 +129,7 @@ func TestNotFoundAndMethodNotAllowed(t *testing.T) {
 	}
 	r := e.do("PUT", "/api/c", `{}`)
 	errorBody(t, r, http.StatusMethodNotAllowed, "method_not_allowed")
-	require.Equal(t, "GET, POST, DELETE", r.header.Get("Allow"))
+	require.Equal(t, "GET, HEAD, POST, DELETE", r.header.Get("Allow"))
 	r = e.do("GET", "/api/c/_indexes/x", nil)
 	errorBody(t, r, http.StatusMethodNotAllowed, "method_not_allowed")
 	require.Equal(t, "DELETE", r.header.Get("Allow"))
@@ -140,7 +140,7 @@ func TestNotFoundAndMethodNotAllowed(t *testing.T) {
 	require.Contains(t, r.header.Get("Allow"), "POST")
 	r = e.do("POST", "/metrics", nil)
 	errorBody(t, r, http.StatusMethodNotAllowed, "method_not_allowed")
-	require.Equal(t, "GET", r.header.Get("Allow"))
+	require.Equal(t, "GET, HEAD", r.header.Get("Allow"))
 	r = e.do("TRACE", "/api/health", nil)
 	require.Equal(t, http.StatusMethodNotAllowed, r.status)
 }
@@ -200,4 +200,27 @@ func TestStatusOf(t *testing.T) {
 	w = httptest.NewRecorder()
 	e.srv.writeError(w, req, storage.ErrBusy)
 	require.Equal(t, "1", w.Header().Get("Retry-After"))
+}
+
+// TestHead: HEAD is answered by the GET handler without a body (curl -I),
+// with the same status and headers, and the streams are not run.
+func TestHead(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	e.seed()
+	get := e.do("GET", "/api/products/p1", nil)
+	for _, tc := range []struct {
+		path   string
+		status int
+	}{
+		{"/api/health", 200}, {"/api/products/p1", 200}, {"/api/products/nope", 404},
+		{"/api/products", 200}, {"/api/dumpDB", 200}, {"/api/products/_export", 200},
+	} {
+		r := e.do("HEAD", tc.path, nil)
+		require.Equal(t, tc.status, r.status, tc.path)
+		require.Empty(t, r.body, tc.path)
+	}
+	head := e.do("HEAD", "/api/products/p1", nil)
+	require.Equal(t, get.header.Get("ETag"), head.header.Get("ETag"))
+	require.Equal(t, "application/x-ndjson", e.do("HEAD", "/api/dumpDB", nil).header.Get("Content-Type"))
+	require.Equal(t, http.StatusNotFound, e.do("HEAD", "/api/products/p1/x", nil).status)
 }

@@ -8,13 +8,16 @@ import (
 	"strings"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
 )
 
 // routes builds the route tree. Every route here is described in
 // docs/openapi.yaml (TestOpenAPIMatchesRoutes keeps them in step).
 func (s *Server) routes() chi.Router {
 	r := chi.NewRouter()
-	r.Use(s.withRequestID, s.observe, s.recoverer)
+	// HEAD is served by the GET handler of the same route (curl -I, and
+	// existence checks with the ETag, without the body).
+	r.Use(s.withRequestID, s.observe, s.recoverer, middleware.GetHead)
 	r.NotFound(s.notFound)
 	r.MethodNotAllowed(s.methodNotAllowed)
 
@@ -99,6 +102,9 @@ func (s *Server) methodNotAllowed(w http.ResponseWriter, r *http.Request) {
 	for _, m := range probeMethods {
 		if s.router.Match(chi.NewRouteContext(), m, path) {
 			allowed = append(allowed, m)
+			if m == http.MethodGet {
+				allowed = append(allowed, http.MethodHead) // GetHead serves it
+			}
 		}
 	}
 	w.Header().Set("Allow", strings.Join(allowed, ", "))

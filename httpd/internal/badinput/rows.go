@@ -66,7 +66,7 @@ func Rows(s Setup) []Row {
 		{N: 19, Name: "65 characters, index", Method: "DELETE", Path: "/api/products/_indexes/" + strings.Repeat("i", 65), Status: 400, Code: "invalid_name"},
 		{N: 20, Name: "unknown path", Method: "GET", Path: "/api/products/p1/extra", Status: 404, Code: "route_not_found"},
 		{N: 20, Name: "unknown root", Method: "GET", Path: "/admin", Status: 404, Code: "route_not_found"},
-		{N: 21, Name: "wrong method", Method: "PUT", Path: "/api/products", Body: `{}`, Status: 405, Code: "method_not_allowed", Also: header("Allow", "GET, POST, DELETE")},
+		{N: 21, Name: "wrong method", Method: "PUT", Path: "/api/products", Body: `{}`, Status: 405, Code: "method_not_allowed", Also: header("Allow", "GET, HEAD, POST, DELETE")},
 		{N: 21, Name: "wrong method on a static route", Method: "POST", Path: "/api/stats/x/y", Body: `{}`, Status: 404, Code: "route_not_found"},
 		{N: 29, Name: "limit=-1", Method: "POST", Path: "/api/products/_search?limit=-1", Body: `{}`, Status: 400, Code: "invalid_parameter"},
 		{N: 29, Name: "limit=1e9", Method: "POST", Path: "/api/products/_search?limit=1e9", Body: `{}`, Status: 400, Code: "invalid_parameter"},
@@ -161,7 +161,7 @@ func Rows(s Setup) []Row {
 		{Name: "DELETE an unknown index", Method: "DELETE", Path: "/api/products/_indexes/nosuch", Status: 404, Code: "not_found"},
 
 		// HTTP.
-		{Name: "OPTIONS", Method: "OPTIONS", Path: "/api/products", Status: 405, Code: "method_not_allowed", Also: header("Allow", "GET, POST, DELETE")},
+		{Name: "OPTIONS", Method: "OPTIONS", Path: "/api/products", Status: 405, Code: "method_not_allowed", Also: header("Allow", "GET, HEAD, POST, DELETE")},
 		{Name: "Content-Encoding gzip", Method: "POST", Path: "/api/products", Body: `{"a":1}`, Header: []string{"Content-Encoding", "gzip"}, Status: 415, Code: "unsupported_media_type"},
 		{Name: "Content-Encoding br on _import", Method: "POST", Path: "/api/products/_import", Body: "{\"_id\":\"i1\"}\n", Header: []string{"Content-Type", "application/x-ndjson", "Content-Encoding", "identity, br"}, Status: 415, Code: "unsupported_media_type"},
 		{Name: "a byte-order mark before the JSON", Method: "POST", Path: "/api/products", Body: "\ufeff{\"a\":1}", Status: 400, Code: "invalid_json"},
