@@ -15,7 +15,10 @@ import (
 // the server's write timeout to a slow but steady reader: the deadline
 // moves with the data, so the dump completes.
 func TestDumpOutlivesWriteTimeout(t *testing.T) {
-	const timeout = 300 * time.Millisecond
+	// Long enough that a loaded CI machine does not stall the server past
+	// it between two writes; the client's pauses make the whole transfer
+	// take several times as long.
+	const timeout = time.Second
 	e := newEnv(t, envOptions{
 		cfg:       Config{WriteTimeout: timeout},
 		configure: func(s *http.Server) { s.WriteTimeout = timeout },
@@ -44,7 +47,7 @@ func TestDumpOutlivesWriteTimeout(t *testing.T) {
 			break
 		}
 		require.NoError(t, err)
-		time.Sleep(60 * time.Millisecond)
+		time.Sleep(150 * time.Millisecond)
 	}
 	require.Greater(t, time.Since(start), 2*timeout, "the transfer must outlast the write timeout")
 	require.Greater(t, n, int64(12000*1000))
