@@ -6,6 +6,7 @@
 //	internal/workload  seeded request generators and db_bench-style engine workloads
 //	internal/target    servers to measure: embedded, child process, trivial baseline
 //	internal/report    text, JSON and Markdown reports; progress; machine description
+//	internal/soak      the soak test: long mixed load on a child server, RSS and 5xx checks
 //
 // See the package comment of cmd/minidbgo-load for usage.
 package loadtest

@@ -5,6 +5,7 @@
 //	minidbgo-load guide    [target flags]          the guide's runs, beside its expected figures
 //	minidbgo-load SCENARIO [target flags] [flags]  one HTTP scenario: write read mixed search bulk update
 //	minidbgo-load engine   [flags]                 engine workloads (fillseq … compact)
+//	minidbgo-load soak     --server-bin PATH [flags]  soak test: peak RSS and 5xx under mixed load
 //	minidbgo-load markdown -o FILE REPORT.json…    the benchmark section of the docs
 //
 // Target flags: --url URL measures a running server (only loopback
@@ -19,6 +20,15 @@
 // of time. Every run is seeded (--seed) and deterministic. --json prints a
 // machine-readable report (schema minidbgo-load/v1) instead of text; a
 // progress bar is drawn on standard error when it is a terminal.
+//
+// soak runs the minidbgo-server binary (--server-bin) as a child process
+// under GOMEMLIMIT=200MiB for -d (10m) of mixed load at -c (50) clients —
+// inserts, reads, $set/$inc PATCHes, replacements, deletes, _insertMany,
+// indexed and unindexed _find, _count — while POST /api/_compact is sent
+// every 20 s and GET /api/dumpDB and an _export stream without pause. It
+// samples the server's RSS every second (--out writes the timeline) and
+// exits with status 1 when the peak reaches --rss-limit-mb (150) or any
+// request failed other than by a deliberate 503. make soak runs it.
 package main
 
 import (
@@ -43,6 +53,7 @@ const usage = `usage:
   minidbgo-load SCENARIO [--url URL | --embedded] [-n N | -d DUR] [-c N] [--baseline] [--json] [flags]
                          SCENARIO: write read mixed search bulk update
   minidbgo-load engine   [-n N] [--benchmarks LIST] [--value-size B] [--durability D] [--concurrency N] [--json]
+  minidbgo-load soak     --server-bin PATH [-d 10m] [-c 50] [--rss-limit-mb 150] [--json] [--out RSS.csv]
   minidbgo-load markdown -o FILE REPORT.json...
 Run "minidbgo-load COMMAND -h" for a command's flags.
 `
@@ -82,6 +93,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runGuide(ctx, command, rest, stdout, stderr)
 	case cmd == "engine":
 		return runEngine(ctx, command, rest, stdout, stderr)
+	case cmd == "soak":
+		return runSoak(ctx, command, rest, stdout, stderr)
 	case cmd == "markdown":
 		return runMarkdown(rest, stderr)
 	case slices.Contains(workload.Names, cmd):

@@ -125,11 +125,16 @@ func TestUsageErrors(t *testing.T) {
 		{"write", "--server-bin", "/bin/true"},
 		{"engine", "--benchmarks", "fillfast"},
 		{"markdown"},
+		{"soak"},
+		{"soak", "-d", "1s", "stray"},
 	} {
 		err := run(context.Background(), args, &out, &out)
 		assert.ErrorIs(t, err, errUsage, "%q", args)
 	}
-	err := run(context.Background(), []string{"read", "--url", "http://127.0.0.1:1", "-n", "1", "--keys", "1"}, &out, &out)
+	err := run(context.Background(), []string{"soak", "--server-bin", "/nonexistent/minidbgo-server", "--progress=false"}, &out, &out)
+	assert.Error(t, err, "no such binary")
+	assert.NotErrorIs(t, err, errUsage)
+	err = run(context.Background(), []string{"read", "--url", "http://127.0.0.1:1", "-n", "1", "--keys", "1"}, &out, &out)
 	assert.Error(t, err, "nothing listens")
 	assert.NotContains(t, strings.ToLower(err.Error()), "panic")
 }

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -35,26 +36,7 @@ func ProcRSS(pid int) RSSFunc {
 }
 
 // parseVmRSS finds "VmRSS:   12345 kB" in a /proc status file.
-func parseVmRSS(status []byte) (float64, error) {
-	sc := bufio.NewScanner(bytes.NewReader(status))
-	for sc.Scan() {
-		line := sc.Bytes()
-		rest, ok := bytes.CutPrefix(line, []byte("VmRSS:"))
-		if !ok {
-			continue
-		}
-		f := bytes.Fields(rest)
-		if len(f) < 1 {
-			break
-		}
-		kb, err := strconv.ParseFloat(string(f[0]), 64)
-		if err != nil {
-			return 0, err
-		}
-		return kb / 1024, nil
-	}
-	return 0, errors.New("target: no VmRSS in /proc status")
-}
+func parseVmRSS(status []byte) (float64, error) { return parseStatusKB(status, "VmRSS:") }
 
 // StatsRSS returns an RSSFunc that asks a running server: GET
 // <base>/api/stats and its process_rss_mb field.
@@ -152,4 +134,45 @@ func (s *RSSSampler) Stop() (peak float64, ok bool, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.peak, s.samples > 0, s.err
+}
+
+// ProcMem reads a process's current resident set size (VmRSS) and its
+// peak (VmHWM, the kernel's high-water mark since the process started) in
+// MiB from /proc/<pid>/status; pid 0 means this process.
+func ProcMem(pid int) (rss, hwm float64, err error) {
+	path := "/proc/self/status"
+	if pid > 0 {
+		path = "/proc/" + strconv.Itoa(pid) + "/status"
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, 0, err
+	}
+	if rss, err = parseVmRSS(b); err != nil {
+		return 0, 0, err
+	}
+	hwm, err = parseStatusKB(b, "VmHWM:")
+	return rss, hwm, err
+}
+
+// parseStatusKB finds "<field>   12345 kB" in a /proc status file and
+// returns it in MiB.
+func parseStatusKB(status []byte, field string) (float64, error) {
+	sc := bufio.NewScanner(bytes.NewReader(status))
+	for sc.Scan() {
+		rest, ok := bytes.CutPrefix(sc.Bytes(), []byte(field))
+		if !ok {
+			continue
+		}
+		f := bytes.Fields(rest)
+		if len(f) < 1 {
+			break
+		}
+		kb, err := strconv.ParseFloat(string(f[0]), 64)
+		if err != nil {
+			return 0, err
+		}
+		return kb / 1024, nil
+	}
+	return 0, fmt.Errorf("target: no %s in /proc status", strings.TrimSuffix(field, ":"))
 }

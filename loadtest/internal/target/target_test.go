@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -42,6 +44,14 @@ func TestParseVmRSS(t *testing.T) {
 	assert.Greater(t, self, 1.0)
 	_, err = ProcRSS(os.Getpid())(context.Background())
 	require.NoError(t, err)
+
+	hwm, err := parseStatusKB([]byte("VmHWM:\t  4096 kB\nVmRSS:\t   2048 kB\n"), "VmHWM:")
+	require.NoError(t, err)
+	assert.Equal(t, 4.0, hwm)
+	rss, hwm, err := ProcMem(os.Getpid())
+	require.NoError(t, err)
+	assert.Greater(t, rss, 1.0)
+	assert.GreaterOrEqual(t, hwm, rss, "the high-water mark is at least the current RSS")
 }
 
 func TestStatsRSSAndSampler(t *testing.T) {
@@ -84,4 +94,42 @@ func TestEmbedded(t *testing.T) {
 	require.NoError(t, e.Close())
 	_, err = os.Stat(dir)
 	assert.True(t, os.IsNotExist(err), "temporary directory removed")
+}
+
+// TestChild starts the minidbgo-server binary on PORT=0 (its address read
+// from the start-up line), and with LOG_LEVEL=warn (no start-up line: a
+// free port picked beforehand).
+func TestChild(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the server binary")
+	}
+	bin := filepath.Join(t.TempDir(), "minidbgo-server")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/minidbgo-server")
+	build.Dir = filepath.Join("..", "..", "..", "httpd")
+	out, err := build.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	for _, env := range [][]string{nil, {"LOG_LEVEL=warn"}} {
+		var log strings.Builder
+		c, err := StartChildWith(ChildConfig{Bin: bin, Env: env, Log: &log})
+		require.NoError(t, err, "env %v", env)
+		assert.True(t, strings.HasPrefix(c.URL(), "http://127.0.0.1:"), c.URL())
+		resp, err := http.Get(c.URL() + "/api/health")
+		require.NoError(t, err)
+		resp.Body.Close()
+		assert.Equal(t, 200, resp.StatusCode)
+		rss, hwm, err := ProcMem(c.Pid())
+		require.NoError(t, err)
+		assert.Greater(t, rss, 1.0)
+		assert.GreaterOrEqual(t, hwm, rss)
+		dir := c.Dir()
+		require.NoError(t, c.Close())
+		<-c.Exited()
+		assert.NoError(t, c.ExitErr(), "exit status 0 after SIGTERM")
+		_, err = os.Stat(dir)
+		assert.True(t, os.IsNotExist(err), "temporary directory removed")
+		if env == nil {
+			assert.Contains(t, log.String(), `"msg":"minidbgo-server starting"`)
+			assert.Contains(t, c.LogTail(), "shutdown complete")
+		}
+	}
 }
