@@ -418,3 +418,75 @@ func TestHugeSkipWithUnindexedSort(t *testing.T) {
 	require.NoError(t, cur.Close())
 	require.Equal(t, 2, n)
 }
+
+// TestCoveredCount: a count that index keys answer alone (scalar
+// equalities on leading index fields, no arrays) must equal the count of
+// matching documents, across number spellings, nested paths, missing
+// fields and types, and must stop being used once a document puts an
+// array along the index's path.
+func TestCoveredCount(t *testing.T) {
+	db := openMem(t, nil)
+	for _, spec := range []string{`{"fields":["n"]}`, `{"fields":["c","-n"]}`, `{"fields":["a.b"]}`} {
+		s, err := ParseIndexSpec([]byte(spec))
+		require.NoError(t, err)
+		require.NoError(t, db.CreateIndex("c", s, nil))
+	}
+	docs := []string{
+		`{"_id":"1","n":5,"c":"x","a":{"b":true}}`,
+		`{"_id":"2","n":5.0,"c":"x","a":{"b":1}}`,
+		`{"_id":"3","n":5e0,"c":"y"}`,
+		`{"_id":"4","n":"5","c":"x","a":{"b":"1"}}`,
+		`{"_id":"5","c":"x","a":{"b":true}}`,
+		`{"_id":"6","n":null,"c":"x"}`,
+		`{"_id":"7","n":{"v":5},"c":"x"}`,
+		`{"_id":"8","n":6,"c":"x","a":{"b":true}}`,
+		`{"_id":"9","n":9007199254740993,"c":"x"}`,
+		`{"_id":"10","n":9007199254740992,"c":"x"}`,
+	}
+	for _, d := range docs {
+		_, err := db.InsertOne("c", []byte(d), WriteOptions{})
+		require.NoError(t, err)
+	}
+	require.NoError(t, db.Delete("c", "8", WriteOptions{}))
+	filters := []string{
+		`{"n":5}`, `{"n":5.0}`, `{"n":"5"}`, `{"n":{"$eq":5}}`, `{"c":"x"}`, `{"c":"x","n":5}`,
+		`{"$and":[{"c":"x"},{"n":5}]}`, `{"a.b":true}`, `{"a.b":1}`, `{"n":6}`,
+		`{"n":9007199254740993}`, `{"n":9007199254740992}`, `{"c":"z"}`,
+	}
+	brute := func(filter string) int64 {
+		cur, err := db.Find("c", Query{Filter: []byte(filter), Limit: 1000})
+		require.NoError(t, err)
+		var n int64
+		for cur.Next() {
+			n++
+		}
+		require.NoError(t, cur.Close())
+		return n
+	}
+	covered := func(filter string) bool {
+		f, _, _, err := db.parseQueryParts(Query{Filter: []byte(filter)})
+		require.NoError(t, err)
+		return coveredCount(db.makePlan(db.getCollection("c"), "c", f, nil))
+	}
+	for _, f := range filters {
+		n, err := db.Count("c", []byte(f))
+		require.NoError(t, err)
+		require.Equal(t, brute(f), n, "count %s", f)
+		require.True(t, covered(f), "%s should be counted from the index", f)
+	}
+	for _, f := range []string{`{"n":null}`, `{"n":{"$gt":4}}`, `{"c":"x","zz":1}`, `{"n":{"v":5}}`, `{"$or":[{"n":5}]}`} {
+		require.False(t, covered(f), "%s must read the documents", f)
+		n, err := db.Count("c", []byte(f))
+		require.NoError(t, err)
+		require.Equal(t, brute(f), n, "count %s", f)
+	}
+
+	// An array along n: one document, several keys. Counting keys would
+	// be wrong; the count must read documents again.
+	_, err := db.InsertOne("c", []byte(`{"_id":"arr","n":[5,5.0,7],"c":"x"}`), WriteOptions{})
+	require.NoError(t, err)
+	require.False(t, covered(`{"n":5}`))
+	n, err := db.Count("c", []byte(`{"n":5}`))
+	require.NoError(t, err)
+	require.Equal(t, brute(`{"n":5}`), n)
+}

@@ -200,3 +200,46 @@ func isScalar(v jsondoc.Value) bool {
 	}
 	return false
 }
+
+// ScalarEqualities returns, keyed by path, the values of a filter that is
+// nothing but equalities of paths to strings, numbers or booleans
+// ({"a":1,"b.c":"x"}, with $eq and $and of such allowed), each path once;
+// ok is false for any other filter. Where no document holds an array
+// along those paths, such a filter matches exactly the documents whose
+// value at each path compares equal to the given one, so an index on the
+// paths can count them without reading a document.
+func (f *Filter) ScalarEqualities() (map[string]jsondoc.Value, bool) {
+	eqs := map[string]jsondoc.Value{}
+	var walk func(n *node) bool
+	walk = func(n *node) bool {
+		switch n.kind {
+		case nodeAnd:
+			for i := range n.subs {
+				if !walk(&n.subs[i]) {
+					return false
+				}
+			}
+			return true
+		case nodeField:
+			if len(n.ops) != 1 || n.ops[0].kind != opAny || n.ops[0].test.kind != testEq {
+				return false
+			}
+			v := n.ops[0].test.val
+			switch v.Kind() {
+			case jsondoc.KindString, jsondoc.KindNumber, jsondoc.KindBool:
+			default:
+				return false // null also matches a missing path; arrays and objects match whole
+			}
+			if _, dup := eqs[n.path]; dup {
+				return false
+			}
+			eqs[n.path] = v
+			return true
+		}
+		return false
+	}
+	if !walk(&f.root) || len(eqs) == 0 {
+		return nil, false
+	}
+	return eqs, true
+}
