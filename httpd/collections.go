@@ -1,7 +1,6 @@
 package httpd
 
 import (
-	"errors"
 	"log/slog"
 	"net/http"
 
@@ -195,9 +194,14 @@ func (s *Server) endStream(w http.ResponseWriter, r *http.Request, dw *deadlineW
 		s.writeError(w, r, err)
 		return
 	}
-	if !errors.Is(err, r.Context().Err()) {
-		s.logger.LogAttrs(r.Context(), slog.LevelError, "stream failed",
-			append(attrs, slog.String("request_id", requestID(r.Context())), slog.String("error", err.Error()))...)
+	attrs = append(attrs, slog.String("request_id", requestID(r.Context())), slog.String("error", err.Error()))
+	switch {
+	case dw.werr != nil || r.Context().Err() != nil:
+		// The client went away or stopped reading (broken pipe, reset,
+		// write timeout): not a fault of the server.
+		s.logger.LogAttrs(r.Context(), slog.LevelInfo, "stream ended early: the client stopped reading", attrs...)
+	default:
+		s.logger.LogAttrs(r.Context(), slog.LevelError, "stream failed", attrs...)
 	}
 	panic(http.ErrAbortHandler)
 }

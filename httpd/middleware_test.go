@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -190,6 +191,16 @@ func TestStatusOf(t *testing.T) {
 	}
 	st, _ := statusOf(httptest.NewRequest("GET", "/", nil), &docstore.Error{Code: "exists"})
 	require.Equal(t, 409, st)
+
+	// A client that went away: 499, not a server error; a Canceled error
+	// with the client still there is one.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	st, code := statusOf(req.WithContext(ctx), fmt.Errorf("scan: %w", context.Canceled))
+	require.Equal(t, 499, st)
+	require.Equal(t, "client_closed_request", code)
+	st, _ = statusOf(req, context.Canceled)
+	require.Equal(t, 500, st)
 
 	// Server errors do not leak their message.
 	e := newEnv(t, envOptions{})

@@ -42,7 +42,12 @@ const (
 	codeInternal         = "internal"
 	codeBusy             = "busy"
 	codeUnavailable      = "unavailable"
+	codeClientClosed     = "client_closed_request"
 )
+
+// statusClientClosed is the status logged for a request whose client went
+// away before the answer (nginx's 499); the client never sees it.
+const statusClientClosed = 499
 
 // retryAfterSeconds is the Retry-After sent with 429 and busy 503s.
 const retryAfterSeconds = "1"
@@ -108,6 +113,9 @@ func statusOf(r *http.Request, err error) (status int, code string) {
 		return http.StatusServiceUnavailable, codeUnavailable
 	case errors.Is(err, context.DeadlineExceeded):
 		return http.StatusGatewayTimeout, codeTimeout
+	case errors.Is(err, context.Canceled) && r != nil && r.Context().Err() != nil:
+		// The client disconnected; the work was abandoned, not failed.
+		return statusClientClosed, codeClientClosed
 	}
 	return http.StatusInternalServerError, codeInternal
 }

@@ -19,6 +19,7 @@ type deadlineWriter struct {
 	rc      *http.ResponseController
 	timeout time.Duration
 	wrote   bool
+	werr    error // the first error writing to the client
 }
 
 func newDeadlineWriter(w http.ResponseWriter, timeout time.Duration) *deadlineWriter {
@@ -29,7 +30,11 @@ func newDeadlineWriter(w http.ResponseWriter, timeout time.Duration) *deadlineWr
 func (d *deadlineWriter) Write(p []byte) (int, error) {
 	_ = d.rc.SetWriteDeadline(time.Now().Add(d.timeout)) // unsupported writers (tests) keep theirs
 	d.wrote = true
-	return d.w.Write(p)
+	n, err := d.w.Write(p)
+	if err != nil && d.werr == nil {
+		d.werr = err
+	}
+	return n, err
 }
 
 // deadlineReader extends the read deadline before each read.
