@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -84,6 +85,10 @@ func classify(text string, haveCLI bool) (run bool, reason string) {
 		return false, r
 	}
 	switch {
+	case first == "minidbgo" && slices.Contains([]string{"repair", "check"}, strings.Fields(text + " x")[1]):
+		// Offline commands: they take the data directory's lock, which
+		// the server under test holds (cli/internal/shell tests them).
+		return false, "needs the server stopped (takes the data directory's lock)"
 	case first == "minidbgo":
 		if !haveCLI {
 			return false, "the minidbgo shell (module cli) is not built yet"

@@ -99,17 +99,19 @@ func TestCancel(t *testing.T) {
 }
 
 // TestLatencyPercentiles injects a known distribution: request i sleeps
-// 2 ms when i%20 < 8 (40%), 10 ms when < 17 (45%), else 40 ms (15%). The
+// 5 ms when i%20 < 8 (40%), 30 ms when < 17 (45%), else 150 ms (15%). The
 // histogram's quantiles must land on those sleeps, allowing for overhead.
+// The sleeps are far apart so that a loaded machine's scheduling delays
+// (over 70 ms seen under make test) cannot carry one onto the next.
 func TestLatencyPercentiles(t *testing.T) {
 	sleepFor := func(i int) time.Duration {
 		switch m := i % 20; {
 		case m < 8:
-			return 2 * time.Millisecond
+			return 5 * time.Millisecond
 		case m < 17:
-			return 10 * time.Millisecond
+			return 30 * time.Millisecond
 		}
-		return 40 * time.Millisecond
+		return 150 * time.Millisecond
 	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		time.Sleep(sleepFor(ticketOf(r)))
@@ -126,16 +128,16 @@ func TestLatencyPercentiles(t *testing.T) {
 		assert.GreaterOrEqual(t, got, lo, name)
 		assert.Less(t, got, hi, name)
 	}
-	within("p25", 25, 2*time.Millisecond, 9*time.Millisecond)
-	within("p50", 50, 10*time.Millisecond, 25*time.Millisecond)
-	within("p80", 80, 10*time.Millisecond, 25*time.Millisecond)
-	within("p90", 90, 40*time.Millisecond, 80*time.Millisecond)
-	within("p99", 99, 40*time.Millisecond, 80*time.Millisecond)
-	assert.GreaterOrEqual(t, time.Duration(h.Min()), 2*time.Millisecond)
+	within("p25", 25, 5*time.Millisecond, 30*time.Millisecond)
+	within("p50", 50, 30*time.Millisecond, 150*time.Millisecond)
+	within("p80", 80, 30*time.Millisecond, 150*time.Millisecond)
+	within("p90", 90, 150*time.Millisecond, 600*time.Millisecond)
+	within("p99", 99, 150*time.Millisecond, 600*time.Millisecond)
+	assert.GreaterOrEqual(t, time.Duration(h.Min()), 5*time.Millisecond)
 	mean := time.Duration(h.Mean())
-	wantMean := (8*2 + 9*10 + 3*40) * time.Millisecond / 20
+	wantMean := (8*5 + 9*30 + 3*150) * time.Millisecond / 20
 	assert.GreaterOrEqual(t, mean, wantMean)
-	assert.Less(t, mean, wantMean+wantMean/2)
+	assert.Less(t, mean, 2*wantMean)
 }
 
 func TestErrorsAndNon2xxCounted(t *testing.T) {
