@@ -12,8 +12,8 @@ FIGURES ?= $(CURDIR)/.figures.txt
 
 test: fmt-check vet
 	@rm -f $(FIGURES)
-	MINIDBGO_FIGURES=$(FIGURES) $(GO) test -race -count=1 -timeout 20m $(PKGS)
-	@echo "== reliability figures =="; sort $(FIGURES) 2>/dev/null || echo "(none recorded)"
+	@MINIDBGO_FIGURES=$(FIGURES) $(GO) test -race -count=1 -timeout 20m $(PKGS); rc=$$?; \
+	  echo "== reliability figures =="; sort $(FIGURES) 2>/dev/null || echo "(none recorded)"; exit $$rc
 
 # Build and start the server on DB_PATH (data/MiniDBGo) and PORT (6866):
 # `make run PORT=7000 DB_PATH=/tmp/db`. Other settings come from the
