@@ -466,7 +466,7 @@ func TestCoveredCount(t *testing.T) {
 	covered := func(filter string) bool {
 		f, _, _, err := db.parseQueryParts(Query{Filter: []byte(filter)})
 		require.NoError(t, err)
-		return coveredCount(db.makePlan(db.getCollection("c"), "c", f, nil))
+		return coveredByIndex(db.makePlan(db.getCollection("c"), "c", f, nil))
 	}
 	for _, f := range filters {
 		n, err := db.Count("c", []byte(f))

@@ -49,7 +49,8 @@ type Cursor struct {
 	limit int
 	skip  int
 
-	matchAll bool
+	matchAll bool // the filter matches every document
+	covered  bool // the index ranges match exactly the filter's documents
 	started  bool
 	returned int
 	cur      []byte
@@ -101,7 +102,7 @@ func (db *DB) Find(col string, q Query) (*Cursor, error) {
 	c := db.getCollection(col)
 	p := db.makePlan(c, col, f, s)
 	p.proj = pr
-	cur := &Cursor{db: db, p: p, limit: limit, skip: q.Skip, matchAll: isEmptyFilter(q.Filter)}
+	cur := &Cursor{db: db, p: p, limit: limit, skip: q.Skip, matchAll: isEmptyFilter(q.Filter), covered: coveredByIndex(p)}
 	cur.stats = p.explain()
 	if q.Cursor != "" {
 		if err := cur.applyToken(q.Cursor); err != nil {
@@ -283,11 +284,12 @@ func (c *Cursor) nextStreaming() (*match, error) {
 // nextMatch returns the next document of the scan that passes the filter.
 func (c *Cursor) nextMatch() (*match, error) {
 	for {
-		m, err := c.src.next(&c.stats, !c.matchAll || c.p.proj != nil || c.p.sort != nil)
+		noFilter := c.matchAll || c.covered
+		m, err := c.src.next(&c.stats, !noFilter || c.p.proj != nil || c.p.sort != nil)
 		if err != nil || m == nil {
 			return nil, err
 		}
-		if c.matchAll || c.p.filter.Match(m.doc) {
+		if noFilter || c.p.filter.Match(m.doc) {
 			return m, nil
 		}
 	}
@@ -453,7 +455,7 @@ func (s *source) next(st *Explanation, parse bool) (*match, error) {
 	if s.p.index == nil {
 		return s.nextDoc(st, parse)
 	}
-	return s.nextIndexed(st)
+	return s.nextIndexed(st, parse)
 }
 
 // step advances to the next key of the scan, moving through ranges (past
@@ -525,7 +527,10 @@ func (s *source) nextDoc(st *Explanation, parse bool) (*match, error) {
 	}
 }
 
-func (s *source) nextIndexed(st *Explanation) (*match, error) {
+// nextIndexed returns the document of the next index key not seen yet;
+// parse false leaves match.doc empty, for a caller that needs only the
+// JSON.
+func (s *source) nextIndexed(st *Explanation, parse bool) (*match, error) {
 	for {
 		if ok, err := s.step(s.p.ranges); !ok {
 			return nil, err
@@ -552,9 +557,11 @@ func (s *source) nextIndexed(st *Explanation) (*match, error) {
 		if err != nil {
 			return nil, err
 		}
-		doc, err := jsondoc.Parse(js, jsondoc.Limits{MaxDepth: 1 << 10})
-		if err != nil {
-			return nil, fmt.Errorf("docstore: stored document %q/%q: %w", s.p.col, id, err)
+		var doc jsondoc.Value
+		if parse {
+			if doc, err = jsondoc.Parse(js, jsondoc.Limits{MaxDepth: 1 << 10}); err != nil {
+				return nil, fmt.Errorf("docstore: stored document %q/%q: %w", s.p.col, id, err)
+			}
 		}
 		if len(s.seen) < 1<<20 {
 			s.seen[id] = true
@@ -585,7 +592,7 @@ func (db *DB) Count(col string, filter []byte) (int64, error) {
 	snap := db.engine.NewSnapshot()
 	defer snap.Close()
 	p := db.makePlan(c, col, f, nil)
-	if coveredCount(p) {
+	if coveredByIndex(p) {
 		return countKeys(snap, p.ranges)
 	}
 	src := newSource(db, snap, p, nil)
@@ -607,13 +614,13 @@ func (db *DB) Count(col string, filter []byte) (int64, error) {
 	}
 }
 
-// coveredCount reports whether p's index ranges hold exactly one key per
-// matching document, so that counting them counts the documents: the
-// filter is only scalar equalities, each on one of the leading index
-// fields the ranges fix, and no document has an array along the index's
-// paths (one key per document). Counting keys then reads no document,
-// which for a large match is most of the cost of a count.
-func coveredCount(p *plan) bool {
+// coveredByIndex reports whether p's index ranges hold exactly one key per
+// matching document: the filter is only scalar equalities, each on one of
+// the leading index fields the ranges fix, and no document has an array
+// along the index's paths (one key per document). A count then counts
+// keys and reads no document, and a find returns the documents the keys
+// name without parsing them to test the filter.
+func coveredByIndex(p *plan) bool {
 	if p.index == nil || p.index.multikey.Load() {
 		return false
 	}
