@@ -7,13 +7,23 @@ import (
 	"testing"
 )
 
+// Bounds on FuzzHTTPHandler's work and allocation (RELIABILITY.md S11):
+// inputs longer than fuzzMaxInput are skipped, and a worker's database is
+// replaced by a freshly seeded one once fuzzEnvBytes have been written to
+// it, so that neither its memory nor the per-request state hash grows with
+// the length of the run.
+const (
+	fuzzMaxInput = 128 << 10 // above MaxBodyBytes, so 413 is reachable
+	fuzzEnvBytes = 8 << 20
+)
+
 // FuzzHTTPHandler sends random requests: no 500, and no change to the
 // database when the answer is 4xx (restoreDB and _import excepted: they
 // document that lines before a bad one are stored).
 func FuzzHTTPHandler(f *testing.F) {
-	e := newEnv(f, envOptions{cfg: Config{DebugOpen: false, MaxBodyBytes: 64 << 10}})
-	e.seed()
-	mustStatus(f, e.do("POST", "/api/products/_indexes", `{"fields":["name"],"unique":true}`), http.StatusCreated)
+	tb := &fuzzTB{TB: f}
+	e := newFuzzEnv(tb)
+	f.Cleanup(func() { tb.TB = f; tb.close() })
 	methods := []string{"GET", "POST", "PUT", "PATCH", "DELETE"}
 	types := []string{"", "application/json", "application/x-www-form-urlencoded", "application/x-ndjson", "text/plain"}
 	for _, s := range []struct {
@@ -38,13 +48,20 @@ func FuzzHTTPHandler(f *testing.F) {
 		f.Add(s.m, s.t, s.path, s.body, s.hdr)
 	}
 	f.Fuzz(func(t *testing.T, m, ct uint8, path, body, ifMatch string) {
+		if len(path)+len(body)+len(ifMatch) > fuzzMaxInput {
+			return
+		}
 		if !strings.HasPrefix(path, "/") || strings.HasPrefix(path, "/debug") {
 			return
 		}
 		if _, err := url.ParseRequestURI(path); err != nil || strings.ContainsAny(path, " \r\n\t#") {
 			return
 		}
-		e.t = t
+		tb.TB, e.t = t, t
+		if e.db.Engine().Metrics().BytesIn > fuzzEnvBytes {
+			tb.close()
+			e = newFuzzEnv(tb)
+		}
 		method := methods[int(m)%len(methods)]
 		hdr := []string{"Content-Type", types[int(ct)%len(types)]}
 		if ifMatch != "" && printable(ifMatch) {
@@ -75,4 +92,31 @@ func printable(s string) bool {
 		}
 	}
 	return true
+}
+
+// newFuzzEnv is FuzzHTTPHandler's server: the seeded products collection
+// with a unique index on name.
+func newFuzzEnv(tb *fuzzTB) *env {
+	e := newEnv(tb, envOptions{cfg: Config{DebugOpen: false, MaxBodyBytes: 64 << 10}})
+	e.seed()
+	mustStatus(tb, e.do("POST", "/api/products/_indexes", `{"fields":["name"],"unique":true}`), http.StatusCreated)
+	return e
+}
+
+// fuzzTB lets FuzzHTTPHandler replace its env from inside the fuzz
+// function, where the *testing.F may not be used and each iteration's t
+// ends with the iteration: it forwards to TB (the current iteration's t)
+// but keeps the env's cleanups until close.
+type fuzzTB struct {
+	testing.TB
+	cleanups []func()
+}
+
+func (tb *fuzzTB) Cleanup(fn func()) { tb.cleanups = append(tb.cleanups, fn) }
+
+func (tb *fuzzTB) close() {
+	for i := len(tb.cleanups) - 1; i >= 0; i-- {
+		tb.cleanups[i]()
+	}
+	tb.cleanups = nil
 }

@@ -389,9 +389,17 @@ func fuzzSeeds(f *testing.F) {
 	}
 }
 
+// maxFuzzInput caps the fuzz inputs of this package's targets: each
+// iteration's work and allocation stay bounded whatever the fuzzer
+// generates (RELIABILITY.md S11).
+const maxFuzzInput = 64 << 10
+
 func FuzzValueOrder(f *testing.F) {
 	fuzzSeeds(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) > maxFuzzInput {
+			return
+		}
 		g := gen{b: data}
 		a1, a2, b1, b2 := g.value(0), g.value(0), g.value(0), g.value(0)
 		if len(data) > 0 && data[len(data)-1]&1 != 0 {
@@ -439,6 +447,9 @@ func FuzzValueOrder(f *testing.F) {
 func FuzzDecodeValue(f *testing.F) {
 	fuzzSeeds(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) > maxFuzzInput {
+			return
+		}
 		// Arbitrary bytes decode to a canonical encoding or fail cleanly.
 		for _, desc := range []bool{false, true} {
 			decode, appendv := DecodeValue, AppendValue

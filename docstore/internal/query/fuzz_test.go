@@ -22,6 +22,10 @@ func fuzzDocValues(t *testing.T) []jsondoc.Value {
 	return out
 }
 
+// maxFuzzInput caps the fuzz inputs: each iteration's work and allocation
+// stay bounded whatever the fuzzer generates (RELIABILITY.md S11).
+const maxFuzzInput = 64 << 10
+
 // FuzzQueryParser feeds arbitrary JSON to ParseFilter: it never panics,
 // errors are *QueryError, and a filter that parses evaluates on a few
 // documents without panicking while keeping the Conditions contract.
@@ -36,6 +40,9 @@ func FuzzQueryParser(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) > maxFuzzInput {
+			return
+		}
 		v, err := jsondoc.Parse(data, jsondoc.Limits{})
 		if err != nil {
 			return
@@ -68,6 +75,9 @@ func FuzzUpdate(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) > maxFuzzInput {
+			return
+		}
 		v, err := jsondoc.Parse(data, jsondoc.Limits{})
 		if err != nil || !IsUpdateDoc(v) {
 			return

@@ -9,6 +9,11 @@ import (
 	"github.com/minidbgo/minidbgo/storage/internal/base"
 )
 
+// maxFuzzInput caps the fuzz inputs this package's targets accept, so that
+// each iteration's work and allocation are bounded whatever the fuzzer
+// generates; real edits are far smaller.
+const maxFuzzInput = 64 << 10
+
 // FuzzManifestDecode feeds arbitrary bytes to Decode. Decode must not panic;
 // it either fails with a corruption error or yields an edit that survives an
 // Encode/Decode round trip. A decoded edit applied to an empty Version must
@@ -33,6 +38,9 @@ func FuzzManifestDecode(f *testing.F) {
 	}
 
 	f.Fuzz(func(t *testing.T, b []byte) {
+		if len(b) > maxFuzzInput {
+			return // bounded work and allocation per input (RELIABILITY.md S11)
+		}
 		var e VersionEdit
 		if err := e.Decode(b); err != nil {
 			require.ErrorIs(t, err, base.ErrCorruption)

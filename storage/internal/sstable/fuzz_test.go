@@ -13,6 +13,11 @@ import (
 	"github.com/minidbgo/minidbgo/storage/internal/cache"
 )
 
+// maxFuzzInput caps the fuzz inputs of this package's targets: each
+// iteration's work and allocation stay bounded whatever the fuzzer
+// generates (RELIABILITY.md S11), and tables of small blocks need little.
+const maxFuzzInput = 256 << 10
+
 func mustBeCorruption(t *testing.T, err error, op string) {
 	if err != nil && !errors.Is(err, base.ErrCorruption) {
 		t.Fatalf("%s: error %v is not a corruption error", op, err)
@@ -32,6 +37,9 @@ func FuzzBlockDecode(f *testing.F) {
 	f.Add([]byte{0, 0, 0, 0})
 	f.Add([]byte{1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0})
 	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) > maxFuzzInput {
+			return
+		}
 		var it blockIter
 		if err := it.init(data, 0); err != nil {
 			mustBeCorruption(t, err, "init")
@@ -136,6 +144,9 @@ func sstSeeds(f *testing.F) {
 func FuzzSSTOpen(f *testing.F) {
 	sstSeeds(f)
 	f.Fuzz(func(t *testing.T, data []byte, fix bool) {
+		if len(data) > maxFuzzInput {
+			return
+		}
 		data = bytes.Clone(data)
 		if fix {
 			fixChecksums(data)
@@ -188,6 +199,9 @@ func FuzzDecompress(f *testing.F) {
 	f.Add([]byte{0xff, 0xff, 0xff, 0x7f, 0}, byte(1))
 	f.Add([]byte{0x80, 0x80, 0x80, 0x80, 0x10, 0x28, 0xb5, 0x2f, 0xfd}, byte(2))
 	f.Fuzz(func(t *testing.T, data []byte, typ byte) {
+		if len(data) > maxFuzzInput {
+			return
+		}
 		for _, c := range []Compression{NoCompression, S2Compression, ZstdCompression} {
 			stored, used := compressBlock(nil, data, c)
 			if used != NoCompression && len(stored) >= len(data)-len(data)/8 {
@@ -224,6 +238,9 @@ func FuzzBloom(f *testing.F) {
 	f.Add([]byte("\x00\x00\x00"), uint8(3))
 	f.Add([]byte("user-1\x00user-2\x00user-3\x00user-4\x00user-5"), uint8(20))
 	f.Fuzz(func(t *testing.T, data []byte, bits uint8) {
+		if len(data) > maxFuzzInput {
+			return
+		}
 		ukeys := bytes.Split(data, []byte{0})
 		slices.SortFunc(ukeys, bytes.Compare)
 		ukeys = slices.CompactFunc(ukeys, bytes.Equal)
@@ -261,6 +278,9 @@ func FuzzSSTRoundTrip(f *testing.F) {
 	f.Add(bytes.Repeat([]byte("\x03key\x05value\x01\x01"), 20), uint16(100), uint8(16), uint8(1), uint8(10))
 	f.Add([]byte("\x00\x00\x00\x00\x04abcd\x00\xff\x00"), uint16(1), uint8(2), uint8(2), uint8(5))
 	f.Fuzz(func(t *testing.T, data []byte, blockSize uint16, restart, comp, bloomBits uint8) {
+		if len(data) > maxFuzzInput {
+			return
+		}
 		var es []kv
 		for len(data) > 0 {
 			var key, value []byte
