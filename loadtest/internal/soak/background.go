@@ -34,12 +34,8 @@ func (s *soak) poller(ctx context.Context, stop <-chan struct{}, g *serverGauges
 	defer t.Stop()
 	for {
 		s.poll(ctx, g)
-		select {
-		case <-ctx.Done():
+		if !waitFor(ctx, stop, t.C) {
 			return
-		case <-stop:
-			return
-		case <-t.C:
 		}
 	}
 }
@@ -78,12 +74,8 @@ func (s *soak) sampler(ctx context.Context, stop <-chan struct{}, g *serverGauge
 	defer t.Stop()
 	for {
 		s.sample(ctx, g, done)
-		select {
-		case <-ctx.Done():
+		if !waitFor(ctx, stop, t.C) {
 			return
-		case <-stop:
-			return
-		case <-t.C:
 		}
 	}
 }
@@ -143,12 +135,8 @@ func (s *soak) compactor(ctx context.Context, stop <-chan struct{}) {
 	wait := time.NewTimer(min(s.cfg.CompactEvery/2, s.cfg.Duration/3))
 	defer wait.Stop()
 	for {
-		select {
-		case <-ctx.Done():
+		if !waitFor(ctx, stop, wait.C) {
 			return
-		case <-stop:
-			return
-		case <-wait.C:
 		}
 		wait.Reset(s.cfg.CompactEvery)
 		var cs struct {
@@ -250,12 +238,8 @@ func (s *soak) streamLoop(ctx context.Context, stop <-chan struct{}, kind, path 
 		}
 		s.mu.Unlock()
 		if err != nil || status != "200" {
-			select { // no busy loop on failures
-			case <-ctx.Done():
+			if !waitFor(ctx, stop, time.After(time.Second)) { // no busy loop on failures
 				return
-			case <-stop:
-				return
-			case <-time.After(time.Second):
 			}
 		}
 	}
@@ -302,12 +286,8 @@ func (s *soak) statusLoop(ctx context.Context, stop <-chan struct{}, g *serverGa
 	t := time.NewTicker(s.cfg.StatusEvery)
 	defer t.Stop()
 	for {
-		select {
-		case <-ctx.Done():
+		if !waitFor(ctx, stop, t.C) {
 			return
-		case <-stop:
-			return
-		case <-t.C:
 		}
 		el := time.Since(s.start)
 		var unexpected, deliberate, errs int64
@@ -413,4 +393,17 @@ func (l *logFilter) startSettings() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.start
+}
+
+// waitFor waits for c and reports true, or reports false once ctx is done
+// or stop is closed: the pause of every background loop here.
+func waitFor(ctx context.Context, stop <-chan struct{}, c <-chan time.Time) bool {
+	select {
+	case <-ctx.Done():
+		return false
+	case <-stop:
+		return false
+	case <-c:
+		return true
+	}
 }
