@@ -16,13 +16,19 @@ import (
 	"github.com/minidbgo/minidbgo/storage/vfs"
 )
 
-// adminFlags parses the flags of check and inspect: --dir (or one
-// positional directory) and --json.
-func adminFlags(name string, args []string, defDir string, stderr io.Writer) (dir string, asJSON bool, code int) {
+// adminFlags parses the flags of an admin command (check, inspect,
+// repair): --dir (or one positional directory), --json, and whatever
+// flags setup registers; validate, when set, checks those before the
+// directory is checked and returns an exit code, or -1 to go on. code is
+// -1 when the command should run.
+func adminFlags(name string, args []string, defDir string, stderr io.Writer, setup func(*flag.FlagSet), validate func() int) (dir string, asJSON bool, code int) {
 	fs := flag.NewFlagSet("minidbgo "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&dir, "dir", defDir, "data directory (default: DB_PATH or --db)")
 	fs.BoolVar(&asJSON, "json", false, "print the report as JSON")
+	if setup != nil {
+		setup(fs)
+	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return "", false, exitOK
@@ -36,6 +42,11 @@ func adminFlags(name string, args []string, defDir string, stderr io.Writer) (di
 	default:
 		fmt.Fprintf(stderr, "minidbgo %s: one directory at most, got %q\n", name, fs.Args())
 		return "", false, exitUsage
+	}
+	if validate != nil {
+		if code := validate(); code >= 0 {
+			return "", false, code
+		}
 	}
 	if !isDataDir(dir) {
 		fmt.Fprintf(stderr, "minidbgo %s: %s is not a MiniDBGo data directory (no CURRENT, wal/ or sst/)\n", name, dir)
@@ -69,7 +80,7 @@ type checkFileJSON struct {
 // offline (it takes the directory's lock, so a running server makes it
 // fail with that server's pid). Exit status 1 when any file is damaged.
 func runCheck(args []string, defDir string, stdout, stderr io.Writer) int {
-	dir, asJSON, code := adminFlags("check", args, defDir, stderr)
+	dir, asJSON, code := adminFlags("check", args, defDir, stderr, nil, nil)
 	if code >= 0 {
 		return code
 	}
@@ -180,7 +191,7 @@ func quoteKey(k []byte) string {
 // directory, read from its MANIFEST and table properties, without the
 // lock (so it can look at a directory a server has open).
 func runInspect(args []string, defDir string, stdout, stderr io.Writer) int {
-	dir, asJSON, code := adminFlags("inspect", args, defDir, stderr)
+	dir, asJSON, code := adminFlags("inspect", args, defDir, stderr, nil, nil)
 	if code >= 0 {
 		return code
 	}

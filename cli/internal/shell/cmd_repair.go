@@ -17,16 +17,11 @@ import (
 // server refuses to open), keeping every write before the damage, then
 // checks every file. Exit status 0 when the directory is sound afterwards.
 func runRepair(args []string, defDir string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("minidbgo repair", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	dir := defDir
 	var mode string
-	var asJSON bool
-	fs.StringVar(&dir, "dir", defDir, "data directory (default: DB_PATH or --db)")
-	fs.StringVar(&mode, "wal", "", "WAL recovery mode; the only one is point-in-time")
-	fs.BoolVar(&asJSON, "json", false, "print the report as JSON")
-	fs.Usage = func() {
-		fmt.Fprint(stderr, `Usage: minidbgo repair --wal=point-in-time [--dir DIR] [--json]
+	setup := func(fs *flag.FlagSet) {
+		fs.StringVar(&mode, "wal", "", "WAL recovery mode; the only one is point-in-time")
+		fs.Usage = func() {
+			fmt.Fprint(stderr, `Usage: minidbgo repair --wal=point-in-time [--dir DIR] [--json]
 
 Recovers a data directory whose write-ahead log is damaged before its end,
 which the server refuses to open. Every write before the first damaged
@@ -35,33 +30,23 @@ log are moved to DIR/lost/ (the writes in them are discarded). Stop the
 server first, and copy the directory if you can.
 
 `)
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
+			fs.PrintDefaults()
 		}
-		return exitUsage
 	}
-	switch fs.NArg() {
-	case 0:
-	case 1:
-		dir = fs.Arg(0)
-	default:
-		fmt.Fprintf(stderr, "minidbgo repair: one directory at most, got %q\n", fs.Args())
-		return exitUsage
-	}
-	if mode != "point-in-time" {
-		if mode == "" {
+	validate := func() int {
+		switch mode {
+		case "point-in-time":
+			return -1
+		case "":
 			fmt.Fprintln(stderr, "minidbgo repair: say how to recover: --wal=point-in-time (keeps every write before the damage, discards the rest)")
-		} else {
+		default:
 			fmt.Fprintf(stderr, "minidbgo repair: unknown --wal mode %q (the only one is point-in-time)\n", mode)
 		}
 		return exitUsage
 	}
-	if !isDataDir(dir) {
-		fmt.Fprintf(stderr, "minidbgo repair: %s is not a MiniDBGo data directory (no CURRENT, wal/ or sst/)\n", dir)
-		return exitFailed
+	dir, asJSON, code := adminFlags("repair", args, defDir, stderr, setup, validate)
+	if code >= 0 {
+		return code
 	}
 
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelError}))
