@@ -87,6 +87,8 @@ type DB struct {
 	cols map[string]*collection
 
 	deltaSeq atomic.Uint64
+
+	cursorKey [32]byte // signs cursor tokens (cursor.go); never stored
 }
 
 // Open opens (or creates) a database in dir.
@@ -107,7 +109,7 @@ func Open(dir string, opts *Options) (*DB, error) {
 
 // New returns a DB over an open engine. Close does not close the engine.
 func New(engine *storage.DB, opts *Options) (*DB, error) {
-	db := &DB{engine: engine, opts: opts.withDefaults(), cols: make(map[string]*collection)}
+	db := &DB{engine: engine, opts: opts.withDefaults(), cols: make(map[string]*collection), cursorKey: newCursorKey()}
 	db.limits = jsondoc.Limits{MaxDepth: db.opts.MaxDepth, MaxKeyBytes: db.opts.MaxFieldNameBytes, MaxMembers: db.opts.MaxFieldsPerObject}
 	db.deltaSeq.Store(uint64(time.Now().UnixNano()))
 	if err := db.loadCollections(); err != nil {

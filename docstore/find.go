@@ -3,9 +3,8 @@ package docstore
 import (
 	"bytes"
 	"container/heap"
-	"encoding/base64"
-	"encoding/json"
 	"fmt"
+	"slices"
 
 	"github.com/minidbgo/minidbgo/docstore/internal/jsondoc"
 	"github.com/minidbgo/minidbgo/docstore/internal/keyenc"
@@ -55,6 +54,7 @@ type Cursor struct {
 	returned int
 	cur      []byte
 	curID    string
+	form     queryForm // the query's canonical parts, for the token
 	peek     *match
 	more     bool
 	last     *match // last returned, for the token
@@ -77,11 +77,27 @@ type match struct {
 }
 
 // Find runs a query and returns a cursor over one page of results.
+//
+// With q.Cursor, Find continues the query that returned the cursor: q may
+// give nothing but the cursor (and a limit; without one a page is as long
+// as the first), or the same filter, sort and projection again; any other
+// query, or a token that is not intact, is invalid_cursor. Skip applies
+// to the first page only.
 func (db *DB) Find(col string, q Query) (*Cursor, error) {
 	if err := checkName("collection", col); err != nil {
 		return nil, err
 	}
-	f, s, pr, err := db.parseQueryParts(q)
+	var st *cursorState
+	if q.Cursor != "" {
+		var err error
+		if st, err = db.openCursor(col, q.Cursor); err != nil {
+			return nil, err
+		}
+		if cursorAlone(q) {
+			q.Filter, q.Sort, q.Projection = st.Filter, st.Sort, st.Proj
+		}
+	}
+	f, s, pr, form, err := db.parseQuery(q)
 	if err != nil {
 		return nil, err
 	}
@@ -92,7 +108,10 @@ func (db *DB) Find(col string, q Query) (*Cursor, error) {
 		return nil, errf("bad_request", "limit must be >= 0, got %d", q.Limit)
 	}
 	limit := q.Limit
-	if limit == 0 {
+	if limit == 0 && st != nil {
+		limit = st.Limit
+	}
+	if limit <= 0 {
 		limit = db.opts.DefaultLimit
 	}
 	limit = min(limit, db.opts.MaxLimit)
@@ -100,12 +119,24 @@ func (db *DB) Find(col string, q Query) (*Cursor, error) {
 	// multikey set the flag before it committed, so the plan sees it.
 	snap := db.engine.NewSnapshot()
 	c := db.getCollection(col)
-	p := db.makePlan(c, col, f, s)
+	var p *plan
+	if st == nil {
+		p = db.makePlan(c, col, f, s)
+	} else {
+		if !form.equal(queryForm{filter: st.Filter, sort: st.Sort, proj: st.Proj}) {
+			snap.Close()
+			return nil, errf("invalid_cursor", "cursor was issued for another query: its filter, sort and fields must be the ones that returned it (or send the cursor alone)")
+		}
+		if p = db.pinnedPlan(c, col, f, s, st.Plan); p == nil {
+			snap.Close()
+			return nil, errf("invalid_cursor", "the index this cursor reads was dropped or changed since its first page; restart the query without a cursor")
+		}
+	}
 	p.proj = pr
-	cur := &Cursor{db: db, p: p, limit: limit, skip: q.Skip, matchAll: isEmptyFilter(q.Filter), covered: coveredByIndex(p)}
+	cur := &Cursor{db: db, p: p, form: form, limit: limit, skip: q.Skip, matchAll: isEmptyFilter(q.Filter), covered: coveredByIndex(p)}
 	cur.stats = p.explain()
-	if q.Cursor != "" {
-		if err := cur.applyToken(q.Cursor); err != nil {
+	if st != nil {
+		if err := cur.resume(st); err != nil {
 			snap.Close()
 			return nil, err
 		}
@@ -135,38 +166,21 @@ func isEmptyFilter(f []byte) bool {
 	return len(bytes.TrimSpace(t[1:len(t)-1])) == 0
 }
 
-// token is a cursor's resume position.
-type token struct {
-	Sig  string          `json:"sig"`
-	Key  []byte          `json:"key,omitempty"`  // streaming: last scan key
-	Sort json.RawMessage `json:"sort,omitempty"` // sorted: last doc's sort fields
-	ID   string          `json:"id,omitempty"`
-}
-
-func (c *Cursor) applyToken(s string) error {
-	raw, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil {
-		return errf("invalid_cursor", "cursor is not a valid token: %v", err)
-	}
-	var t token
-	if err := json.Unmarshal(raw, &t); err != nil {
-		return errf("invalid_cursor", "cursor is not a valid token: %v", err)
-	}
-	if t.Sig != c.p.signature() {
-		return errf("invalid_cursor", "cursor was made by a different query plan (%s, now %s); restart the query", t.Sig, c.p.signature())
-	}
+// resume positions the cursor after the last document of the page that
+// issued st (authenticated, for the same query and plan).
+func (c *Cursor) resume(st *cursorState) error {
 	if c.p.sort != nil && !c.p.sortByIndex {
-		v, err := jsondoc.Parse(t.Sort, jsondoc.Limits{MaxDepth: 1 << 10})
-		if err != nil || v.Kind() != jsondoc.KindObject {
-			return errf("invalid_cursor", "cursor sort position is malformed")
+		v, err := jsondoc.Parse(st.SortAt, jsondoc.Limits{MaxDepth: 1 << 10})
+		if err != nil || v.Kind() != jsondoc.KindObject || st.ID == "" {
+			return errBadCursor
 		}
-		c.resumeAt = &match{id: t.ID, doc: v}
+		c.resumeAt = &match{id: st.ID, doc: v}
 		return nil
 	}
-	if len(t.Key) == 0 {
-		return errf("invalid_cursor", "cursor has no position")
+	if len(st.Key) == 0 {
+		return errBadCursor
 	}
-	c.last = &match{key: t.Key}
+	c.last = &match{key: st.Key}
 	return nil
 }
 
@@ -179,20 +193,20 @@ func (c *Cursor) resumeKey() []byte {
 
 // NextToken returns a token that resumes the query after the last
 // document returned, or "" when no results remain. Call it after Next
-// returned false.
+// returned false. The token carries the query (see cursorState): it alone
+// continues the query.
 func (c *Cursor) NextToken() string {
 	if !c.more || c.last == nil {
 		return ""
 	}
-	t := token{Sig: c.p.signature()}
+	st := cursorState{Col: c.p.col, Filter: c.form.filter, Sort: c.form.sort, Proj: c.form.proj, Limit: c.limit, Plan: c.p.signature()}
 	if c.p.sort != nil && !c.p.sortByIndex {
-		t.Sort = sortFieldsOf(c.last.doc, c.p.sort)
-		t.ID = c.last.id
+		st.SortAt = sortFieldsOf(c.last.doc, c.p.sort)
+		st.ID = c.last.id
 	} else {
-		t.Key = c.last.key
+		st.Key = c.last.key
 	}
-	raw, _ := json.Marshal(t)
-	return base64.RawURLEncoding.EncodeToString(raw)
+	return c.db.sealCursor(&st)
 }
 
 // sortFieldsOf copies the top-level fields a sort reads.
@@ -400,8 +414,13 @@ type source struct {
 	it    *storage.Iterator
 	ri    int // current range (index scans)
 	after []byte
-	seen  map[string]bool
-	done  bool
+	// decided holds ids whose first index entry in the ranges this scan
+	// has passed (it returned them, or their first entry lies before the
+	// resume position): their later entries are skipped without reading
+	// the document. It is a cache, cleared when it reaches
+	// maxDecidedCache ids, so memory stays bounded.
+	decided map[string]struct{}
+	done    bool
 	// keep, when set, limits parsing during a collection scan to the
 	// top-level fields the filter reads: the document itself is output
 	// as stored, so the other fields need not be built.
@@ -423,11 +442,7 @@ func filterOnly(f *query.Filter) func(string) bool {
 }
 
 func newSource(db *DB, snap *storage.Snapshot, p *plan, after []byte) *source {
-	s := &source{db: db, snap: snap, p: p, after: after, ri: -1}
-	if p.index != nil {
-		s.seen = make(map[string]bool)
-	}
-	return s
+	return &source{db: db, snap: snap, p: p, after: after, ri: -1}
 }
 
 func (s *source) close() error {
@@ -527,23 +542,42 @@ func (s *source) nextDoc(st *Explanation, parse bool) (*match, error) {
 	}
 }
 
-// nextIndexed returns the document of the next index key not seen yet;
-// parse false leaves match.doc empty, for a caller that needs only the
-// JSON.
+// maxDecidedCache bounds source.decided.
+const maxDecidedCache = 4096
+
+// nextIndexed returns the document of the next index key that is the
+// document's first entry within the plan's ranges; parse false leaves
+// match.doc empty, for a caller that needs only the JSON.
+//
+// A document of a multikey index has an entry per value, so a scan meets
+// it once per value in the ranges. It is returned only at the first of
+// those entries in key order, which the document itself tells (its
+// entries are computed again from it and the first one inside the ranges
+// is compared with the key). That rule holds across pages: a cursor
+// resumes after the key of the last document returned, and a document
+// whose first entry lies at or before that key was returned by an earlier
+// page (or did not match), so no page returns a document twice, whatever
+// the page size and with no set of returned ids kept anywhere.
 func (s *source) nextIndexed(st *Explanation, parse bool) (*match, error) {
+	ix := s.p.index
 	for {
 		if ok, err := s.step(s.p.ranges); !ok {
 			return nil, err
 		}
 		st.KeysExamined++
 		key := s.it.Key()
-		ix := s.p.index
 		id, err := keyenc.DecodeIndexKeyID(key, len(ix.prefix), len(ix.paths), ix.desc)
 		if err != nil {
 			return nil, err
 		}
-		if s.seen[id] {
-			continue
+		// Loaded per key: the flag is set before a document that makes
+		// the index multikey commits, so false means no document of the
+		// snapshot has two entries.
+		multikey := ix.multikey.Load()
+		if multikey {
+			if _, ok := s.decided[id]; ok {
+				continue
+			}
 		}
 		raw, err := s.snap.Get(keyenc.DocKey(nil, s.p.col, id))
 		if err == storage.ErrNotFound {
@@ -558,16 +592,64 @@ func (s *source) nextIndexed(st *Explanation, parse bool) (*match, error) {
 			return nil, err
 		}
 		var doc jsondoc.Value
-		if parse {
+		if parse || multikey {
 			if doc, err = jsondoc.Parse(js, jsondoc.Limits{MaxDepth: 1 << 10}); err != nil {
 				return nil, fmt.Errorf("docstore: stored document %q/%q: %w", s.p.col, id, err)
 			}
 		}
-		if len(s.seen) < 1<<20 {
-			s.seen[id] = true
+		if multikey {
+			first, err := s.firstInRanges(doc, id, key)
+			if err != nil {
+				return nil, err
+			}
+			if first == nil {
+				continue // the entry is stale: the document no longer has it
+			}
+			if s.decided == nil || len(s.decided) >= maxDecidedCache {
+				s.decided = make(map[string]struct{})
+			}
+			s.decided[id] = struct{}{}
+			if !bytes.Equal(first, key) {
+				continue // returned (or skipped) at its first entry
+			}
 		}
 		return &match{id: id, key: bytes.Clone(key), doc: doc, json: js}, nil
 	}
+}
+
+// firstInRanges returns the first of doc's entries in the index (in key
+// order) that lies within the plan's ranges, or nil when the entries do
+// not include key (a stale entry).
+func (s *source) firstInRanges(doc jsondoc.Value, id string, key []byte) ([]byte, error) {
+	keys, err := s.p.index.entries(s.p.col, doc, id)
+	if err != nil {
+		return nil, err
+	}
+	if !slices.ContainsFunc(keys, func(k []byte) bool { return bytes.Equal(k, key) }) {
+		return nil, nil
+	}
+	for _, k := range keys {
+		if inRanges(s.p.ranges, k) {
+			return k, nil
+		}
+	}
+	return nil, nil
+}
+
+// inRanges reports whether key lies in one of ranges (sorted, disjoint).
+func inRanges(ranges []keyRange, key []byte) bool {
+	// The last range starting at or before key.
+	i, _ := slices.BinarySearchFunc(ranges, key, func(r keyRange, k []byte) int {
+		if bytes.Compare(r.start, k) <= 0 {
+			return -1
+		}
+		return 1
+	})
+	if i == 0 {
+		return false
+	}
+	r := ranges[i-1]
+	return r.end == nil || bytes.Compare(key, r.end) < 0
 }
 
 // Count returns the number of documents matching filter.

@@ -60,13 +60,77 @@ func (p *plan) explain() Explanation {
 	return e
 }
 
-// signature identifies the access path, so a cursor is only resumed by the
-// same plan.
+// signature identifies the access path and how it gives the sort, so a
+// cursor is only resumed by the same plan: "_id" (a scan of the documents
+// in _id order, whole or by _id ranges) or "ix:" name and fields of the
+// index, then "/ixsort" when the index order is the sort or "/memsort"
+// when the sort is done in memory.
 func (p *plan) signature() string {
+	var b strings.Builder
 	if p.index == nil {
-		return "_id"
+		b.WriteString("_id")
+	} else {
+		b.WriteString("ix:")
+		b.WriteString(p.index.spec.Name)
+		for i, path := range p.index.paths {
+			if i == 0 {
+				b.WriteByte('(')
+			} else {
+				b.WriteByte(',')
+			}
+			if p.index.desc[i] {
+				b.WriteByte('-')
+			}
+			b.WriteString(path)
+		}
+		b.WriteByte(')')
 	}
-	return "ix:" + p.index.spec.Name
+	switch {
+	case p.sort != nil && p.sortByIndex:
+		b.WriteString("/ixsort")
+	case p.sort != nil:
+		b.WriteString("/memsort")
+	}
+	return b.String()
+}
+
+// pinnedPlan is the plan with signature sig for a query, the plan a
+// cursor was issued with: the best plan when it still is, else the same
+// access path built again (an index created since does not move a
+// cursor), or nil when that path is gone (its index was dropped or
+// changed, or became multikey under a sort it gave).
+func (db *DB) pinnedPlan(c *collection, col string, f *query.Filter, s *query.Sort, sig string) *plan {
+	if p := db.makePlan(c, col, f, s); p.signature() == sig {
+		return p
+	}
+	if !strings.HasPrefix(sig, "ix:") {
+		// A scan of the whole collection; an _id range plan does not
+		// depend on indexes, so makePlan would have found it.
+		p := &plan{col: col, filter: f, sort: s}
+		if p.signature() == sig {
+			return p
+		}
+		return nil
+	}
+	if c == nil {
+		return nil
+	}
+	conds := f.Conditions()
+	c.mu.RLock()
+	indexes := slices.Clone(c.indexes)
+	c.mu.RUnlock()
+	for _, ix := range indexes {
+		if ix.spec.Building {
+			continue
+		}
+		p, _ := buildRanges(col, ix, conds)
+		p.sortByIndex = s != nil && !ix.multikey.Load() && sortMatches(ix, p.eqFields, s)
+		p.filter, p.sort, p.col = f, s, col
+		if p.signature() == sig {
+			return p
+		}
+	}
+	return nil
 }
 
 // makePlan picks the access path: the ready index that fixes the most
@@ -291,6 +355,19 @@ func sortMatches(ix *index, eq int, s *query.Sort) bool {
 
 // parseQueryParts parses a query's JSON parts.
 func (db *DB) parseQueryParts(q Query) (*query.Filter, *query.Sort, *query.Projection, error) {
+	f, s, pr, _, err := db.parseQuery(q)
+	return f, s, pr, err
+}
+
+// parseQuery parses a query's JSON parts and returns their canonical
+// form too.
+func (db *DB) parseQuery(q Query) (*query.Filter, *query.Sort, *query.Projection, queryForm, error) {
+	var form queryForm
+	f, s, pr, err := db.parseParts(q, &form)
+	return f, s, pr, form, err
+}
+
+func (db *DB) parseParts(q Query, form *queryForm) (*query.Filter, *query.Sort, *query.Projection, error) {
 	fv := jsondoc.Object(nil)
 	if len(bytes.TrimSpace(q.Filter)) > 0 {
 		v, err := jsondoc.Parse(q.Filter, db.limits)
@@ -302,6 +379,7 @@ func (db *DB) parseQueryParts(q Query) (*query.Filter, *query.Sort, *query.Proje
 		}
 		fv = v
 	}
+	form.filter = jsondoc.AppendJSON(nil, fv)
 	f, err := query.ParseFilter(fv)
 	if err != nil {
 		return nil, nil, nil, queryError("invalid_query", err)
@@ -324,6 +402,7 @@ func (db *DB) parseQueryParts(q Query) (*query.Filter, *query.Sort, *query.Proje
 	if s != nil && len(s.Fields()) == 0 {
 		s = nil
 	}
+	form.sort = sortForm(s)
 	var pr *query.Projection
 	switch {
 	case len(bytes.TrimSpace(q.Projection)) > 0:
@@ -334,6 +413,7 @@ func (db *DB) parseQueryParts(q Query) (*query.Filter, *query.Sort, *query.Proje
 		if pr, err = query.ParseProjection(v); err != nil {
 			return nil, nil, nil, queryError("invalid_projection", err)
 		}
+		form.proj = jsondoc.AppendJSON(nil, v)
 	case strings.TrimSpace(q.Fields) != "":
 		var ms []jsondoc.Member
 		for _, f := range strings.Split(q.Fields, ",") {
@@ -350,6 +430,10 @@ func (db *DB) parseQueryParts(q Query) (*query.Filter, *query.Sort, *query.Proje
 		if pr, err = query.ParseProjection(jsondoc.Object(ms)); err != nil {
 			return nil, nil, nil, queryError("invalid_projection", err)
 		}
+		form.proj = jsondoc.AppendJSON(nil, jsondoc.Object(ms))
+	}
+	if bytes.Equal(form.proj, []byte("{}")) {
+		form.proj = nil // no projection
 	}
 	return f, s, pr, nil
 }
