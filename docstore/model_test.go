@@ -338,3 +338,137 @@ func checkCollection(t *testing.T, db *DB, col string, model map[string]string) 
 	}
 	require.Len(t, seen, len(model))
 }
+
+// pagingFilter adds to randFilter the filters that reach multikey index
+// ranges: ranges and $in over an array field, $elemMatch, and the unique
+// field "u".
+func pagingFilter(rng *rand.Rand) string {
+	switch rng.IntN(13) {
+	case 7:
+		return fmt.Sprintf(`{"items.sku":{"$gte":"s%d"}}`, rng.IntN(5))
+	case 0:
+		return fmt.Sprintf(`{"tags":{"$gte":"%s"}}`, []string{"a", "b", "c"}[rng.IntN(3)])
+	case 1:
+		return `{"tags":{"$in":["a","c","zz"]}}`
+	case 2:
+		return fmt.Sprintf(`{"tags":{"$elemMatch":{"$gt":"%s"}}}`, []string{"a", "b"}[rng.IntN(2)])
+	case 3:
+		return fmt.Sprintf(`{"items":{"$elemMatch":{"sku":"s%d","qty":{"$gte":%d}}}}`, rng.IntN(5), rng.IntN(10))
+	case 4:
+		return fmt.Sprintf(`{"u":{"$gte":"ud%03d"}}`, rng.IntN(60))
+	case 5:
+		return fmt.Sprintf(`{"$or":[{"tags":"a"},{"tags":{"$gt":"c"}},{"age":{"$lt":%d}}]}`, rng.IntN(60))
+	case 6:
+		return fmt.Sprintf(`{"tags":{"$gt":"a","$lte":"c"},"age":{"$gte":%d}}`, rng.IntN(60))
+	}
+	return randFilter(rng)
+}
+
+// TestModelPaging pages through every query with cursors, at page sizes
+// 1, 7, 100 and 1,000, without an index and with each kind of index
+// (single, compound, multikey, compound multikey, nested multikey,
+// descending, unique, all at once), and compares the whole concatenation
+// of the pages with the brute-force model: the same documents, each once,
+// in the model's order when the query sorts.
+func TestModelPaging(t *testing.T) {
+	configs := []struct {
+		name  string
+		specs []string
+	}{
+		{"none", nil},
+		{"single", []string{`{"fields":["age"]}`}},
+		{"compound", []string{`{"fields":["name","age"]}`}},
+		{"multikey", []string{`{"fields":["tags"]}`}},
+		{"compound-multikey", []string{`{"fields":["tags","-age"]}`}},
+		{"nested-multikey", []string{`{"fields":["items.sku"]}`}},
+		{"desc", []string{`{"fields":["-score"]}`}},
+		{"unique", []string{`{"fields":["u"],"unique":true}`}},
+		{"all", []string{
+			`{"fields":["age"]}`, `{"fields":["name","age"]}`, `{"fields":["tags"]}`,
+			`{"fields":["tags","-age"]}`, `{"fields":["items.sku"]}`, `{"fields":["-score"]}`,
+			`{"fields":["u"],"unique":true}`, `{"fields":["addr.city"]}`,
+		}},
+	}
+	for ci, cfg := range configs {
+		t.Run(cfg.name, func(t *testing.T) {
+			t.Parallel()
+			rng := rand.New(rand.NewPCG(7, uint64(ci)))
+			db := openMem(t, &Options{Storage: &storage.Options{MemTableRecords: 100}})
+			const col = "people"
+			for _, spec := range cfg.specs {
+				s, err := ParseIndexSpec([]byte(spec))
+				require.NoError(t, err)
+				require.NoError(t, db.CreateIndex(col, s, nil))
+			}
+			model := map[string]string{}
+			steps := 300
+			if testing.Short() {
+				steps = 100
+			}
+			usedIndex := 0
+			for step := range steps {
+				id := fmt.Sprintf("d%03d", rng.IntN(60))
+				switch p := rng.IntN(100); {
+				case p < 45:
+					doc := randDoc(rng, id)
+					doc = doc[:len(doc)-1] + `,"u":"u` + id + `"}`
+					_, err := db.InsertOne(col, []byte(doc), WriteOptions{})
+					require.NoError(t, err)
+					model[id] = canon(t, doc)
+				case p < 52:
+					if _, ok := model[id]; ok {
+						require.NoError(t, db.Delete(col, id, WriteOptions{}))
+						delete(model, id)
+					}
+				case p < 58:
+					if _, ok := model[id]; ok {
+						upd := fmt.Sprintf(`{"$set":{"tags":["%s","b"]}}`, []string{"a", "d"}[rng.IntN(2)])
+						_, err := db.Update(col, id, []byte(upd), WriteOptions{})
+						require.NoError(t, err)
+						d, err := db.Get(col, id)
+						require.NoError(t, err)
+						model[id] = canon(t, string(d.JSON))
+					}
+				default:
+					filter := pagingFilter(rng)
+					sort := ""
+					if rng.IntN(2) == 0 {
+						sort = []string{`{"age":1}`, `{"score":-1}`, `{"name":1,"age":-1}`, `{"tags":1}`, `{"tags":-1,"_id":-1}`, `{"u":-1}`, `{"_id":-1}`}[rng.IntN(7)]
+					}
+					skip := rng.IntN(3)
+					want := bruteForce(t, model, filter, sort, skip, 1<<30)
+					all := bruteForce(t, model, filter, "", 0, 1<<30)
+					for _, size := range []int{1, 7, 100, 1000} {
+						q := Query{Filter: []byte(filter), Sort: []byte(sort), Skip: skip, Limit: size}
+						if size == 1 {
+							ex, err := db.Explain(col, q)
+							require.NoError(t, err)
+							if ex.Plan == "IXSCAN" {
+								usedIndex++
+							}
+						}
+						got := pageAll(t, db, col, q, size%2 == 1)
+						msg := fmt.Sprintf("step %d filter %s sort %s skip %d page size %d", step, filter, sort, skip, size)
+						if sort != "" {
+							require.Equal(t, want, got, msg)
+							continue
+						}
+						// Unsorted pages come in plan order, so which
+						// documents skip passes over is the plan's: all
+						// but skip of the matches, each once.
+						slices.Sort(got)
+						require.Len(t, got, len(want), msg)
+						require.Len(t, slices.Compact(slices.Clone(got)), len(got), "a document came twice: %s", msg)
+						for _, id := range got {
+							_, ok := slices.BinarySearch(all, id)
+							require.True(t, ok, "%s does not match: %s", id, msg)
+						}
+					}
+				}
+			}
+			if len(cfg.specs) > 0 {
+				require.Greater(t, usedIndex, 3, "the planner seldom used an index")
+			}
+		})
+	}
+}
