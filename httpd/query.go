@@ -45,7 +45,8 @@ func rawOrString(v json.RawMessage, raw *[]byte, str *string, name string) error
 const maxSkip = 1<<31 - 1
 
 // checkPage validates skip and limit, caps limit at Config.MaxPage and
-// skip at maxSkip.
+// skip at maxSkip. A query continuing a cursor without a limit keeps 0:
+// its pages are as long as its first (which this cap bounded).
 func (s *Server) checkPage(q *docstore.Query) error {
 	if q.Limit < 0 {
 		return reqErr(codeBadParameter, "limit must be >= 0, got "+strconv.Itoa(q.Limit))
@@ -53,7 +54,7 @@ func (s *Server) checkPage(q *docstore.Query) error {
 	if q.Skip < 0 {
 		return reqErr(codeBadParameter, "skip must be >= 0, got "+strconv.Itoa(q.Skip))
 	}
-	if q.Limit == 0 || q.Limit > s.cfg.MaxPage {
+	if (q.Limit == 0 && q.Cursor == "") || q.Limit > s.cfg.MaxPage {
 		q.Limit = s.cfg.MaxPage
 	}
 	q.Skip = min(q.Skip, maxSkip)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -172,4 +173,78 @@ func TestExplain(t *testing.T) {
 	require.Equal(t, "category_1", x.Index)
 	require.Equal(t, int64(2), x.DocsExamined)
 	errorBody(t, e.do("POST", "/api/products/_explain", `{"filter":5}`), http.StatusBadRequest, "invalid_query")
+}
+
+// TestFindCursorCarriesItsQuery is issue 12's second wrong answer over
+// HTTP: {"cursor": C} alone continues C's query, and C sent with another
+// query, changed or cut short is 400 invalid_cursor, whose message does
+// not echo what the cursor held.
+func TestFindCursorCarriesItsQuery(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	var docs []string
+	for i := range 40 {
+		docs = append(docs, fmt.Sprintf(`{"_id":"secret%02d","age":%d,"name":"n%02d","tags":["x","y"]}`, i, i%6, (i*7)%40))
+	}
+	mustStatus(t, e.do("POST", "/api/people/_insertMany", "["+strings.Join(docs, ",")+"]"), http.StatusCreated)
+	mustStatus(t, e.do("POST", "/api/people/_indexes", `{"fields":["tags"]}`), http.StatusCreated)
+
+	for _, q := range []string{
+		`"sort":{"age":-1}`,
+		`"filter":{"age":{"$gte":2}},"sort":"name","fields":"name"`,
+		`"filter":{"tags":{"$gte":"x"}}`,
+	} {
+		var all api.FindResult
+		mustStatus(t, e.do("POST", "/api/people/_find", `{`+q+`}`), http.StatusOK).json(t, &all)
+		require.Empty(t, all.Cursor)
+
+		var got []string
+		var fr api.FindResult
+		mustStatus(t, e.do("POST", "/api/people/_find", `{`+q+`,"limit":3}`), http.StatusOK).json(t, &fr)
+		for {
+			require.LessOrEqual(t, len(fr.Docs), 3, "a cursor alone pages at its first page's size")
+			got = append(got, ids(t, fr.Docs)...)
+			if fr.Cursor == "" {
+				break
+			}
+			c := fr.Cursor
+			fr = api.FindResult{}
+			mustStatus(t, e.do("POST", "/api/people/_find", fmt.Sprintf(`{"cursor":%q}`, c)), http.StatusOK).json(t, &fr)
+		}
+		require.Equal(t, ids(t, all.Docs), got, "query %s", q)
+	}
+
+	var fr api.FindResult
+	mustStatus(t, e.do("POST", "/api/people/_find", `{"sort":{"age":-1},"limit":5}`), http.StatusOK).json(t, &fr)
+	c := fr.Cursor
+	require.NotEmpty(t, c)
+	// The same query again continues; another query is refused.
+	mustStatus(t, e.do("POST", "/api/people/_find", fmt.Sprintf(`{"sort":"-age","cursor":%q}`, c)), http.StatusOK)
+	for _, body := range []string{
+		fmt.Sprintf(`{"sort":{"name":1},"cursor":%q}`, c),
+		fmt.Sprintf(`{"sort":{"age":1},"cursor":%q}`, c),
+		fmt.Sprintf(`{"filter":{"age":3},"sort":{"age":-1},"cursor":%q}`, c),
+		fmt.Sprintf(`{"sort":{"age":-1},"fields":"name","cursor":%q}`, c),
+	} {
+		errorBody(t, e.do("POST", "/api/people/_find", body), http.StatusBadRequest, "invalid_cursor")
+	}
+	errorBody(t, e.do("POST", "/api/products/_find", fmt.Sprintf(`{"cursor":%q}`, c)), http.StatusBadRequest, "invalid_cursor")
+	errorBody(t, e.do("POST", "/api/people/_search?cursor="+c, `{"age":1}`), http.StatusBadRequest, "invalid_cursor")
+
+	// Changed or cut short: refused without echoing the content.
+	flip := func(s string, i int) string {
+		b := []byte(s)
+		if b[i] == 'A' {
+			b[i] = 'B'
+		} else {
+			b[i] = 'A'
+		}
+		return string(b)
+	}
+	for _, bad := range []string{flip(c, 0), flip(c, len(c)/2), flip(c, len(c)-1), c[:len(c)/2], c[:len(c)-3], c + "AAAA", "!!"} {
+		r := e.do("POST", "/api/people/_find", fmt.Sprintf(`{"cursor":%q}`, bad))
+		errorBody(t, r, http.StatusBadRequest, "invalid_cursor")
+		for _, leak := range []string{"secret", "age", "people", "ix:"} {
+			require.NotContains(t, string(r.body), leak, "the error echoes the cursor")
+		}
+	}
 }
