@@ -235,3 +235,48 @@ func requireCode(t *testing.T, err error, code string) {
 	require.ErrorAs(t, err, &e)
 	require.Equal(t, code, e.Code, "%v", err)
 }
+
+// TestCursorKeepsItsPlan checks that later pages read the access path the
+// first page chose: an index created between pages does not move the
+// cursor, and a dropped index makes it invalid_cursor.
+func TestCursorKeepsItsPlan(t *testing.T) {
+	db := openMem(t, nil)
+	for i := range 30 {
+		_, err := db.InsertOne("c", fmt.Appendf(nil, `{"_id":"d%02d","tags":["t%d","t%d"],"age":%d}`, i, i%4, (i+1)%4, i%5), WriteOptions{})
+		require.NoError(t, err)
+	}
+	filter := []byte(`{"tags":{"$gte":"t1"}}`)
+	want := pageAll(t, db, "c", Query{Filter: filter, Limit: 1000}, false)
+	require.Len(t, want, 30)
+
+	// A collection scan, then an index appears: the cursor goes on
+	// scanning, and every document still comes once.
+	cur, err := db.Find("c", Query{Filter: filter, Limit: 10})
+	require.NoError(t, err)
+	var got []string
+	for cur.Next() {
+		got = append(got, cur.ID())
+	}
+	tok := cur.NextToken()
+	require.NoError(t, cur.Close())
+	spec, err := ParseIndexSpec([]byte(`{"name":"tags_1","fields":["tags"]}`))
+	require.NoError(t, err)
+	require.NoError(t, db.CreateIndex("c", spec, nil))
+	got = append(got, pageAll(t, db, "c", Query{Cursor: tok}, true)...)
+	require.Equal(t, want, got)
+
+	// An index scan whose index is dropped: refused, not a wrong page.
+	ex, err := db.Explain("c", Query{Filter: filter})
+	require.NoError(t, err)
+	require.Equal(t, "IXSCAN", ex.Plan)
+	tok = pageTok(t, db, Query{Filter: filter, Limit: 10})
+	require.NoError(t, db.DropIndex("c", "tags_1"))
+	_, err = db.Find("c", Query{Cursor: tok})
+	requireCode(t, err, "invalid_cursor")
+	// An index of the same name on other fields is another index.
+	spec, err = ParseIndexSpec([]byte(`{"name":"tags_1","fields":["age"]}`))
+	require.NoError(t, err)
+	require.NoError(t, db.CreateIndex("c", spec, nil))
+	_, err = db.Find("c", Query{Cursor: tok})
+	requireCode(t, err, "invalid_cursor")
+}

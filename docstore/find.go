@@ -22,8 +22,8 @@ type Query struct {
 	Projection []byte
 	Fields     string
 	Skip       int
-	Limit      int    // 0: Options.DefaultLimit; capped at Options.MaxLimit
-	Cursor     string // resume token from Cursor.NextToken
+	Limit      int    // 0: the cursor's page size, else Options.DefaultLimit; capped at Options.MaxLimit
+	Cursor     string // resume token from Cursor.NextToken; alone it continues its query (see Find)
 }
 
 // Cursor streams a query's results, sql.Rows style:

@@ -63,7 +63,9 @@ type InsertManyResult struct {
 // field is optional. Sort is an object ({"price": -1, "_id": 1}) or a
 // string ("-price,_id"); Fields is a projection object ({"name": 1}) or a
 // string ("name,price" or "-secret"). Cursor, from a previous response,
-// continues that query after its last page.
+// continues that query after its last page: alone (the cursor carries
+// its query and page size), or with the same filter, sort and fields;
+// any other query is 400 invalid_cursor.
 type FindRequest struct {
 	Filter json.RawMessage `json:"filter,omitempty"`
 	Sort   json.RawMessage `json:"sort,omitempty"`
