@@ -320,7 +320,9 @@ func (c *Client) InsertMany(ctx context.Context, col string, docs []json.RawMess
 }
 
 // Search calls POST /api/{col}/_search with filter as the body. It returns
-// the documents and the cursor of the next page ("" on the last).
+// the documents and the cursor of the next page ("" on the last). The
+// next page is the same call with opts.Cursor set (or a nil filter and
+// only the cursor in opts).
 func (c *Client) Search(ctx context.Context, col string, filter any, opts SearchOptions) ([]json.RawMessage, string, error) {
 	q := url.Values{}
 	if opts.Limit != 0 {
@@ -346,7 +348,9 @@ func (c *Client) Search(ctx context.Context, col string, filter any, opts Search
 	return out, resp.Header.Get("X-Next-Cursor"), nil
 }
 
-// Find calls POST /api/{col}/_find.
+// Find calls POST /api/{col}/_find. To page, call it again with
+// api.FindRequest{Cursor: res.Cursor} (the cursor carries its query and
+// page size) until res.Cursor is empty.
 func (c *Client) Find(ctx context.Context, col string, req api.FindRequest) (api.FindResult, error) {
 	var out api.FindResult
 	_, err := c.call(ctx, http.MethodPost, colPath(col, "_find"), nil, req, &out, nil)

@@ -113,6 +113,25 @@ func TestClient(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, fr.Docs, 1)
 	require.NotEmpty(t, fr.Cursor)
+	// The cursor alone continues its query, a page of one at a time.
+	got := []json.RawMessage{fr.Docs[0]}
+	for fr.Cursor != "" {
+		fr, err = c.Find(ctx, "products", api.FindRequest{Cursor: fr.Cursor})
+		require.NoError(t, err)
+		require.LessOrEqual(t, len(fr.Docs), 1)
+		got = append(got, fr.Docs...)
+	}
+	all, err := c.Find(ctx, "products", api.FindRequest{Filter: json.RawMessage(`{"price":{"$lt":100}}`), Sort: json.RawMessage(`{"price":1}`)})
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, len(all.Docs), 2)
+	require.Equal(t, all.Docs, got)
+	// A cursor alone for _search too.
+	_, next, err = c.Search(ctx, "products", `{"price":{"$gt":1}}`, client.SearchOptions{Limit: 2, Sort: "-price"})
+	require.NoError(t, err)
+	docs, next, err = c.Search(ctx, "products", nil, client.SearchOptions{Cursor: next})
+	require.NoError(t, err)
+	require.Len(t, docs, 1)
+	require.Empty(t, next)
 	n, err := c.Count(ctx, "products", nil)
 	require.NoError(t, err)
 	require.Equal(t, int64(4), n)
