@@ -401,9 +401,9 @@ func TestModelPaging(t *testing.T) {
 				require.NoError(t, db.CreateIndex(col, s, nil))
 			}
 			model := map[string]string{}
-			steps := 300
+			steps := 200
 			if testing.Short() {
-				steps = 100
+				steps = 80
 			}
 			usedIndex := 0
 			for step := range steps {
