@@ -107,22 +107,24 @@ func (db *DB) sealCursor(st *cursorState) string {
 
 // errBadCursor is the answer for any token that is not one this DB
 // issued, intact. It says nothing of what the token decoded to.
-var errBadCursor = errf("invalid_cursor", "cursor is not valid: it was changed or cut short, or was issued before the server restarted; restart the query without a cursor")
+func errBadCursor() error {
+	return errf("invalid_cursor", "cursor is not valid: it was changed or cut short, or was issued before the server restarted; restart the query without a cursor")
+}
 
 // openCursor authenticates a token issued for collection col and returns
 // the state it carries.
 func (db *DB) openCursor(col, tok string) (*cursorState, error) {
 	raw, err := base64.RawURLEncoding.DecodeString(strings.TrimSpace(tok))
 	if err != nil || len(raw) <= cursorMACLen {
-		return nil, errBadCursor
+		return nil, errBadCursor()
 	}
 	state, mac := raw[:len(raw)-cursorMACLen], raw[len(raw)-cursorMACLen:]
 	if !hmac.Equal(mac, db.cursorMAC(state)) {
-		return nil, errBadCursor
+		return nil, errBadCursor()
 	}
 	var st cursorState
 	if err := json.Unmarshal(state, &st); err != nil || st.V != cursorVersion || len(st.Filter) == 0 {
-		return nil, errBadCursor
+		return nil, errBadCursor()
 	}
 	if st.Col != col {
 		return nil, errf("invalid_cursor", "cursor was issued for a query on another collection; send it to the collection it came from")

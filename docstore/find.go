@@ -172,13 +172,13 @@ func (c *Cursor) resume(st *cursorState) error {
 	if c.p.sort != nil && !c.p.sortByIndex {
 		v, err := jsondoc.Parse(st.SortAt, jsondoc.Limits{MaxDepth: 1 << 10})
 		if err != nil || v.Kind() != jsondoc.KindObject || st.ID == "" {
-			return errBadCursor
+			return errBadCursor()
 		}
 		c.resumeAt = &match{id: st.ID, doc: v}
 		return nil
 	}
 	if len(st.Key) == 0 {
-		return errBadCursor
+		return errBadCursor()
 	}
 	c.last = &match{key: st.Key}
 	return nil
