@@ -163,7 +163,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	case codeOverloaded, codeBusy, codeRateLimited:
 		// Transient: a retry after a pause should succeed. (A read-only
 		// engine needs a restart, so "unavailable" has no Retry-After.)
-		w.Header().Set("Retry-After", retryAfterSeconds)
+		if w.Header().Get("Retry-After") == "" { // a limiter may know better
+			w.Header().Set("Retry-After", retryAfterSeconds)
+		}
 	}
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="minidbgo"`)
