@@ -244,7 +244,6 @@ func TestHistoryDefaultLocation(t *testing.T) {
 // TestTerminalOutput: -c on a terminal prints pretty, coloured JSON;
 // --json makes it compact; NO_COLOR removes the colours.
 func TestTerminalOutput(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "db")
 	cmd := `insertOne c {"_id":"a","n":1}`
 	for _, tc := range []struct {
 		env  []string
@@ -252,9 +251,10 @@ func TestTerminalOutput(t *testing.T) {
 		want string
 	}{
 		{[]string{"TERM=xterm"}, []string{"-c", cmd}, "{\n  " + colorKey + `"_id"` + colorReset + ": " + colorString + `"a"` + colorReset},
-		{[]string{"TERM=xterm", "NO_COLOR=1"}, []string{"-c", cmd}, "{\n  \"_id\": \"a\",\n  \"created\": false\n}"},
-		{[]string{"TERM=xterm"}, []string{"--json", "-c", cmd}, `{"_id":"a","created":false}`},
+		{[]string{"TERM=xterm", "NO_COLOR=1"}, []string{"-c", cmd}, "{\n  \"_id\": \"a\",\n  \"created\": true\n}"},
+		{[]string{"TERM=xterm"}, []string{"--json", "-c", cmd}, `{"_id":"a","created":true}`},
 	} {
+		dir := filepath.Join(t.TempDir(), "db") // insertOne creates "a" in each
 		tm := startTerm(t, append(tc.env, "HOME="+t.TempDir()), append([]string{"--db", dir}, tc.args...)...)
 		require.Equal(t, 0, tm.exit())
 		// The reader may still be draining the terminal.
@@ -288,7 +288,7 @@ func TestMultiLineHistory(t *testing.T) {
 	tm.send(keyUp)
 	tm.expect(`insertOne c { "_id": "m1", "n": 1 }`)
 	tm.send(keyEnter)
-	tm.expect(`"_id": "m1"`)
+	tm.expect(`error (duplicate_key)`)
 	tm.expect("minidbgo> ")
 
 	// A statement begun by editing a recalled one.
