@@ -625,6 +625,11 @@ func (db *DB) MergePatch(col, id string, patch []byte, opts WriteOptions) (Write
 	if err != nil {
 		return WriteResult{}, jsonError(err, -1)
 	}
+	for _, m := range p.Members() {
+		if strings.HasPrefix(m.Key, "$") {
+			return WriteResult{}, errf("invalid_patch", "merge patch field %q starts with $: update operators are not part of a merge patch (send them as application/json)", m.Key)
+		}
+	}
 	if idv, has := p.Field("_id"); has {
 		if idv.Kind() != jsondoc.KindString || idv.Str() != id {
 			return WriteResult{}, &Error{Code: "id_mismatch", Index: -1,
@@ -778,4 +783,15 @@ func upsertSeed(doc, f jsondoc.Value) (jsondoc.Value, error) {
 		}
 	}
 	return doc, nil
+}
+
+// Patch is PATCH /api/{col}/{id}: a body with update operators is an
+// Update, any other body a MergePatch.
+func (db *DB) Patch(col, id string, body []byte, opts WriteOptions) (WriteResult, error) {
+	if len(body) <= db.opts.MaxDocumentBytes {
+		if v, err := jsondoc.ParseDocument(body, db.limits); err == nil && query.IsUpdateDoc(v) {
+			return db.Update(col, id, body, opts)
+		}
+	}
+	return db.MergePatch(col, id, body, opts)
 }
