@@ -102,6 +102,17 @@ func TestMergePatch(t *testing.T) {
 	require.Equal(t, `{"_id":"new","a":1}`, getJSON(t, db, "c", "new"))
 	_, err = db.MergePatch("c", "new", []byte(`{"a":2}`), WriteOptions{IfMatch: res.Rev + 100})
 	require.ErrorIs(t, err, ErrPrecondition)
+	_, err = db.MergePatch("c", "new", []byte(`{"$set":{"a":2}}`), WriteOptions{})
+	require.Equal(t, "invalid_patch", errCode(err))
+
+	// Patch: operators update, anything else merge-patches.
+	_, err = db.Patch("c", "new", []byte(`{"$inc":{"a":1}}`), WriteOptions{})
+	require.NoError(t, err)
+	_, err = db.Patch("c", "new", []byte(`{"b":2}`), WriteOptions{})
+	require.NoError(t, err)
+	require.Equal(t, `{"_id":"new","a":2,"b":2}`, getJSON(t, db, "c", "new"))
+	_, err = db.Patch("c", "new", []byte(`{"b":`), WriteOptions{})
+	require.Equal(t, "invalid_json", errCode(err))
 }
 
 // TestUpsertMany: no match creates one document from the filter's
