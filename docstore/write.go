@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -27,8 +28,12 @@ type WriteOptions struct {
 	// IfNoneMatch requires the document not to exist (HTTP If-None-Match: *).
 	IfNoneMatch bool
 	// Upsert makes Update create the document (from the update applied to
-	// {"_id": id}) when it does not exist.
+	// {"_id": id}, with $setOnInsert) and MergePatch create it (from the
+	// patch) when it does not exist.
 	Upsert bool
+	// Insert makes InsertOne insert-only: it fails with duplicate_key when
+	// a document has the _id (MongoDB's insertOne) instead of replacing it.
+	Insert bool
 }
 
 // WriteResult is the outcome of a single-document write.
@@ -203,6 +208,9 @@ func (db *DB) putDoc(col, id string, doc jsondoc.Value, opts WriteOptions) (Writ
 }
 
 func checkPreconditions(col, id string, exists bool, rev uint64, opts WriteOptions) error {
+	if opts.Insert && exists {
+		return duplicateKey(col, id, -1)
+	}
 	if opts.IfNoneMatch && exists {
 		return &Error{Code: "exists", Index: -1, Msg: fmt.Sprintf("document %q already exists in %q", id, col)}
 	}
@@ -217,9 +225,32 @@ func checkPreconditions(col, id string, exists bool, rev uint64, opts WriteOptio
 	return nil
 }
 
+// duplicateKey is the error of an insert-only write that meets an existing
+// _id.
+func duplicateKey(col, id string, index int) error {
+	msg := fmt.Sprintf("duplicate key: a document with _id %q already exists in %q", id, col)
+	if index >= 0 {
+		msg = fmt.Sprintf("document %d: %s", index, msg)
+	}
+	return &Error{Code: "duplicate_key", Index: index, Msg: msg}
+}
+
 // InsertMany stores up to MaxBatchDocs documents atomically: all or none.
-// A bad document fails the batch with an Error whose Index names it.
+// Each replaces any document with its _id (WriteResult.Created tells which
+// did). A bad document fails the batch with an Error whose Index names it.
 func (db *DB) InsertMany(col string, bodies [][]byte) ([]WriteResult, error) {
+	return db.insertBatch(col, bodies, false)
+}
+
+// InsertNew stores up to MaxBatchDocs new documents atomically, like
+// MongoDB's insertMany: when a document with one of their _ids exists, the
+// batch fails with duplicate_key naming it (its Index is the document's
+// position) and nothing is written.
+func (db *DB) InsertNew(col string, bodies [][]byte) ([]WriteResult, error) {
+	return db.insertBatch(col, bodies, true)
+}
+
+func (db *DB) insertBatch(col string, bodies [][]byte, insertOnly bool) ([]WriteResult, error) {
 	if len(bodies) == 0 {
 		return nil, errf("bad_request", "insertMany needs at least one document")
 	}
@@ -239,7 +270,12 @@ func (db *DB) InsertMany(col string, bodies [][]byte) ([]WriteResult, error) {
 		}
 		seen[id] = i
 		d := doc
-		ops[i] = &docOp{id: id, apply: func(*jsondoc.Value, bool, uint64) (*jsondoc.Value, error) { return &d, nil }}
+		ops[i] = &docOp{id: id, apply: func(_ *jsondoc.Value, exists bool, _ uint64) (*jsondoc.Value, error) {
+			if insertOnly && exists {
+				return nil, duplicateKey(col, id, i)
+			}
+			return &d, nil
+		}}
 	}
 	if err := db.write(col, ops); err != nil {
 		return nil, err
@@ -287,7 +323,7 @@ func (db *DB) Update(col, id string, update []byte, opts WriteOptions) (WriteRes
 				return nil, &Error{Code: "not_found", Index: -1, Msg: fmt.Sprintf("document %q not found in %q", id, col)}
 			}
 			empty := jsondoc.Object([]jsondoc.Member{{Key: "_id", Value: jsondoc.String(id)}})
-			base = &empty
+			return db.applyInsert(u, repl, empty, id)
 		}
 		return db.applyUpdate(u, repl, *base, id)
 	}}
@@ -332,6 +368,22 @@ func (db *DB) applyUpdate(u *query.Update, repl *jsondoc.Value, old jsondoc.Valu
 		if idv, _ := nv.Field("_id"); idv.Kind() != jsondoc.KindString || idv.Str() != id {
 			return nil, errf("invalid_update", "an update may not change _id")
 		}
+	}
+	return &nv, nil
+}
+
+// applyInsert is applyUpdate for a document an upsert creates: the
+// update's $setOnInsert fields are set too.
+func (db *DB) applyInsert(u *query.Update, repl *jsondoc.Value, seed jsondoc.Value, id string) (*jsondoc.Value, error) {
+	if repl != nil {
+		return db.applyUpdate(u, repl, seed, id)
+	}
+	nv, err := u.ApplyInsert(seed)
+	if err != nil {
+		return nil, queryError("invalid_update", err)
+	}
+	if idv, _ := nv.Field("_id"); idv.Kind() != jsondoc.KindString || idv.Str() != id {
+		return nil, errf("invalid_update", "an update may not change _id")
 	}
 	return &nv, nil
 }
@@ -554,4 +606,192 @@ func containsKey(keys [][]byte, k []byte) bool {
 		}
 	}
 	return false
+}
+
+// MergePatch applies an RFC 7396 JSON merge patch to a document,
+// atomically: each member of patch replaces the document's member of that
+// name, a null removes it, and an object merges into an object member
+// recursively (so a patch cannot store a null). A patch _id must agree
+// with id. With opts.Upsert a missing document is created from the patch
+// applied to {"_id": id}; without, it is not_found.
+func (db *DB) MergePatch(col, id string, patch []byte, opts WriteOptions) (WriteResult, error) {
+	if id == "" {
+		return WriteResult{}, errf("invalid_id", "_id must not be empty")
+	}
+	if len(patch) > db.opts.MaxDocumentBytes {
+		return WriteResult{}, errf("document_too_large", "merge patch is %d bytes, over the %d-byte limit", len(patch), db.opts.MaxDocumentBytes)
+	}
+	p, err := jsondoc.ParseDocument(patch, db.limits)
+	if err != nil {
+		return WriteResult{}, jsonError(err, -1)
+	}
+	for _, m := range p.Members() {
+		if strings.HasPrefix(m.Key, "$") {
+			return WriteResult{}, errf("invalid_patch", "merge patch field %q starts with $: update operators are not part of a merge patch (send them as application/json)", m.Key)
+		}
+	}
+	if idv, has := p.Field("_id"); has {
+		if idv.Kind() != jsondoc.KindString || idv.Str() != id {
+			return WriteResult{}, &Error{Code: "id_mismatch", Index: -1,
+				Msg: fmt.Sprintf("merge patch _id %s does not match the path's %q (a patch cannot change or remove _id)", jsondoc.AppendJSON(nil, idv), id)}
+		}
+	}
+	op := &docOp{id: id, needOld: true, apply: func(old *jsondoc.Value, exists bool, oldRev uint64) (*jsondoc.Value, error) {
+		if err := checkPreconditions(col, id, exists, oldRev, opts); err != nil {
+			return nil, err
+		}
+		base := jsondoc.Object([]jsondoc.Member{{Key: "_id", Value: jsondoc.String(id)}})
+		if old != nil {
+			base = *old
+		} else if !opts.Upsert {
+			return nil, &Error{Code: "not_found", Index: -1, Msg: fmt.Sprintf("document %q not found in %q", id, col)}
+		}
+		// The merged document is checked like any stored document.
+		nv, _, err := db.parseDoc(jsondoc.AppendJSON(nil, mergePatch(base, p)), id, -1)
+		if err != nil {
+			return nil, err
+		}
+		return &nv, nil
+	}}
+	if err := db.write(col, []*docOp{op}); err != nil {
+		return WriteResult{}, err
+	}
+	return WriteResult{ID: id, Rev: op.rev, Created: op.created, Doc: op.json}, nil
+}
+
+// mergePatch is RFC 7396's MergePatch(target, patch).
+func mergePatch(target, patch jsondoc.Value) jsondoc.Value {
+	if patch.Kind() != jsondoc.KindObject {
+		return patch
+	}
+	var ms []jsondoc.Member
+	if target.Kind() == jsondoc.KindObject {
+		ms = append(ms, target.Members()...)
+	}
+	for _, pm := range patch.Members() {
+		at := -1
+		for i, m := range ms {
+			if m.Key == pm.Key {
+				at = i
+				break
+			}
+		}
+		switch {
+		case pm.Value.Kind() == jsondoc.KindNull:
+			if at >= 0 {
+				ms = append(ms[:at:at], ms[at+1:]...)
+			}
+		case at >= 0:
+			ms[at].Value = mergePatch(ms[at].Value, pm.Value)
+		default:
+			ms = append(ms, jsondoc.Member{Key: pm.Key, Value: mergePatch(jsondoc.Missing(), pm.Value)})
+		}
+	}
+	return jsondoc.Object(ms)
+}
+
+// UpsertResult reports UpsertMany: the documents it matched and modified,
+// or, when none matched, the _id of the document it created.
+type UpsertResult struct {
+	ManyResult
+	// UpsertedID is the _id of the created document; empty when the
+	// filter matched.
+	UpsertedID string `json:"upserted_id,omitempty"`
+}
+
+// UpsertMany is UpdateMany with MongoDB's upsert: when no document matches
+// filter, it creates one from the filter's equality conditions ({"a": 1},
+// {"a": {"$eq": 1}}, inside $and) with the update applied, its
+// $setOnInsert fields included, and an _id from the filter or a new one.
+// If another writer creates a document with that _id first, the update is
+// retried against it; duplicate_key when it does not match the filter.
+func (db *DB) UpsertMany(col string, filter, update []byte) (UpsertResult, error) {
+	u, repl, err := db.parseUpdate(update)
+	if err != nil {
+		return UpsertResult{}, err
+	}
+	if repl != nil {
+		return UpsertResult{}, errf("invalid_update", "an upsert needs update operators like {\"$set\": {...}}, not a replacement document")
+	}
+	for attempt := 0; ; attempt++ {
+		res, err := db.UpdateMany(col, filter, update)
+		if err != nil || res.Matched > 0 {
+			return UpsertResult{ManyResult: res}, err
+		}
+		f, err := jsondoc.ParseDocument(filter, db.limits)
+		if err != nil {
+			return UpsertResult{}, jsonError(err, -1)
+		}
+		seed, err := upsertSeed(jsondoc.Object(nil), f)
+		if err != nil {
+			return UpsertResult{}, err
+		}
+		seedID := NewID()
+		if idv, has := seed.Field("_id"); has && idv.Kind() == jsondoc.KindString {
+			seedID = idv.Str()
+		}
+		seed, _, err = db.normalizeDoc(seed, seedID, -1)
+		if err != nil {
+			return UpsertResult{}, err
+		}
+		nv, err := db.applyInsert(u, nil, seed, seedID)
+		if err != nil {
+			return UpsertResult{}, err
+		}
+		wr, err := db.putDoc(col, seedID, *nv, WriteOptions{Insert: true})
+		var de *Error
+		if errors.As(err, &de) && de.Code == "duplicate_key" && attempt < 2 {
+			continue // created meanwhile: update it if it matches
+		}
+		if err != nil {
+			return UpsertResult{}, err
+		}
+		return UpsertResult{UpsertedID: wr.ID}, nil
+	}
+}
+
+// upsertSeed adds the equality conditions of filter f to doc: the fields
+// an upsert's new document starts with, as in MongoDB.
+func upsertSeed(doc, f jsondoc.Value) (jsondoc.Value, error) {
+	for _, m := range f.Members() {
+		if m.Key == "$and" {
+			for _, clause := range m.Value.Elems() {
+				var err error
+				if doc, err = upsertSeed(doc, clause); err != nil {
+					return doc, err
+				}
+			}
+			continue
+		}
+		if strings.HasPrefix(m.Key, "$") {
+			continue // $or, $nor, …: no single value to start from
+		}
+		v := m.Value
+		if v.Kind() == jsondoc.KindObject && query.IsUpdateDoc(v) { // an operator object
+			eq, ok := v.Field("$eq")
+			if !ok {
+				continue
+			}
+			v = eq
+		}
+		segs, err := jsondoc.SplitPath(m.Key)
+		if err != nil {
+			return doc, errf("invalid_query", "filter.%s: invalid field path", m.Key)
+		}
+		if doc, err = doc.SetPath(segs, v); err != nil {
+			return doc, errf("invalid_update", "cannot build the upsert document from filter field %q: %v", m.Key, err)
+		}
+	}
+	return doc, nil
+}
+
+// Patch is PATCH /api/{col}/{id}: a body with update operators is an
+// Update, any other body a MergePatch.
+func (db *DB) Patch(col, id string, body []byte, opts WriteOptions) (WriteResult, error) {
+	if len(body) <= db.opts.MaxDocumentBytes {
+		if v, err := jsondoc.ParseDocument(body, db.limits); err == nil && query.IsUpdateDoc(v) {
+			return db.Update(col, id, body, opts)
+		}
+	}
+	return db.MergePatch(col, id, body, opts)
 }

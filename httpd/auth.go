@@ -7,9 +7,11 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"fmt"
+	"math"
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -202,11 +204,13 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			ok = false
 		}
 		if !ok {
-			// Failed attempts are rate limited per client IP, at a fifth
-			// of the request rate.
-			if !s.failLimiter.allow(clientIP(r), 1) {
+			// Failed attempts are rate limited per client address
+			// (Config.AuthFailRate), whatever Config.RateLimit says.
+			if ok, wait := s.failLimiter.reserve(clientIP(r), 1); !ok {
 				s.metrics.rejectedRate.Add(1)
-				s.writeError(w, r, reqErr(codeRateLimited, "too many failed authentication attempts; retry later"))
+				secs := max(1, int(math.Ceil(wait.Seconds())))
+				w.Header().Set("Retry-After", strconv.Itoa(secs))
+				s.writeError(w, r, reqErr(codeRateLimited, fmt.Sprintf("too many failed authentication attempts from this address; retry in %d s", secs)))
 				return
 			}
 			s.writeError(w, r, errUnauthorized)
@@ -308,9 +312,11 @@ func newLimiter(rate float64, burst int) *limiter {
 	return &limiter{rate: rate, burst: float64(burst), buckets: make(map[string]*bucket)}
 }
 
-func (l *limiter) take(id string, cost float64) bool {
+// reserve takes cost tokens from id's bucket; when there are not enough,
+// it takes none and reports how long until there will be.
+func (l *limiter) reserve(id string, cost float64) (bool, time.Duration) {
 	if l == nil {
-		return true
+		return true, 0
 	}
 	now := time.Now()
 	l.mu.Lock()
@@ -318,11 +324,7 @@ func (l *limiter) take(id string, cost float64) bool {
 	b := l.buckets[id]
 	if b == nil {
 		if len(l.buckets) >= maxBuckets {
-			for k, v := range l.buckets {
-				if now.Sub(v.last).Seconds()*l.rate >= l.burst {
-					delete(l.buckets, k) // full again: forgetting it changes nothing
-				}
-			}
+			l.prune(now)
 		}
 		b = &bucket{tokens: l.burst, last: now}
 		l.buckets[id] = b
@@ -330,10 +332,36 @@ func (l *limiter) take(id string, cost float64) bool {
 	b.tokens = min(l.burst, b.tokens+now.Sub(b.last).Seconds()*l.rate)
 	b.last = now
 	if b.tokens < cost {
-		return false
+		return false, time.Duration((cost - b.tokens) / l.rate * float64(time.Second))
 	}
 	b.tokens -= cost
-	return true
+	return true, 0
 }
 
-func (l *limiter) allow(id string, cost float64) bool { return l.take(id, cost) }
+// prune makes room in a full set of buckets: it drops the full ones
+// (forgetting them changes nothing) and, if that is not enough (many
+// callers at once), an eighth of the others, so that memory stays bounded
+// by maxBuckets and the scan is paid once per maxBuckets/8 new callers.
+func (l *limiter) prune(now time.Time) {
+	for k, v := range l.buckets {
+		if now.Sub(v.last).Seconds()*l.rate >= l.burst {
+			delete(l.buckets, k)
+		}
+	}
+	if len(l.buckets) < maxBuckets {
+		return
+	}
+	drop := len(l.buckets) / 8
+	for k := range l.buckets { // in Go's random map order
+		if drop == 0 {
+			break
+		}
+		delete(l.buckets, k)
+		drop--
+	}
+}
+
+func (l *limiter) allow(id string, cost float64) bool {
+	ok, _ := l.reserve(id, cost)
+	return ok
+}

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -123,7 +124,7 @@ func TestAuth(t *testing.T) {
 }
 
 func TestRateLimit(t *testing.T) {
-	e := authEnv(t, Config{RateLimit: 0.05, RateBurst: 3})
+	e := authEnv(t, Config{RateLimit: 0.05, RateBurst: 3, AuthFailRate: 0.01, AuthFailBurst: 3})
 	e.key = readKey
 	for range 3 {
 		mustStatus(t, e.do("GET", "/api/_collections", nil), http.StatusOK)
@@ -138,7 +139,7 @@ func TestRateLimit(t *testing.T) {
 	for range 5 {
 		e.healthy()
 	}
-	// Failed authentications are limited per client IP, more strictly.
+	// Failed authentications are limited per client IP, on their own terms.
 	e.key = "wrong-key-0123456789"
 	codes := map[int]int{}
 	for range 6 {
@@ -181,4 +182,53 @@ func TestKeyParsing(t *testing.T) {
 	require.Equal(t, fk, nilKeys.Merge(fk))
 	_, err = LoadKeyFile(filepath.Join(t.TempDir(), "missing"))
 	require.Error(t, err)
+}
+
+// TestFailedAuthLimitedByDefault: without RATE_LIMIT, failed
+// authentications from one address are limited after a small burst, with
+// a Retry-After that says when the next attempt is allowed; a valid key
+// from the same address is not affected.
+func TestFailedAuthLimitedByDefault(t *testing.T) {
+	e := authEnv(t, Config{})
+	e.key = "wrong-key-0123456789"
+	// A burst of 10, then 429 (a slow machine may earn a token or two
+	// back meanwhile: one every 2 s).
+	failed := 0
+	var r response
+	for range 40 {
+		if r = e.do("GET", "/api/_collections", nil); r.status != http.StatusUnauthorized {
+			break
+		}
+		failed++
+	}
+	require.GreaterOrEqual(t, failed, 10)
+	errorBody(t, r, http.StatusTooManyRequests, "rate_limited")
+	require.Contains(t, []string{"1", "2"}, r.header.Get("Retry-After"), "the next attempt is allowed within 2 s")
+	e.key = ""
+	errorBody(t, e.do("GET", "/api/_collections", nil), http.StatusTooManyRequests, "rate_limited")
+	e.key = readKey
+	for range 20 {
+		mustStatus(t, e.do("GET", "/api/_collections", nil), http.StatusOK)
+	}
+
+	off := authEnv(t, Config{AuthFailRate: -1})
+	off.key = "wrong-key-0123456789"
+	for range 30 {
+		errorBody(t, off.do("GET", "/api/_collections", nil), http.StatusUnauthorized, "unauthorized")
+	}
+}
+
+// TestLimiterMemoryBounded: however many addresses fail at once, the
+// limiter tracks at most maxBuckets of them.
+func TestLimiterMemoryBounded(t *testing.T) {
+	l := newLimiter(0.001, 2)
+	for i := range 3 * maxBuckets {
+		l.allow("10.0."+strconv.Itoa(i), 1)
+		require.LessOrEqual(t, len(l.buckets), maxBuckets)
+	}
+	// An address that spent its burst is still limited while it is
+	// tracked.
+	require.True(t, l.allow("a", 1))
+	require.True(t, l.allow("a", 1))
+	require.False(t, l.allow("a", 1))
 }

@@ -1,6 +1,7 @@
 package httpd
 
 import (
+	"mime"
 	"net/http"
 	"net/url"
 	"strings"
@@ -26,13 +27,20 @@ func writeResult(w http.ResponseWriter, col string, res docstore.WriteResult) {
 // insertOne serves POST /api/{col}: store the body as a document,
 // replacing any with its _id (the seed's upsert), generating an _id when
 // it has none. If-None-Match: * makes it create-only (412 when the
-// document exists); If-Match requires the stored revision.
+// document exists); If-Match requires the stored revision; ?upsert=false
+// makes it insert-only (409 duplicate_key when the document exists).
 func (s *Server) insertOne(w http.ResponseWriter, r *http.Request) {
 	col, body, ok := s.colAndBody(w, r)
 	if !ok {
 		return
 	}
 	var opts docstore.WriteOptions
+	upsert, err := boolParam(r, "upsert", true)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	opts.Insert = !upsert
 	if r.Header.Get("If-Match") != "" || r.Header.Get("If-None-Match") != "" {
 		// The _id is in the body; docstore checks the preconditions
 		// against it. If-Match needs the one revision it names.
@@ -111,27 +119,33 @@ func (s *Server) putDoc(w http.ResponseWriter, r *http.Request) {
 	writeResult(w, col, res)
 }
 
-// patchDoc serves PATCH /api/{col}/{id}: the body is the update document
-// itself ({"$inc": {"n": 1}}). ?upsert=true creates a missing document.
+// patchDoc serves PATCH /api/{col}/{id}. A body with update operators
+// ({"$inc": {"n": 1}}) is an update; any other body, and every body sent
+// as application/merge-patch+json, is an RFC 7396 JSON merge patch
+// ({"a": 1, "b": null} sets a and removes b, leaving the rest). ?upsert=true
+// creates a missing document.
 func (s *Server) patchDoc(w http.ResponseWriter, r *http.Request) {
 	col, id, opts, ok := s.docTarget(w, r)
 	if !ok {
 		return
 	}
-	switch v := r.URL.Query().Get("upsert"); v {
-	case "", "false", "0":
-	case "true", "1":
-		opts.Upsert = true
-	default:
-		s.writeError(w, r, reqErr(codeBadParameter, "query parameter upsert must be true or false"))
+	upsert, err := boolParam(r, "upsert", false)
+	if err != nil {
+		s.writeError(w, r, err)
 		return
 	}
+	opts.Upsert = upsert
 	body, err := readBody(r)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	res, err := s.db.Update(col, id, body, opts)
+	var res docstore.WriteResult
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "application/merge-patch+json" {
+		res, err = s.db.MergePatch(col, id, body, opts)
+	} else {
+		res, err = s.db.Patch(col, id, body, opts)
+	}
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -171,10 +185,17 @@ func (s *Server) docTarget(w http.ResponseWriter, r *http.Request) (col, id stri
 
 // insertMany serves POST /api/{col}/_insertMany: a bare JSON array of up
 // to Config.MaxBatch documents, stored atomically (all or none). Each
-// document replaces any with its _id; two with the same _id are refused.
+// document replaces any with its _id (the answer counts inserted and
+// replaced ones); with ?upsert=false an existing _id fails the batch with
+// 409 duplicate_key. Two documents with the same _id are refused.
 func (s *Server) insertMany(w http.ResponseWriter, r *http.Request) {
 	col, body, ok := s.colAndBody(w, r)
 	if !ok {
+		return
+	}
+	upsert, err := boolParam(r, "upsert", true)
+	if err != nil {
+		s.writeError(w, r, err)
 		return
 	}
 	docs, err := splitArray(body)
@@ -187,14 +208,46 @@ func (s *Server) insertMany(w http.ResponseWriter, r *http.Request) {
 			Msg: "batch has " + itoa(len(docs)) + " documents, over the limit of " + itoa(s.cfg.MaxBatch)})
 		return
 	}
-	res, err := s.db.InsertMany(col, docs)
+	insert := s.db.InsertMany
+	if !upsert {
+		insert = s.db.InsertNew
+	}
+	res, err := insert(col, docs)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	out := api.InsertManyResult{Inserted: len(res), Results: make([]api.WriteResult, len(res))}
+	out := api.InsertManyResult{Results: make([]api.WriteResult, len(res))}
 	for i, wr := range res {
 		out.Results[i] = api.WriteResult{ID: wr.ID, Rev: wr.Rev, Created: wr.Created}
+		if wr.Created {
+			out.Inserted++
+		} else {
+			out.Replaced++
+		}
 	}
 	writeJSON(w, http.StatusCreated, out)
+}
+
+// boolParam reads an optional true/false query parameter.
+func boolParam(r *http.Request, name string, def bool) (bool, error) {
+	switch r.URL.Query().Get(name) {
+	case "":
+		return def, nil
+	case "true", "1":
+		return true, nil
+	case "false", "0":
+		return false, nil
+	}
+	return false, reqErr(codeBadParameter, "query parameter "+name+" must be true or false")
+}
+
+// upsertMany serves POST /api/{col}/_update with "upsert": true.
+func (s *Server) upsertMany(w http.ResponseWriter, r *http.Request, col string, req api.UpdateRequest) {
+	res, err := s.db.UpsertMany(col, req.Filter, req.Update)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, api.UpdateResult{Matched: res.Matched, Modified: res.Modified, UpsertedID: res.UpsertedID})
 }

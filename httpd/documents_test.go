@@ -121,10 +121,11 @@ func TestPatchDoc(t *testing.T) {
 	got := mustStatus(t, e.do("GET", "/api/c/a", nil), http.StatusOK)
 	require.JSONEq(t, `{"_id":"a","n":2,"tags":["x","y"]}`, string(got.body))
 
-	// A body without operators replaces.
+	// A body without operators is a JSON merge patch (RFC 7396), not a
+	// replacement: the fields it does not name stay.
 	mustStatus(t, e.do("PATCH", "/api/c/a", `{"m":1}`), http.StatusOK)
 	got = mustStatus(t, e.do("GET", "/api/c/a", nil), http.StatusOK)
-	require.JSONEq(t, `{"_id":"a","m":1}`, string(got.body))
+	require.JSONEq(t, `{"_id":"a","n":2,"tags":["x","y"],"m":1}`, string(got.body))
 
 	errorBody(t, e.do("PATCH", "/api/c/missing", `{"$set":{"a":1}}`), http.StatusNotFound, "not_found")
 	mustStatus(t, e.do("PATCH", "/api/c/missing?upsert=true", `{"$set":{"a":1}}`), http.StatusCreated)

@@ -70,6 +70,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 	if o.configure != nil {
 		o.configure(ts.Config)
 	}
+	ts.Listener = JSONErrors(ts.Listener)
 	ts.Start()
 	e := &env{t: t, db: db, srv: srv, ts: ts, url: ts.URL, hc: ts.Client()}
 	t.Cleanup(func() {

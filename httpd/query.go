@@ -217,6 +217,10 @@ func (s *Server) updateMany(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, reqErr(codeBadBody, `_update needs "filter" ({} matches every document) and "update"`))
 		return
 	}
+	if req.Upsert {
+		s.upsertMany(w, r, col, req)
+		return
+	}
 	res, err := s.db.UpdateMany(col, req.Filter, req.Update)
 	if err != nil {
 		s.writeError(w, r, err)

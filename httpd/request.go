@@ -46,6 +46,10 @@ func checkContentType(r *http.Request, ndjson bool) error {
 	switch mt {
 	case "application/json", "application/x-www-form-urlencoded":
 		return nil
+	case "application/merge-patch+json": // RFC 7396, on PATCH only
+		if r.Method == http.MethodPatch {
+			return nil
+		}
 	case "application/x-ndjson", "application/jsonl", "application/json-seq":
 		if ndjson {
 			return nil

@@ -103,6 +103,12 @@ func statusOf(r *http.Request, err error) (status int, code string) {
 			return http.StatusConflict, de.Code
 		case "unique_violation":
 			return http.StatusConflict, de.Code
+		case "duplicate_key":
+			// An insert-only write met an existing _id; the same code
+			// from the JSON parser (a key repeated in an object) is 400.
+			if de.Err == nil {
+				return http.StatusConflict, de.Code
+			}
 		case "document_too_large", "too_many_documents":
 			return http.StatusRequestEntityTooLarge, de.Code
 		}
@@ -157,7 +163,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	case codeOverloaded, codeBusy, codeRateLimited:
 		// Transient: a retry after a pause should succeed. (A read-only
 		// engine needs a restart, so "unavailable" has no Retry-After.)
-		w.Header().Set("Retry-After", retryAfterSeconds)
+		if w.Header().Get("Retry-After") == "" { // a limiter may know better
+			w.Header().Set("Retry-After", retryAfterSeconds)
+		}
 	}
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="minidbgo"`)

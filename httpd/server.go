@@ -74,6 +74,14 @@ type Config struct {
 	// (default: RateLimit). Zero turns rate limiting off.
 	RateLimit float64
 	RateBurst int
+	// AuthFailRate is how many failed authentications (a missing or
+	// wrong API key) per second one client address may make once it has
+	// spent a burst of AuthFailBurst; beyond, it is answered 429 with
+	// Retry-After. It is on by default, whatever RateLimit says: 0.5 per
+	// second after a burst of 10. A negative AuthFailRate turns it off.
+	// At most maxBuckets addresses are tracked.
+	AuthFailRate  float64
+	AuthFailBurst int
 	// StatsInterval is how often CPU and RSS are sampled for /api/stats.
 	// Default 1 s; negative disables sampling.
 	StatsInterval time.Duration
@@ -109,6 +117,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.StatsInterval == 0 {
 		c.StatsInterval = time.Second
+	}
+	if c.AuthFailRate == 0 {
+		c.AuthFailRate = 0.5
+	}
+	if c.AuthFailBurst <= 0 {
+		c.AuthFailBurst = 10
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -156,7 +170,7 @@ func New(db *docstore.DB, cfg Config) *Server {
 		started:     time.Now(),
 		tokens:      make(chan struct{}, cfg.MaxConcurrent),
 		limiter:     newLimiter(cfg.RateLimit, cfg.RateBurst),
-		failLimiter: newLimiter(cfg.RateLimit/5, cfg.RateBurst),
+		failLimiter: newLimiter(cfg.AuthFailRate, cfg.AuthFailBurst),
 		stats:       newSampler(cfg.StatsInterval),
 	}
 	s.compactor.db = db

@@ -52,10 +52,13 @@ type DeleteResult struct {
 	Deleted bool   `json:"deleted"`
 }
 
-// InsertManyResult is the body of POST /api/{col}/_insertMany: one result
-// per document, in the order sent.
+// InsertManyResult is the body of POST /api/{col}/_insertMany: how many
+// documents were created and how many replaced an existing document with
+// their _id, and one result per document, in the order sent (its Created
+// tells which).
 type InsertManyResult struct {
 	Inserted int           `json:"inserted"`
+	Replaced int           `json:"replaced"`
 	Results  []WriteResult `json:"results"`
 }
 
@@ -95,15 +98,20 @@ type CountResult struct {
 
 // UpdateRequest is the body of POST /api/{col}/_update. Filter is
 // required ({} matches every document); Update holds update operators.
+// Upsert creates a document when none matches: the filter's equality
+// fields with the update (and its $setOnInsert) applied.
 type UpdateRequest struct {
 	Filter json.RawMessage `json:"filter"`
 	Update json.RawMessage `json:"update"`
+	Upsert bool            `json:"upsert,omitempty"`
 }
 
-// UpdateResult is the body of an _update response.
+// UpdateResult is the body of an _update response. UpsertedID is the _id
+// of the document an upsert created (then Matched is 0).
 type UpdateResult struct {
-	Matched  int64 `json:"matched"`
-	Modified int64 `json:"modified"`
+	Matched    int64  `json:"matched"`
+	Modified   int64  `json:"modified"`
+	UpsertedID string `json:"upserted_id,omitempty"`
 }
 
 // DeleteManyRequest is the body of POST /api/{col}/_delete. Filter is

@@ -75,6 +75,9 @@ type WriteOptions struct {
 	IfNoneMatch bool
 	// Upsert makes Patch create a missing document.
 	Upsert bool
+	// InsertOnly makes Insert fail with duplicate_key (409) when a
+	// document has the _id, instead of replacing it (?upsert=false).
+	InsertOnly bool
 }
 
 // SearchOptions are _search's query parameters.
@@ -266,8 +269,12 @@ func (c *Client) GC(ctx context.Context) (api.GCResult, error) {
 // Insert calls POST /api/{col}: stores doc (JSON bytes or any value to
 // encode), replacing any document with its _id. opts may be nil.
 func (c *Client) Insert(ctx context.Context, col string, doc any, opts *WriteOptions) (api.WriteResult, error) {
+	var q url.Values
+	if opts != nil && opts.InsertOnly {
+		q = url.Values{"upsert": {"false"}}
+	}
 	var out api.WriteResult
-	_, err := c.call(ctx, http.MethodPost, colPath(col), nil, doc, &out, opts.header())
+	_, err := c.call(ctx, http.MethodPost, colPath(col), q, doc, &out, opts.header())
 	return out, err
 }
 
@@ -294,7 +301,7 @@ func (c *Client) Put(ctx context.Context, col, id string, doc any, opts *WriteOp
 }
 
 // Patch calls PATCH /api/{col}/{id} with an update document
-// ({"$inc": {"n": 1}}).
+// ({"$inc": {"n": 1}}) or a JSON merge patch (a body without operators).
 func (c *Client) Patch(ctx context.Context, col, id string, update any, opts *WriteOptions) (api.WriteResult, error) {
 	var q url.Values
 	if opts != nil && opts.Upsert {
@@ -316,6 +323,14 @@ func (c *Client) Delete(ctx context.Context, col, id string, opts *WriteOptions)
 func (c *Client) InsertMany(ctx context.Context, col string, docs []json.RawMessage) (api.InsertManyResult, error) {
 	var out api.InsertManyResult
 	_, err := c.call(ctx, http.MethodPost, colPath(col, "_insertMany"), nil, docs, &out, nil)
+	return out, err
+}
+
+// InsertNew calls POST /api/{col}/_insertMany?upsert=false: like
+// InsertMany, but an existing _id fails the whole batch with duplicate_key.
+func (c *Client) InsertNew(ctx context.Context, col string, docs []json.RawMessage) (api.InsertManyResult, error) {
+	var out api.InsertManyResult
+	_, err := c.call(ctx, http.MethodPost, colPath(col, "_insertMany"), url.Values{"upsert": {"false"}}, docs, &out, nil)
 	return out, err
 }
 
@@ -375,6 +390,14 @@ func (c *Client) Count(ctx context.Context, col string, filter json.RawMessage) 
 func (c *Client) UpdateMany(ctx context.Context, col string, filter, update json.RawMessage) (api.UpdateResult, error) {
 	var out api.UpdateResult
 	_, err := c.call(ctx, http.MethodPost, colPath(col, "_update"), nil, api.UpdateRequest{Filter: filter, Update: update}, &out, nil)
+	return out, err
+}
+
+// UpsertMany calls POST /api/{col}/_update with "upsert": true: when no
+// document matches, one is created and its _id is UpsertedID.
+func (c *Client) UpsertMany(ctx context.Context, col string, filter, update json.RawMessage) (api.UpdateResult, error) {
+	var out api.UpdateResult
+	_, err := c.call(ctx, http.MethodPost, colPath(col, "_update"), nil, api.UpdateRequest{Filter: filter, Update: update, Upsert: true}, &out, nil)
 	return out, err
 }
 

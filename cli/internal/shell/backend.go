@@ -14,8 +14,14 @@ import (
 // thing in either mode; the transcript tests replay one set of golden
 // files against both.
 type backend interface {
+	// insertOne and insertMany are insert-only, like MongoDB's: an
+	// existing _id fails with duplicate_key, and nothing of the batch is
+	// written.
 	insertOne(ctx context.Context, col string, doc []byte) (api.WriteResult, error)
 	insertMany(ctx context.Context, col string, docs []json.RawMessage) (api.InsertManyResult, error)
+	// replace stores doc as the document id at revision ifMatch (0: any)
+	// and returns the document as written.
+	replace(ctx context.Context, col, id string, doc []byte, ifMatch uint64) (json.RawMessage, error)
 	// get returns a document and its revision.
 	get(ctx context.Context, col, id string) (json.RawMessage, uint64, error)
 	// update applies update to one document at revision ifMatch (0: any)
@@ -26,6 +32,9 @@ type backend interface {
 	find(ctx context.Context, col string, req api.FindRequest) (api.FindResult, error)
 	count(ctx context.Context, col string, filter json.RawMessage) (int64, error)
 	updateMany(ctx context.Context, col string, filter, update json.RawMessage) (api.UpdateResult, error)
+	// upsert is updateMany that creates a document from the filter (with
+	// $setOnInsert) when none matches.
+	upsert(ctx context.Context, col string, filter, update json.RawMessage) (api.UpdateResult, error)
 	deleteMany(ctx context.Context, col string, filter json.RawMessage) (int64, error)
 	explain(ctx context.Context, col string, req api.FindRequest) (api.Explanation, error)
 

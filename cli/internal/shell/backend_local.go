@@ -34,7 +34,7 @@ func writeResult(r docstore.WriteResult) api.WriteResult {
 }
 
 func (b *localBackend) insertOne(_ context.Context, col string, doc []byte) (api.WriteResult, error) {
-	r, err := b.db.InsertOne(col, doc, docstore.WriteOptions{})
+	r, err := b.db.InsertOne(col, doc, docstore.WriteOptions{Insert: true})
 	return writeResult(r), err
 }
 
@@ -43,7 +43,7 @@ func (b *localBackend) insertMany(_ context.Context, col string, docs []json.Raw
 	for i, d := range docs {
 		bodies[i] = d
 	}
-	res, err := b.db.InsertMany(col, bodies)
+	res, err := b.db.InsertNew(col, bodies)
 	if err != nil {
 		return api.InsertManyResult{}, err
 	}
@@ -52,6 +52,11 @@ func (b *localBackend) insertMany(_ context.Context, col string, docs []json.Raw
 		out.Results[i] = writeResult(r)
 	}
 	return out, nil
+}
+
+func (b *localBackend) replace(_ context.Context, col, id string, doc []byte, ifMatch uint64) (json.RawMessage, error) {
+	r, err := b.db.Replace(col, id, doc, docstore.WriteOptions{IfMatch: ifMatch})
+	return r.Doc, err
 }
 
 func (b *localBackend) get(_ context.Context, col, id string) (json.RawMessage, uint64, error) {
@@ -127,6 +132,11 @@ func (b *localBackend) count(_ context.Context, col string, filter json.RawMessa
 func (b *localBackend) updateMany(_ context.Context, col string, filter, update json.RawMessage) (api.UpdateResult, error) {
 	r, err := b.db.UpdateMany(col, filter, update)
 	return api.UpdateResult{Matched: r.Matched, Modified: r.Modified}, err
+}
+
+func (b *localBackend) upsert(_ context.Context, col string, filter, update json.RawMessage) (api.UpdateResult, error) {
+	r, err := b.db.UpsertMany(col, filter, update)
+	return api.UpdateResult{Matched: r.Matched, Modified: r.Modified, UpsertedID: r.UpsertedID}, err
 }
 
 func (b *localBackend) deleteMany(_ context.Context, col string, filter json.RawMessage) (int64, error) {

@@ -21,11 +21,19 @@ var _ backend = (*remoteBackend)(nil)
 func (b *remoteBackend) describe() string { return "server " + b.c.BaseURL }
 
 func (b *remoteBackend) insertOne(ctx context.Context, col string, doc []byte) (api.WriteResult, error) {
-	return b.c.Insert(ctx, col, doc, nil)
+	return b.c.Insert(ctx, col, doc, &client.WriteOptions{InsertOnly: true})
 }
 
 func (b *remoteBackend) insertMany(ctx context.Context, col string, docs []json.RawMessage) (api.InsertManyResult, error) {
-	return b.c.InsertMany(ctx, col, docs)
+	return b.c.InsertNew(ctx, col, docs)
+}
+
+func (b *remoteBackend) replace(ctx context.Context, col, id string, doc []byte, ifMatch uint64) (json.RawMessage, error) {
+	if _, err := b.c.Put(ctx, col, id, doc, &client.WriteOptions{IfMatch: ifMatch}); err != nil {
+		return nil, err
+	}
+	got, _, err := b.c.Get(ctx, col, id)
+	return got, err
 }
 
 func (b *remoteBackend) get(ctx context.Context, col, id string) (json.RawMessage, uint64, error) {
@@ -54,6 +62,10 @@ func (b *remoteBackend) count(ctx context.Context, col string, filter json.RawMe
 
 func (b *remoteBackend) updateMany(ctx context.Context, col string, filter, update json.RawMessage) (api.UpdateResult, error) {
 	return b.c.UpdateMany(ctx, col, filter, update)
+}
+
+func (b *remoteBackend) upsert(ctx context.Context, col string, filter, update json.RawMessage) (api.UpdateResult, error) {
+	return b.c.UpsertMany(ctx, col, filter, update)
 }
 
 func (b *remoteBackend) deleteMany(ctx context.Context, col string, filter json.RawMessage) (int64, error) {

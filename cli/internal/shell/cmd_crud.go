@@ -213,8 +213,9 @@ func (s *Shell) page(ctx context.Context, fc *findCursor) error {
 }
 
 type matchResult struct {
-	Matched  int64 `json:"matched"`
-	Modified int64 `json:"modified"`
+	Matched    int64  `json:"matched"`
+	Modified   int64  `json:"modified"`
+	UpsertedID string `json:"upsertedId,omitempty"`
 }
 
 type deleteResult struct {
@@ -249,14 +250,69 @@ func andID(id string, filter []byte) json.RawMessage {
 	return b.Bytes()
 }
 
+// updateOptions is updateOne's, updateMany's and replaceOne's optional
+// third argument.
+type updateOptions struct {
+	Upsert bool `json:"upsert"`
+}
+
+func parseUpdateOptions(cmd string, raw []byte) (updateOptions, error) {
+	var o updateOptions
+	if raw == nil {
+		return o, nil
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return o, &cmdError{code: "invalid_options", msg: fmt.Sprintf(`%s options must be an object such as {"upsert": true}`, cmd)}
+	}
+	for k, v := range m {
+		if k != "upsert" {
+			return o, &cmdError{code: "invalid_options", msg: fmt.Sprintf("unknown option %q (want upsert)", k)}
+		}
+		if err := json.Unmarshal(v, &o.Upsert); err != nil {
+			return o, &cmdError{code: "invalid_options", msg: fmt.Sprintf("option upsert must be true or false, got %s", v)}
+		}
+	}
+	return o, nil
+}
+
+// needOperators refuses a replacement document where update operators are
+// needed, naming replaceOne, as MongoDB does.
+func needOperators(cmd string, update []byte) error {
+	if isUpdateDoc(update) {
+		return nil
+	}
+	return &cmdError{code: "invalid_update", msg: cmd + ` needs update operators such as {"$set": {...}}, not a replacement document; to replace a whole document use replaceOne`}
+}
+
 // cmdUpdateOne updates the first match. With {"_id": "..."} it reads the
 // document and updates it at that revision (retrying if it changed), so
-// it can tell whether anything changed; with another filter and update
-// operators it runs updateMany on that filter narrowed to the first
-// match's _id, so the filter is re-checked atomically. A replacement
-// document found by another filter replaces the match by _id.
+// it can tell whether anything changed; with another filter it runs
+// updateMany on that filter narrowed to the first match's _id, so the
+// filter is re-checked atomically. With {"upsert": true} and no match it
+// creates the document from the filter (upsert), with $setOnInsert.
 func cmdUpdateOne(s *Shell, ctx context.Context, col string, args []arg) error {
 	filter, update := []byte(args[0].text), []byte(args[1].text)
+	if err := needOperators("updateOne", update); err != nil {
+		return err
+	}
+	opts, err := parseUpdateOptions("updateOne", optArg(args, 2))
+	if err != nil {
+		return err
+	}
+	noMatch := func() error {
+		if opts.Upsert {
+			res, err := s.be.upsert(ctx, col, filter, update)
+			if err != nil {
+				return err
+			}
+			return s.out.value(matchResult{Matched: res.Matched, Modified: res.Modified, UpsertedID: res.UpsertedID})
+		}
+		if err := s.mustExist(ctx, col); err != nil {
+			return err
+		}
+		return s.out.value(matchResult{})
+	}
 	id, byID := idFilter(filter)
 	if !byID {
 		first, ok, err := s.firstID(ctx, col, filter)
@@ -264,27 +320,18 @@ func cmdUpdateOne(s *Shell, ctx context.Context, col string, args []arg) error {
 			return err
 		}
 		if !ok {
-			if err := s.mustExist(ctx, col); err != nil {
-				return err
-			}
-			return s.out.value(matchResult{})
+			return noMatch()
 		}
-		if isUpdateDoc(update) {
-			res, err := s.be.updateMany(ctx, col, andID(first, filter), update)
-			if err != nil {
-				return err
-			}
-			return s.out.value(matchResult{Matched: res.Matched, Modified: res.Modified})
+		res, err := s.be.updateMany(ctx, col, andID(first, filter), update)
+		if err != nil {
+			return err
 		}
-		id = first
+		return s.out.value(matchResult{Matched: res.Matched, Modified: res.Modified})
 	}
 	for attempt := 0; ; attempt++ {
 		old, rev, err := s.be.get(ctx, col, id)
 		if isNotFound(err) {
-			if err := s.mustExist(ctx, col); err != nil {
-				return err
-			}
-			return s.out.value(matchResult{})
+			return noMatch()
 		}
 		if err != nil {
 			return err
@@ -296,7 +343,7 @@ func cmdUpdateOne(s *Shell, ctx context.Context, col string, args []arg) error {
 				continue // changed since we read it
 			}
 			if isNotFound(err) {
-				return s.out.value(matchResult{})
+				return noMatch()
 			}
 			return err
 		}
@@ -308,17 +355,124 @@ func cmdUpdateOne(s *Shell, ctx context.Context, col string, args []arg) error {
 	}
 }
 
-func cmdUpdateMany(s *Shell, ctx context.Context, col string, args []arg) error {
-	res, err := s.be.updateMany(ctx, col, json.RawMessage(args[0].text), json.RawMessage(args[1].text))
+// cmdReplaceOne replaces the first document matching the filter with a
+// whole new document (whose _id, if any, must be the match's), at the
+// revision it read (retrying if it changed meanwhile). With
+// {"upsert": true} and no match it inserts the document, with the
+// filter's _id when the document has none.
+func cmdReplaceOne(s *Shell, ctx context.Context, col string, args []arg) error {
+	filter, doc := []byte(args[0].text), []byte(args[1].text)
+	if isUpdateDoc(doc) {
+		return &cmdError{code: "invalid_update", msg: `replaceOne needs a replacement document, not update operators; use updateOne for {"$set": ...}`}
+	}
+	opts, err := parseUpdateOptions("replaceOne", optArg(args, 2))
 	if err != nil {
 		return err
 	}
-	if res.Matched == 0 {
+	for attempt := 0; ; attempt++ {
+		id, byID := idFilter(filter)
+		if !byID {
+			first, ok, err := s.firstID(ctx, col, filter)
+			if err != nil {
+				return err
+			}
+			if ok {
+				id, byID = first, true
+			}
+		}
+		var old json.RawMessage
+		var rev uint64
+		if byID {
+			old, rev, err = s.be.get(ctx, col, id)
+			if err != nil && !isNotFound(err) {
+				return err
+			}
+		}
+		if old == nil {
+			if !opts.Upsert {
+				if err := s.mustExist(ctx, col); err != nil {
+					return err
+				}
+				return s.out.value(matchResult{})
+			}
+			body, err := withID(doc, id)
+			if err != nil {
+				return err
+			}
+			res, err := s.be.insertOne(ctx, col, body)
+			if err != nil {
+				if code, _ := errorCode(err); code == "duplicate_key" && attempt < 5 {
+					continue // created meanwhile: replace it
+				}
+				return err
+			}
+			return s.out.value(matchResult{UpsertedID: res.ID})
+		}
+		written, err := s.be.replace(ctx, col, id, doc, rev)
+		if err != nil {
+			code, _ := errorCode(err)
+			if code == "precondition_failed" && attempt < 5 {
+				continue // changed since we read it
+			}
+			return err
+		}
+		res := matchResult{Matched: 1}
+		if !bytes.Equal(old, written) {
+			res.Modified = 1
+		}
+		return s.out.value(res)
+	}
+}
+
+// withID returns doc with _id set to id when id is not empty and doc has
+// no _id (a replaceOne upsert takes the filter's _id).
+func withID(doc []byte, id string) ([]byte, error) {
+	if id == "" {
+		return doc, nil
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(doc, &m); err != nil {
+		return nil, &cmdError{code: "document_must_be_object", msg: "replaceOne needs a JSON object as the document"}
+	}
+	if _, has := m["_id"]; has {
+		return doc, nil
+	}
+	idJSON, _ := json.Marshal(id)
+	t := bytes.TrimSpace(doc)
+	var b bytes.Buffer
+	b.WriteString(`{"_id":`)
+	b.Write(idJSON)
+	if rest := bytes.TrimSpace(t[1:]); len(rest) > 0 && rest[0] != '}' {
+		b.WriteByte(',')
+	}
+	b.Write(t[1:])
+	return b.Bytes(), nil
+}
+
+func cmdUpdateMany(s *Shell, ctx context.Context, col string, args []arg) error {
+	update := []byte(args[1].text)
+	if err := needOperators("updateMany", update); err != nil {
+		return err
+	}
+	opts, err := parseUpdateOptions("updateMany", optArg(args, 2))
+	if err != nil {
+		return err
+	}
+	var res api.UpdateResult
+	if opts.Upsert {
+		res, err = s.be.upsert(ctx, col, json.RawMessage(args[0].text), update)
+	} else {
+		res, err = s.be.updateMany(ctx, col, json.RawMessage(args[0].text), update)
+	}
+	if err != nil {
+		return err
+	}
+	if res.Matched == 0 && res.UpsertedID == "" {
 		if err := s.mustExist(ctx, col); err != nil {
 			return err
 		}
 	}
-	return s.out.value(matchResult{Matched: res.Matched, Modified: res.Modified})
+	return s.out.value(matchResult{Matched: res.Matched, Modified: res.Modified, UpsertedID: res.UpsertedID})
 }
 
 func cmdDeleteOne(s *Shell, ctx context.Context, col string, args []arg) error {

@@ -79,18 +79,20 @@ var (
 func init() {
 	commands = []*command{
 		{name: "insertOne", params: []param{colParam, {name: "document", kind: pJSON}},
-			summary: "store a document (replacing any with the same _id)",
-			help: `Stores the document. Without an _id, one is generated. A document with the
-same _id is replaced, as a POST to the REST API does. Prints the _id and
-whether the document was created. With -c, a JSON argument typed as -
-is read from standard input.
+			summary: "store a new document",
+			help: `Stores the document. Without an _id, one is generated. As in MongoDB, a
+document with the same _id is an error (duplicate_key): replace it with
+replaceOne. Prints the _id and whether the document was created. With -c,
+a JSON argument typed as - is read from standard input.
 
   insertOne products {"_id":"p1","name":"Laptop","price":1200}
   minidbgo -c 'insertOne products -' < doc.json`,
 			run: cmdInsertOne},
 		{name: "insertMany", params: []param{colParam, {name: "documents", kind: pJSON}},
-			summary: "store up to 1,000 documents atomically",
-			help: `Stores a JSON array of documents in one atomic batch: all or none.
+			summary: "store up to 1,000 new documents atomically",
+			help: `Stores a JSON array of documents in one atomic batch: all or none. As in
+MongoDB, an _id that exists already fails the batch (duplicate_key, naming
+it) and nothing is written.
 
   insertMany products [{"_id":"p2","name":"Mouse","price":25},{"_id":"p3","name":"Desk","price":300}]`,
 			run: cmdInsertMany},
@@ -115,17 +117,31 @@ come 20 at a time: type it for more. Scripts get every result (or pages of
 		{name: "it", summary: "show the next page of the last findMany",
 			help: `Continues the last findMany where its page ended.`,
 			run:  cmdIt},
-		{name: "updateOne", params: []param{colParam, {name: "filter", kind: pJSON}, {name: "update", kind: pJSON}},
+		{name: "updateOne", params: []param{colParam, {name: "filter", kind: pJSON}, {name: "update", kind: pJSON}, {name: "options", kind: pJSON, optional: true}},
 			summary: "update the first document matching a filter",
-			help: `The update holds operators ($set $unset $inc $push $pull $addToSet ...) or
-is a replacement document. Prints how many documents matched and changed.
+			help: `The update holds operators ($set $setOnInsert $unset $inc $push $pull
+$addToSet ...); to replace a whole document use replaceOne. Prints how many
+documents matched and changed. With {"upsert": true} and no match, a
+document is created from the filter's equality fields with the update
+applied, $setOnInsert included, and its _id is printed as upsertedId.
 
-  updateOne products {"_id":"p1"} {"$set":{"name":"Laptop Pro"}}`,
+  updateOne products {"_id":"p1"} {"$set":{"name":"Laptop Pro"}}
+  updateOne products {"sku":"x1"} {"$inc":{"n":1},"$setOnInsert":{"added":"today"}} {"upsert":true}`,
 			run: cmdUpdateOne},
-		{name: "updateMany", params: []param{colParam, {name: "filter", kind: pJSON}, {name: "update", kind: pJSON}},
+		{name: "replaceOne", params: []param{colParam, {name: "filter", kind: pJSON}, {name: "document", kind: pJSON}, {name: "options", kind: pJSON, optional: true}},
+			summary: "replace the first document matching a filter",
+			help: `Replaces the whole document (its _id, if given, must be the match's).
+With {"upsert": true} and no match, the document is inserted, with the
+filter's _id when it has none.
+
+  replaceOne products {"_id":"p4"} {"name":"Armchair","price":180}
+  replaceOne products {"_id":"p9"} {"name":"Lamp"} {"upsert":true}`,
+			run: cmdReplaceOne},
+		{name: "updateMany", params: []param{colParam, {name: "filter", kind: pJSON}, {name: "update", kind: pJSON}, {name: "options", kind: pJSON, optional: true}},
 			summary: "update every document matching a filter",
 			help: `Each document is updated atomically; the set is not one transaction.
-{} matches every document.
+{} matches every document. With {"upsert": true} and no match, one
+document is created as updateOne does.
 
   updateMany products {"price":{"$lt":100}} {"$inc":{"price":5}}`,
 			run: cmdUpdateMany},

@@ -244,7 +244,6 @@ func TestHistoryDefaultLocation(t *testing.T) {
 // TestTerminalOutput: -c on a terminal prints pretty, coloured JSON;
 // --json makes it compact; NO_COLOR removes the colours.
 func TestTerminalOutput(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "db")
 	cmd := `insertOne c {"_id":"a","n":1}`
 	for _, tc := range []struct {
 		env  []string
@@ -252,9 +251,10 @@ func TestTerminalOutput(t *testing.T) {
 		want string
 	}{
 		{[]string{"TERM=xterm"}, []string{"-c", cmd}, "{\n  " + colorKey + `"_id"` + colorReset + ": " + colorString + `"a"` + colorReset},
-		{[]string{"TERM=xterm", "NO_COLOR=1"}, []string{"-c", cmd}, "{\n  \"_id\": \"a\",\n  \"created\": false\n}"},
-		{[]string{"TERM=xterm"}, []string{"--json", "-c", cmd}, `{"_id":"a","created":false}`},
+		{[]string{"TERM=xterm", "NO_COLOR=1"}, []string{"-c", cmd}, "{\n  \"_id\": \"a\",\n  \"created\": true\n}"},
+		{[]string{"TERM=xterm"}, []string{"--json", "-c", cmd}, `{"_id":"a","created":true}`},
 	} {
+		dir := filepath.Join(t.TempDir(), "db") // insertOne creates "a" in each
 		tm := startTerm(t, append(tc.env, "HOME="+t.TempDir()), append([]string{"--db", dir}, tc.args...)...)
 		require.Equal(t, 0, tm.exit())
 		// The reader may still be draining the terminal.
@@ -262,4 +262,69 @@ func TestTerminalOutput(t *testing.T) {
 			return strings.Contains(strings.ReplaceAll(tm.out.String(), "\r", ""), tc.want)
 		}, 10*time.Second, 5*time.Millisecond, "%q", tm.out.String())
 	}
+}
+
+// TestMultiLineHistory: a statement typed over several lines is recalled
+// whole by Up (as one line), in the session and in the next one.
+func TestMultiLineHistory(t *testing.T) {
+	home := t.TempDir()
+	dir := filepath.Join(t.TempDir(), "db")
+	hist := filepath.Join(home, "history")
+	env := []string{"HOME=" + home, "TERM=xterm", "NO_COLOR=1"}
+	args := []string{"--db", dir, "--http", "off", "--history", hist}
+
+	tm := startTerm(t, env, args...)
+	tm.expect("minidbgo> ")
+	tm.send("insertOne c {" + keyEnter)
+	tm.expect("... ")
+	tm.send(`  "_id": "m1",` + keyEnter)
+	tm.expect("... ")
+	tm.send(`  "n": 1` + keyEnter)
+	tm.expect("... ")
+	tm.send("}" + keyEnter)
+	tm.expect(`"created": true`)
+	tm.expect("minidbgo> ")
+
+	tm.send(keyUp)
+	tm.expect(`insertOne c { "_id": "m1", "n": 1 }`)
+	tm.send(keyEnter)
+	tm.expect(`error (duplicate_key)`)
+	tm.expect("minidbgo> ")
+
+	// A statement begun by editing a recalled one.
+	tm.send(keyUp)
+	tm.expect(`insertOne c { "_id": "m1", "n": 1 }`)
+	tm.send(strings.Repeat("\x7f", 14) + `"m2",` + keyEnter)
+	tm.expect("... ")
+	tm.send(`"n": 2` + keyEnter)
+	tm.expect("... ")
+	tm.send("}" + keyEnter)
+	tm.expect(`"created": true`)
+	tm.expect("minidbgo> ")
+	tm.send(keyUp)
+	tm.expect(`insertOne c { "_id": "m2", "n": 2 }`)
+	tm.send(keyCtrlC)
+	tm.expect("minidbgo> ")
+	// Up twice: past the recalled statement to the first one.
+	tm.send("count c" + keyEnter)
+	tm.expect("\n2\n")
+	tm.send(keyUp + keyUp)
+	tm.expect(`insertOne c { "_id": "m2", "n": 2 }`)
+	tm.send(keyCtrlC)
+	tm.expect("minidbgo> ")
+	tm.send(keyCtrlD)
+	require.Equal(t, 0, tm.exit())
+
+	b, err := os.ReadFile(hist)
+	require.NoError(t, err)
+	require.Equal(t, "insertOne c { \"_id\": \"m1\", \"n\": 1 }\ninsertOne c { \"_id\": \"m2\", \"n\": 2 }\ncount c\n", string(b))
+
+	tm = startTerm(t, env, args...)
+	tm.expect("minidbgo> ")
+	tm.send(keyUp + keyUp)
+	tm.expect(`insertOne c { "_id": "m2", "n": 2 }`)
+	tm.send(keyCtrlC)
+	tm.expect("minidbgo> ")
+	tm.send(keyCtrlD)
+	require.Equal(t, 0, tm.exit())
 }

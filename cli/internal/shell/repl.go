@@ -75,10 +75,13 @@ func (s *Shell) repl(ctx context.Context, t terminal, history string, interrupt 
 		return pending.String()
 	}
 	var raw *readline.State
+	hist, err := loadHistory(history, historyLimit)
+	if err != nil {
+		printError(s.errw, fmt.Errorf("history %s: %w", history, err))
+	}
 	cfg := &readline.Config{
 		Prompt:                 s.prompt(),
-		HistoryFile:            history,
-		HistoryLimit:           1000,
+		HistoryLimit:           historyLimit,
 		DisableAutoSaveHistory: true,
 		AutoComplete:           &completer{s: s, pending: getPending},
 		Stdin:                  t.in,
@@ -112,6 +115,7 @@ func (s *Shell) repl(ctx context.Context, t terminal, history string, interrupt 
 		return exitFailed
 	}
 	defer rl.Close()
+	hist.install(rl)
 	// SIGTERM (the root context) interrupts the line editor too.
 	stop := context.AfterFunc(ctx, func() { _ = rl.Close() })
 	defer stop()
@@ -155,7 +159,9 @@ func (s *Shell) repl(ctx context.Context, t terminal, history string, interrupt 
 		if strings.TrimSpace(stmt) == "" {
 			continue
 		}
-		_ = rl.SaveHistory(oneLine(stmt))
+		if err := hist.add(rl, oneLine(stmt)); err != nil {
+			printError(s.errw, fmt.Errorf("history %s: %w", history, err))
+		}
 		cctx, done := interrupt.start(ctx)
 		err = s.exec(cctx, stmt)
 		interrupted := cctx.Err() != nil
@@ -181,6 +187,82 @@ var lineBreaks = regexp.MustCompile(`\s*\n\s*`)
 // strings hold no newlines, so this changes no value).
 func oneLine(stmt string) string {
 	return lineBreaks.ReplaceAllString(strings.TrimSpace(stmt), " ")
+}
+
+// historyLimit is how many statements the history keeps.
+const historyLimit = 1000
+
+// history is the shell's statement history: one line per statement (a
+// multi-line statement joined by oneLine), in memory and appended to its
+// file. It is kept here rather than by the line editor, whose own
+// history, when a statement continues over several Readline calls after
+// Up recalled an older entry, saves the last line typed ("}") instead of
+// the statement.
+type history struct {
+	path    string // "" when history is off
+	entries []string
+	limit   int
+}
+
+// loadHistory reads the last limit statements of the file at path (""
+// for none). A file longer than twice the limit is rewritten with them.
+func loadHistory(path string, limit int) (*history, error) {
+	h := &history{path: path, limit: limit}
+	if path == "" {
+		return h, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return h, err
+	}
+	lines := strings.Split(string(b), "\n")
+	for _, l := range lines {
+		if l = strings.TrimRight(l, "\r"); strings.TrimSpace(l) != "" {
+			h.entries = append(h.entries, l)
+		}
+	}
+	if len(h.entries) > limit {
+		h.entries = h.entries[len(h.entries)-limit:]
+		if len(lines) > 2*limit {
+			err = os.WriteFile(path, []byte(strings.Join(h.entries, "\n")+"\n"), 0o600)
+		}
+	}
+	return h, err
+}
+
+// install puts the entries into the line editor's history, for Up and
+// Down, afresh (which also resets its position to the end).
+func (h *history) install(rl *readline.Instance) {
+	rl.ResetHistory()
+	for _, e := range h.entries {
+		_ = rl.SaveHistory(e) // no file: the editor's history is memory only
+	}
+}
+
+// add records a statement: appended to the file and to the line editor's
+// history, unless it repeats the previous one.
+func (h *history) add(rl *readline.Instance, stmt string) error {
+	if n := len(h.entries); n > 0 && h.entries[n-1] == stmt {
+		h.install(rl)
+		return nil
+	}
+	h.entries = append(h.entries, stmt)
+	if len(h.entries) > h.limit {
+		h.entries = h.entries[len(h.entries)-h.limit:]
+	}
+	h.install(rl)
+	if h.path == "" {
+		return nil
+	}
+	f, err := os.OpenFile(h.path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString(stmt + "\n")
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // interrupter turns SIGINT into cancellation: of the running command in

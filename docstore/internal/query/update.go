@@ -49,11 +49,12 @@ func IsUpdateDoc(v jsondoc.Value) bool {
 var updateOperators = map[string]bool{
 	"$set": true, "$unset": true, "$inc": true, "$mul": true, "$min": true, "$max": true,
 	"$rename": true, "$push": true, "$pull": true, "$pullAll": true, "$addToSet": true, "$pop": true,
+	"$setOnInsert": true, // a no-op in Apply; ApplyInsert applies it
 }
 
 // ParseUpdate parses an update document such as
 // {"$set":{"a.b":1},"$inc":{"n":2},"$push":{"tags":{"$each":["x","y"]}}}.
-// Supported: $set $unset $inc $mul $min $max $rename $push (with $each,
+// Supported: $set $setOnInsert $unset $inc $mul $min $max $rename $push (with $each,
 // $position, $slice, $sort) $pull (a value or a condition) $pullAll
 // $addToSet (with $each) $pop, on dot paths. Two operators may not touch
 // the same path or a path and its prefix, and none may touch _id. Errors
@@ -285,6 +286,8 @@ func (op *updateOp) apply(doc jsondoc.Value) (jsondoc.Value, error) {
 		return op.set(doc, op.segs, op.arg)
 	case "$unset":
 		return doc.UnsetPath(op.segs), nil
+	case "$setOnInsert":
+		return doc, nil // only when an upsert creates the document: ApplyInsert
 	case "$inc", "$mul":
 		if cur.IsMissing() {
 			v := op.arg

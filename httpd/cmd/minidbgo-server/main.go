@@ -177,10 +177,13 @@ func run(args []string, getenv func(string) string, stderr io.Writer) int {
 	defer stop()
 	serveErr := make(chan error, 1)
 	go func() {
+		// net/http's own answers (400 for an unparsable URL, 431) are
+		// JSON too.
+		jln := httpd.JSONErrors(ln)
 		if useTLS {
-			serveErr <- hs.ServeTLS(ln, cfg.tlsCert, cfg.tlsKey)
+			serveErr <- hs.ServeTLS(jln, cfg.tlsCert, cfg.tlsKey)
 		} else {
-			serveErr <- hs.Serve(ln)
+			serveErr <- hs.Serve(jln)
 		}
 	}()
 

@@ -28,6 +28,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/minidbgo/minidbgo/httpd/api"
 )
 
 // buildServer builds minidbgo-server into a temporary directory once per
@@ -366,6 +368,39 @@ func TestTLSAndKeys(t *testing.T) {
 	cmd = exec.Command(bin, "healthcheck")
 	cmd.Env = append(os.Environ(), "PORT="+port) // without TLS: not healthy
 	require.Error(t, cmd.Run())
+	code, _ := p.stop(t)
+	require.Equal(t, 0, code)
+}
+
+// TestNetHTTPErrorsAreJSON: the server answers what net/http refuses
+// before routing (an invalid %-escape, headers over the limit) with the
+// JSON error body, not net/http's plain text.
+func TestNetHTTPErrorsAreJSON(t *testing.T) {
+	bin := buildServer(t)
+	p := start(t, bin, t.TempDir(), "SHUTDOWN_TIMEOUT=10s")
+	for _, tc := range []struct {
+		req    string
+		status int
+		code   string
+	}{
+		{"GET /api/users/%zz HTTP/1.1\r\nHost: x\r\n\r\n", http.StatusBadRequest, "bad_request"},
+		{"GET /api/users/a HTTP/1.1\r\nHost: x\r\nX-Big: " + strings.Repeat("a", 80<<10) + "\r\n\r\n", http.StatusRequestHeaderFieldsTooLarge, "headers_too_large"},
+	} {
+		c, err := net.Dial("tcp", p.addr)
+		require.NoError(t, err)
+		require.NoError(t, c.SetDeadline(time.Now().Add(10*time.Second)))
+		_, err = io.WriteString(c, tc.req)
+		require.NoError(t, err)
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		require.NoError(t, err)
+		var body api.Error
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&body))
+		c.Close()
+		require.Equal(t, tc.status, resp.StatusCode)
+		require.Equal(t, "application/json", resp.Header.Get("Content-Type"))
+		require.Equal(t, tc.code, body.Code)
+		require.Equal(t, tc.status, body.Status)
+	}
 	code, _ := p.stop(t)
 	require.Equal(t, 0, code)
 }
