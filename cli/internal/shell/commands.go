@@ -97,7 +97,9 @@ is read from standard input.
 		{name: "findOne", params: []param{colParam, {name: "filter", kind: pJSON, optional: true}, {name: "projection", kind: pJSON, optional: true}},
 			summary: "print the first document matching a filter (null if none)",
 			help: `Filters use MongoDB's query language ($eq $ne $gt $gte $lt $lte $in $nin
-$exists $type $regex $and $or $nor $not $elemMatch $all $size, dot paths).
+$exists $type $regex $and $or $nor $not $elemMatch $all $size $mod, dot
+paths). Projections include ({"name":1}), exclude ({"secret":0}) and slice
+arrays ({"tags":{"$slice":3}}, -3 or [skip,limit]); see docs/query.md.
 
   findOne products {"_id":"p1"}
   findOne products {"price":{"$gt":1000}} {"name":1}`,
@@ -117,8 +119,10 @@ come 20 at a time: type it for more. Scripts get every result (or pages of
 			run:  cmdIt},
 		{name: "updateOne", params: []param{colParam, {name: "filter", kind: pJSON}, {name: "update", kind: pJSON}},
 			summary: "update the first document matching a filter",
-			help: `The update holds operators ($set $unset $inc $push $pull $addToSet ...) or
-is a replacement document. Prints how many documents matched and changed.
+			help: `The update holds operators ($set $unset $inc $push $pull $addToSet
+$currentDate ...; "a.$" is the element the filter matched, "a.$[]" every
+element) or is a replacement document. Prints how many documents matched
+and changed.
 
   updateOne products {"_id":"p1"} {"$set":{"name":"Laptop Pro"}}`,
 			run: cmdUpdateOne},

@@ -11,9 +11,9 @@ import (
 // completed starts with $.
 var operators = []string{
 	"$all", "$and", "$elemMatch", "$eq", "$exists", "$gt", "$gte", "$in", "$lt", "$lte",
-	"$ne", "$nin", "$nor", "$not", "$or", "$regex", "$size", "$type",
-	"$addToSet", "$each", "$inc", "$max", "$min", "$mul", "$pop", "$pull", "$pullAll",
-	"$push", "$rename", "$set", "$unset",
+	"$mod", "$ne", "$nin", "$nor", "$not", "$or", "$regex", "$size", "$type",
+	"$addToSet", "$currentDate", "$each", "$inc", "$max", "$min", "$mul", "$pop", "$pull", "$pullAll",
+	"$push", "$rename", "$set", "$slice", "$unset",
 }
 
 // complete returns the completions of the end of text (a statement typed

@@ -375,3 +375,41 @@ func formatExact(n exactNum, intLits bool, a, b Value, op string) (Value, error)
 	}
 	return numberUnchecked(lit), nil
 }
+
+// IntegerPart returns a number's value truncated toward zero (7.9 → 7,
+// -7.9 → -7, 1e20 → 100000000000000000000), exactly; ok is false for other
+// kinds. Every number the parser accepts qualifies: its integer part has at
+// most 309 digits.
+func IntegerPart(v Value) (n *big.Int, ok bool) {
+	if v.kind != KindNumber {
+		return nil, false
+	}
+	if i, err := strconv.ParseInt(v.s, 10, 64); err == nil {
+		return big.NewInt(i), true
+	}
+	d, ok := decompose(v.s)
+	if !ok {
+		// An exponent beyond 2^40 on a number the parser accepted is
+		// negative: the value is below 1 in magnitude.
+		return new(big.Int), true
+	}
+	digits := d.digits
+	if d.exp < 0 {
+		if -d.exp >= int64(len(digits)) {
+			return new(big.Int), true
+		}
+		digits = digits[:int64(len(digits))+d.exp]
+	}
+	if digits == "" {
+		return new(big.Int), true
+	}
+	n = new(big.Int)
+	n.SetString(digits, 10)
+	if d.exp > 0 {
+		n.Mul(n, new(big.Int).Exp(big.NewInt(10), big.NewInt(d.exp), nil))
+	}
+	if d.neg {
+		n.Neg(n)
+	}
+	return n, true
+}

@@ -145,3 +145,16 @@ func TestAddMul(t *testing.T) {
 	_, err = Mul(mustNum(t, half), mustNum(t, half))
 	require.ErrorIs(t, err, ErrNumberRange)
 }
+
+func TestIntegerPart(t *testing.T) {
+	for lit, want := range map[string]string{
+		"7": "7", "7.9": "7", "-7.9": "-7", "0.5": "0", "-0": "0", "1e20": "100000000000000000000",
+		"12345678901234567890.5": "12345678901234567890", "1.5e3": "1500", "0.0": "0", "-0.0e5": "0", "1e-400": "0", "-25e-1": "-2",
+	} {
+		n, ok := IntegerPart(mustNum(t, lit))
+		require.True(t, ok, lit)
+		require.Equal(t, want, n.String(), lit)
+	}
+	_, ok := IntegerPart(String("7"))
+	require.False(t, ok)
+}

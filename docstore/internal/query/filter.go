@@ -1,6 +1,7 @@
 package query
 
 import (
+	"math/big"
 	"slices"
 	"strings"
 
@@ -186,6 +187,12 @@ func parseOps(v jsondoc.Value, at string, depth int) ([]fieldOp, error) {
 				return nil, qerr(oat, "$size needs a non-negative integer, got %s", describe(arg))
 			}
 			ops = append(ops, anyOf(sizeTest(int(n))))
+		case "$mod":
+			t, err := parseMod(arg, oat)
+			if err != nil {
+				return nil, err
+			}
+			ops = append(ops, anyOf(t))
 		case "$all":
 			op, err := parseAll(arg, oat, depth+1)
 			if err != nil {
@@ -239,6 +246,32 @@ func parseIn(arg jsondoc.Value, at, op string) (valueTest, error) {
 	// Compare's ties are exactly the values $in considers equal.
 	slices.SortFunc(vals, jsondoc.Compare)
 	return inTest(vals), nil
+}
+
+// parseMod parses $mod's [divisor, remainder]. As in MongoDB, both are
+// numbers truncated toward zero, the divisor may not be 0, and a value
+// matches when its own truncation leaves that remainder (the sign of the
+// remainder follows the value: -7 mod 4 is -3).
+func parseMod(arg jsondoc.Value, at string) (valueTest, error) {
+	if arg.Kind() != jsondoc.KindArray {
+		return valueTest{}, qerr(at, "$mod needs an array [divisor, remainder], got %s", describe(arg))
+	}
+	if n := len(arg.Elems()); n != 2 {
+		return valueTest{}, qerr(at, "$mod needs exactly 2 elements [divisor, remainder], got %d", n)
+	}
+	var parts [2]*big.Int
+	for i, name := range []string{"divisor", "remainder"} {
+		e := arg.Elems()[i]
+		n, ok := jsondoc.IntegerPart(e)
+		if !ok {
+			return valueTest{}, qerr(at+"."+itoa(i), "$mod %s must be a number, got %s", name, describe(e))
+		}
+		parts[i] = n
+	}
+	if parts[0].Sign() == 0 {
+		return valueTest{}, qerr(at+".0", "$mod divisor cannot be 0")
+	}
+	return modTest(parts[0], parts[1]), nil
 }
 
 func parseAll(arg jsondoc.Value, at string, depth int) (fieldOp, error) {
