@@ -173,3 +173,23 @@ func TestExplain(t *testing.T) {
 	require.Equal(t, int64(2), x.DocsExamined)
 	errorBody(t, e.do("POST", "/api/products/_explain", `{"filter":5}`), http.StatusBadRequest, "invalid_query")
 }
+
+func TestDistinctRoute(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	e.seed()
+	var d api.DistinctResult
+	r := mustStatus(t, e.do("POST", "/api/products/_distinct", `{"field":"category"}`), http.StatusOK)
+	r.json(t, &d)
+	require.Len(t, d.Values, 2)
+	require.JSONEq(t, `{"values":["home","office"]}`, string(r.body))
+	r = mustStatus(t, e.do("POST", "/api/products/_distinct", `{"field":"category","filter":{"price":{"$gt":100}}}`), http.StatusOK)
+	require.JSONEq(t, `{"values":["home"]}`, string(r.body))
+	r = mustStatus(t, e.do("POST", "/api/none/_distinct", `{"field":"x"}`), http.StatusOK)
+	require.JSONEq(t, `{"values":[]}`, string(r.body))
+	errorBody(t, e.do("POST", "/api/products/_distinct", `{}`), http.StatusBadRequest, "invalid_body")
+	errorBody(t, e.do("POST", "/api/products/_distinct", `{"field":"a..b"}`), http.StatusBadRequest, "invalid_query")
+	errorBody(t, e.do("POST", "/api/products/_distinct", `{"field":"x","filter":{"$or":1}}`), http.StatusBadRequest, "invalid_query")
+	errorBody(t, e.do("POST", "/api/products/_distinct", `{"field":"x","extra":1}`), http.StatusBadRequest, "")
+	errorBody(t, e.do("POST", "/api/products/_distinct", ``), http.StatusBadRequest, "empty_body")
+
+}
