@@ -148,6 +148,17 @@ and changed.
   count products
   count products {"price":{"$gt":1000}}`,
 			run: cmdCount},
+		{name: "distinct", params: []param{colParam, {name: "field", kind: pWord}, {name: "filter", kind: pJSON, optional: true}},
+			summary: "list the distinct values of a field, sorted",
+			help: `Prints the distinct values a dot path takes in the documents matching the
+filter, as MongoDB's distinct: arrays give their elements (one level),
+missing fields nothing, and values are sorted as a sort orders them. An
+index on the field serves it without a filter. At most 16 MiB of values:
+past that, distinct_too_large (narrow the filter).
+
+  distinct products category
+  distinct products tags {"price":{"$lt":100}}`,
+			run: cmdDistinct},
 		{name: "dumpAll", params: []param{{name: "collection", kind: pWord, optional: true}},
 			summary: "print every document of every collection (or of one)",
 			help:    `Prints one line per document, "collection document", streaming.`,

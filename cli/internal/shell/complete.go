@@ -24,6 +24,7 @@ var operators = []string{
 //   - a collection argument (and use, stats, dumpAll, dropCollection):
 //     collection names;
 //   - help's argument: command names; dropIndex's: index names;
+//     distinct's field: field names seen;
 //   - a key inside JSON ({"pr or , "pr): field names seen and, after $,
 //     operators.
 func (s *Shell) complete(ctx context.Context, text string) (cands []string, partial string) {
@@ -59,6 +60,8 @@ func (s *Shell) complete(ctx context.Context, text string) (cands []string, part
 		pool = commandNames()
 	case len(words) == 1 && takesCollection(words[0]):
 		pool = s.collectionNames(ctx)
+	case len(words) == 2 && strings.EqualFold(words[0], "distinct"):
+		pool = s.fieldNames()
 	case len(words) == 2 && strings.EqualFold(words[0], "dropIndex"):
 		if ixs, err := s.be.listIndexes(ctx, words[1]); err == nil {
 			for _, ix := range ixs {
