@@ -310,12 +310,14 @@ func (u *Update) ApplyEnv(doc jsondoc.Value, env UpdateEnv) (jsondoc.Value, erro
 	if now.IsZero() {
 		now = time.Now()
 	}
-	// The positional $ refers to the document as the filter saw it.
-	pos, havePos := -1, false
-	if env.Filter != nil {
-		pos, havePos = env.Filter.MatchedIndex(doc)
-	}
+	// The positional $ refers to the document as the filter saw it; it is
+	// found once, when an operator first needs it.
+	orig, pos, havePos, posKnown := doc, -1, false, false
 	for _, op := range u.ops {
+		if op.positional && !posKnown && env.Filter != nil {
+			pos, havePos = env.Filter.MatchedIndex(orig)
+			posKnown = true
+		}
 		if op.op == "$currentDate" {
 			c := *op
 			c.arg = currentDate(now, op.timestamp)
