@@ -274,13 +274,19 @@ func parseMod(arg jsondoc.Value, at string) (valueTest, error) {
 	return modTest(parts[0], parts[1]), nil
 }
 
+// allSetMin is the number of $all values above which they are matched
+// through a valueSet.
+const allSetMin = 8
+
 func parseAll(arg jsondoc.Value, at string, depth int) (fieldOp, error) {
 	if arg.Kind() != jsondoc.KindArray {
 		return fieldOp{}, qerr(at, "$all needs an array, got %s", describe(arg))
 	}
 	var ops []fieldOp
+	plain := true
 	for i, e := range arg.Elems() {
 		if ms := e.Members(); isOperatorObject(e) {
+			plain = false
 			if len(ms) != 1 || ms[0].Key != "$elemMatch" {
 				return fieldOp{}, qerr(at+"."+itoa(i), "$all elements may be values or {\"$elemMatch\":…} only")
 			}
@@ -293,7 +299,13 @@ func parseAll(arg jsondoc.Value, at string, depth int) (fieldOp, error) {
 		}
 		ops = append(ops, anyOf(eqTest(e)))
 	}
-	return allOf(ops), nil
+	op := allOf(ops)
+	if plain && len(ops) > allSetMin {
+		// One walk over the candidates, each looked up in a hash set,
+		// instead of one walk per value.
+		op.set = newValueSet(arg.Elems())
+	}
+	return op, nil
 }
 
 func parseElemMatch(arg jsondoc.Value, at string, depth int) (valueTest, error) {

@@ -72,6 +72,7 @@ type fieldOp struct {
 	kind opKind
 	test valueTest
 	ops  []fieldOp
+	set  *valueSet // opAll of plain values only: the values, for one walk
 }
 
 func anyOf(t valueTest) fieldOp    { return fieldOp{kind: opAny, test: t} }
@@ -88,6 +89,9 @@ func (o *fieldOp) eval(v *jsondoc.Value, path []string, expand bool) bool {
 		}
 		return false
 	case opAll:
+		if o.set != nil {
+			return o.set.allFound(v, path, expand)
+		}
 		for i := range o.ops {
 			if !o.ops[i].eval(v, path, expand) {
 				return false
@@ -124,6 +128,7 @@ const (
 	testElemMatchDoc                   // one object element matches filter
 	testType                           // one of types
 	testMod                            // numbers whose integer part leaves remainder mod divisor
+	testMark                           // marks the values of an $all set that candidates equal
 	testCollect                        // appends candidates to sink (Lookup)
 	testSortKey                        // folds candidates into sink (Sort)
 )
@@ -150,6 +155,7 @@ type valueTest struct {
 	filter *node
 	sink   *sink
 	mod    *modSpec
+	mark   *markState
 }
 
 // modSpec is $mod's operand, truncated to integers; div64 and rem64 are set
@@ -278,6 +284,8 @@ func (t *valueTest) test(v *jsondoc.Value, elem bool) bool {
 		}
 		x, _ := jsondoc.IntegerPart(*v)
 		return new(big.Int).Rem(x, m.div).Cmp(m.rem) == 0
+	case testMark:
+		return t.mark.see(v)
 	case testCollect:
 		if !v.IsMissing() && (elem || v.Kind() != jsondoc.KindArray) {
 			t.sink.out = append(t.sink.out, *v)

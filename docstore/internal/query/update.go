@@ -32,7 +32,8 @@ type updateOp struct {
 	sortDir  int   // $push $sort: 1 / -1 on whole elements, 0 none
 	sortBy   *Sort // $push $sort by fields of object elements
 
-	pull func(*jsondoc.Value) bool // $pull, $pullAll: the elements to remove
+	pull func(*jsondoc.Value) bool // $pull: the elements to remove
+	vals *valueSet                 // $pullAll: the values; $addToSet: each
 
 	positional bool // segs holds "$" or "$[]"
 	timestamp  bool // $currentDate: {"$type":"timestamp"}
@@ -179,10 +180,7 @@ func parseUpdateOp(opName, path string, arg jsondoc.Value, at string) (*updateOp
 		if arg.Kind() != jsondoc.KindArray {
 			return nil, qerr(at, "$pullAll needs an array, got %s", describe(arg))
 		}
-		vals := arg.Elems()
-		op.pull = func(e *jsondoc.Value) bool {
-			return slices.ContainsFunc(vals, func(x jsondoc.Value) bool { return jsondoc.Equal(*e, x) })
-		}
+		op.vals = newValueSet(arg.Elems())
 	case "$pull":
 		if op.pull, err = parsePull(arg, at); err != nil {
 			return nil, err
@@ -190,6 +188,9 @@ func parseUpdateOp(opName, path string, arg jsondoc.Value, at string) (*updateOp
 	case "$push", "$addToSet":
 		if err := op.parseEach(arg); err != nil {
 			return nil, err
+		}
+		if opName == "$addToSet" {
+			op.vals = newValueSet(op.each)
 		}
 	}
 	return op, nil
@@ -405,14 +406,32 @@ func (op *updateOp) apply(doc jsondoc.Value) (jsondoc.Value, error) {
 		if err != nil {
 			return jsondoc.Value{}, err
 		}
-		out := slices.Clone(elems)
-		for _, v := range op.each {
-			if !slices.ContainsFunc(out, func(e jsondoc.Value) bool { return jsondoc.Equal(e, v) }) {
-				out = append(out, v)
+		// One pass over the array marks the values already present, then
+		// the others are appended once each, in order: linear in both.
+		var buf []byte
+		present, left := make([]bool, op.vals.n), op.vals.n
+		for i := 0; i < len(elems) && left > 0; i++ {
+			if j, ok := op.vals.index(&elems[i], &buf); ok && !present[j] {
+				present[j] = true
+				left--
 			}
 		}
-		if cur.Kind() == jsondoc.KindArray && len(out) == len(elems) {
-			return doc, nil
+		var out []jsondoc.Value
+		for i := range op.each {
+			if j, _ := op.vals.index(&op.each[i], &buf); !present[j] {
+				present[j] = true
+				if out == nil {
+					out = make([]jsondoc.Value, len(elems), len(elems)+left)
+					copy(out, elems)
+				}
+				out = append(out, op.each[i])
+			}
+		}
+		if out == nil {
+			if cur.Kind() == jsondoc.KindArray {
+				return doc, nil
+			}
+			out = slices.Clone(elems)
 		}
 		return op.set(doc, op.segs, arrayOf(out))
 	case "$pop":
@@ -438,8 +457,15 @@ func (op *updateOp) apply(doc jsondoc.Value) (jsondoc.Value, error) {
 			return jsondoc.Value{}, err
 		}
 		out := make([]jsondoc.Value, 0, len(elems))
+		var buf []byte
 		for i := range elems {
-			if !op.pull(&elems[i]) {
+			var remove bool
+			if op.vals != nil {
+				_, remove = op.vals.index(&elems[i], &buf)
+			} else {
+				remove = op.pull(&elems[i])
+			}
+			if !remove {
 				out = append(out, elems[i])
 			}
 		}
