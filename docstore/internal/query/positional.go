@@ -131,13 +131,14 @@ func opPos(op *fieldOp, v *jsondoc.Value, path []string) (int, bool) {
 	case opNot:
 		return -1, false
 	case opAll:
-		pos, found := -1, false
-		for i := range op.ops {
+		// The last value that reached an element wins; searching from the
+		// end keeps a long $all linear.
+		for i := len(op.ops) - 1; i >= 0; i-- {
 			if p, ok := opPos(&op.ops[i], v, path); ok {
-				pos, found = p, true
+				return p, true
 			}
 		}
-		return pos, found
+		return -1, false
 	}
 	t := &op.test
 	c := v
