@@ -35,6 +35,10 @@ type Options struct {
 	// MaxSortDocs bounds the documents an unindexed sort holds in memory
 	// (skip + limit). Default 100,000.
 	MaxSortDocs int
+	// MaxDistinctBytes bounds the memory of one Distinct: the encoded
+	// distinct values plus 64 bytes each. Default 16 MiB (MongoDB's
+	// limit on a distinct result).
+	MaxDistinctBytes int
 }
 
 func (o *Options) withDefaults() Options {
@@ -68,6 +72,9 @@ func (o *Options) withDefaults() Options {
 	}
 	if c.MaxSortDocs <= 0 {
 		c.MaxSortDocs = 100000
+	}
+	if c.MaxDistinctBytes <= 0 {
+		c.MaxDistinctBytes = 16 << 20
 	}
 	return c
 }

@@ -775,7 +775,7 @@ func (db *DB) UpdateMany(col string, filter, update []byte) (ManyResult, error) 
 					return nil, errSkip
 				}
 				res.Matched++
-				nv, err := db.applyUpdate(u, nil, *old, id)
+				nv, err := db.applyUpdateEnv(u, nil, *old, id, query.UpdateEnv{Filter: f})
 				if err != nil {
 					return nil, err
 				}

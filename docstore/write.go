@@ -352,6 +352,12 @@ func (db *DB) parseUpdate(update []byte) (*query.Update, *jsondoc.Value, error) 
 }
 
 func (db *DB) applyUpdate(u *query.Update, repl *jsondoc.Value, old jsondoc.Value, id string) (*jsondoc.Value, error) {
+	return db.applyUpdateEnv(u, repl, old, id, query.UpdateEnv{})
+}
+
+// applyUpdateEnv is applyUpdate with the filter that selected the document
+// (for the positional operator $).
+func (db *DB) applyUpdateEnv(u *query.Update, repl *jsondoc.Value, old jsondoc.Value, id string, env query.UpdateEnv) (*jsondoc.Value, error) {
 	var nv jsondoc.Value
 	if repl != nil {
 		var err error
@@ -361,7 +367,7 @@ func (db *DB) applyUpdate(u *query.Update, repl *jsondoc.Value, old jsondoc.Valu
 		}
 	} else {
 		var err error
-		nv, err = u.Apply(old)
+		nv, err = u.ApplyEnv(old, env)
 		if err != nil {
 			return nil, queryError("invalid_update", err)
 		}

@@ -200,6 +200,31 @@ func (s *Server) count(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, api.CountResult{Count: n})
 }
 
+// distinct serves POST /api/{col}/_distinct: {"field": "tags", "filter":
+// {...}} → {"values": [...]}, sorted; 400 distinct_too_large past the
+// docstore's memory bound.
+func (s *Server) distinct(w http.ResponseWriter, r *http.Request) {
+	col, body, ok := s.colAndBody(w, r)
+	if !ok {
+		return
+	}
+	var req api.DistinctRequest
+	if err := decodeControl(body, &req, false); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if req.Field == "" {
+		s.writeError(w, r, reqErr(codeBadBody, `_distinct needs "field": the dot path whose values to list`))
+		return
+	}
+	vals, err := s.db.Distinct(col, req.Field, req.Filter)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, api.DistinctResult{Values: vals})
+}
+
 // updateMany serves POST /api/{col}/_update: {"filter": {...}, "update":
 // {"$set": {...}}} → {"matched": N, "modified": N}. Each document is
 // updated atomically; the set is not one transaction.

@@ -248,3 +248,36 @@ func TestFindCursorCarriesItsQuery(t *testing.T) {
 		}
 	}
 }
+
+func TestDistinctRoute(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	e.seed()
+	var d api.DistinctResult
+	r := mustStatus(t, e.do("POST", "/api/products/_distinct", `{"field":"category"}`), http.StatusOK)
+	r.json(t, &d)
+	require.Len(t, d.Values, 2)
+	require.JSONEq(t, `{"values":["home","office"]}`, string(r.body))
+	r = mustStatus(t, e.do("POST", "/api/products/_distinct", `{"field":"category","filter":{"price":{"$gt":100}}}`), http.StatusOK)
+	require.JSONEq(t, `{"values":["home"]}`, string(r.body))
+	r = mustStatus(t, e.do("POST", "/api/none/_distinct", `{"field":"x"}`), http.StatusOK)
+	require.JSONEq(t, `{"values":[]}`, string(r.body))
+	errorBody(t, e.do("POST", "/api/products/_distinct", `{}`), http.StatusBadRequest, "invalid_body")
+	errorBody(t, e.do("POST", "/api/products/_distinct", `{"field":"a..b"}`), http.StatusBadRequest, "invalid_query")
+	errorBody(t, e.do("POST", "/api/products/_distinct", `{"field":"x","filter":{"$or":1}}`), http.StatusBadRequest, "invalid_query")
+	errorBody(t, e.do("POST", "/api/products/_distinct", `{"field":"x","extra":1}`), http.StatusBadRequest, "")
+	errorBody(t, e.do("POST", "/api/products/_distinct", ``), http.StatusBadRequest, "empty_body")
+
+}
+
+// TestPositionalOverHTTP: _update gives its filter to the positional $;
+// PATCH by id has none, so $ is 400 there while $[] works.
+func TestPositionalOverHTTP(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	mustStatus(t, e.do("POST", "/api/s", `{"_id":"a","grades":[80,85,90]}`), http.StatusCreated)
+	r := mustStatus(t, e.do("POST", "/api/s/_update", `{"filter":{"grades":{"$gte":85}},"update":{"$set":{"grades.$":100}}}`), http.StatusOK)
+	require.JSONEq(t, `{"matched":1,"modified":1}`, string(r.body))
+	errorBody(t, e.do("PATCH", "/api/s/a", `{"$set":{"grades.$":0}}`), http.StatusBadRequest, "invalid_update")
+	mustStatus(t, e.do("PATCH", "/api/s/a", `{"$inc":{"grades.$[]":1}}`), http.StatusOK)
+	r = mustStatus(t, e.do("GET", "/api/s/a", nil), http.StatusOK)
+	require.JSONEq(t, `{"_id":"a","grades":[81,101,91]}`, string(r.body))
+}

@@ -96,6 +96,19 @@ type CountResult struct {
 	Count int64 `json:"count"`
 }
 
+// DistinctRequest is the body of POST /api/{col}/_distinct. Field is the
+// dot path whose values are wanted; Filter (optional) selects documents.
+type DistinctRequest struct {
+	Field  string          `json:"field"`
+	Filter json.RawMessage `json:"filter,omitempty"`
+}
+
+// DistinctResult is the body of a _distinct response: the distinct values,
+// in sort order.
+type DistinctResult struct {
+	Values []json.RawMessage `json:"values"`
+}
+
 // UpdateRequest is the body of POST /api/{col}/_update. Filter is
 // required ({} matches every document); Update holds update operators.
 // Upsert creates a document when none matches: the filter's equality

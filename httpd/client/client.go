@@ -386,6 +386,15 @@ func (c *Client) Count(ctx context.Context, col string, filter json.RawMessage) 
 	return out.Count, err
 }
 
+// Distinct calls POST /api/{col}/_distinct and returns the distinct values
+// of the dot path field in the documents matching filter (nil: all), in
+// sort order.
+func (c *Client) Distinct(ctx context.Context, col, field string, filter json.RawMessage) ([]json.RawMessage, error) {
+	var out api.DistinctResult
+	_, err := c.call(ctx, http.MethodPost, colPath(col, "_distinct"), nil, api.DistinctRequest{Field: field, Filter: filter}, &out, nil)
+	return out.Values, err
+}
+
 // UpdateMany calls POST /api/{col}/_update.
 func (c *Client) UpdateMany(ctx context.Context, col string, filter, update json.RawMessage) (api.UpdateResult, error) {
 	var out api.UpdateResult

@@ -31,6 +31,9 @@ type backend interface {
 	// find returns one page of a query and the cursor of the next.
 	find(ctx context.Context, col string, req api.FindRequest) (api.FindResult, error)
 	count(ctx context.Context, col string, filter json.RawMessage) (int64, error)
+	// distinct returns the sorted distinct values of field in the
+	// documents matching filter.
+	distinct(ctx context.Context, col, field string, filter json.RawMessage) ([]json.RawMessage, error)
 	updateMany(ctx context.Context, col string, filter, update json.RawMessage) (api.UpdateResult, error)
 	// upsert is updateMany that creates a document from the filter (with
 	// $setOnInsert) when none matches.

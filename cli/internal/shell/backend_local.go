@@ -129,6 +129,10 @@ func (b *localBackend) count(_ context.Context, col string, filter json.RawMessa
 	return b.db.Count(col, filter)
 }
 
+func (b *localBackend) distinct(_ context.Context, col, field string, filter json.RawMessage) ([]json.RawMessage, error) {
+	return b.db.Distinct(col, field, filter)
+}
+
 func (b *localBackend) updateMany(_ context.Context, col string, filter, update json.RawMessage) (api.UpdateResult, error) {
 	r, err := b.db.UpdateMany(col, filter, update)
 	return api.UpdateResult{Matched: r.Matched, Modified: r.Modified}, err

@@ -60,6 +60,10 @@ func (b *remoteBackend) count(ctx context.Context, col string, filter json.RawMe
 	return b.c.Count(ctx, col, filter)
 }
 
+func (b *remoteBackend) distinct(ctx context.Context, col, field string, filter json.RawMessage) ([]json.RawMessage, error) {
+	return b.c.Distinct(ctx, col, field, filter)
+}
+
 func (b *remoteBackend) updateMany(ctx context.Context, col string, filter, update json.RawMessage) (api.UpdateResult, error) {
 	return b.c.UpdateMany(ctx, col, filter, update)
 }

@@ -534,6 +534,19 @@ func cmdCount(s *Shell, ctx context.Context, col string, args []arg) error {
 	return nil
 }
 
+func cmdDistinct(s *Shell, ctx context.Context, col string, args []arg) error {
+	vals, err := s.be.distinct(ctx, col, args[0].text, json.RawMessage(optArg(args, 1)))
+	if err != nil {
+		return err
+	}
+	if len(vals) == 0 {
+		if err := s.mustExist(ctx, col); err != nil {
+			return err
+		}
+	}
+	return s.out.value(vals)
+}
+
 func cmdExplain(s *Shell, ctx context.Context, col string, args []arg) error {
 	req, limit, err := findOptions(optArg(args, 0), optArg(args, 1))
 	if err != nil {

@@ -99,7 +99,9 @@ it) and nothing is written.
 		{name: "findOne", params: []param{colParam, {name: "filter", kind: pJSON, optional: true}, {name: "projection", kind: pJSON, optional: true}},
 			summary: "print the first document matching a filter (null if none)",
 			help: `Filters use MongoDB's query language ($eq $ne $gt $gte $lt $lte $in $nin
-$exists $type $regex $and $or $nor $not $elemMatch $all $size, dot paths).
+$exists $type $regex $and $or $nor $not $elemMatch $all $size $mod, dot
+paths). Projections include ({"name":1}), exclude ({"secret":0}) and slice
+arrays ({"tags":{"$slice":3}}, -3 or [skip,limit]); see docs/query.md.
 
   findOne products {"_id":"p1"}
   findOne products {"price":{"$gt":1000}} {"name":1}`,
@@ -120,10 +122,12 @@ come 20 at a time: type it for more. Scripts get every result (or pages of
 		{name: "updateOne", params: []param{colParam, {name: "filter", kind: pJSON}, {name: "update", kind: pJSON}, {name: "options", kind: pJSON, optional: true}},
 			summary: "update the first document matching a filter",
 			help: `The update holds operators ($set $setOnInsert $unset $inc $push $pull
-$addToSet ...); to replace a whole document use replaceOne. Prints how many
-documents matched and changed. With {"upsert": true} and no match, a
-document is created from the filter's equality fields with the update
-applied, $setOnInsert included, and its _id is printed as upsertedId.
+$addToSet $currentDate ...; "a.$" is the element the filter matched,
+"a.$[]" every element); to replace a whole document use replaceOne.
+Prints how many documents matched and changed. With {"upsert": true} and
+no match, a document is created from the filter's equality fields with
+the update applied, $setOnInsert included, and its _id is printed as
+upsertedId.
 
   updateOne products {"_id":"p1"} {"$set":{"name":"Laptop Pro"}}
   updateOne products {"sku":"x1"} {"$inc":{"n":1},"$setOnInsert":{"added":"today"}} {"upsert":true}`,
@@ -160,6 +164,17 @@ document is created as updateOne does.
   count products
   count products {"price":{"$gt":1000}}`,
 			run: cmdCount},
+		{name: "distinct", params: []param{colParam, {name: "field", kind: pWord}, {name: "filter", kind: pJSON, optional: true}},
+			summary: "list the distinct values of a field, sorted",
+			help: `Prints the distinct values a dot path takes in the documents matching the
+filter, as MongoDB's distinct: arrays give their elements (one level),
+missing fields nothing, and values are sorted as a sort orders them. An
+index on the field serves it without a filter. At most 16 MiB of values:
+past that, distinct_too_large (narrow the filter).
+
+  distinct products category
+  distinct products tags {"price":{"$lt":100}}`,
+			run: cmdDistinct},
 		{name: "dumpAll", params: []param{{name: "collection", kind: pWord, optional: true}},
 			summary: "print every document of every collection (or of one)",
 			help:    `Prints one line per document, "collection document", streaming.`,

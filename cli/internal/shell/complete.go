@@ -11,9 +11,9 @@ import (
 // completed starts with $.
 var operators = []string{
 	"$all", "$and", "$elemMatch", "$eq", "$exists", "$gt", "$gte", "$in", "$lt", "$lte",
-	"$ne", "$nin", "$nor", "$not", "$or", "$regex", "$size", "$type",
-	"$addToSet", "$each", "$inc", "$max", "$min", "$mul", "$pop", "$pull", "$pullAll",
-	"$push", "$rename", "$set", "$unset",
+	"$mod", "$ne", "$nin", "$nor", "$not", "$or", "$regex", "$size", "$type",
+	"$addToSet", "$currentDate", "$each", "$inc", "$max", "$min", "$mul", "$pop", "$pull", "$pullAll",
+	"$push", "$rename", "$set", "$slice", "$unset",
 }
 
 // complete returns the completions of the end of text (a statement typed
@@ -24,6 +24,7 @@ var operators = []string{
 //   - a collection argument (and use, stats, dumpAll, dropCollection):
 //     collection names;
 //   - help's argument: command names; dropIndex's: index names;
+//     distinct's field: field names seen;
 //   - a key inside JSON ({"pr or , "pr): field names seen and, after $,
 //     operators.
 func (s *Shell) complete(ctx context.Context, text string) (cands []string, partial string) {
@@ -59,6 +60,8 @@ func (s *Shell) complete(ctx context.Context, text string) (cands []string, part
 		pool = commandNames()
 	case len(words) == 1 && takesCollection(words[0]):
 		pool = s.collectionNames(ctx)
+	case len(words) == 2 && strings.EqualFold(words[0], "distinct"):
+		pool = s.fieldNames()
 	case len(words) == 2 && strings.EqualFold(words[0], "dropIndex"):
 		if ixs, err := s.be.listIndexes(ctx, words[1]); err == nil {
 			for _, ix := range ixs {

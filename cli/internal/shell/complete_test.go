@@ -25,6 +25,7 @@ func TestComplete(t *testing.T) {
 		{"show c", "c", []string{"collections "}},
 		{"help findM", "findM", []string{"findMany "}},
 		{"dropIndex products ", "", []string{"name_1 "}},
+		{"distinct products st", "st", []string{"stock ", "stock.shop "}},
 		{`findOne products {"na`, `"na`, []string{`"name"`}},
 		{`findOne products {"name":"x", "st`, `"st`, []string{`"stock"`, `"stock.shop"`}},
 		{`findOne products {"price":{"$g`, `"$g`, []string{`"$gt"`, `"$gte"`}},

@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/big"
 	"math/bits"
 	"strconv"
+	"strings"
 )
 
 // ErrNotNumber is returned by arithmetic on a value that is not a number.
@@ -214,54 +216,200 @@ func allZero(s string) bool {
 	return true
 }
 
-// Add returns a+b: exact when both are int64 integers, otherwise computed
-// in float64. It returns ErrNotNumber if either is not a number and
-// ErrNumberRange if the sum overflows: int64, when both are int64 integers
-// (rounding to a float would silently lose the exactness the caller had),
-// or float64.
+// MaxExactDigits bounds the significant digits of an Add or Mul result
+// (and of the operands aligned to a common exponent, for Add): arithmetic
+// is exact below it and refused with ErrNumberRange above it, so that the
+// work and the result stay small whatever the operands are written as.
+const MaxExactDigits = 10000
+
+// Add returns a+b computed exactly on the numbers' decimal values, as
+// stored (12345678901234567890 + 1 is 12345678901234567891, 0.1 + 0.2 is
+// 0.3). It returns ErrNotNumber if either is not a number and
+// ErrNumberRange if the exact sum has more than MaxExactDigits significant
+// digits (after aligning the operands, so 1e20000 + 1 is refused) or lies
+// beyond float64's range (the parser's limit); it never rounds.
 func Add(a, b Value) (Value, error) {
 	if a.kind != KindNumber || b.kind != KindNumber {
 		return Value{}, fmt.Errorf("%w: cannot add %s and %s", ErrNotNumber, TypeName(a), TypeName(b))
 	}
-	if x, ok := a.Int64(); ok {
-		if y, ok := b.Int64(); ok {
-			if s := x + y; (s > x) == (y > 0) {
-				return Int(s), nil
-			}
-			return Value{}, fmt.Errorf("%w: %d + %d overflows a 64-bit integer", ErrNumberRange, x, y)
-		}
+	x, y, err := exactPair(a, b, "+")
+	if err != nil {
+		return Value{}, err
 	}
-	x, _ := a.Float64()
-	y, _ := b.Float64()
-	return Float(x + y)
+	intLits := IsIntegerLiteral(a) && IsIntegerLiteral(b)
+	switch {
+	case x.coef.Sign() == 0:
+		return formatExact(y, intLits, a, b, "+")
+	case y.coef.Sign() == 0:
+		return formatExact(x, intLits, a, b, "+")
+	}
+	e := min(x.exp, y.exp)
+	width := max(x.digits+x.exp-e, y.digits+y.exp-e)
+	if width > MaxExactDigits {
+		return Value{}, fmt.Errorf("%w: %s + %s needs more than %d digits to be exact", ErrNumberRange, truncateLit([]byte(a.s)), truncateLit([]byte(b.s)), MaxExactDigits)
+	}
+	sum := new(big.Int).Add(x.scaled(e), y.scaled(e))
+	return formatExact(exactNum{coef: sum, exp: e}, intLits, a, b, "+")
 }
 
-// Mul returns a×b: exact when both are int64 integers, otherwise computed
-// in float64. Errors are as for Add.
+// Mul returns a×b computed exactly, as Add does; errors are as for Add.
 func Mul(a, b Value) (Value, error) {
 	if a.kind != KindNumber || b.kind != KindNumber {
 		return Value{}, fmt.Errorf("%w: cannot multiply %s and %s", ErrNotNumber, TypeName(a), TypeName(b))
 	}
-	if x, ok := a.Int64(); ok {
-		if y, ok := b.Int64(); ok {
-			if p, ok := mulInt64(x, y); ok {
-				return Int(p), nil
-			}
-			return Value{}, fmt.Errorf("%w: %d × %d overflows a 64-bit integer", ErrNumberRange, x, y)
-		}
+	x, y, err := exactPair(a, b, "×")
+	if err != nil {
+		return Value{}, err
 	}
-	x, _ := a.Float64()
-	y, _ := b.Float64()
-	return Float(x * y)
+	intLits := IsIntegerLiteral(a) && IsIntegerLiteral(b)
+	if x.coef.Sign() == 0 || y.coef.Sign() == 0 {
+		return formatExact(exactNum{coef: new(big.Int)}, intLits, a, b, "×")
+	}
+	if x.digits+y.digits > MaxExactDigits {
+		return Value{}, fmt.Errorf("%w: %s × %s needs more than %d digits to be exact", ErrNumberRange, truncateLit([]byte(a.s)), truncateLit([]byte(b.s)), MaxExactDigits)
+	}
+	p := new(big.Int).Mul(x.coef, y.coef)
+	return formatExact(exactNum{coef: p, exp: x.exp + y.exp}, intLits, a, b, "×")
 }
 
-func mulInt64(x, y int64) (int64, bool) {
-	if x == 0 || y == 0 {
-		return 0, true
+// exactNum is a number's exact value coef × 10^exp; digits is the number
+// of decimal digits of coef.
+type exactNum struct {
+	coef   *big.Int
+	exp    int64
+	digits int64
+}
+
+func exactPair(a, b Value, op string) (x, y exactNum, err error) {
+	var ok1, ok2 bool
+	x, ok1 = exactOf(a)
+	y, ok2 = exactOf(b)
+	if !ok1 || !ok2 {
+		return x, y, fmt.Errorf("%w: %s %s %s: an operand has more than %d digits or too large an exponent for exact arithmetic", ErrNumberRange, truncateLit([]byte(a.s)), op, truncateLit([]byte(b.s)), MaxExactDigits)
 	}
-	p := x * y
-	if p/y != x || (x == -1 && y == math.MinInt64) || (y == -1 && x == math.MinInt64) {
-		return 0, false
+	return x, y, nil
+}
+
+func exactOf(v Value) (exactNum, bool) {
+	d, ok := decompose(v.s)
+	if !ok {
+		return exactNum{}, false
 	}
-	return p, true
+	c := new(big.Int)
+	if d.digits != "" {
+		if int64(len(d.digits)) > MaxExactDigits {
+			return exactNum{}, false
+		}
+		c.SetString(d.digits, 10)
+		if d.neg {
+			c.Neg(c)
+		}
+	}
+	return exactNum{coef: c, exp: d.exp, digits: int64(len(d.digits))}, true
+}
+
+// scaled returns coef × 10^(exp-e), for e <= exp.
+func (n exactNum) scaled(e int64) *big.Int {
+	if n.exp == e {
+		return n.coef
+	}
+	p := new(big.Int).Exp(big.NewInt(10), big.NewInt(n.exp-e), nil)
+	return p.Mul(p, n.coef)
+}
+
+// formatExact writes n as a JSON number literal: an integer without
+// exponent when both operands were integer literals, otherwise plain
+// decimal notation for moderate magnitudes and e-notation beyond them (as
+// Float chooses: below 1e-6 and from 1e21). It refuses a result beyond
+// float64's range, which the parser would not read back.
+func formatExact(n exactNum, intLits bool, a, b Value, op string) (Value, error) {
+	neg := n.coef.Sign() < 0
+	digits := new(big.Int).Abs(n.coef).String()
+	exp := n.exp
+	if digits == "0" {
+		return numberUnchecked("0"), nil
+	}
+	k := len(digits)
+	for k > 1 && digits[k-1] == '0' {
+		k--
+	}
+	exp += int64(len(digits) - k)
+	digits = digits[:k]
+	var sb strings.Builder
+	if neg {
+		sb.WriteByte('-')
+	}
+	pointPos := int64(len(digits)) + exp // digits before the decimal point
+	switch {
+	case exp >= 0 && (intLits || exp <= 21):
+		sb.WriteString(digits)
+		for range exp {
+			sb.WriteByte('0')
+		}
+	case exp < 0 && pointPos > 0:
+		sb.WriteString(digits[:pointPos])
+		sb.WriteByte('.')
+		sb.WriteString(digits[pointPos:])
+	case exp < 0 && pointPos > -6:
+		sb.WriteString("0.")
+		for range -pointPos {
+			sb.WriteByte('0')
+		}
+		sb.WriteString(digits)
+	default:
+		sb.WriteByte(digits[0])
+		if len(digits) > 1 {
+			sb.WriteByte('.')
+			sb.WriteString(digits[1:])
+		}
+		e := pointPos - 1
+		sb.WriteByte('e')
+		if e >= 0 {
+			sb.WriteByte('+')
+		}
+		sb.WriteString(strconv.FormatInt(e, 10))
+	}
+	lit := sb.String()
+	if f, err := strconv.ParseFloat(lit, 64); err != nil && math.IsInf(f, 0) {
+		return Value{}, fmt.Errorf("%w: %s %s %s overflows a 64-bit float", ErrNumberRange, truncateLit([]byte(a.s)), op, truncateLit([]byte(b.s)))
+	}
+	return numberUnchecked(lit), nil
+}
+
+// IntegerPart returns a number's value truncated toward zero (7.9 → 7,
+// -7.9 → -7, 1e20 → 100000000000000000000), exactly; ok is false for other
+// kinds. Every number the parser accepts qualifies: its integer part has at
+// most 309 digits.
+func IntegerPart(v Value) (n *big.Int, ok bool) {
+	if v.kind != KindNumber {
+		return nil, false
+	}
+	if i, err := strconv.ParseInt(v.s, 10, 64); err == nil {
+		return big.NewInt(i), true
+	}
+	d, ok := decompose(v.s)
+	if !ok {
+		// An exponent beyond 2^40 on a number the parser accepted is
+		// negative: the value is below 1 in magnitude.
+		return new(big.Int), true
+	}
+	digits := d.digits
+	if d.exp < 0 {
+		if -d.exp >= int64(len(digits)) {
+			return new(big.Int), true
+		}
+		digits = digits[:int64(len(digits))+d.exp]
+	}
+	if digits == "" {
+		return new(big.Int), true
+	}
+	n = new(big.Int)
+	n.SetString(digits, 10)
+	if d.exp > 0 {
+		n.Mul(n, new(big.Int).Exp(big.NewInt(10), big.NewInt(d.exp), nil))
+	}
+	if d.neg {
+		n.Neg(n)
+	}
+	return n, true
 }

@@ -2,6 +2,7 @@ package jsondoc
 
 import (
 	"math"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -92,41 +93,42 @@ func TestAddMul(t *testing.T) {
 	for _, tc := range []struct{ a, b, sum, prod string }{
 		{"1", "2", "3", "2"},
 		{"9007199254740993", "1", "9007199254740994", "9007199254740993"},
-		{"9223372036854775807", "1", overflow, "9223372036854775807"},
-		{"-9223372036854775808", "-1", overflow, overflow},
+		// Exact beyond int64 and float64's 53 bits: never rounded.
+		{"9223372036854775807", "1", "9223372036854775808", "9223372036854775807"},
+		{"-9223372036854775808", "-1", "-9223372036854775809", "9223372036854775808"},
+		{"12345678901234567890", "1", "12345678901234567891", "12345678901234567890"},
+		{"12345678901234567890", "12345678901234567890", "24691357802469135780", "152415787532388367501905199875019052100"},
 		{"9223372036854775807", "-1", "9223372036854775806", "-9223372036854775807"},
-		{"1e19", "1", "10000000000000000000", "1e19"},
+		{"1e19", "1", "10000000000000000001", "10000000000000000000"},
 		{"1.5", "2", "3.5", "3"},
-		{"0.1", "0.2", "0.30000000000000004", "0.020000000000000004"},
-		{"4611686018427387904", "2", "4611686018427387906", overflow},
+		{"0.1", "0.2", "0.3", "0.02"},
+		{"1.10", "-1.1", "0", "-1.21"},
+		{"4611686018427387904", "2", "4611686018427387906", "9223372036854775808"},
 		{"7.0", "3", "10", "21"},
 		{"-0", "0", "0", "0"},
+		{"1e-7", "1e-7", "2e-7", "1e-14"},
+		{"1e30", "1e30", "2e+30", "1e+60"},
+		{"1e300", "1", "1" + strings.Repeat("0", 299) + "1", "1e+300"},
+		{"1e300", "1e300", "2e+300", overflow},
+		{"1.7976931348623157e308", "1.7976931348623157e308", overflow, overflow},
+		{"1e-400", "1", "1." + strings.Repeat("0", 399) + "1", "1e-400"},
+		{"1e-20000", "1", overflow, "1e-20000"},
 	} {
-		// Two int64 integers whose result overflows int64 are an error,
-		// not a silently rounded float.
 		s, err := Add(mustNum(t, tc.a), mustNum(t, tc.b))
 		if tc.sum == overflow {
 			require.ErrorIs(t, err, ErrNumberRange, "%s+%s", tc.a, tc.b)
 		} else {
+			require.NoError(t, err, "%s+%s", tc.a, tc.b)
+			require.Equal(t, tc.sum, s.NumberLiteral(), "%s+%s", tc.a, tc.b)
+			_, err := Number(s.NumberLiteral())
 			require.NoError(t, err)
 		}
 		p, err := Mul(mustNum(t, tc.a), mustNum(t, tc.b))
 		if tc.prod == overflow {
 			require.ErrorIs(t, err, ErrNumberRange, "%s*%s", tc.a, tc.b)
 		} else {
-			require.NoError(t, err)
-		}
-		// Float results are compared by value: "9223372036854775808" is
-		// written as 9223372036854776000 by the shortest float form.
-		if tc.sum != overflow && s.NumberLiteral() != tc.sum {
-			fs, _ := s.Float64()
-			fw, _ := mustNum(t, tc.sum).Float64()
-			require.Equal(t, fw, fs, "%s+%s = %s", tc.a, tc.b, s.NumberLiteral())
-		}
-		if tc.prod != overflow && p.NumberLiteral() != tc.prod {
-			fp, _ := p.Float64()
-			fw, _ := mustNum(t, tc.prod).Float64()
-			require.Equal(t, fw, fp, "%s*%s = %s", tc.a, tc.b, p.NumberLiteral())
+			require.NoError(t, err, "%s*%s", tc.a, tc.b)
+			require.Equal(t, tc.prod, p.NumberLiteral(), "%s*%s", tc.a, tc.b)
 		}
 	}
 	_, err := Add(String("1"), Int(1))
@@ -135,4 +137,24 @@ func TestAddMul(t *testing.T) {
 	require.ErrorIs(t, err, ErrNotNumber)
 	_, err = Mul(mustNum(t, "1e300"), mustNum(t, "1e300"))
 	require.ErrorIs(t, err, ErrNumberRange)
+	// Too many digits to be exact: refused, not rounded.
+	long := "0." + strings.Repeat("3", MaxExactDigits+1)
+	_, err = Add(mustNum(t, long), Int(1))
+	require.ErrorIs(t, err, ErrNumberRange)
+	half := "0." + strings.Repeat("3", MaxExactDigits/2+1)
+	_, err = Mul(mustNum(t, half), mustNum(t, half))
+	require.ErrorIs(t, err, ErrNumberRange)
+}
+
+func TestIntegerPart(t *testing.T) {
+	for lit, want := range map[string]string{
+		"7": "7", "7.9": "7", "-7.9": "-7", "0.5": "0", "-0": "0", "1e20": "100000000000000000000",
+		"12345678901234567890.5": "12345678901234567890", "1.5e3": "1500", "0.0": "0", "-0.0e5": "0", "1e-400": "0", "-25e-1": "-2",
+	} {
+		n, ok := IntegerPart(mustNum(t, lit))
+		require.True(t, ok, lit)
+		require.Equal(t, want, n.String(), lit)
+	}
+	_, ok := IntegerPart(String("7"))
+	require.False(t, ok)
 }

@@ -1,6 +1,7 @@
 package query
 
 import (
+	"math/big"
 	"slices"
 	"strings"
 
@@ -186,6 +187,12 @@ func parseOps(v jsondoc.Value, at string, depth int) ([]fieldOp, error) {
 				return nil, qerr(oat, "$size needs a non-negative integer, got %s", describe(arg))
 			}
 			ops = append(ops, anyOf(sizeTest(int(n))))
+		case "$mod":
+			t, err := parseMod(arg, oat)
+			if err != nil {
+				return nil, err
+			}
+			ops = append(ops, anyOf(t))
 		case "$all":
 			op, err := parseAll(arg, oat, depth+1)
 			if err != nil {
@@ -241,13 +248,45 @@ func parseIn(arg jsondoc.Value, at, op string) (valueTest, error) {
 	return inTest(vals), nil
 }
 
+// parseMod parses $mod's [divisor, remainder]. As in MongoDB, both are
+// numbers truncated toward zero, the divisor may not be 0, and a value
+// matches when its own truncation leaves that remainder (the sign of the
+// remainder follows the value: -7 mod 4 is -3).
+func parseMod(arg jsondoc.Value, at string) (valueTest, error) {
+	if arg.Kind() != jsondoc.KindArray {
+		return valueTest{}, qerr(at, "$mod needs an array [divisor, remainder], got %s", describe(arg))
+	}
+	if n := len(arg.Elems()); n != 2 {
+		return valueTest{}, qerr(at, "$mod needs exactly 2 elements [divisor, remainder], got %d", n)
+	}
+	var parts [2]*big.Int
+	for i, name := range []string{"divisor", "remainder"} {
+		e := arg.Elems()[i]
+		n, ok := jsondoc.IntegerPart(e)
+		if !ok {
+			return valueTest{}, qerr(at+"."+itoa(i), "$mod %s must be a number, got %s", name, describe(e))
+		}
+		parts[i] = n
+	}
+	if parts[0].Sign() == 0 {
+		return valueTest{}, qerr(at+".0", "$mod divisor cannot be 0")
+	}
+	return modTest(parts[0], parts[1]), nil
+}
+
+// allSetMin is the number of $all values above which they are matched
+// through a valueSet.
+const allSetMin = 8
+
 func parseAll(arg jsondoc.Value, at string, depth int) (fieldOp, error) {
 	if arg.Kind() != jsondoc.KindArray {
 		return fieldOp{}, qerr(at, "$all needs an array, got %s", describe(arg))
 	}
 	var ops []fieldOp
+	plain := true
 	for i, e := range arg.Elems() {
 		if ms := e.Members(); isOperatorObject(e) {
+			plain = false
 			if len(ms) != 1 || ms[0].Key != "$elemMatch" {
 				return fieldOp{}, qerr(at+"."+itoa(i), "$all elements may be values or {\"$elemMatch\":…} only")
 			}
@@ -260,7 +299,13 @@ func parseAll(arg jsondoc.Value, at string, depth int) (fieldOp, error) {
 		}
 		ops = append(ops, anyOf(eqTest(e)))
 	}
-	return allOf(ops), nil
+	op := allOf(ops)
+	if plain && len(ops) > allSetMin {
+		// One walk over the candidates, each looked up in a hash set,
+		// instead of one walk per value.
+		op.set = newValueSet(arg.Elems())
+	}
+	return op, nil
 }
 
 func parseElemMatch(arg jsondoc.Value, at string, depth int) (valueTest, error) {

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cockroachdb/datadriven"
 	"github.com/minidbgo/minidbgo/docstore/internal/jsondoc"
@@ -16,7 +17,8 @@ import (
 //
 //	docs                 input: one document per line; kept for later directives
 //	match                input: [documents] then "filter {…}": the matching documents, or the error
-//	update               input: [documents] then "update {…}": each updated document, or an error per document
+//	update               input: [documents], optionally "filter {…}" (for $), then "update {…}": each updated
+//	                     document, "(no match)", or an error per document; $currentDate reads goldenNow
 //	project              input: [documents] then "project {…}": each projected document
 //	sort                 input: [documents] then "sort {…}" or "sort a,-b": the documents in order (stable)
 //	conditions           input: "filter {…}": Filter.Conditions, one path per line
@@ -55,8 +57,18 @@ func TestGolden(t *testing.T) {
 				if err != nil {
 					return "error: " + err.Error()
 				}
+				env := UpdateEnv{Now: goldenNow}
+				if _, ok := in.raw["filter"]; ok {
+					if env.Filter, err = ParseFilter(in.arg(t, "filter")); err != nil {
+						return "error: " + err.Error()
+					}
+				}
 				for _, doc := range in.docs {
-					nv, err := u.Apply(doc)
+					if env.Filter != nil && !env.Filter.Match(doc) {
+						fmt.Fprintln(&out, "(no match)")
+						continue
+					}
+					nv, err := u.ApplyEnv(doc, env)
 					if err != nil {
 						fmt.Fprintln(&out, "error:", err)
 						continue
@@ -138,6 +150,9 @@ func TestGolden(t *testing.T) {
 		})
 	})
 }
+
+// goldenNow is the clock of the update directive.
+var goldenNow = time.Date(2026, 12, 6, 13, 14, 15, 123456789, time.UTC)
 
 type goldenInput struct {
 	docs  []jsondoc.Value

@@ -2,6 +2,7 @@ package query
 
 import (
 	"math"
+	"math/big"
 	"regexp"
 
 	"github.com/minidbgo/minidbgo/docstore/internal/jsondoc"
@@ -71,6 +72,7 @@ type fieldOp struct {
 	kind opKind
 	test valueTest
 	ops  []fieldOp
+	set  *valueSet // opAll of plain values only: the values, for one walk
 }
 
 func anyOf(t valueTest) fieldOp    { return fieldOp{kind: opAny, test: t} }
@@ -87,6 +89,9 @@ func (o *fieldOp) eval(v *jsondoc.Value, path []string, expand bool) bool {
 		}
 		return false
 	case opAll:
+		if o.set != nil {
+			return o.set.allFound(v, path, expand)
+		}
 		for i := range o.ops {
 			if !o.ops[i].eval(v, path, expand) {
 				return false
@@ -122,6 +127,8 @@ const (
 	testElemMatchValue                 // one element satisfies all of ops
 	testElemMatchDoc                   // one object element matches filter
 	testType                           // one of types
+	testMod                            // numbers whose integer part leaves remainder mod divisor
+	testMark                           // marks the values of an $all set that candidates equal
 	testCollect                        // appends candidates to sink (Lookup)
 	testSortKey                        // folds candidates into sink (Sort)
 )
@@ -147,6 +154,16 @@ type valueTest struct {
 	ops    []fieldOp
 	filter *node
 	sink   *sink
+	mod    *modSpec
+	mark   *markState
+}
+
+// modSpec is $mod's operand, truncated to integers; div64 and rem64 are set
+// when both fit an int64, for the common case.
+type modSpec struct {
+	div, rem     *big.Int
+	div64, rem64 int64
+	small        bool
 }
 
 // sink accumulates what testCollect and testSortKey see.
@@ -167,6 +184,14 @@ func elemMatchValue(ops []fieldOp) valueTest      { return valueTest{kind: testE
 func elemMatchDoc(f *node) valueTest              { return valueTest{kind: testElemMatchDoc, filter: f} }
 func inTest(sorted []jsondoc.Value) valueTest     { return valueTest{kind: testIn, vals: sorted} }
 func typeTestOf(types []int) valueTest            { return valueTest{kind: testType, types: types} }
+
+func modTest(div, rem *big.Int) valueTest {
+	m := &modSpec{div: div, rem: rem}
+	if div.IsInt64() && rem.IsInt64() {
+		m.div64, m.rem64, m.small = div.Int64(), rem.Int64(), true
+	}
+	return valueTest{kind: testMod, mod: m}
+}
 
 // test reports whether v passes. elem is true for an element of an array
 // at the end of the path (see walk).
@@ -249,6 +274,18 @@ func (t *valueTest) test(v *jsondoc.Value, elem bool) bool {
 			}
 		}
 		return false
+	case testMod:
+		if v.Kind() != jsondoc.KindNumber {
+			return false
+		}
+		m := t.mod
+		if x, ok := v.Int64(); ok && m.small {
+			return x%m.div64 == m.rem64
+		}
+		x, _ := jsondoc.IntegerPart(*v)
+		return new(big.Int).Rem(x, m.div).Cmp(m.rem) == 0
+	case testMark:
+		return t.mark.see(v)
 	case testCollect:
 		if !v.IsMissing() && (elem || v.Kind() != jsondoc.KindArray) {
 			t.sink.out = append(t.sink.out, *v)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/minidbgo/minidbgo/docstore/internal/jsondoc"
 )
@@ -31,7 +32,11 @@ type updateOp struct {
 	sortDir  int   // $push $sort: 1 / -1 on whole elements, 0 none
 	sortBy   *Sort // $push $sort by fields of object elements
 
-	pull func(*jsondoc.Value) bool // $pull, $pullAll: the elements to remove
+	pull func(*jsondoc.Value) bool // $pull: the elements to remove
+	vals *valueSet                 // $pullAll: the values; $addToSet: each
+
+	positional bool // segs holds "$" or "$[]"
+	timestamp  bool // $currentDate: {"$type":"timestamp"}
 }
 
 // IsUpdateDoc reports whether v is an update document (some top-level key
@@ -50,15 +55,18 @@ var updateOperators = map[string]bool{
 	"$set": true, "$unset": true, "$inc": true, "$mul": true, "$min": true, "$max": true,
 	"$rename": true, "$push": true, "$pull": true, "$pullAll": true, "$addToSet": true, "$pop": true,
 	"$setOnInsert": true, // a no-op in Apply; ApplyInsert applies it
+	"$currentDate": true,
 }
 
 // ParseUpdate parses an update document such as
 // {"$set":{"a.b":1},"$inc":{"n":2},"$push":{"tags":{"$each":["x","y"]}}}.
 // Supported: $set $setOnInsert $unset $inc $mul $min $max $rename $push (with $each,
 // $position, $slice, $sort) $pull (a value or a condition) $pullAll
-// $addToSet (with $each) $pop, on dot paths. Two operators may not touch
-// the same path or a path and its prefix, and none may touch _id. Errors
-// are *QueryError.
+// $addToSet (with $each) $pop $currentDate, on dot paths, which (but for
+// $rename) may hold the positional operators $ (the element the filter
+// matched, see UpdateEnv) and $[] (every element). Two operators may not
+// touch the same path or a path and its prefix (as written: "a.$" and
+// "a.0" are not compared), and none may touch _id. Errors are *QueryError.
 func ParseUpdate(v jsondoc.Value) (*Update, error) {
 	if v.Kind() != jsondoc.KindObject {
 		return nil, qerr("update", "an update must be an object, got %s", jsondoc.TypeName(v))
@@ -98,32 +106,53 @@ func ParseUpdate(v jsondoc.Value) (*Update, error) {
 	return u, nil
 }
 
-func updatePath(p, at string) ([]string, error) {
-	segs, err := jsondoc.SplitPath(p)
+// updatePath splits an update's field path. positional reports "$" (the
+// array element the filter matched) or "$[]" (every element) segments,
+// which may not come first; "$" may appear once.
+func updatePath(p, at string) (segs []string, positional bool, err error) {
+	segs, err = jsondoc.SplitPath(p)
 	if err != nil {
-		return nil, qerr(at, "invalid field path %q: empty segment", p)
+		return nil, false, qerr(at, "invalid field path %q: empty segment", p)
 	}
-	for _, s := range segs {
-		if strings.HasPrefix(s, "$") {
-			if s == "$" || strings.HasPrefix(s, "$[") {
-				return nil, qerr(at, "positional operator %q is not supported; name the array index instead", s)
+	dollars := 0
+	for i, s := range segs {
+		if !strings.HasPrefix(s, "$") {
+			continue
+		}
+		switch {
+		case s == "$" || s == "$[]":
+			if i == 0 {
+				return nil, false, qerr(at, "invalid field path %q: the positional operator %s must follow an array field", p, s)
 			}
-			return nil, qerr(at, "invalid field path %q: segment %q starts with $", p, s)
+			if s == "$" {
+				if dollars++; dollars > 1 {
+					return nil, false, qerr(at, "invalid field path %q: the positional operator $ may appear only once", p)
+				}
+			}
+			positional = true
+		case strings.HasPrefix(s, "$["):
+			return nil, false, qerr(at, "filtered positional operator %q is not supported (no arrayFilters); use $ or $[]", s)
+		default:
+			return nil, false, qerr(at, "invalid field path %q: segment %q starts with $", p, s)
 		}
 	}
 	if segs[0] == "_id" {
-		return nil, qerr(at, "cannot modify _id")
+		return nil, false, qerr(at, "cannot modify _id")
 	}
-	return segs, nil
+	return segs, positional, nil
 }
 
 func parseUpdateOp(opName, path string, arg jsondoc.Value, at string) (*updateOp, error) {
-	segs, err := updatePath(path, at)
+	segs, positional, err := updatePath(path, at)
 	if err != nil {
 		return nil, err
 	}
-	op := &updateOp{op: opName, path: path, segs: segs, at: at, arg: arg}
+	op := &updateOp{op: opName, path: path, segs: segs, at: at, arg: arg, positional: positional}
 	switch opName {
+	case "$currentDate":
+		if op.timestamp, err = parseCurrentDate(arg, at); err != nil {
+			return nil, err
+		}
 	case "$inc", "$mul":
 		if arg.Kind() != jsondoc.KindNumber {
 			return nil, qerr(at, "%s needs a number, got %s", opName, describe(arg))
@@ -132,8 +161,12 @@ func parseUpdateOp(opName, path string, arg jsondoc.Value, at string) (*updateOp
 		if arg.Kind() != jsondoc.KindString {
 			return nil, qerr(at, "$rename needs the new field name as a string, got %s", describe(arg))
 		}
-		if op.to, err = updatePath(arg.Str(), at); err != nil {
+		var toPositional bool
+		if op.to, toPositional, err = updatePath(arg.Str(), at); err != nil {
 			return nil, err
+		}
+		if positional || toPositional {
+			return nil, qerr(at, "$rename cannot use the positional operators $ and $[]")
 		}
 		op.toStr = arg.Str()
 		if overlaps(op.segs, op.to) {
@@ -148,10 +181,7 @@ func parseUpdateOp(opName, path string, arg jsondoc.Value, at string) (*updateOp
 		if arg.Kind() != jsondoc.KindArray {
 			return nil, qerr(at, "$pullAll needs an array, got %s", describe(arg))
 		}
-		vals := arg.Elems()
-		op.pull = func(e *jsondoc.Value) bool {
-			return slices.ContainsFunc(vals, func(x jsondoc.Value) bool { return jsondoc.Equal(*e, x) })
-		}
+		op.vals = newValueSet(arg.Elems())
 	case "$pull":
 		if op.pull, err = parsePull(arg, at); err != nil {
 			return nil, err
@@ -159,6 +189,9 @@ func parseUpdateOp(opName, path string, arg jsondoc.Value, at string) (*updateOp
 	case "$push", "$addToSet":
 		if err := op.parseEach(arg); err != nil {
 			return nil, err
+		}
+		if opName == "$addToSet" {
+			op.vals = newValueSet(op.each)
 		}
 	}
 	return op, nil
@@ -253,15 +286,62 @@ func (op *updateOp) parseEach(arg jsondoc.Value) error {
 // Apply returns doc with the update applied; doc itself is not modified.
 // It fails (with a *QueryError) when an operator meets a value it cannot
 // work on, such as $inc on a string, $push on a non-array, or a path that
-// would create a field inside a scalar.
+// would create a field inside a scalar. It is ApplyEnv without a filter
+// (so the positional operator $ fails) and with the current time.
 func (u *Update) Apply(doc jsondoc.Value) (jsondoc.Value, error) {
+	return u.ApplyEnv(doc, UpdateEnv{})
+}
+
+// UpdateEnv is what an update may need beyond the document.
+type UpdateEnv struct {
+	// Filter is the filter that selected the document: the positional
+	// operator $ stands for the index of the array element it matched (see
+	// Filter.MatchedIndex). Nil when the document was named by _id, and
+	// then an update using $ fails.
+	Filter *Filter
+	// Now is the time $currentDate writes; the zero Time means time.Now().
+	Now time.Time
+}
+
+// ApplyEnv is Apply with the filter that selected doc and the clock.
+func (u *Update) ApplyEnv(doc jsondoc.Value, env UpdateEnv) (jsondoc.Value, error) {
 	if doc.Kind() != jsondoc.KindObject {
 		return jsondoc.Value{}, qerr("update", "can only update an object, got %s", jsondoc.TypeName(doc))
 	}
+	now := env.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	// The positional $ refers to the document as the filter saw it; it is
+	// found once, when an operator first needs it.
+	orig, pos, havePos, posKnown := doc, -1, false, false
 	for _, op := range u.ops {
+		if op.positional && !posKnown && env.Filter != nil {
+			pos, havePos = env.Filter.MatchedIndex(orig)
+			posKnown = true
+		}
+		if op.op == "$currentDate" {
+			c := *op
+			c.arg = currentDate(now, op.timestamp)
+			op = &c
+		}
 		var err error
-		if doc, err = op.apply(doc); err != nil {
+		if !op.positional {
+			if doc, err = op.apply(doc); err != nil {
+				return jsondoc.Value{}, err
+			}
+			continue
+		}
+		paths, err := op.expand(doc, pos, havePos)
+		if err != nil {
 			return jsondoc.Value{}, err
+		}
+		for _, segs := range paths {
+			c := *op
+			c.segs, c.path = segs, strings.Join(segs, ".")
+			if doc, err = c.apply(doc); err != nil {
+				return jsondoc.Value{}, err
+			}
 		}
 	}
 	return doc, nil
@@ -282,7 +362,7 @@ func (op *updateOp) set(doc jsondoc.Value, segs []string, v jsondoc.Value) (json
 func (op *updateOp) apply(doc jsondoc.Value) (jsondoc.Value, error) {
 	cur := doc.Lookup(op.segs)
 	switch op.op {
-	case "$set":
+	case "$set", "$currentDate":
 		return op.set(doc, op.segs, op.arg)
 	case "$unset":
 		return doc.UnsetPath(op.segs), nil
@@ -329,14 +409,32 @@ func (op *updateOp) apply(doc jsondoc.Value) (jsondoc.Value, error) {
 		if err != nil {
 			return jsondoc.Value{}, err
 		}
-		out := slices.Clone(elems)
-		for _, v := range op.each {
-			if !slices.ContainsFunc(out, func(e jsondoc.Value) bool { return jsondoc.Equal(e, v) }) {
-				out = append(out, v)
+		// One pass over the array marks the values already present, then
+		// the others are appended once each, in order: linear in both.
+		var buf []byte
+		present, left := make([]bool, op.vals.n), op.vals.n
+		for i := 0; i < len(elems) && left > 0; i++ {
+			if j, ok := op.vals.index(&elems[i], &buf); ok && !present[j] {
+				present[j] = true
+				left--
 			}
 		}
-		if cur.Kind() == jsondoc.KindArray && len(out) == len(elems) {
-			return doc, nil
+		var out []jsondoc.Value
+		for i := range op.each {
+			if j, _ := op.vals.index(&op.each[i], &buf); !present[j] {
+				present[j] = true
+				if out == nil {
+					out = make([]jsondoc.Value, len(elems), len(elems)+left)
+					copy(out, elems)
+				}
+				out = append(out, op.each[i])
+			}
+		}
+		if out == nil {
+			if cur.Kind() == jsondoc.KindArray {
+				return doc, nil
+			}
+			out = slices.Clone(elems)
 		}
 		return op.set(doc, op.segs, arrayOf(out))
 	case "$pop":
@@ -362,8 +460,15 @@ func (op *updateOp) apply(doc jsondoc.Value) (jsondoc.Value, error) {
 			return jsondoc.Value{}, err
 		}
 		out := make([]jsondoc.Value, 0, len(elems))
+		var buf []byte
 		for i := range elems {
-			if !op.pull(&elems[i]) {
+			var remove bool
+			if op.vals != nil {
+				_, remove = op.vals.index(&elems[i], &buf)
+			} else {
+				remove = op.pull(&elems[i])
+			}
+			if !remove {
 				out = append(out, elems[i])
 			}
 		}
