@@ -340,6 +340,11 @@ func Check(fs vfs.FS, dir string) (Report, error) {
 			fr.Orphan, fr.OrphanErr, fr.Err = true, fr.Err, nil
 		}
 	}
+	for i := range rep.Files {
+		if rep.Files[i].Kind == KindManifest {
+			orphan(&rep.Files[i]) // a MANIFEST CURRENT does not name
+		}
+	}
 
 	// WALs: every record's checksum. Those before the log number are
 	// obsolete (Open removes them) but are checked all the same.

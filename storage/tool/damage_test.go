@@ -132,3 +132,17 @@ func TestCheckWALLastRecord(t *testing.T) {
 	require.Greater(t, ce.Offset, int64(0))
 	require.Less(t, ce.Offset, int64(len(data)-10))
 }
+
+// TestCheckOrphanManifest: a MANIFEST that CURRENT does not name (a crash
+// while Open wrote its successor) is removed unread by the next Open: an
+// orphan, whatever its state, not damage.
+func TestCheckOrphanManifest(t *testing.T) {
+	fs := build(t, 200)
+	require.NoError(t, fs.WriteFile("/db/MANIFEST-999999", []byte("half a snapshot")))
+	rep, err := Check(fs, "/db")
+	require.NoError(t, err)
+	require.True(t, rep.OK(), "damaged: %v", rep.Damaged())
+	orphans := rep.Orphans()
+	require.Len(t, orphans, 1)
+	require.Equal(t, "MANIFEST-999999", orphans[0].Path)
+}

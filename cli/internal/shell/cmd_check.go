@@ -164,8 +164,12 @@ func checkDetail(f tool.FileReport) string {
 	if f.TailDropped > 0 {
 		s += fmt.Sprintf(", torn tail of %d bytes (ignored by recovery)", f.TailDropped)
 	}
-	if !f.Live && f.Kind != tool.KindCurrent {
+	switch {
+	case f.Orphan:
 		s += " (obsolete: removed at the next open)"
+	case !f.Live && f.Kind != tool.KindCurrent:
+		// The MANIFEST is damaged: Open refuses, so nothing is removed.
+		s += " (not named by the MANIFEST)"
 	}
 	return s
 }
