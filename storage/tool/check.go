@@ -68,7 +68,8 @@ type FileReport struct {
 	Size int64
 	// Live is set for the files the database uses: the MANIFEST named by
 	// CURRENT, the tables it lists and the WALs at or after its log
-	// number. Open removes the others.
+	// number (every table and WAL when that MANIFEST is unreadable). Open
+	// removes the others.
 	Live bool
 	// Records counts WAL and MANIFEST records, or a table's entries.
 	Records int64
@@ -375,7 +376,7 @@ func Check(fs vfs.FS, dir string) (Report, error) {
 		present[num] = true
 		path := filepath.Join(sstDir, n)
 		meta := metas[num]
-		fr := FileReport{Path: path, Kind: KindSST, Live: meta != nil}
+		fr := FileReport{Path: path, Kind: KindSST, Live: !haveVersion || meta != nil}
 		fr.Size, fr.Records, fr.Err = checkTable(fs, dir, path, meta)
 		if fr.Err != nil && !isCorruption(fr.Err) {
 			return rep, fmt.Errorf("tool: read %s: %w", path, fr.Err)
