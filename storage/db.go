@@ -227,6 +227,20 @@ type Recovery struct {
 	// DiscardedLogs names the later logs discarded whole, also moved to
 	// lost/.
 	DiscardedLogs []string
+	// DamagedManifest is set only by WALRecoveryPointInTime when the
+	// MANIFEST was damaged or missed an edit: its name and the offset of
+	// the damage. The version was rebuilt from the edits before it, and a
+	// new MANIFEST holds it.
+	DamagedManifest      string
+	ManifestDamageOffset int64
+	// AdoptedTables names the tables (as "000010.sst") that no surviving
+	// edit named and that recovery added to L0: flushes whose edit was
+	// lost, holding writes newer than every named table.
+	AdoptedTables []string
+	// SetAsideTables names the tables no surviving edit named that
+	// recovery could not adopt (compaction outputs whose inputs remain,
+	// half-written tables); they were moved to lost/.
+	SetAsideTables []string
 }
 
 // Recovery reports what Open replayed from the write-ahead logs, and in
@@ -234,5 +248,7 @@ type Recovery struct {
 func (d *DB) Recovery() Recovery {
 	r := d.recovery
 	r.DiscardedLogs = slices.Clone(r.DiscardedLogs)
+	r.AdoptedTables = slices.Clone(r.AdoptedTables)
+	r.SetAsideTables = slices.Clone(r.SetAsideTables)
 	return r
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/minidbgo/minidbgo/storage/internal/base"
 	"github.com/minidbgo/minidbgo/storage/internal/cache"
 	"github.com/minidbgo/minidbgo/storage/internal/manifest"
+	"github.com/minidbgo/minidbgo/storage/internal/sstable"
 	"github.com/minidbgo/minidbgo/storage/internal/wal"
 )
 
@@ -21,9 +22,12 @@ var errNotExist = os.ErrNotExist
 
 // Open opens the database in dir, creating it if it does not exist, and
 // recovers whatever the last process left: it replays the MANIFEST, replays
-// the WAL into new L0 tables (dropping a torn tail, refusing damage in the
-// middle with a *CorruptionError) and removes orphaned files. A nil opts
-// selects the defaults.
+// the WAL into new L0 tables and removes orphaned files. A torn tail of the
+// MANIFEST or a WAL (a last record cut short by a crash) is dropped; damage
+// anywhere else, the last record included (a complete record whose
+// checksum fails), and a MANIFEST that lacks an edit the logs on disk show
+// was durable, make Open fail with a *CorruptionError naming the file and
+// offset, without changing a file. A nil opts selects the defaults.
 //
 // A directory can be open in one DB at a time: a second Open, from this or
 // another process, fails with an error naming the holder's pid.
@@ -72,7 +76,10 @@ func (d *DB) recover() error {
 	v := &manifest.Version{}
 	var logNum, nextFileNum uint64
 	var lastSeq base.SeqNum
+	var manifestEnd int64
+	var adoptedSeq base.SeqNum // batches up to it are in adopted tables
 	oldManifest := ""
+	pointInTime := d.opts.WALRecovery == WALRecoveryPointInTime
 
 	current, err := readSmallFile(d, filepath.Join(d.dir, currentFileName))
 	switch {
@@ -83,7 +90,7 @@ func (d *DB) recover() error {
 			return base.Corruptf(currentFileName, 0, "names %q, not a MANIFEST", current)
 		}
 		oldManifest = name
-		v, logNum, nextFileNum, lastSeq, err = d.replayManifest(name)
+		v, logNum, nextFileNum, lastSeq, manifestEnd, err = d.replayManifest(name, pointInTime)
 		if err != nil {
 			return err
 		}
@@ -100,6 +107,26 @@ func (d *DB) recover() error {
 	walNums, sstNums, manifestNums, err := d.listFiles()
 	if err != nil {
 		return err
+	}
+	if oldManifest != "" {
+		// A version whose log is gone while a later log exists lost an
+		// edit: the flush that retired the log was durable, so its table
+		// must not be taken for an orphan and deleted.
+		if err := checkLogNum(oldManifest, manifestEnd, logNum, walNums); err != nil {
+			var ce *base.CorruptionError
+			if !pointInTime || !errors.As(err, &ce) {
+				return err
+			}
+			if d.recovery.DamagedManifest == "" {
+				d.recovery.DamagedManifest, d.recovery.ManifestDamageOffset = ce.File, ce.Offset
+			}
+		}
+		if d.recovery.DamagedManifest != "" {
+			if v, adoptedSeq, err = d.adoptTables(v, nextFileNum, sstNums); err != nil {
+				return err
+			}
+			lastSeq = max(lastSeq, adoptedSeq)
+		}
 	}
 	for _, n := range slices.Concat(walNums, sstNums, manifestNums) {
 		nextFileNum = max(nextFileNum, n+1)
@@ -123,7 +150,7 @@ func (d *DB) recover() error {
 			d.recovery.DiscardedLogs = append(d.recovery.DiscardedLogs, walName(n))
 			continue
 		}
-		seq, err := d.replayWAL(n)
+		seq, err := d.replayWAL(n, adoptedSeq)
 		if err != nil {
 			return err
 		}
@@ -178,6 +205,11 @@ func (d *DB) recover() error {
 	}
 	if oldManifest != "" {
 		d.opts.Logger.Info("storage: recovered", "dir", d.dir, "manifest", oldManifest, "last_seq", uint64(lastSeq))
+	}
+	if r := d.recovery; r.DamagedManifest != "" {
+		d.opts.Logger.Warn("storage: point-in-time recovery rebuilt the version from a damaged MANIFEST",
+			"manifest", r.DamagedManifest, "offset", r.ManifestDamageOffset,
+			"adopted_tables", r.AdoptedTables, "set_aside_tables", r.SetAsideTables, "moved_to", lostDirName+"/")
 	}
 	if r := d.recovery; r.DamagedLog != "" {
 		d.opts.Logger.Warn("storage: point-in-time recovery discarded writes",
@@ -276,22 +308,35 @@ func (d *DB) listFiles() (walNums, sstNums, manifestNums []uint64, err error) {
 	return walNums, sstNums, manifestNums, nil
 }
 
-// replayManifest rebuilds the version from a MANIFEST. A torn final record
-// is dropped (its edit was never acknowledged); damage before the end is a
-// *CorruptionError.
-func (d *DB) replayManifest(name string) (*manifest.Version, uint64, uint64, base.SeqNum, error) {
+// replayManifest rebuilds the version from a MANIFEST and returns it with
+// the offset where the edits it applied end. A torn final record is
+// dropped (its edit was never acknowledged); damage, the last record
+// included, is a *CorruptionError, unless pointInTime: then the version is
+// the one the edits before the damage make, and d.recovery says where the
+// damage is.
+func (d *DB) replayManifest(name string, pointInTime bool) (v *manifest.Version, logNum, nextFileNum uint64, lastSeq base.SeqNum, end int64, err error) {
 	f, err := d.fs.Open(filepath.Join(d.dir, name))
 	if err != nil {
 		if errors.Is(err, errNotExist) {
-			return nil, 0, 0, 0, base.Corruptf(name, -1, "named by CURRENT but missing")
+			return nil, 0, 0, 0, 0, base.Corruptf(name, -1, "named by CURRENT but missing")
 		}
-		return nil, 0, 0, 0, fmt.Errorf("storage: open %s: %w", name, err)
+		return nil, 0, 0, 0, 0, fmt.Errorf("storage: open %s: %w", name, err)
 	}
 	defer f.Close()
 	r := wal.NewReader(f, name)
-	v := &manifest.Version{}
-	var logNum, nextFileNum uint64
-	var lastSeq base.SeqNum
+	v = &manifest.Version{}
+	end = -1
+	// damaged ends the replay at a damaged edit in pointInTime mode and
+	// returns nil; otherwise it returns err.
+	damaged := func(err error) error {
+		var ce *base.CorruptionError
+		if !pointInTime || !errors.As(err, &ce) {
+			return err
+		}
+		d.recovery.DamagedManifest, d.recovery.ManifestDamageOffset = name, ce.Offset
+		end = ce.Offset
+		return nil
+	}
 	n := 0
 	for {
 		rec, err := r.Next()
@@ -299,15 +344,21 @@ func (d *DB) replayManifest(name string) (*manifest.Version, uint64, uint64, bas
 			break
 		}
 		if err != nil {
-			return nil, 0, 0, 0, err
+			if err := damaged(err); err != nil {
+				return nil, 0, 0, 0, 0, err
+			}
+			break
 		}
 		var e manifest.VersionEdit
-		if err := e.Decode(rec); err != nil {
-			return nil, 0, 0, 0, &base.CorruptionError{File: name, Offset: r.Offset(), Err: err}
+		nv, err := v, e.Decode(rec)
+		if err == nil {
+			nv, err = v.Apply(&e)
 		}
-		nv, err := v.Apply(&e)
 		if err != nil {
-			return nil, 0, 0, 0, &base.CorruptionError{File: name, Offset: r.Offset(), Err: err}
+			if err := damaged(&base.CorruptionError{File: name, Offset: r.Offset(), Err: err}); err != nil {
+				return nil, 0, 0, 0, 0, err
+			}
+			break
 		}
 		v = nv
 		if e.LogNum != 0 {
@@ -322,22 +373,133 @@ func (d *DB) replayManifest(name string) (*manifest.Version, uint64, uint64, bas
 		n++
 	}
 	if n == 0 {
-		return nil, 0, 0, 0, base.Corruptf(name, 0, "no complete version edit")
+		return nil, 0, 0, 0, 0, base.Corruptf(name, 0, "no complete version edit")
+	}
+	switch {
+	case end >= 0:
+	case r.TailDropped() > 0:
+		end = r.TailOffset()
+	default:
+		if st, err := f.Stat(); err == nil {
+			end = st.Size()
+		}
 	}
 	// Every table the version names must exist.
 	for l := range manifest.NumLevels {
 		for _, f := range v.Levels[l] {
 			if _, err := d.fs.Stat(sstPath(d.dir, f.FileNum)); err != nil {
-				return nil, 0, 0, 0, base.Corruptf(sstName(f.FileNum), -1, "table at L%d named by %s is missing: %v", l, name, err)
+				return nil, 0, 0, 0, 0, base.Corruptf(sstName(f.FileNum), -1, "table at L%d named by %s is missing: %v", l, name, err)
 			}
 		}
 	}
-	return v, logNum, nextFileNum, lastSeq, nil
+	return v, logNum, nextFileNum, lastSeq, end, nil
+}
+
+// checkLogNum cross-checks a recovered version against the logs on disk.
+// A log is removed only after an edit retiring it is durable, and logs are
+// numbered in the order they are created, so if the version's log is gone
+// while a later one exists, an edit that retired it is missing from the
+// MANIFEST (damaged, or cut off at a record boundary): the version is not
+// the last durable one, and the tables it lacks are not orphans. end is
+// the offset where the MANIFEST's surviving edits end.
+func checkLogNum(manifestName string, end int64, logNum uint64, walNums []uint64) error {
+	if logNum == 0 || slices.Contains(walNums, logNum) {
+		return nil
+	}
+	for _, n := range walNums {
+		if n > logNum {
+			return base.Corruptf(manifestName, end, "its edits end naming log %06d, which is gone although the later log %06d exists: "+
+				"an edit is missing (damage, not a torn write)", logNum, n)
+		}
+	}
+	return nil
+}
+
+// adoptTables completes a version that point-in-time recovery rebuilt
+// from the edits before a MANIFEST's damage. A table that no surviving edit
+// names and that was created after the last of them (its number is at
+// least nextFileNum) is one of two things. The output of a flush whose
+// edit was lost holds writes newer than every table of the version (its
+// smallest sequence number is above their largest): it is added to L0,
+// since its log may be gone. The output of a compaction holds writes that
+// its inputs, still in the version, hold too: it is set aside in lost/,
+// as is any such table that fails verification (half written). Tables
+// numbered before nextFileNum were obsolete when the last surviving edit
+// was written; Open removes them as usual. It returns the new version and
+// the largest sequence number adopted.
+func (d *DB) adoptTables(v *manifest.Version, nextFileNum uint64, sstNums []uint64) (*manifest.Version, base.SeqNum, error) {
+	named := make(map[uint64]bool)
+	var maxSeq base.SeqNum
+	for l := range manifest.NumLevels {
+		for _, f := range v.Levels[l] {
+			named[f.FileNum] = true
+			maxSeq = max(maxSeq, f.LargestSeq)
+		}
+	}
+	var adopted base.SeqNum
+	for _, num := range sstNums {
+		if named[num] || num < nextFileNum {
+			continue
+		}
+		meta, err := d.readTableMeta(num)
+		if err == nil && meta.SmallestSeq > maxSeq {
+			nv, aerr := v.Apply(&manifest.VersionEdit{NewFiles: []manifest.NewFile{{Level: 0, Meta: meta}}})
+			if aerr == nil {
+				v, maxSeq, adopted = nv, meta.LargestSeq, meta.LargestSeq
+				d.recovery.AdoptedTables = append(d.recovery.AdoptedTables, sstName(num))
+				continue
+			}
+			err = aerr
+		}
+		if err == nil {
+			err = fmt.Errorf("its writes (seqs %d-%d) are not newer than the version's (up to %d)", meta.SmallestSeq, meta.LargestSeq, maxSeq)
+		}
+		lostDir := filepath.Join(d.dir, lostDirName)
+		if merr := d.fs.MkdirAll(lostDir, 0o755); merr != nil {
+			return nil, 0, fmt.Errorf("storage: create %s: %w", lostDir, merr)
+		}
+		if merr := d.fs.Rename(sstPath(d.dir, num), filepath.Join(lostDir, fmt.Sprintf("%06d.sst", num))); merr != nil {
+			return nil, 0, fmt.Errorf("storage: set aside %s: %w", sstName(num), merr)
+		}
+		d.recovery.SetAsideTables = append(d.recovery.SetAsideTables, sstName(num))
+		d.opts.Logger.Warn("storage: set aside a table the damaged MANIFEST does not name", "table", sstName(num), "reason", err)
+	}
+	return v, adopted, nil
+}
+
+// readTableMeta verifies a table and describes it from its properties.
+func (d *DB) readTableMeta(num uint64) (*manifest.FileMetadata, error) {
+	f, err := d.fs.Open(sstPath(d.dir, num))
+	if err != nil {
+		return nil, err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		_ = f.Close()
+		return nil, err
+	}
+	r, err := sstable.Open(f, st.Size(), sstable.ReaderOptions{FileNum: num, FileName: sstName(num)})
+	if err != nil {
+		_ = f.Close()
+		return nil, err
+	}
+	defer r.Close()
+	if err := r.Verify(); err != nil {
+		return nil, err
+	}
+	p := r.Properties()
+	if p.NumEntries == 0 {
+		return nil, base.Corruptf(sstName(num), -1, "empty table")
+	}
+	return &manifest.FileMetadata{FileNum: num, Size: uint64(st.Size()), Smallest: p.Smallest, Largest: p.Largest,
+		SmallestSeq: p.SmallestSeq, LargestSeq: p.LargestSeq}, nil
 }
 
 // replayWAL applies one WAL's batches to memtables, flushing them into L0
 // tables added to the version. It returns the highest sequence number seen.
-func (d *DB) replayWAL(num uint64) (base.SeqNum, error) {
+// Batches numbered up to skipSeq are skipped: they are in tables
+// adoptTables added (a flush writes a log's every batch to one table).
+func (d *DB) replayWAL(num uint64, skipSeq base.SeqNum) (base.SeqNum, error) {
 	name := fmt.Sprintf("%s/%06d.log", walDirName, num)
 	f, err := d.fs.Open(walPath(d.dir, num))
 	if err != nil {
@@ -403,6 +565,9 @@ func (d *DB) replayWAL(num uint64) (base.SeqNum, error) {
 				break
 			}
 			return 0, &base.CorruptionError{File: name, Offset: r.Offset(), Err: err}
+		}
+		if skipSeq > 0 && br.seq <= skipSeq {
+			continue
 		}
 		d.recovery.Records++
 		seq := br.seq

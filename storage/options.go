@@ -74,9 +74,10 @@ func (d Durability) String() string {
 	return "group"
 }
 
-// WALRecovery says what Open does with a write-ahead log that is damaged
-// before its end. A torn tail (the last record, half written when the
-// process or machine died) is dropped in every mode.
+// WALRecovery says what Open does with a damaged write-ahead log or
+// MANIFEST. A torn tail (the last record, cut short when the process or
+// machine died) is dropped in every mode; a complete record whose checksum
+// fails is damage, wherever it is.
 type WALRecovery uint8
 
 // The WAL recovery modes.
@@ -89,7 +90,12 @@ const (
 	// record and discards the rest: the damaged record, everything after it
 	// in its log and every later log. The database is left at a consistent
 	// point in its history (batches are never split). The discarded logs are
-	// moved to the lost/ directory, not deleted. `minidbgo repair
+	// moved to the lost/ directory, not deleted. A damaged MANIFEST is
+	// recovered the same way: the version is the one its edits before the
+	// damage make, plus the tables created after them that hold newer
+	// writes than every table of that version (flushes whose edit was
+	// lost, whose log may be gone); other unnamed tables created after
+	// them are moved to lost/ (see Recovery). `minidbgo repair
 	// --wal=point-in-time` opens a directory in this mode.
 	WALRecoveryPointInTime
 )

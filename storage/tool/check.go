@@ -6,6 +6,9 @@
 //	for _, f := range rep.Damaged() {
 //		fmt.Println(f.Path, f.Err) // a *storage.CorruptionError: file and offset
 //	}
+//	for _, f := range rep.Orphans() {
+//		fmt.Println(f.Path, f.OrphanErr) // crash leftovers Open removes
+//	}
 //	lay, err := tool.Inspect(vfs.Default, "data/MiniDBGo")
 //	fmt.Println(lay.Levels[0].Files)
 //
@@ -65,7 +68,8 @@ type FileReport struct {
 	Size int64
 	// Live is set for the files the database uses: the MANIFEST named by
 	// CURRENT, the tables it lists and the WALs at or after its log
-	// number. Open removes the others.
+	// number (every table and WAL when that MANIFEST is unreadable). Open
+	// removes the others.
 	Live bool
 	// Records counts WAL and MANIFEST records, or a table's entries.
 	Records int64
@@ -76,6 +80,14 @@ type FileReport struct {
 	// damage it is a *storage.CorruptionError naming the file and the
 	// offset (-1 when the whole file is at fault, e.g. missing).
 	Err error
+	// Orphan is set, when the live MANIFEST is sound, for a file Open
+	// removes without reading it: a table no edit names (written by a
+	// flush or compaction that a crash interrupted before its edit was
+	// durable, or retired by one) or a log before the log number. A crash
+	// can leave such a file half written, so what checking it found is
+	// OrphanErr, not Err: it is not damage.
+	Orphan    bool
+	OrphanErr error
 }
 
 // OK reports whether the file passed.
@@ -86,6 +98,17 @@ func (f FileReport) OK() bool { return f.Err == nil }
 type Report struct {
 	Dir   string
 	Files []FileReport
+}
+
+// Orphans returns the orphaned files (see FileReport.Orphan).
+func (r Report) Orphans() []FileReport {
+	var out []FileReport
+	for _, f := range r.Files {
+		if f.Orphan {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // Damaged returns the files that failed.
@@ -173,6 +196,7 @@ type state struct {
 	nextFileNum uint64
 	lastSeq     uint64
 	edits       int64
+	end         int64 // offset where the edits applied end
 }
 
 // readCurrent returns the MANIFEST name CURRENT holds.
@@ -240,6 +264,12 @@ func replayManifest(fs vfs.FS, dir, name string) (state, int64, error) {
 	if st.edits == 0 {
 		return st, r.TailDropped(), base.Corruptf(name, 0, "no complete version edit")
 	}
+	st.end = r.TailOffset()
+	if r.TailDropped() == 0 {
+		if fi, err := f.Stat(); err == nil {
+			st.end = fi.Size()
+		}
+	}
 	return st, r.TailDropped(), nil
 }
 
@@ -248,7 +278,11 @@ func replayManifest(fs vfs.FS, dir, name string) (state, int64, error) {
 // record, and every block of every table (with sstable Verify: checksums,
 // block structure, key order, index and properties), plus the agreement
 // between the MANIFEST and the tables (present, same size, same key
-// range). Damage is reported per file in the Report; the error is for
+// range), and the cross-check Open makes between the MANIFEST and the
+// logs (a version whose log is gone while a later log exists lost an
+// edit). Damage is reported per file in the Report; a file Open removes
+// unread when the MANIFEST is sound is an orphan (Report.Orphans), which a
+// crash can leave half written and which is not damage. The error is for
 // problems that stop the check itself (an unreadable directory,
 // ErrNotDataDir).
 func Check(fs vfs.FS, dir string) (Report, error) {
@@ -288,8 +322,29 @@ func Check(fs vfs.FS, dir string) (Report, error) {
 		fr.Err, fr.Records, fr.TailDropped = err, s.edits, tail
 		if m == live && err == nil {
 			st, haveVersion = s, true
+			// The cross-check Open makes: a missing edit is damage.
+			if err := checkLogNum(m, s.end, s.logNum, files.wals); err != nil {
+				fr.Err = err
+			}
 		}
 		rep.Files = append(rep.Files, fr)
+	}
+	// Files Open removes unread are orphans when the version is sound.
+	sound := haveVersion && cur.Err == nil
+	for _, f := range rep.Files {
+		if f.Kind == KindManifest && f.Live && f.Err != nil {
+			sound = false
+		}
+	}
+	orphan := func(fr *FileReport) {
+		if sound && !fr.Live {
+			fr.Orphan, fr.OrphanErr, fr.Err = true, fr.Err, nil
+		}
+	}
+	for i := range rep.Files {
+		if rep.Files[i].Kind == KindManifest {
+			orphan(&rep.Files[i]) // a MANIFEST CURRENT does not name
+		}
 	}
 
 	// WALs: every record's checksum. Those before the log number are
@@ -301,6 +356,7 @@ func Check(fs vfs.FS, dir string) (Report, error) {
 		if fr.Err != nil && !isCorruption(fr.Err) {
 			return rep, fmt.Errorf("tool: read %s: %w", path, fr.Err)
 		}
+		orphan(&fr)
 		rep.Files = append(rep.Files, fr)
 	}
 
@@ -320,11 +376,12 @@ func Check(fs vfs.FS, dir string) (Report, error) {
 		present[num] = true
 		path := filepath.Join(sstDir, n)
 		meta := metas[num]
-		fr := FileReport{Path: path, Kind: KindSST, Live: meta != nil}
+		fr := FileReport{Path: path, Kind: KindSST, Live: !haveVersion || meta != nil}
 		fr.Size, fr.Records, fr.Err = checkTable(fs, dir, path, meta)
 		if fr.Err != nil && !isCorruption(fr.Err) {
 			return rep, fmt.Errorf("tool: read %s: %w", path, fr.Err)
 		}
+		orphan(&fr)
 		rep.Files = append(rep.Files, fr)
 	}
 	if haveVersion {
@@ -402,6 +459,30 @@ func checkTable(fs vfs.FS, dir, path string, meta *manifest.FileMetadata) (size,
 
 func rangeString(smallest, largest []byte) string {
 	return fmt.Sprintf("[%q-%q]", base.UserKey(smallest), base.UserKey(largest))
+}
+
+// checkLogNum is the cross-check Open makes (see storage/open.go): a log
+// is removed only after an edit retiring it is durable, so a version whose
+// log is gone while a later log exists is missing an edit. end is where
+// the MANIFEST's edits end.
+func checkLogNum(manifestName string, end int64, logNum uint64, wals []string) error {
+	if logNum == 0 {
+		return nil
+	}
+	var later uint64
+	for _, n := range wals {
+		switch num := fileNum(n); {
+		case num == logNum:
+			return nil
+		case num > logNum && later == 0:
+			later = num
+		}
+	}
+	if later == 0 {
+		return nil
+	}
+	return base.Corruptf(manifestName, end, "its edits end naming log %06d, which is gone although the later log %06d exists: "+
+		"an edit is missing (damage, not a torn write)", logNum, later)
 }
 
 func isCorruption(err error) bool { return errors.Is(err, storage.ErrCorruption) }

@@ -74,6 +74,10 @@ type checkFileJSON struct {
 	OK          bool   `json:"ok"`
 	Offset      *int64 `json:"offset,omitempty"`
 	Error       string `json:"error,omitempty"`
+	// Orphan marks a file the next open removes unread (a crash
+	// leftover); OrphanError is what checking it found, not damage.
+	Orphan      bool   `json:"orphan,omitempty"`
+	OrphanError string `json:"orphanError,omitempty"`
 }
 
 // runCheck is `minidbgo check`: every checksum of a data directory,
@@ -103,7 +107,10 @@ func runCheck(args []string, defDir string, stdout, stderr io.Writer) int {
 			Files []checkFileJSON `json:"files"`
 		}{Dir: dir, OK: len(damaged) == 0}
 		for _, f := range rep.Files {
-			j := checkFileJSON{Path: f.Path, Kind: string(f.Kind), Size: f.Size, Live: f.Live, Records: f.Records, TailDropped: f.TailDropped, OK: f.OK()}
+			j := checkFileJSON{Path: f.Path, Kind: string(f.Kind), Size: f.Size, Live: f.Live, Records: f.Records, TailDropped: f.TailDropped, OK: f.OK(), Orphan: f.Orphan}
+			if f.OrphanErr != nil {
+				j.OrphanError = f.OrphanErr.Error()
+			}
 			if f.Err != nil {
 				j.Error = f.Err.Error()
 				var ce *storage.CorruptionError
@@ -120,13 +127,20 @@ func runCheck(args []string, defDir string, stdout, stderr io.Writer) int {
 		tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 		for _, f := range rep.Files {
 			status, detail := "ok", checkDetail(f)
-			if f.Err != nil {
+			switch {
+			case f.Err != nil:
 				status, detail = "DAMAGED", damageText(f.Err)
+			case f.OrphanErr != nil:
+				status, detail = "orphan", "crash leftover, not damage ("+damageText(f.OrphanErr)+"): removed at the next open"
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", status, f.Path, sizeText(f.Size), detail)
 		}
 		tw.Flush()
-		fmt.Fprintf(stdout, "%d files checked in %s, %d damaged\n", len(rep.Files), dir, len(damaged))
+		fmt.Fprintf(stdout, "%d files checked in %s, %d damaged", len(rep.Files), dir, len(damaged))
+		if n := len(rep.Orphans()); n > 0 {
+			fmt.Fprintf(stdout, ", %d orphaned (crash leftovers the next open removes)", n)
+		}
+		fmt.Fprintln(stdout)
 	}
 	for _, f := range damaged {
 		fmt.Fprintf(stderr, "minidbgo check: damaged: %s: %s\n", f.Path, damageText(f.Err))
@@ -150,8 +164,12 @@ func checkDetail(f tool.FileReport) string {
 	if f.TailDropped > 0 {
 		s += fmt.Sprintf(", torn tail of %d bytes (ignored by recovery)", f.TailDropped)
 	}
-	if !f.Live && f.Kind != tool.KindCurrent {
+	switch {
+	case f.Orphan:
 		s += " (obsolete: removed at the next open)"
+	case !f.Live && f.Kind != tool.KindCurrent:
+		// The MANIFEST is damaged: Open refuses, so nothing is removed.
+		s += " (not named by the MANIFEST)"
 	}
 	return s
 }

@@ -13,9 +13,9 @@ import (
 )
 
 // runRepair is `minidbgo repair --wal=point-in-time`: it recovers a data
-// directory whose write-ahead log is damaged before its end (which the
-// server refuses to open), keeping every write before the damage, then
-// checks every file. Exit status 0 when the directory is sound afterwards.
+// directory whose write-ahead log or MANIFEST is damaged (which the server
+// refuses to open), keeping every write before the damage, then checks
+// every file. Exit status 0 when the directory is sound afterwards.
 func runRepair(args []string, defDir string, stdout, stderr io.Writer) int {
 	var mode string
 	setup := func(fs *flag.FlagSet) {
@@ -23,11 +23,13 @@ func runRepair(args []string, defDir string, stdout, stderr io.Writer) int {
 		fs.Usage = func() {
 			fmt.Fprint(stderr, `Usage: minidbgo repair --wal=point-in-time [--dir DIR] [--json]
 
-Recovers a data directory whose write-ahead log is damaged before its end,
+Recovers a data directory whose write-ahead log or MANIFEST is damaged,
 which the server refuses to open. Every write before the first damaged
-record is kept; the damaged record, the rest of its log and every later
-log are moved to DIR/lost/ (the writes in them are discarded). Stop the
-server first, and copy the directory if you can.
+log record is kept; the damaged record, the rest of its log and every later
+log are moved to DIR/lost/ (the writes in them are discarded). A damaged
+MANIFEST is rebuilt from its edits before the damage, keeping the tables
+of flushes whose edit was lost; tables it cannot place go to DIR/lost/.
+Stop the server first, and copy the directory if you can.
 
 `)
 			fs.PrintDefaults()
@@ -76,15 +78,32 @@ server first, and copy the directory if you can.
 			DamageOffset  int64    `json:"damageOffset,omitempty"`
 			DamagedBytes  int64    `json:"damagedBytes,omitempty"`
 			DiscardedLogs []string `json:"discardedLogs,omitempty"`
-			OK            bool     `json:"ok"`
-		}{dir, r.Logs, r.Records, r.DamagedLog, r.DamageOffset, r.DamagedBytes, r.DiscardedLogs, len(damaged) == 0}
+			// The MANIFEST's damage and what became of unnamed tables.
+			DamagedManifest      string   `json:"damagedManifest,omitempty"`
+			ManifestDamageOffset int64    `json:"manifestDamageOffset,omitempty"`
+			AdoptedTables        []string `json:"adoptedTables,omitempty"`
+			SetAsideTables       []string `json:"setAsideTables,omitempty"`
+			OK                   bool     `json:"ok"`
+		}{dir, r.Logs, r.Records, r.DamagedLog, r.DamageOffset, r.DamagedBytes, r.DiscardedLogs,
+			r.DamagedManifest, r.ManifestDamageOffset, r.AdoptedTables, r.SetAsideTables, len(damaged) == 0}
 		b, _ := json.MarshalIndent(out, "", "  ")
 		fmt.Fprintln(stdout, string(b))
 	} else {
 		fmt.Fprintf(stdout, "replayed %d batches from %d logs\n", r.Records, r.Logs)
-		if r.DamagedLog == "" {
+		if r.DamagedManifest != "" {
+			fmt.Fprintf(stdout, "rebuilt the version from the edits of %s before offset %d; kept %d tables of lost flushes %v",
+				r.DamagedManifest, r.ManifestDamageOffset, len(r.AdoptedTables), r.AdoptedTables)
+			if n := len(r.SetAsideTables); n > 0 {
+				fmt.Fprintf(stdout, "; moved %d tables it could not place to %s/lost/ %v", n, dir, r.SetAsideTables)
+			}
+			fmt.Fprintln(stdout)
+		}
+		switch {
+		case r.DamagedLog == "" && r.DamagedManifest == "":
 			fmt.Fprintln(stdout, "no damage found: nothing was discarded")
-		} else {
+		case r.DamagedLog == "":
+			fmt.Fprintln(stdout, "no damaged log: every logged write was replayed")
+		default:
 			fmt.Fprintf(stdout, "discarded %d bytes of %s from offset %d", r.DamagedBytes, r.DamagedLog, r.DamageOffset)
 			if n := len(r.DiscardedLogs); n > 0 {
 				fmt.Fprintf(stdout, " and %d later logs (%v)", n, r.DiscardedLogs)

@@ -38,22 +38,37 @@
 //
 // # Torn tails and corruption
 //
-// A writer that crashes can leave a partial last chunk, zeros or garbage
-// after the last record, or a record whose FIRST chunk is on disk but whose
-// LAST is not. None of that is corruption: the Reader returns every complete
-// record and then io.EOF, and Reader.TailDropped says how many bytes it
-// discarded.
+// A writer that is killed appends a prefix of what it meant to write: it
+// can leave a partial last chunk (a header or payload cut short by the end
+// of the file), or a record whose FIRST chunk is on disk but whose LAST is
+// not. A power cut can also leave zeros where a write extended the file
+// but its sectors never reached the disk, or garbage that is not a chunk.
+// None of that is corruption: the Reader returns every complete record and
+// then io.EOF, and Reader.TailDropped says how many bytes it discarded.
 //
-// When the Reader meets a chunk it cannot accept (bad checksum, a length
-// that runs past the block, an unknown type, a zero header, a chunk out of
-// sequence), it scans every byte offset of the rest of the input, block by
-// block, for a chunk with a valid header and checksum. If it finds one, a
-// complete record was written after the damage, so the damage is in the
-// middle of the log: Next returns a *base.CorruptionError naming the file
-// and the offset of the bad chunk, and errors.Is(err, base.ErrCorruption)
-// holds. If it finds none, the damage is a torn tail and Next returns
-// io.EOF. Reader.SetTolerateCorruption makes the first bad chunk end the log
-// (io.EOF) in both cases, for point-in-time recovery.
+// What no crash leaves is a complete chunk (a known type, a length that
+// fits) whose checksum fails: the writer computes the checksum before it
+// writes the header, and appends in order. Such a chunk is corruption
+// wherever it is, the last record of the log included: Next returns a
+// *base.CorruptionError naming the file and the chunk's offset, and
+// errors.Is(err, base.ErrCorruption) holds. So are an unknown type byte in
+// a chunk that checksums right with a known one, and a length that runs
+// past the data when the bytes that are there checksum right (a damaged
+// type or length field). One exception keeps a power cut from looking like
+// damage: a failing chunk in which a whole 512-byte sector, aligned in the
+// file, reads as zeros (up to the end of the file if that comes first) is
+// taken for a torn write. (LevelDB's reader draws the same line: a short
+// record at the end of the file is a torn write, a checksum mismatch is
+// corruption.)
+//
+// When the Reader meets a chunk a crash can leave, it scans every byte
+// offset of the rest of the input, block by block, for a chunk with a
+// valid header and checksum. If it finds one, a complete record was written
+// after the damage, so the damage is in the middle of the log: Next
+// returns a *base.CorruptionError with the offset of the bad chunk. If it
+// finds none, the damage is a torn tail and Next returns io.EOF.
+// Reader.SetTolerateCorruption makes the first bad chunk end the log
+// (io.EOF) in every case, for point-in-time recovery.
 //
 // # Caveats
 //
@@ -61,8 +76,14 @@
 // payload happens to contain a complete, correctly checksummed chunk (a
 // record that embeds a log); such a tail is reported as corruption, never
 // silently accepted. Likewise, after a power failure, unsynced pages can
-// reach the disk out of order, leaving a hole followed by valid chunks;
-// that too is reported as corruption and needs point-in-time recovery.
+// reach the disk out of order, leaving a hole followed by valid chunks, and
+// a filesystem that extends a file before writing its data can expose stale
+// bytes shaped like a complete chunk; both are reported as corruption and
+// need point-in-time recovery. A damaged record that holds an aligned
+// sector of zeros of its own is taken for a torn write, and so is damage
+// to the header of the last chunk that turns it into garbage (a length
+// running past the end whose bytes do not checksum, an unknown type that
+// checksums with none).
 //
 // # Usage
 //

@@ -87,6 +87,11 @@ type chunk struct {
 type badChunk struct {
 	off    int64 // file offset of the damaged chunk
 	reason string
+	// torn is set when a crash can leave such a chunk at the end of a
+	// log: a short header or payload, zeros, or garbage that is not a
+	// chunk. It is false for a complete chunk that fails its checksum
+	// (see the package comment), which only damage produces.
+	torn bool
 }
 
 // Next returns the next record. The slice is valid until the next call to
@@ -155,7 +160,7 @@ func (r *Reader) nextChunk() (chunk, *badChunk, error) {
 				if rem == 0 {
 					return chunk{}, nil, io.EOF
 				}
-				return chunk{}, &badChunk{r.blockOff + int64(r.pos), "truncated chunk header"}, nil
+				return chunk{}, &badChunk{r.blockOff + int64(r.pos), "truncated chunk header", true}, nil
 			}
 			// Fewer than headerSize bytes left in a full block: padding.
 		}
@@ -169,24 +174,105 @@ func (r *Reader) nextChunk() (chunk, *badChunk, error) {
 	}
 	h := r.buf[r.pos : r.pos+headerSize]
 	off := r.blockOff + int64(r.pos)
+	crc := binary.LittleEndian.Uint32(h[0:4])
 	length := int(binary.LittleEndian.Uint16(h[4:6]))
 	typ := h[6]
 	end := r.pos + headerSize + length
 	switch {
-	case typ == chunkZero && length == 0 && binary.LittleEndian.Uint32(h[0:4]) == 0:
-		return chunk{}, &badChunk{off, "zeroed chunk header"}, nil
+	case typ == chunkZero && length == 0 && crc == 0:
+		return chunk{}, &badChunk{off, "zeroed chunk header", true}, nil
 	case typ < chunkFull || typ > chunkLast:
-		return chunk{}, &badChunk{off, fmt.Sprintf("unknown chunk type %d", typ)}, nil
-	case end > r.blen && r.blen < BlockSize:
-		return chunk{}, &badChunk{off, fmt.Sprintf("chunk length %d runs past the end of the file", length)}, nil
+		// Garbage, unless the chunk checksums right with a known type:
+		// then only its type byte is damaged.
+		if r.damagedType(end, crc) {
+			return chunk{}, &badChunk{off, fmt.Sprintf("unknown chunk type %d in a chunk whose checksum matches type 1-4", typ), false}, nil
+		}
+		return chunk{}, &badChunk{off, fmt.Sprintf("unknown chunk type %d", typ), true}, nil
 	case end > r.blen:
-		return chunk{}, &badChunk{off, fmt.Sprintf("chunk length %d runs past the end of the block", length)}, nil
-	case chunkCRC(r.buf[r.pos+6:end]) != binary.LittleEndian.Uint32(h[0:4]):
-		return chunk{}, &badChunk{off, "chunk checksum mismatch"}, nil
+		where := "the block"
+		if r.blen < BlockSize {
+			where = "the file"
+		}
+		// A write cut short leaves a payload whose checksum fails; if
+		// what is there checksums right, the length field is damaged.
+		if r.damagedLength(crc) {
+			return chunk{}, &badChunk{off, fmt.Sprintf("chunk length %d runs past the end of %s, but the bytes up to it match the checksum", length, where), false}, nil
+		}
+		return chunk{}, &badChunk{off, fmt.Sprintf("chunk length %d runs past the end of %s", length, where), true}, nil
+	case chunkCRC(r.buf[r.pos+6:end]) != crc:
+		if r.zeroSector(off+headerSize, r.blockOff+int64(end)) {
+			// Sectors of a file extended by a write that never reached
+			// the disk read as zeros after a power cut.
+			return chunk{}, &badChunk{off, "chunk checksum mismatch (a sector of zeros)", true}, nil
+		}
+		return chunk{}, &badChunk{off, "chunk checksum mismatch", false}, nil
 	}
 	c := chunk{typ: typ, off: off, payload: r.buf[r.pos+headerSize : end]}
 	r.pos = end
 	return c, nil, nil
+}
+
+// sectorSize is the granularity at which a power cut can leave the blocks
+// of a file written or not: a sector that never reached the disk reads as
+// zeros.
+const sectorSize = 512
+
+// zeroSector reports whether a sector that starts at a file offset in
+// [lo, hi) of the current block reads as zeros up to its end or the end of
+// the input, which is what a power cut leaves of an unwritten sector.
+func (r *Reader) zeroSector(lo, hi int64) bool {
+	for q := (lo + sectorSize - 1) / sectorSize * sectorSize; q < hi; q += sectorSize {
+		p := int(q - r.blockOff)
+		if p >= r.blen {
+			break
+		}
+		if isZero(r.buf[p:min(p+sectorSize, r.blen)]) {
+			return true
+		}
+	}
+	return false
+}
+
+func isZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// damagedType reports whether the chunk at r.pos, whose type is unknown,
+// fits in the block and checksums right with one of the known types.
+func (r *Reader) damagedType(end int, crc uint32) bool {
+	if end > r.blen {
+		return false
+	}
+	b := r.buf[r.pos+6 : end]
+	saved := b[0]
+	defer func() { b[0] = saved }()
+	for t := byte(chunkFull); t <= chunkLast; t++ {
+		b[0] = t
+		if chunkCRC(b) == crc {
+			return true
+		}
+	}
+	return false
+}
+
+// damagedLength reports whether the chunk at r.pos, whose length runs past
+// the data, checksums right over the data that is there, up to its end or
+// up to the few bytes of zero padding a writer leaves at a block's end.
+func (r *Reader) damagedLength(crc uint32) bool {
+	for k := 0; k < headerSize && r.blen-k >= r.pos+headerSize; k++ {
+		if chunkCRC(r.buf[r.pos+6:r.blen-k]) == crc {
+			return true
+		}
+		if r.buf[r.blen-k-1] != 0 {
+			break // padding is zeros
+		}
+	}
+	return false
 }
 
 // loadBlock reads the next block into buf. It reports false at the end of
@@ -210,9 +296,11 @@ func (r *Reader) loadBlock() (bool, error) {
 }
 
 // damaged handles a chunk that failed validation. Unless corruption is
-// tolerated, it scans the rest of the input for a valid chunk: if there is
-// one, the damage is in the middle of the log and is reported as
-// corruption; otherwise the log ends in a torn tail, which is dropped.
+// tolerated, a chunk no crash can leave (complete, with a checksum that
+// fails) is corruption wherever it is. Otherwise it scans the rest of the
+// input for a valid chunk: if there is one, the damage is in the middle of
+// the log and is reported as corruption; if not, the log ends in a torn
+// tail, which is dropped.
 func (r *Reader) damaged(bad badChunk, inRecord bool, start int64) error {
 	from := bad.off
 	if inRecord {
@@ -220,6 +308,9 @@ func (r *Reader) damaged(bad badChunk, inRecord bool, start int64) error {
 	}
 	if r.tolerate {
 		return r.endTail(from)
+	}
+	if !bad.torn {
+		return r.fail(base.Corruptf(r.name, bad.off, "wal: %s: a complete chunk, not a torn write", bad.reason))
 	}
 	found, err := r.scanForValidChunk(bad.off)
 	if err != nil {

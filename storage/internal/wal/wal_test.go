@@ -494,6 +494,97 @@ func TestMidLogCorruption(t *testing.T) {
 	}
 }
 
+// TestLastRecordDamage damages every header byte and a sample of payload
+// bytes of the chunks of the LAST record of a log, where no later record
+// can show the damage to be in the middle. A complete chunk whose checksum
+// fails is not what a crash leaves (a killed writer leaves a prefix), so
+// it is corruption at the chunk's offset, not a torn tail; tolerated, the
+// log ends before the record.
+func TestLastRecordDamage(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	lead := [][]byte{randBytes(rng, 100), randBytes(rng, 40)}
+	cases := map[string][]byte{
+		"small":       randBytes(rng, 60),
+		"empty":       {},
+		"multi-block": randBytes(rng, BlockSize+300),
+		"block-end":   randBytes(rng, BlockSize-headerSize-(headerSize+100)-(headerSize+40)),
+	}
+	for name, last := range cases {
+		t.Run(name, func(t *testing.T) {
+			recs := append(append([][]byte{}, lead...), last)
+			log, offs := writeLog(t, recs)
+			lastOff := offs[len(offs)-1]
+			for _, c := range chunksOf(t, log) {
+				if c.off < lastOff {
+					continue
+				}
+				var positions []int
+				for i := range headerSize + c.length {
+					if i < headerSize || i == headerSize+c.length-1 || i%997 == 0 {
+						positions = append(positions, i)
+					}
+				}
+				for _, i := range positions {
+					masks := []byte{0x01, 0x80, 0xff}
+					if i >= headerSize {
+						masks = masks[:1]
+					}
+					for _, mask := range masks {
+						bad := bytes.Clone(log)
+						bad[c.off+int64(i)] ^= mask
+						msg := fmt.Sprintf("chunk at %d, byte %d ^ %#x", c.off, i, mask)
+
+						res := readLog(bad, false)
+						var ce *base.CorruptionError
+						require.ErrorAs(t, res.err, &ce, msg)
+						require.ErrorIs(t, res.err, base.ErrCorruption, msg)
+						require.Equal(t, c.off, ce.Offset, msg)
+						requireRecords(t, lead, res.recs)
+
+						res = readLog(bad, true)
+						require.ErrorIs(t, res.err, io.EOF, msg)
+						requireRecords(t, lead, res.recs)
+						require.Equal(t, int64(len(log))-lastOff, res.dropped, msg)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestZeroSectorTail covers what a power cut leaves of a last record whose
+// sectors did not all reach the disk: an aligned sector of zeros inside
+// it, or its end zeroed from a sector boundary to the end of the file. It
+// is a torn tail, not corruption.
+func TestZeroSectorTail(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	lead := [][]byte{randBytes(rng, 100)}
+	last := randBytes(rng, 3000)
+	log, offs := writeLog(t, append(append([][]byte{}, lead...), last))
+	lastOff := offs[1]
+	end := int64(len(log))
+	for name, hole := range map[string][2]int64{
+		"sector":     {1024, 1536},
+		"to-the-end": {2560, end},
+	} {
+		t.Run(name, func(t *testing.T) {
+			bad := bytes.Clone(log)
+			clear(bad[hole[0]:hole[1]])
+			res := readLog(bad, false)
+			require.ErrorIs(t, res.err, io.EOF)
+			requireRecords(t, lead, res.recs)
+			require.Equal(t, end-lastOff, res.dropped)
+		})
+	}
+	// Zeros that are not a whole aligned sector are damage.
+	bad := bytes.Clone(log)
+	clear(bad[1030:1530])
+	res := readLog(bad, false)
+	var ce *base.CorruptionError
+	require.ErrorAs(t, res.err, &ce)
+	require.Equal(t, lastOff, ce.Offset)
+}
+
 // TestOutOfSequence covers valid chunks in an order no writer produces.
 func TestOutOfSequence(t *testing.T) {
 	chunk := func(typ byte, payload string) []byte {
