@@ -34,6 +34,7 @@ type DB struct {
 	closed     atomic.Bool
 	visibleSeq atomic.Uint64 // every write with seq <= visibleSeq is durable (per mode) and readable
 	readOnly   atomic.Pointer[error]
+	damage     damageState // tables found damaged (damage.go)
 
 	// wmu serialises the commit pipeline. Lock order: wmu, then mu, then rsMu.
 	wmu       sync.Mutex
