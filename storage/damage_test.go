@@ -37,6 +37,7 @@ func (b *lockedBuffer) String() string {
 // damageKey and damageVal name the keys of the three tables writeThreeTables
 // writes: prefixes a, b and c, 300 keys each.
 func damageKey(prefix string, i int) []byte { return []byte(fmt.Sprintf("%s%04d", prefix, i)) }
+
 // newKey is the i-th key written after the damage, inside the damaged
 // table's key range, so that compactions must read the damaged table
 // (tables with disjoint ranges would move down without being read).
