@@ -248,3 +248,61 @@ func TestCorruptDataBlockDegrades(t *testing.T) {
 	require.Equal(t, 300, n)
 	require.Len(t, db.Damage(), 1)
 }
+
+// TestPickerSkipsDamagedTables: with a damaged table in a level that needs
+// compacting, the picker chooses another table of the level; with every
+// table damaged it chooses nothing rather than a compaction bound to fail.
+func TestPickerSkipsDamagedTables(t *testing.T) {
+	fs := vfs.NewMem()
+	opts := &Options{FS: fs, DisableAutomaticCompactions: true, TargetFileSize: 4 << 10}
+	db, err := Open("/db", opts)
+	require.NoError(t, err)
+	for i := range 2000 {
+		require.NoError(t, db.Put(damageKey("k", i), damageVal("k", i)))
+	}
+	require.NoError(t, db.Compact())
+	require.NoError(t, db.Close())
+	// Reopen with a tiny level target: the level is due for compaction.
+	opts.LBaseMaxBytes = 4 << 10
+	db, err = Open("/db", opts)
+	require.NoError(t, err)
+	defer db.Close()
+	db.mu.Lock()
+	var files []uint64
+	level := 0
+	for l := 1; l < len(db.mu.version.Levels) && level == 0; l++ {
+		if fl := db.mu.version.Levels[l]; len(fl) > 2 {
+			level = l
+			for _, f := range fl {
+				files = append(files, f.FileNum)
+			}
+		}
+	}
+	db.mu.Unlock()
+	require.NotZero(t, level, "want a level with several tables")
+
+	pick := func() *compaction {
+		db.mu.Lock()
+		defer db.mu.Unlock()
+		return db.pickCompactionLocked()
+	}
+	c := pick()
+	require.NotNil(t, c)
+	require.Equal(t, level, c.inputs[0].level)
+	first := c.inputs[0].files[0].FileNum
+
+	require.True(t, db.noteCorruption(&CorruptionError{File: sstName(first), Offset: 0, Err: errors.New("test damage")}))
+	c = pick()
+	require.NotNil(t, c, "the other tables of the level still compact")
+	require.Nil(t, db.compactionDamage(c))
+	require.NotEqual(t, first, c.inputs[0].files[0].FileNum)
+
+	for _, n := range files {
+		db.noteCorruption(&CorruptionError{File: sstName(n), Offset: 0, Err: errors.New("test damage")})
+	}
+	if c := pick(); c != nil {
+		require.NotEqual(t, level, c.inputs[0].level, "no compaction of a level whose tables are all damaged")
+		require.Nil(t, db.compactionDamage(c))
+	}
+	require.Len(t, db.Damage(), len(files))
+}
