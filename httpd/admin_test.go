@@ -309,10 +309,14 @@ func TestDegradedByDamagedTable(t *testing.T) {
 	r.json(t, &ready)
 	require.Equal(t, "not_ready", ready.Status)
 	require.Contains(t, ready.Reason, victim)
+	t.Logf("write: %s", last.body)
+	t.Logf("ready: %s", r.body)
 
 	// The damaged block's documents report it; the others are served.
-	eb = errorBody(t, e.do("GET", "/api/c/k0000", nil), http.StatusInternalServerError, "data_corruption")
+	r = e.do("GET", "/api/c/k0000", nil)
+	eb = errorBody(t, r, http.StatusInternalServerError, "data_corruption")
 	require.Contains(t, eb.Error, victim)
+	t.Logf("read: %s", r.body)
 	mustStatus(t, e.do("GET", "/api/c/m0000", nil), http.StatusOK)
 	mustStatus(t, e.do("GET", "/api/c/k0199", nil), http.StatusOK)
 	mustStatus(t, e.do("GET", "/api/c/seed", nil), http.StatusOK)

@@ -184,20 +184,20 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 // corruptionMessage tells a client which stored file is damaged, by its
 // name inside the data directory (never a server path).
 func corruptionMessage(code string, err error) string {
-	where := "a damaged file"
+	where := "a stored file"
 	var ce *storage.CorruptionError
 	if errors.As(err, &ce) {
-		where = "the damaged file " + dataFileName(ce.File)
+		where = dataFileName(ce.File)
 		if ce.Offset >= 0 {
-			where += " (offset " + strconv.FormatInt(ce.Offset, 10) + ")"
+			where += " at offset " + strconv.FormatInt(ce.Offset, 10)
 		}
 	}
 	if code == codeDegraded {
-		return "writes are stopped: the database is degraded by " + where +
-			", which blocks compaction; undamaged documents stay readable; see /api/ready and the operations guide (Damaged data)"
+		return "writes are stopped: damage in " + where +
+			" blocks compaction; undamaged documents stay readable; see /api/ready and the operations guide (Damaged data)"
 	}
-	return "the stored data this request needs is damaged: " + where +
-		"; undamaged documents stay readable; see /api/ready and the operations guide (Damaged data)"
+	return "the stored data this request needs is damaged (" + where +
+		"); undamaged documents stay readable; see /api/ready and the operations guide (Damaged data)"
 }
 
 // dataFileName keeps the last two elements of a file name ("sst/000012.sst"):
