@@ -333,3 +333,16 @@ func TestDegradedByDamagedTable(t *testing.T) {
 	require.Contains(t, prom, "minidbgo_engine_damaged_tables 1\n")
 	e.healthy()
 }
+
+// TestDataFileNameHidesPaths: a damaged file is named to clients by its
+// place in the data directory, never by a server path.
+func TestDataFileNameHidesPaths(t *testing.T) {
+	for in, want := range map[string]string{
+		"sst/000012.sst":                      "sst/000012.sst",
+		"/var/lib/minidbgo/db/sst/000012.sst": "sst/000012.sst",
+		`C:\data\db\wal\000003.log`:           "wal/000003.log",
+		"CURRENT":                             "CURRENT",
+	} {
+		require.Equal(t, want, dataFileName(in), in)
+	}
+}
