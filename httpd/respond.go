@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/minidbgo/minidbgo/docstore"
 	"github.com/minidbgo/minidbgo/httpd/api"
@@ -43,6 +44,12 @@ const (
 	codeBusy             = "busy"
 	codeUnavailable      = "unavailable"
 	codeClientClosed     = "client_closed_request"
+	// codeDegraded: a write refused because a damaged table blocks the
+	// compaction it waits for (storage.ErrDegraded); 503, no Retry-After.
+	codeDegraded = "degraded"
+	// codeDataCorruption: the request reached damaged stored data
+	// (storage.ErrCorruption); 500.
+	codeDataCorruption = "data_corruption"
 )
 
 // statusClientClosed is the status logged for a request whose client went
@@ -113,6 +120,10 @@ func statusOf(r *http.Request, err error) (status int, code string) {
 			return http.StatusRequestEntityTooLarge, de.Code
 		}
 		return http.StatusBadRequest, de.Code
+	case errors.Is(err, storage.ErrDegraded):
+		return http.StatusServiceUnavailable, codeDegraded
+	case errors.Is(err, storage.ErrCorruption):
+		return http.StatusInternalServerError, codeDataCorruption
 	case errors.Is(err, storage.ErrBusy):
 		return http.StatusServiceUnavailable, codeBusy
 	case errors.Is(err, storage.ErrReadOnly), errors.Is(err, storage.ErrClosed):
@@ -154,6 +165,10 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		msg = "the database is not accepting requests (read-only after an I/O error, or shutting down)"
 	case status == http.StatusServiceUnavailable && code == codeBusy:
 		msg = "the database is busy flushing; retry shortly"
+	case code == codeDegraded || code == codeDataCorruption:
+		s.logger.LogAttrs(r.Context(), slog.LevelError, "damaged data",
+			slog.String("request_id", body.RequestID), slog.String("error", err.Error()))
+		msg = corruptionMessage(code, err)
 	case status >= 500 && code == codeInternal:
 		s.logger.LogAttrs(r.Context(), slog.LevelError, "internal error",
 			slog.String("request_id", body.RequestID), slog.String("error", err.Error()))
@@ -172,6 +187,36 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	body.Error = msg
 	writeJSON(w, status, body)
+}
+
+// corruptionMessage tells a client which stored file is damaged, by its
+// name inside the data directory (never a server path).
+func corruptionMessage(code string, err error) string {
+	where := "a stored file"
+	var ce *storage.CorruptionError
+	if errors.As(err, &ce) {
+		where = dataFileName(ce.File)
+		if ce.Offset >= 0 {
+			where += " at offset " + strconv.FormatInt(ce.Offset, 10)
+		}
+	}
+	if code == codeDegraded {
+		return "writes are stopped: damage in " + where +
+			" blocks compaction; undamaged documents stay readable; see /api/ready and the operations guide (Damaged data)"
+	}
+	return "the stored data this request needs is damaged (" + where +
+		"); undamaged documents stay readable; see /api/ready and the operations guide (Damaged data)"
+}
+
+// dataFileName keeps the last two elements of a file name ("sst/000012.sst"):
+// the engine names files relative to its data directory, and a client
+// must never see more of a server path than that.
+func dataFileName(file string) string {
+	parts := strings.FieldsFunc(file, func(r rune) bool { return r == '/' || r == '\\' })
+	if len(parts) > 2 {
+		parts = parts[len(parts)-2:]
+	}
+	return strings.Join(parts, "/")
 }
 
 // writeJSON answers with v as JSON.

@@ -105,10 +105,15 @@ func (d *DB) commit(w *writer) error {
 	}
 	group := d.writers[:1]
 	if err != nil {
-		if errors.Is(err, ErrBusy) {
+		switch {
+		case errors.Is(err, ErrBusy):
 			// Everyone queued has waited as long as the leader.
 			group = d.writers
 			d.m.busy.Add(uint64(len(group)))
+		case errors.Is(err, ErrDegraded):
+			// The stall is permanent: no one queued would get further.
+			group = d.writers
+			d.m.degradedBusy.Add(uint64(len(group)))
 		}
 	} else if w.flush {
 		w.rot = d.lastRotated
@@ -222,7 +227,9 @@ func (d *DB) writeGroup(group []*writer) error {
 }
 
 // makeRoomForWrite freezes the memtable when it is full (or when force is
-// set and it is not empty), stalling while the immutable queue is full.
+// set and it is not empty), stalling while the immutable queue is full. A
+// stall that only a compaction blocked by a damaged table could end fails
+// at once with ErrDegraded.
 // REQUIRES: wmu, held by the leader; it is released while stalling.
 func (d *DB) makeRoomForWrite(force bool) error {
 	d.lastRotated = nil
@@ -237,6 +244,10 @@ func (d *DB) makeRoomForWrite(force bool) error {
 		d.mu.Lock()
 		if len(d.mu.imm) < d.opts.MaxImmutableMemTables {
 			err := d.rotateLocked()
+			d.mu.Unlock()
+			return err
+		}
+		if err := d.stallDamageLocked(); err != nil {
 			d.mu.Unlock()
 			return err
 		}

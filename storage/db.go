@@ -34,6 +34,7 @@ type DB struct {
 	closed     atomic.Bool
 	visibleSeq atomic.Uint64 // every write with seq <= visibleSeq is durable (per mode) and readable
 	readOnly   atomic.Pointer[error]
+	damage     damageState // tables found damaged (damage.go)
 
 	// wmu serialises the commit pipeline. Lock order: wmu, then mu, then rsMu.
 	wmu       sync.Mutex
@@ -233,7 +234,7 @@ type Recovery struct {
 	// new MANIFEST holds it.
 	DamagedManifest      string
 	ManifestDamageOffset int64
-	// AdoptedTables names the tables (as "000010.sst") that no surviving
+	// AdoptedTables names the tables (as "sst/000010.sst") that no surviving
 	// edit named and that recovery added to L0: flushes whose edit was
 	// lost, holding writes newer than every named table.
 	AdoptedTables []string

@@ -23,6 +23,14 @@ var (
 	// or sync failed: the engine cannot tell what reached the disk, so it
 	// refuses further writes until it is reopened.
 	ErrReadOnly = errors.New("storage: read-only after an I/O error")
+	// ErrDegraded is matched by errors of writes, flushes and compactions
+	// refused because a damaged table (see DB.Damage) blocks the
+	// compaction they wait for: without it the stall would never end. The
+	// error also matches ErrCorruption, and errors.As with
+	// *CorruptionError gives the damaged table and offset. Reads of
+	// undamaged keys keep working; the table must be repaired offline
+	// (docs/operations.md).
+	ErrDegraded = errors.New("storage: degraded by a damaged table")
 )
 
 // CorruptionError reports on-disk bytes that failed validation, naming the

@@ -47,7 +47,9 @@ func sstPath(dir string, num uint64) string {
 	return filepath.Join(dir, sstDirName, fmt.Sprintf("%06d.sst", num))
 }
 
-func sstName(num uint64) string { return fmt.Sprintf("%06d.sst", num) }
+// sstName is a table's name relative to the data directory, as errors and
+// logs give it: "sst/000125.sst".
+func sstName(num uint64) string { return fmt.Sprintf("%s/%06d.sst", sstDirName, num) }
 
 func manifestName(num uint64) string { return fmt.Sprintf("MANIFEST-%06d", num) }
 

@@ -51,7 +51,13 @@ func Open(dir string, opts *Options) (*DB, error) {
 	d.blockCache = cache.New(max(o.BlockCacheBytes, 0))
 	d.tc = newTableCache(d.fs, dir, d.blockCache, o.MaxOpenTables)
 
-	if err := d.recover(); err != nil {
+	err = d.recover()
+	if err == nil {
+		// Every live table's footer, index, filter and properties
+		// (damage.go); data blocks are checked when read.
+		err = d.verifyTables()
+	}
+	if err != nil {
 		d.tc.close()
 		if d.mu.manifest != nil {
 			_ = d.mu.manifest.Close()

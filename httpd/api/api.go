@@ -267,6 +267,14 @@ type Metrics struct {
 	L0Stalls           uint64 `json:"l0_stalls"`
 	BackgroundErrors   uint64 `json:"background_errors"`
 	ReadOnly           bool   `json:"read_only"`
+	// Degraded is set once a damaged table was found (DamagedTables
+	// counts them; GET /api/ready names them). CorruptionErrors counts
+	// the corruption errors reads and compactions met, and
+	// DegradedRejections the writes refused with code "degraded".
+	Degraded           bool   `json:"degraded"`
+	DamagedTables      int    `json:"damaged_tables"`
+	CorruptionErrors   uint64 `json:"corruption_errors"`
+	DegradedRejections uint64 `json:"degraded_rejections"`
 
 	MemTableRecords    int            `json:"memtable_records"`
 	MemTableBytes      int64          `json:"memtable_bytes"`
