@@ -3,6 +3,7 @@ package docstore
 import (
 	"encoding/binary"
 	"fmt"
+	"log/slog"
 	"slices"
 	"sort"
 	"sync"
@@ -35,6 +36,10 @@ type Options struct {
 	// MaxSortDocs bounds the documents an unindexed sort holds in memory
 	// (skip + limit). Default 100,000.
 	MaxSortDocs int
+	// Logger receives what happens in the background, such as an index
+	// build resumed at open that fails. Default: Storage.Logger, else
+	// nothing.
+	Logger *slog.Logger
 }
 
 func (o *Options) withDefaults() Options {
@@ -69,6 +74,12 @@ func (o *Options) withDefaults() Options {
 	if c.MaxSortDocs <= 0 {
 		c.MaxSortDocs = 100000
 	}
+	if c.Logger == nil && c.Storage != nil {
+		c.Logger = c.Storage.Logger
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
 	return c
 }
 
@@ -87,6 +98,12 @@ type DB struct {
 	cols map[string]*collection
 
 	deltaSeq atomic.Uint64
+
+	// pendingBuilds are the index builds found interrupted at open.
+	pendingBuilds []pendingBuild
+	closing       chan struct{} // closed by Close: background builds stop
+	closeOnce     sync.Once
+	bg            sync.WaitGroup // background index builds
 }
 
 // Open opens (or creates) a database in dir.
@@ -107,17 +124,22 @@ func Open(dir string, opts *Options) (*DB, error) {
 
 // New returns a DB over an open engine. Close does not close the engine.
 func New(engine *storage.DB, opts *Options) (*DB, error) {
-	db := &DB{engine: engine, opts: opts.withDefaults(), cols: make(map[string]*collection)}
+	db := &DB{engine: engine, opts: opts.withDefaults(), cols: make(map[string]*collection), closing: make(chan struct{})}
 	db.limits = jsondoc.Limits{MaxDepth: db.opts.MaxDepth, MaxKeyBytes: db.opts.MaxFieldNameBytes, MaxMembers: db.opts.MaxFieldsPerObject}
 	db.deltaSeq.Store(uint64(time.Now().UnixNano()))
 	if err := db.loadCollections(); err != nil {
 		return nil, err
 	}
+	db.resumeBuilds()
 	return db, nil
 }
 
-// Close closes the engine if Open opened it.
+// Close stops the background index builds (an unfinished one resumes at
+// the next open) and closes the engine if Open opened it. A DB made by New
+// must be closed before its engine.
 func (db *DB) Close() error {
+	db.closeOnce.Do(func() { close(db.closing) })
+	db.bg.Wait()
 	if db.ownEngine {
 		return db.engine.Close()
 	}

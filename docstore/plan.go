@@ -91,7 +91,7 @@ func (db *DB) makePlan(c *collection, col string, f *query.Filter, s *query.Sort
 	}
 	bestScore := 0
 	for _, ix := range indexes {
-		if ix.spec.Building {
+		if ix.building.Load() {
 			continue
 		}
 		cand, score := buildRanges(col, ix, conds)
