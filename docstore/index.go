@@ -362,12 +362,14 @@ func (db *DB) CreateIndex(col string, spec IndexSpec, progress func(done int64))
 	}
 	c.persisted.Store(true)
 	c.ddl.Unlock()
-	return db.runBuild(c, ix, progress)
+	err := db.runBuild(c, ix, progress)
+	ix.build.finish(err)
+	return err
 }
 
 // runBuild backfills a building index and makes it ready. A build that
 // fails removes the index (but one the DB's closing stops is resumed at
-// the next open).
+// the next open). The caller finishes ix.build with the outcome.
 func (db *DB) runBuild(c *collection, ix *index, progress func(int64)) error {
 	err := db.backfill(c, ix, progress)
 	if err == nil {
@@ -379,7 +381,6 @@ func (db *DB) runBuild(c *collection, ix *index, progress func(int64)) error {
 			err = fmt.Errorf("%w (and removing the index failed: %v)", err, derr)
 		}
 	}
-	ix.build.finish(err)
 	return err
 }
 
@@ -407,6 +408,7 @@ func (db *DB) resumeBuilds() {
 			default:
 				log.Warn("index build failed; the index was removed", "collection", p.c.name, "index", p.ix.spec.Name, "error", err.Error())
 			}
+			p.ix.build.finish(err)
 		}
 	}()
 }

@@ -1,7 +1,9 @@
 package docstore
 
 import (
+	"bytes"
 	"fmt"
+	"log/slog"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -94,4 +96,157 @@ func TestDropDuringWritesKeepsCounts(t *testing.T) {
 		requireCountsMatchScan(t, db, "c", fmt.Sprintf("round %d, after reopening", round))
 	}
 	require.NoError(t, db.Close())
+}
+
+// loadNumbered inserts n documents {"_id":"%05d","k":i}, with the k values
+// that dup maps overridden.
+func loadNumbered(t *testing.T, db *DB, n int, dup map[int]int) {
+	t.Helper()
+	var batch [][]byte
+	for i := range n {
+		k := i
+		if v, ok := dup[i]; ok {
+			k = v
+		}
+		batch = append(batch, []byte(fmt.Sprintf(`{"_id":"%05d","k":%d}`, i, k)))
+		if len(batch) == 500 || i == n-1 {
+			_, err := db.InsertMany("c", batch)
+			require.NoError(t, err)
+			batch = nil
+		}
+	}
+}
+
+// buildAndCrash creates a unique index on k and takes a crash image of fs
+// once its backfill has indexed 1,000 documents; it returns the build's
+// outcome and the image.
+func buildAndCrash(t *testing.T, db *DB, fs *vfs.MemFS) (error, *vfs.MemFS) {
+	t.Helper()
+	spec, err := ParseIndexSpec([]byte(`{"name":"k_u","fields":["k"],"unique":true}`))
+	require.NoError(t, err)
+	var crashed *vfs.MemFS
+	err = db.CreateIndex("c", spec, func(done int64) {
+		if crashed == nil && done >= 1000 {
+			crashed = fs.CrashClone(vfs.CrashCloneOptions{})
+		}
+	})
+	require.NotNil(t, crashed)
+	return err, crashed
+}
+
+func indexSpecs(t *testing.T, db *DB) []IndexSpec {
+	t.Helper()
+	specs, err := db.ListIndexes("c")
+	require.NoError(t, err)
+	return specs
+}
+
+// TestCrashMidIndexBuildResumes crashes in the middle of a unique index's
+// build: after reopening, the build resumes and completes, the planner
+// uses the index, every value is enforced (those indexed before the crash
+// and those after), and a dump holds the index.
+func TestCrashMidIndexBuildResumes(t *testing.T) {
+	fs := vfs.NewMem()
+	db, err := Open("/db", &Options{Storage: &storage.Options{FS: fs}})
+	require.NoError(t, err)
+	loadNumbered(t, db, 3000, nil)
+	buildErr, crashed := buildAndCrash(t, db, fs)
+	require.NoError(t, buildErr)
+	require.NoError(t, db.Close())
+
+	db, err = Open("/db", &Options{Storage: &storage.Options{FS: crashed}})
+	require.NoError(t, err)
+	defer db.Close()
+	specs := indexSpecs(t, db)
+	require.Len(t, specs, 1)
+	// The same request waits for the resumed build.
+	spec, _ := ParseIndexSpec([]byte(`{"name":"k_u","fields":["k"],"unique":true}`))
+	require.NoError(t, db.CreateIndex("c", spec, nil))
+	specs = indexSpecs(t, db)
+	require.Len(t, specs, 1)
+	require.False(t, specs[0].Building, "the index is still building after its build returned")
+
+	for _, k := range []int{5, 999, 1500, 2999} {
+		_, err := db.InsertOne("c", []byte(fmt.Sprintf(`{"_id":"dup%d","k":%d}`, k, k)), WriteOptions{})
+		require.Equal(t, "unique_violation", errCode(err), "a duplicate of k=%d", k)
+	}
+	_, err = db.InsertOne("c", []byte(`{"_id":"new","k":3000}`), WriteOptions{})
+	require.NoError(t, err)
+	ids, ex := findIDs(t, db, "c", Query{Filter: []byte(`{"k":2500}`)})
+	require.Equal(t, "IXSCAN", ex.Plan)
+	require.Equal(t, []string{"02500"}, ids)
+	// One entry per document, none left over.
+	c := db.getCollection("c")
+	it := db.engine.NewIter(&storage.IterOptions{Prefix: c.indexes[0].prefix})
+	entries := 0
+	for ok := it.First(); ok; ok = it.Next() {
+		entries++
+	}
+	require.NoError(t, it.Close())
+	require.Equal(t, 3001, entries)
+
+	var dump bytes.Buffer
+	st, err := db.Dump(&dump)
+	require.NoError(t, err)
+	require.Equal(t, 1, st.Indexes)
+	require.Contains(t, dump.String(), `"index":{"name":"k_u"`)
+}
+
+// TestCrashMidUniqueBuildWithDuplicates crashes in the middle of a unique
+// index's build over documents that hold a duplicate past the crash
+// point: the resumed build fails, removes the index and says why, and no
+// value is enforced.
+func TestCrashMidUniqueBuildWithDuplicates(t *testing.T) {
+	fs := vfs.NewMem()
+	db, err := Open("/db", &Options{Storage: &storage.Options{FS: fs}})
+	require.NoError(t, err)
+	loadNumbered(t, db, 3000, map[int]int{2950: 2900})
+	buildErr, crashed := buildAndCrash(t, db, fs)
+	require.Equal(t, "unique_violation", errCode(buildErr), "%v", buildErr)
+	require.Empty(t, indexSpecs(t, db))
+	require.NoError(t, db.Close())
+
+	var log bytes.Buffer
+	db, err = Open("/db", &Options{Storage: &storage.Options{FS: crashed}, Logger: slog.New(slog.NewTextHandler(&log, nil))})
+	require.NoError(t, err)
+	defer db.Close()
+	spec, _ := ParseIndexSpec([]byte(`{"name":"k_u","fields":["k"],"unique":true}`))
+	err = db.CreateIndex("c", spec, nil) // waits for the resumed build
+	require.Equal(t, "unique_violation", errCode(err), "%v", err)
+	require.Empty(t, indexSpecs(t, db))
+	require.Contains(t, log.String(), "index build failed")
+	require.Contains(t, log.String(), "k_u")
+	for _, k := range []int{5, 2500} {
+		_, err := db.InsertOne("c", []byte(fmt.Sprintf(`{"_id":"dup%d","k":%d}`, k, k)), WriteOptions{})
+		require.NoError(t, err, "no unique index is left to enforce k=%d", k)
+	}
+	// No entry of the failed index is left behind.
+	it := db.engine.NewIter(&storage.IterOptions{Prefix: keyenc.IndexCollectionPrefix("c")})
+	require.False(t, it.First())
+	require.NoError(t, it.Close())
+	requireCountsMatchScan(t, db, "c", "after the failed build")
+}
+
+// TestUniqueBuildChecksWritesConsistently writes duplicates while a unique
+// index builds: one of a document already indexed, one of a document not
+// yet indexed. Both are treated alike: accepted while the index is not
+// built, and the build then fails on them and removes the index.
+func TestUniqueBuildChecksWritesConsistently(t *testing.T) {
+	db := openMem(t, nil)
+	loadNumbered(t, db, 3000, nil)
+	spec, _ := ParseIndexSpec([]byte(`{"name":"k_u","fields":["k"],"unique":true}`))
+	var errs []error
+	err := db.CreateIndex("c", spec, func(done int64) {
+		if errs == nil {
+			for _, k := range []int{3, 2800} {
+				_, err := db.InsertOne("c", []byte(fmt.Sprintf(`{"_id":"dup%d","k":%d}`, k, k)), WriteOptions{})
+				errs = append(errs, err)
+			}
+		}
+	})
+	require.Len(t, errs, 2)
+	require.NoError(t, errs[0], "a duplicate of a document already indexed")
+	require.NoError(t, errs[1], "a duplicate of a document not yet indexed")
+	require.Equal(t, "unique_violation", errCode(err), "%v", err)
+	require.Empty(t, indexSpecs(t, db))
 }
