@@ -482,6 +482,10 @@ func errIndexDropped(c *collection, ix *index) error {
 	return errf("not_found", "index %q on %q was dropped while it was being built", ix.spec.Name, c.name)
 }
 
+// SameDefinition reports whether two specs define the same index: the
+// same fields, directions and uniqueness (names and state aside).
+func (s IndexSpec) SameDefinition(o IndexSpec) bool { return sameFields(s, o) }
+
 func sameFields(a, b IndexSpec) bool {
 	if len(a.Fields) != len(b.Fields) || a.Unique != b.Unique {
 		return false
