@@ -250,3 +250,56 @@ func TestUniqueBuildChecksWritesConsistently(t *testing.T) {
 	require.Equal(t, "unique_violation", errCode(err), "%v", err)
 	require.Empty(t, indexSpecs(t, db))
 }
+
+// TestCrashMidDropIsConsistent takes crash images all through a drop of
+// an indexed collection: each opens with counts equal to a full scan and
+// index entries matching the documents, and a second drop finishes the
+// job, leaving no key of the collection behind.
+func TestCrashMidDropIsConsistent(t *testing.T) {
+	fs := vfs.NewMem()
+	db, err := Open("/db", &Options{Storage: &storage.Options{FS: fs, MemTableRecords: 1000}})
+	require.NoError(t, err)
+	loadNumbered(t, db, 4000, nil)
+	spec, _ := ParseIndexSpec([]byte(`{"name":"k_1","fields":["k"]}`))
+	require.NoError(t, db.CreateIndex("c", spec, nil))
+	var clones []*vfs.MemFS
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		for len(clones) < 40 {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			clones = append(clones, fs.CrashClone(vfs.CrashCloneOptions{}))
+			runtime.Gosched()
+		}
+	}()
+	require.NoError(t, db.DropCollection("c"))
+	close(stop)
+	<-done
+	require.NoError(t, db.Close())
+	t.Logf("%d crash images", len(clones))
+	for i, clone := range clones {
+		db, err := Open("/db", &Options{Storage: &storage.Options{FS: clone}})
+		require.NoError(t, err)
+		when := fmt.Sprintf("crash image %d", i)
+		requireCountsMatchScan(t, db, "c", when)
+		if specs, err := db.ListIndexes("c"); err == nil && len(specs) > 0 {
+			ids, ex := findIDs(t, db, "c", Query{Filter: []byte(`{"k":{"$gte":0}}`), Limit: 1000})
+			require.Equal(t, "IXSCAN", ex.Plan)
+			scan, _ := findIDs(t, db, "c", Query{Filter: []byte(`{"$or":[{"k":{"$gte":0}}]}`), Limit: 1000})
+			require.Equal(t, scan, ids, when)
+		}
+		if err := db.DropCollection("c"); err != nil {
+			require.Equal(t, "not_found", errCode(err), "%s: %v", when, err)
+		}
+		for _, p := range [][]byte{keyenc.DocPrefix("c"), keyenc.IndexCollectionPrefix("c"), statsPrefix("c"), metaKey("c")} {
+			it := db.engine.NewIter(&storage.IterOptions{Prefix: p})
+			require.False(t, it.First(), "%s: a key with prefix %q is left", when, p)
+			require.NoError(t, it.Close())
+		}
+		require.NoError(t, db.Close())
+	}
+}
