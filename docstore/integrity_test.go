@@ -303,3 +303,53 @@ func TestCrashMidDropIsConsistent(t *testing.T) {
 		require.NoError(t, db.Close())
 	}
 }
+
+// TestDropIndexDuringBuild drops an index while it builds: the build
+// stops with an error and leaves no entry behind.
+func TestDropIndexDuringBuild(t *testing.T) {
+	db := openMem(t, nil)
+	loadNumbered(t, db, 3000, nil)
+	spec, _ := ParseIndexSpec([]byte(`{"name":"k_1","fields":["k"]}`))
+	var dropErr error
+	dropped := false
+	err := db.CreateIndex("c", spec, func(int64) {
+		if !dropped {
+			dropped = true
+			dropErr = db.DropIndex("c", "k_1")
+		}
+	})
+	require.NoError(t, dropErr)
+	require.Equal(t, "not_found", errCode(err), "%v", err)
+	require.Empty(t, indexSpecs(t, db))
+	it := db.engine.NewIter(&storage.IterOptions{Prefix: keyenc.IndexCollectionPrefix("c")})
+	require.False(t, it.First(), "an entry of the dropped index is left")
+	require.NoError(t, it.Close())
+}
+
+// TestCloseDuringResumedBuild closes the DB while a build resumed at open
+// may still run: it stays building on disk and completes after the next
+// open.
+func TestCloseDuringResumedBuild(t *testing.T) {
+	fs := vfs.NewMem()
+	db, err := Open("/db", &Options{Storage: &storage.Options{FS: fs}})
+	require.NoError(t, err)
+	loadNumbered(t, db, 3000, nil)
+	buildErr, crashed := buildAndCrash(t, db, fs)
+	require.NoError(t, buildErr)
+	require.NoError(t, db.Close())
+	for range 2 {
+		db, err = Open("/db", &Options{Storage: &storage.Options{FS: crashed}})
+		require.NoError(t, err)
+		require.NoError(t, db.Close())
+	}
+	db, err = Open("/db", &Options{Storage: &storage.Options{FS: crashed}})
+	require.NoError(t, err)
+	defer db.Close()
+	spec, _ := ParseIndexSpec([]byte(`{"name":"k_u","fields":["k"],"unique":true}`))
+	require.NoError(t, db.CreateIndex("c", spec, nil))
+	specs := indexSpecs(t, db)
+	require.Len(t, specs, 1)
+	require.False(t, specs[0].Building)
+	_, err = db.InsertOne("c", []byte(`{"_id":"dup","k":2999}`), WriteOptions{})
+	require.Equal(t, "unique_violation", errCode(err))
+}
