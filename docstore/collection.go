@@ -23,7 +23,8 @@ import (
 //
 // A collection's documents are one contiguous key range, and so is each
 // index. Document counts and byte sizes change in the same batch as the
-// document, as a delta key; deltas are folded into the base now and then,
+// document, as a delta key (a drop's batches of deletions carry theirs
+// too); deltas are folded into the base now and then,
 // so that Open sums a few keys to load the counts, which are then kept in
 // memory: listing collections reads no keys at all.
 
