@@ -139,6 +139,62 @@ func (db *DB) loadCollections() error {
 	return it.Err()
 }
 
+// removeOrphans deletes keys that belong to no collection or index of the
+// metadata: what a drop interrupted by a crash left behind in releases
+// that deleted the metadata first (documents and counts that a new
+// collection of the same name would otherwise inherit), and the entries
+// of an index whose DropIndex a crash interrupted. It seeks once per
+// collection and index, and deletes in bounded batches; leftovers are
+// rare, and once deleted they are gone for good.
+func (db *DB) removeOrphans() error {
+	var orphans [][]byte
+	known := func(col, index string, isIndex bool) bool {
+		c := db.cols[col]
+		if c == nil || !isIndex {
+			return c != nil
+		}
+		for _, ix := range c.indexes {
+			if ix.spec.Name == index {
+				return true
+			}
+		}
+		return false
+	}
+	for _, tag := range []byte{'d', 's', 'i'} {
+		it := db.engine.NewIter(&storage.IterOptions{Prefix: []byte{tag}})
+		for ok := it.First(); ok; {
+			col, rest, err := keyenc.DecodeString(it.Key()[1:])
+			if err != nil {
+				it.Close()
+				return fmt.Errorf("docstore: key %q: %w", it.Key(), err)
+			}
+			prefix := append([]byte{tag}, keyenc.AppendString(nil, col)...)
+			index := ""
+			if tag == 'i' {
+				if index, _, err = keyenc.DecodeString(rest); err != nil {
+					it.Close()
+					return fmt.Errorf("docstore: index key %q: %w", it.Key(), err)
+				}
+				prefix = keyenc.IndexPrefix(col, index)
+			}
+			if !known(col, index, tag == 'i') {
+				orphans = append(orphans, prefix)
+			}
+			ok = it.SeekGE(keyenc.PrefixEnd(prefix))
+		}
+		if err := it.Close(); err != nil {
+			return err
+		}
+	}
+	for _, p := range orphans {
+		db.opts.Logger.Warn("deleting keys of a dropped collection or index that a crash left behind", "prefix", fmt.Sprintf("%q", p))
+		if err := db.deleteRange(p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // noteStatsID keeps deltaSeq above every stats id on disk, so that a
 // restart with a clock set back never reuses (and so overwrites) a delta.
 func (db *DB) noteStatsID(key []byte) {

@@ -130,6 +130,9 @@ func New(engine *storage.DB, opts *Options) (*DB, error) {
 	if err := db.loadCollections(); err != nil {
 		return nil, err
 	}
+	if err := db.removeOrphans(); err != nil {
+		return nil, err
+	}
 	db.resumeBuilds()
 	return db, nil
 }

@@ -353,3 +353,48 @@ func TestCloseDuringResumedBuild(t *testing.T) {
 	_, err = db.InsertOne("c", []byte(`{"_id":"dup","k":2999}`), WriteOptions{})
 	require.Equal(t, "unique_violation", errCode(err))
 }
+
+// TestOpenRemovesLeftoversOfInterruptedDrops opens a database holding
+// what a drop interrupted by a crash left in earlier releases (documents,
+// counts and index entries without metadata) and the entries of an index
+// whose drop was interrupted: Open deletes them, so a new collection of
+// the same name starts empty and counts right, and a new index of the
+// same name holds no stale entry.
+func TestOpenRemovesLeftoversOfInterruptedDrops(t *testing.T) {
+	fs := vfs.NewMem()
+	db, err := Open("/db", &Options{Storage: &storage.Options{FS: fs}})
+	require.NoError(t, err)
+	loadNumbered(t, db, 1200, nil)
+	spec, _ := ParseIndexSpec([]byte(`{"name":"k_1","fields":["k"]}`))
+	require.NoError(t, db.CreateIndex("c", spec, nil))
+	_, err = db.InsertOne("keep", []byte(`{"_id":"a","k":1}`), WriteOptions{})
+	require.NoError(t, err)
+	require.NoError(t, db.CreateIndex("keep", spec, nil))
+	// What the old DropCollection did before a crash: the metadata first.
+	b := db.engine.NewBatch()
+	b.Delete(metaKey("c"))
+	require.NoError(t, db.engine.Apply(b))
+	// And an interrupted DropIndex: the metadata without the index, its
+	// entries still there.
+	b = db.engine.NewBatch()
+	b.Put(metaKey("keep"), []byte(`{"indexes":[]}`))
+	require.NoError(t, db.engine.Apply(b))
+	require.NoError(t, db.Close())
+
+	db, err = Open("/db", &Options{Storage: &storage.Options{FS: fs}})
+	require.NoError(t, err)
+	for _, p := range [][]byte{keyenc.DocPrefix("c"), keyenc.IndexCollectionPrefix("c"), statsPrefix("c"), keyenc.IndexCollectionPrefix("keep")} {
+		it := db.engine.NewIter(&storage.IterOptions{Prefix: p})
+		require.False(t, it.First(), "a key with prefix %q is left", p)
+		require.NoError(t, it.Close())
+	}
+	_, err = db.InsertOne("c", []byte(`{"_id":"new","k":5}`), WriteOptions{})
+	require.NoError(t, err)
+	requireCountsMatchScan(t, db, "c", "a new collection over the leftovers")
+	requireCountsMatchScan(t, db, "keep", "the collection kept")
+	require.NoError(t, db.Close())
+	db, err = Open("/db", &Options{Storage: &storage.Options{FS: fs}})
+	require.NoError(t, err)
+	requireCountsMatchScan(t, db, "c", "after reopening")
+	require.NoError(t, db.Close())
+}
