@@ -375,7 +375,8 @@ func (db *DB) runBuild(c *collection, ix *index, progress func(int64)) error {
 	if err == nil {
 		err = db.finishBuild(c, ix)
 	}
-	if err != nil && !errors.Is(err, errClosed) && !ix.dropped.Load() {
+	closed := errors.Is(err, errClosed) || errors.Is(err, storage.ErrClosed)
+	if err != nil && !closed && !ix.dropped.Load() {
 		if derr := db.removeIndex(c, ix); derr != nil {
 			// It stays building on disk: the next open retries it.
 			err = fmt.Errorf("%w (and removing the index failed: %v)", err, derr)
@@ -404,7 +405,7 @@ func (db *DB) resumeBuilds() {
 			switch {
 			case err == nil:
 				log.Info("index built", "collection", p.c.name, "index", p.ix.spec.Name, "documents", p.ix.build.indexed.Load())
-			case errors.Is(err, errClosed):
+			case errors.Is(err, errClosed), errors.Is(err, storage.ErrClosed):
 			default:
 				log.Warn("index build failed; the index was removed", "collection", p.c.name, "index", p.ix.spec.Name, "error", err.Error())
 			}
