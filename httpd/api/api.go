@@ -153,14 +153,22 @@ type IndexField struct {
 }
 
 // Index describes a secondary index. Building is set while it is being
-// filled from existing documents; Multikey once an indexed path held an
-// array.
+// filled from existing documents, with Progress; Multikey once an indexed
+// path held an array.
 type Index struct {
-	Name     string       `json:"name"`
-	Fields   []IndexField `json:"fields"`
-	Unique   bool         `json:"unique,omitempty"`
-	Multikey bool         `json:"multikey,omitempty"`
-	Building bool         `json:"building,omitempty"`
+	Name     string         `json:"name"`
+	Fields   []IndexField   `json:"fields"`
+	Unique   bool           `json:"unique,omitempty"`
+	Multikey bool           `json:"multikey,omitempty"`
+	Building bool           `json:"building,omitempty"`
+	Progress *IndexProgress `json:"progress,omitempty"`
+}
+
+// IndexProgress is how far a building index is: documents indexed so far
+// out of the collection's documents.
+type IndexProgress struct {
+	Indexed int64 `json:"indexed"`
+	Total   int64 `json:"total"`
 }
 
 // Dropped is the body of DELETE /api/{col} and DELETE

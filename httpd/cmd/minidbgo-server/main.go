@@ -99,6 +99,7 @@ func run(args []string, getenv func(string) string, stderr io.Writer) int {
 			Logger:                logger.With("component", "storage"),
 		},
 		MaxDocumentBytes: cfg.maxBodyMB << 20,
+		Logger:           logger.With("component", "docstore"),
 		MaxBatchDocs:     cfg.maxBatch,
 		MaxLimit:         cfg.maxPage,
 		DefaultLimit:     cfg.maxPage,
