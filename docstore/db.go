@@ -2,6 +2,7 @@ package docstore
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -140,7 +141,13 @@ func New(engine *storage.DB, opts *Options) (*DB, error) {
 		return nil, err
 	}
 	if err := db.removeOrphans(); err != nil {
-		return nil, err
+		if !errors.Is(err, storage.ErrCorruption) {
+			return nil, err
+		}
+		// A damaged table degrades the engine rather than stopping it
+		// (storage's damage.go); the sweep is housekeeping, so it waits
+		// for a database that has been repaired or restored.
+		db.opts.Logger.Error("docstore: skipped removing crash leftovers: a table is damaged", "err", err)
 	}
 	db.resumeBuilds()
 	return db, nil
