@@ -61,7 +61,9 @@ type Config struct {
 	RequestTimeout time.Duration
 	// ReadTimeout and WriteTimeout are the http.Server's; a streaming
 	// route extends its connection's deadlines by them as it progresses.
-	// Defaults 15 s.
+	// ReadTimeout defaults to 15 s; WriteTimeout to RequestTimeout + 5 s,
+	// since the reply of a request that ran to its deadline is written
+	// after it (a shorter http.Server.WriteTimeout cuts that reply off).
 	ReadTimeout, WriteTimeout time.Duration
 	// Keys are the API keys; nil turns authentication off.
 	Keys *Keys
@@ -105,7 +107,7 @@ func (c Config) withDefaults() Config {
 		c.ReadTimeout = 15 * time.Second
 	}
 	if c.WriteTimeout <= 0 {
-		c.WriteTimeout = 15 * time.Second
+		c.WriteTimeout = c.RequestTimeout + 5*time.Second
 	}
 	if c.StatsInterval == 0 {
 		c.StatsInterval = time.Second

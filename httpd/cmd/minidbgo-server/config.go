@@ -43,6 +43,11 @@ type config struct {
 	accessLog      bool
 }
 
+// writeMargin is how much longer than REQUEST_TIMEOUT the default
+// WRITE_TIMEOUT is: time to write the reply of a request that ran to its
+// deadline.
+const writeMargin = 5 * time.Second
+
 // env reads the environment through getenv (os.Getenv in main).
 type env func(string) string
 
@@ -130,7 +135,7 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 		maxPage:        e.int("MAX_PAGE", 1000, &errs),
 		readHeader:     e.dur("READ_HEADER_TIMEOUT", 5*time.Second, &errs),
 		readTimeout:    e.dur("READ_TIMEOUT", 15*time.Second, &errs),
-		writeTimeout:   e.dur("WRITE_TIMEOUT", 15*time.Second, &errs),
+		writeTimeout:   e.dur("WRITE_TIMEOUT", 0, &errs), // default: REQUEST_TIMEOUT + writeMargin
 		idleTimeout:    e.dur("IDLE_TIMEOUT", 60*time.Second, &errs),
 		requestTimeout: e.dur("REQUEST_TIMEOUT", 30*time.Second, &errs),
 		shutdown:       e.dur("SHUTDOWN_TIMEOUT", 30*time.Second, &errs),
@@ -163,7 +168,7 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	fs.IntVar(&c.maxPage, "max-page", c.maxPage, "MAX_PAGE: documents per query page")
 	fs.DurationVar(&c.readHeader, "read-header-timeout", c.readHeader, "READ_HEADER_TIMEOUT")
 	fs.DurationVar(&c.readTimeout, "read-timeout", c.readTimeout, "READ_TIMEOUT")
-	fs.DurationVar(&c.writeTimeout, "write-timeout", c.writeTimeout, "WRITE_TIMEOUT")
+	fs.DurationVar(&c.writeTimeout, "write-timeout", c.writeTimeout, "WRITE_TIMEOUT: deadline for writing a reply; longer than REQUEST_TIMEOUT (default REQUEST_TIMEOUT + 5s)")
 	fs.DurationVar(&c.idleTimeout, "idle-timeout", c.idleTimeout, "IDLE_TIMEOUT")
 	fs.DurationVar(&c.requestTimeout, "request-timeout", c.requestTimeout, "REQUEST_TIMEOUT: per-request deadline (504 beyond)")
 	fs.DurationVar(&c.shutdown, "shutdown-timeout", c.shutdown, "SHUTDOWN_TIMEOUT: drain, flush and close within this")
@@ -179,6 +184,11 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	writeSet := strings.TrimSpace(getenv("WRITE_TIMEOUT")) != ""
+	fs.Visit(func(f *flag.Flag) { writeSet = writeSet || f.Name == "write-timeout" })
+	if !writeSet {
+		c.writeTimeout = c.effectiveRequestTimeout() + writeMargin
 	}
 	return c, c.validate()
 }
@@ -200,10 +210,27 @@ func (c config) validate() error {
 			errs = append(errs, fmt.Errorf("%s must be positive, got %d", v.name, v.n))
 		}
 	}
+	// The reply to a request that ran to its deadline (a 504, or a slow
+	// success) is written after REQUEST_TIMEOUT: a write deadline at or
+	// before it would cut the reply off, and the client would see an
+	// empty reply for work that was done. (Zero turns a timeout off.)
+	if rt := c.effectiveRequestTimeout(); c.writeTimeout > 0 && c.writeTimeout <= rt {
+		errs = append(errs, fmt.Errorf("WRITE_TIMEOUT (%v) must be longer than REQUEST_TIMEOUT (%v), or replies to slow requests are cut off; leave WRITE_TIMEOUT unset for REQUEST_TIMEOUT + %v",
+			c.writeTimeout, rt, writeMargin))
+	}
 	if c.mode != "server" && c.mode != "cli" {
 		errs = append(errs, fmt.Errorf("MODE=%q: want server or cli", c.mode))
 	}
 	return errors.Join(errs...)
+}
+
+// effectiveRequestTimeout is REQUEST_TIMEOUT as the server applies it: 0
+// (or less) selects httpd's default, 30 s.
+func (c config) effectiveRequestTimeout() time.Duration {
+	if c.requestTimeout <= 0 {
+		return 30 * time.Second
+	}
+	return c.requestTimeout
 }
 
 // addr returns the address to listen on.
