@@ -77,7 +77,7 @@ func TestConfigWriteTimeoutAfterRequestTimeout(t *testing.T) {
 		args []string
 		env  map[string]string
 	}{
-		{nil, map[string]string{"WRITE_TIMEOUT": "15s"}},                          // the old default against 30s
+		{nil, map[string]string{"WRITE_TIMEOUT": "15s"}},                           // the old default against 30s
 		{nil, map[string]string{"WRITE_TIMEOUT": "30s", "REQUEST_TIMEOUT": "30s"}}, // equal: no time to write
 		{[]string{"-write-timeout", "10s"}, nil},
 		{[]string{"-request-timeout", "1m"}, map[string]string{"WRITE_TIMEOUT": "40s"}},
