@@ -248,3 +248,38 @@ func TestRecoverer(t *testing.T) {
 	e.healthy()
 	mustStatus(t, e.do("GET", "/api/_collections", nil), http.StatusOK)
 }
+
+// TestRestoreOnFullDisk fills the disk under a restoreDB: the answer is
+// 507 insufficient_storage, not a 400 blaming a dump line, and no answer
+// names a server file (the engine's errors carry paths).
+func TestRestoreOnFullDisk(t *testing.T) {
+	efs := errorfs.Wrap(vfs.NewMem(), nil)
+	e := newEnv(t, envOptions{storage: &storage.Options{FS: efs}, closeErrOK: true})
+	e.seed()
+	dump := mustStatus(t, e.do("GET", "/api/dumpDB", nil), http.StatusOK)
+	efs.SetInjector(errorfs.InjectorFunc(func(op errorfs.Op) error {
+		if op.Kind == errorfs.OpFileWrite || op.Kind == errorfs.OpFileSync || op.Kind == errorfs.OpCreate {
+			return errorfs.ErrNoSpace
+		}
+		return nil
+	}))
+	for _, req := range []struct{ method, path, body string }{
+		{"POST", "/api/restoreDB", string(dump.body)},
+		// The first batch is written when the second collection starts:
+		// its failure must not be blamed on line 3.
+		{"POST", "/api/restoreDB", "{\"collection\":\"a\",\"doc\":{\"_id\":\"1\"}}\n{\"collection\":\"a\",\"doc\":{\"_id\":\"2\"}}\n{\"collection\":\"b\",\"doc\":{\"_id\":\"1\"}}\n"},
+		{"POST", "/api/products", `{"_id":"z"}`},
+		{"POST", "/api/products/_insertMany", `[{"_id":"z1"},{"_id":"z2"}]`},
+		{"POST", "/api/c2/_import", "{\"_id\":\"a\"}\n"},
+	} {
+		r := e.do(req.method, req.path, req.body)
+		eb := errorBody(t, r, http.StatusInsufficientStorage, "insufficient_storage")
+		require.Nil(t, eb.Index, "%s %s: the dump is not at fault: %s", req.method, req.path, r.body)
+		for _, leak := range []string{"db/", "wal", ".log", ".sst", "MANIFEST", "errorfs"} {
+			require.NotContains(t, eb.Error, leak, "%s %s", req.method, req.path)
+		}
+	}
+	rr := mustStatus(t, e.do("GET", "/api/ready", nil), http.StatusServiceUnavailable)
+	require.NotContains(t, string(rr.body), "db/")
+	mustStatus(t, e.do("GET", "/api/products/p1", nil), http.StatusOK)
+}

@@ -5,8 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"io/fs"
 	"net/http"
+	"os"
 	"strconv"
+	"syscall"
 
 	"github.com/minidbgo/minidbgo/docstore"
 	"github.com/minidbgo/minidbgo/httpd/api"
@@ -42,6 +45,7 @@ const (
 	codeInternal         = "internal"
 	codeBusy             = "busy"
 	codeUnavailable      = "unavailable"
+	codeNoSpace          = "insufficient_storage"
 	codeClientClosed     = "client_closed_request"
 )
 
@@ -88,6 +92,17 @@ func statusOf(r *http.Request, err error) (status int, code string) {
 		return http.StatusBadRequest, re.code
 	case errors.As(err, &mb):
 		return http.StatusRequestEntityTooLarge, codeBodyTooLarge
+	// The engine's own failures come before docstore's codes: a docstore
+	// error that wraps one (a restore line whose batch the engine could
+	// not write) is the server's fault, not the request's.
+	case noSpace(err):
+		return http.StatusInsufficientStorage, codeNoSpace
+	case errors.Is(err, storage.ErrBusy):
+		return http.StatusServiceUnavailable, codeBusy
+	case errors.Is(err, storage.ErrReadOnly), errors.Is(err, storage.ErrClosed):
+		return http.StatusServiceUnavailable, codeUnavailable
+	case engineFault(err):
+		return http.StatusInternalServerError, codeInternal
 	case errors.As(err, &de):
 		switch de.Code {
 		case "not_found":
@@ -107,10 +122,6 @@ func statusOf(r *http.Request, err error) (status int, code string) {
 			return http.StatusRequestEntityTooLarge, de.Code
 		}
 		return http.StatusBadRequest, de.Code
-	case errors.Is(err, storage.ErrBusy):
-		return http.StatusServiceUnavailable, codeBusy
-	case errors.Is(err, storage.ErrReadOnly), errors.Is(err, storage.ErrClosed):
-		return http.StatusServiceUnavailable, codeUnavailable
 	case errors.Is(err, context.DeadlineExceeded):
 		return http.StatusGatewayTimeout, codeTimeout
 	case errors.Is(err, context.Canceled) && r != nil && r.Context().Err() != nil:
@@ -118,6 +129,23 @@ func statusOf(r *http.Request, err error) (status int, code string) {
 		return statusClientClosed, codeClientClosed
 	}
 	return http.StatusInternalServerError, codeInternal
+}
+
+// noSpace reports whether err comes from a full disk (or an exhausted
+// quota).
+func noSpace(err error) bool {
+	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
+}
+
+// engineFault reports whether err is a filesystem error or damaged data:
+// never the request's fault, and its text names server files.
+func engineFault(err error) bool {
+	var (
+		pe *fs.PathError
+		le *os.LinkError
+		se *os.SyscallError
+	)
+	return errors.As(err, &pe) || errors.As(err, &le) || errors.As(err, &se) || errors.Is(err, storage.ErrCorruption)
 }
 
 // writeError answers a request with the JSON error body for err. Server
@@ -133,7 +161,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		if msg == "" {
 			msg = de.Code
 		}
-		if de.Index >= 0 {
+		if de.Index >= 0 && status < 500 {
+			// The index names the element at fault; a server error is not
+			// the request's.
 			i := de.Index
 			body.Index = &i
 		}
@@ -142,6 +172,13 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case errors.As(err, &mb):
 		msg = "request body is larger than the " + strconv.FormatInt(mb.Limit, 10) + "-byte limit"
+	case code == codeNoSpace:
+		s.logger.LogAttrs(r.Context(), slog.LevelError, "disk full",
+			slog.String("request_id", body.RequestID), slog.String("error", err.Error()))
+		msg = "the server's disk is full: the write was not stored"
+		if errors.Is(err, storage.ErrReadOnly) {
+			msg += "; the database is read-only until the server is restarted with free space"
+		}
 	case status == http.StatusServiceUnavailable && code == codeUnavailable:
 		s.logger.LogAttrs(r.Context(), slog.LevelError, "database unavailable",
 			slog.String("request_id", body.RequestID), slog.String("error", err.Error()))
