@@ -23,8 +23,8 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case s.isDraining():
 		writeJSON(w, http.StatusServiceUnavailable, api.Ready{Status: "not_ready", Reason: "shutting down"})
-	case s.db.Engine().Metrics().ReadOnly:
-		writeJSON(w, http.StatusServiceUnavailable, api.Ready{Status: "not_ready", Reason: "read-only after an I/O error; restart the server"})
+	case s.db.Engine().ReadOnlyErr() != nil:
+		writeJSON(w, http.StatusServiceUnavailable, api.Ready{Status: "not_ready", Reason: readOnlyReason(s.db.Engine().ReadOnlyErr())})
 	default:
 		writeJSON(w, http.StatusOK, api.Ready{Status: "ready"})
 	}

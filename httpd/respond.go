@@ -148,6 +148,18 @@ func engineFault(err error) bool {
 	return errors.As(err, &pe) || errors.As(err, &le) || errors.As(err, &se) || errors.Is(err, storage.ErrCorruption)
 }
 
+// readOnlyReason says, without server paths, why the engine refuses
+// writes (err wraps storage.ErrReadOnly) and what brings it back.
+func readOnlyReason(err error) string {
+	switch {
+	case errors.Is(err, storage.ErrDataDirLost):
+		return "its data directory was removed or replaced under the running server; restore the directory and restart the server"
+	case noSpace(err):
+		return "the disk is full; free space and restart the server"
+	}
+	return "read-only after an I/O error; restart the server"
+}
+
 // writeError answers a request with the JSON error body for err. Server
 // errors are logged (with the request id) and answered with a generic
 // message, so that internals do not leak.
@@ -183,6 +195,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		s.logger.LogAttrs(r.Context(), slog.LevelError, "database unavailable",
 			slog.String("request_id", body.RequestID), slog.String("error", err.Error()))
 		msg = "the database is not accepting requests (read-only after an I/O error, or shutting down)"
+		if errors.Is(err, storage.ErrReadOnly) {
+			msg = "the database is not accepting writes: " + readOnlyReason(err)
+		}
 	case status == http.StatusServiceUnavailable && code == codeBusy:
 		msg = "the database is busy flushing; retry shortly"
 	case status >= 500 && code == codeInternal:

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -30,6 +31,7 @@ type DB struct {
 	tc         *tableCache
 
 	recovery Recovery // what Open replayed; read-only after Open
+	lockInfo os.FileInfo // the LOCK file Open locked; see checkDir
 
 	closed     atomic.Bool
 	visibleSeq atomic.Uint64 // every write with seq <= visibleSeq is durable (per mode) and readable
@@ -146,6 +148,13 @@ func (d *DB) signalChangedLocked() {
 }
 
 func (d *DB) setReadOnly(err error) {
+	// An I/O error may be the first sign that the directory is gone:
+	// say so, rather than leave the operator with "no such file".
+	if !errors.Is(err, ErrDataDirLost) {
+		if derr := d.checkDir(); derr != nil {
+			err = fmt.Errorf("%w (%w)", derr, err)
+		}
+	}
 	err = fmt.Errorf("%w: %w", ErrReadOnly, err)
 	d.readOnly.CompareAndSwap(nil, &err)
 	d.opts.Logger.Error("storage: entering read-only mode", "err", err)

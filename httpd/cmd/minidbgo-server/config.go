@@ -41,6 +41,7 @@ type config struct {
 	rateBurst      int
 	logLevel       string
 	accessLog      bool
+	init           bool // create a new database even where the marker says one existed
 }
 
 // writeMargin is how much longer than REQUEST_TIMEOUT the default
@@ -147,6 +148,7 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 		rateBurst:      e.int("RATE_BURST", 0, &errs),
 		logLevel:       e.str("LOG_LEVEL", "info"),
 		accessLog:      e.bool("ACCESS_LOG", true, &errs),
+		init:           e.bool("INIT", false, &errs),
 	}
 	if len(errs) > 0 {
 		return c, errors.Join(errs...)
@@ -179,6 +181,7 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	fs.IntVar(&c.rateBurst, "rate-burst", c.rateBurst, "RATE_BURST: burst for -rate-limit")
 	fs.StringVar(&c.logLevel, "log-level", c.logLevel, "LOG_LEVEL: debug, info, warn or error")
 	fs.BoolVar(&c.accessLog, "access-log", c.accessLog, "ACCESS_LOG: one JSON line per request")
+	fs.BoolVar(&c.init, "init", c.init, "INIT: create a new, empty database even though the marker beside DB_PATH says one existed there (it was deleted, or its volume is not mounted)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
