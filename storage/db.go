@@ -30,7 +30,7 @@ type DB struct {
 	blockCache *cache.Cache
 	tc         *tableCache
 
-	recovery Recovery // what Open replayed; read-only after Open
+	recovery Recovery    // what Open replayed; read-only after Open
 	lockInfo os.FileInfo // the LOCK file Open locked; see checkDir
 
 	closed     atomic.Bool
