@@ -30,8 +30,9 @@ type DB struct {
 	blockCache *cache.Cache
 	tc         *tableCache
 
-	recovery Recovery    // what Open replayed; read-only after Open
 	lockInfo os.FileInfo // the LOCK file Open locked; see checkDir
+
+	recovery Recovery // what Open replayed; read-only after Open
 
 	closed     atomic.Bool
 	visibleSeq atomic.Uint64 // every write with seq <= visibleSeq is durable (per mode) and readable
