@@ -1,9 +1,11 @@
 package storage
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -108,7 +110,15 @@ func (d *DB) ensureMarker() {
 		"--init, to create a new database there on purpose.\n",
 		d.dir, time.Now().UTC().Format(time.RFC3339))
 	if err := d.writeFileAtomic(marker, []byte(content)); err != nil {
-		d.opts.Logger.Warn("storage: cannot write the data-directory marker; a deleted or unmounted data directory will not be detected at the next start",
+		// A parent the process may not write (a container's "/", a
+		// systemd StateDirectory's /var/lib) is a deployment choice,
+		// not a fault.
+		level := slog.LevelWarn
+		if permanentIOError(err) {
+			level = slog.LevelInfo
+		}
+		d.opts.Logger.Log(context.Background(), level,
+			"storage: cannot write the data-directory marker; a deleted or unmounted data directory will not be detected at the next start",
 			"marker", marker, "err", err)
 	}
 }

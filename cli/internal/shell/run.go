@@ -184,6 +184,7 @@ func openDB(cfg config, logger *slog.Logger) (*docstore.DB, error) {
 		MemTableRecords: cfg.flushSize,
 		MemTableBytes:   int64(cfg.maxMemMB) << 20,
 		Durability:      durability,
+		DirMarker:       true, // as the server: never an empty database in place of a deleted one
 		Logger:          logger,
 	}})
 	if err != nil {
