@@ -76,7 +76,7 @@ func statusOf(r *http.Request, err error) (status int, code string) {
 			return http.StatusRequestEntityTooLarge, re.code
 		case codeUnauthorized:
 			return http.StatusUnauthorized, re.code
-		case codeForbidden:
+		case codeForbidden, codeCrossOrigin, codeBadHost:
 			return http.StatusForbidden, re.code
 		case codeRateLimited:
 			return http.StatusTooManyRequests, re.code

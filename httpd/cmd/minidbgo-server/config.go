@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -42,12 +43,20 @@ type config struct {
 	logLevel       string
 	accessLog      bool
 	init           bool // create a new database even where the marker says one existed
+	corsOrigins    string
+	allowedHosts   string
+	formAsJSON     bool
 }
 
 // writeMargin is how much longer than REQUEST_TIMEOUT the default
 // WRITE_TIMEOUT is: time to write the reply of a request that ran to its
 // deadline.
 const writeMargin = 5 * time.Second
+
+// writeTimeoutUnset is WRITE_TIMEOUT's placeholder until parseConfig
+// derives it from REQUEST_TIMEOUT (when neither the variable nor the flag
+// set it).
+const writeTimeoutUnset time.Duration = 0
 
 // env reads the environment through getenv (os.Getenv in main).
 type env func(string) string
@@ -136,7 +145,7 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 		maxPage:        e.int("MAX_PAGE", 1000, &errs),
 		readHeader:     e.dur("READ_HEADER_TIMEOUT", 5*time.Second, &errs),
 		readTimeout:    e.dur("READ_TIMEOUT", 15*time.Second, &errs),
-		writeTimeout:   e.dur("WRITE_TIMEOUT", 0, &errs), // default: REQUEST_TIMEOUT + writeMargin
+		writeTimeout:   e.dur("WRITE_TIMEOUT", writeTimeoutUnset, &errs),
 		idleTimeout:    e.dur("IDLE_TIMEOUT", 60*time.Second, &errs),
 		requestTimeout: e.dur("REQUEST_TIMEOUT", 30*time.Second, &errs),
 		shutdown:       e.dur("SHUTDOWN_TIMEOUT", 30*time.Second, &errs),
@@ -149,6 +158,9 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 		logLevel:       e.str("LOG_LEVEL", "info"),
 		accessLog:      e.bool("ACCESS_LOG", true, &errs),
 		init:           e.bool("INIT", false, &errs),
+		corsOrigins:    e.str("CORS_ORIGINS", ""),
+		allowedHosts:   e.str("ALLOWED_HOSTS", ""),
+		formAsJSON:     e.bool("FORM_AS_JSON", true, &errs),
 	}
 	if len(errs) > 0 {
 		return c, errors.Join(errs...)
@@ -181,6 +193,9 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	fs.IntVar(&c.rateBurst, "rate-burst", c.rateBurst, "RATE_BURST: burst for -rate-limit")
 	fs.StringVar(&c.logLevel, "log-level", c.logLevel, "LOG_LEVEL: debug, info, warn or error")
 	fs.BoolVar(&c.accessLog, "access-log", c.accessLog, "ACCESS_LOG: one JSON line per request")
+	fs.StringVar(&c.corsOrigins, "cors-origins", c.corsOrigins, "CORS_ORIGINS: comma-separated origins (https://app.example.com, or *) whose web pages may write; others' writes are refused")
+	fs.StringVar(&c.allowedHosts, "allowed-hosts", c.allowedHosts, "ALLOWED_HOSTS: comma-separated Host names served besides localhost and loopback addresses; checked while listening on loopback, or whenever set")
+	fs.BoolVar(&c.formAsJSON, "form-as-json", c.formAsJSON, "FORM_AS_JSON: read application/x-www-form-urlencoded bodies as JSON (curl -d)")
 	fs.BoolVar(&c.init, "init", c.init, "INIT: create a new, empty database even though the marker beside DB_PATH says one existed there (it was deleted, or its volume is not mounted)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -221,6 +236,14 @@ func (c config) validate() error {
 		errs = append(errs, fmt.Errorf("WRITE_TIMEOUT (%v) must be longer than REQUEST_TIMEOUT (%v), or replies to slow requests are cut off; leave WRITE_TIMEOUT unset for REQUEST_TIMEOUT + %v",
 			c.writeTimeout, rt, writeMargin))
 	}
+	for _, o := range splitList(c.corsOrigins) {
+		if o == "*" {
+			continue
+		}
+		if u, err := url.Parse(o); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+			errs = append(errs, fmt.Errorf("CORS_ORIGINS: %q is not an origin (scheme://host[:port], e.g. https://app.example.com)", o))
+		}
+	}
 	if c.mode != "server" && c.mode != "cli" {
 		errs = append(errs, fmt.Errorf("MODE=%q: want server or cli", c.mode))
 	}
@@ -234,6 +257,17 @@ func (c config) effectiveRequestTimeout() time.Duration {
 		return 30 * time.Second
 	}
 	return c.requestTimeout
+}
+
+// splitList splits a comma-separated setting, dropping blanks.
+func splitList(s string) []string {
+	var out []string
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // addr returns the address to listen on.

@@ -140,3 +140,20 @@ func TestStartupWarnings(t *testing.T) {
 	require.Contains(t, ws[0], "without TLS")
 	require.Contains(t, ws[1], "without API keys")
 }
+
+func TestConfigBrowserSettings(t *testing.T) {
+	c, err := parseConfig(nil, envOf(nil))
+	require.NoError(t, err)
+	require.True(t, c.formAsJSON, "the guide's curl -d keeps working")
+	require.Empty(t, splitList(c.corsOrigins))
+	c, err = parseConfig([]string{"-form-as-json=false"}, envOf(map[string]string{
+		"CORS_ORIGINS": " https://app.example.com, http://localhost:3000 ,", "ALLOWED_HOSTS": "db.example.com"}))
+	require.NoError(t, err)
+	require.False(t, c.formAsJSON)
+	require.Equal(t, []string{"https://app.example.com", "http://localhost:3000"}, splitList(c.corsOrigins))
+	require.Equal(t, []string{"db.example.com"}, splitList(c.allowedHosts))
+	for _, bad := range []string{"app.example.com", "https://app.example.com/path", "ftp://x"} {
+		_, err := parseConfig(nil, envOf(map[string]string{"CORS_ORIGINS": bad}))
+		require.ErrorContains(t, err, "CORS_ORIGINS", bad)
+	}
+}

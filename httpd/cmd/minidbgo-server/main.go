@@ -7,7 +7,8 @@
 // FLUSH_SIZE, MAX_MEM_MB, GOMEMLIMIT, GOGC, DB_PATH, PORT) and the newer
 // ones (LISTEN, DURABILITY, MAX_CONCURRENT, MAX_BODY_MB, MAX_BATCH,
 // MAX_PAGE, *_TIMEOUT, MINIDBGO_API_KEYS, MINIDBGO_API_KEY_FILE, TLS_CERT,
-// TLS_KEY, RATE_LIMIT, LOG_LEVEL, ACCESS_LOG, INIT); each has a flag that
+// TLS_KEY, RATE_LIMIT, LOG_LEVEL, ACCESS_LOG, INIT, CORS_ORIGINS,
+// ALLOWED_HOSTS, FORM_AS_JSON); each has a flag that
 // overrides it (minidbgo-server -h lists them). GOMEMLIMIT defaults to
 // 200MiB and GOGC to 50.
 //
@@ -144,6 +145,11 @@ func run(args []string, getenv func(string) string, stderr io.Writer) int {
 		WriteTimeout:   cfg.writeTimeout,
 		Keys:           keys,
 		DebugOpen:      keys == nil && loopback,
+		AllowedOrigins: splitList(cfg.corsOrigins),
+		CheckHost:      loopback || cfg.allowedHosts != "",
+		ListenAddr:     addr,
+		AllowedHosts:   splitList(cfg.allowedHosts),
+		NoFormJSON:     !cfg.formAsJSON,
 		RateLimit:      cfg.rateLimit,
 		RateBurst:      cfg.rateBurst,
 		Logger:         logger,
