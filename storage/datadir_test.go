@@ -166,3 +166,28 @@ func TestMarkerUnwritableParent(t *testing.T) {
 	_, err = efs.Stat(filepath.Join("/srv", ".db"+markerSuffix+".tmp"))
 	require.True(t, errors.Is(err, errNotExist), "no temporary file left")
 }
+
+// TestFlushPermissionDeniedReadOnly: a flush that cannot create its
+// table for lack of permission will never succeed: the engine turns
+// read-only instead of stalling writers into ErrBusy for ever.
+func TestFlushPermissionDeniedReadOnly(t *testing.T) {
+	efs := errorfs.Wrap(vfs.NewMem(), nil)
+	db, err := Open("/db", &Options{FS: efs, DirCheckInterval: -1, MaxImmutableMemTables: 1,
+		WriteStallTimeout: 50 * time.Millisecond, MemTableRecords: 2})
+	require.NoError(t, err)
+	defer db.Close()
+	efs.SetInjector(errorfs.InjectorFunc(func(op errorfs.Op) error {
+		if op.Kind == errorfs.OpCreate && strings.HasSuffix(op.Path, ".sst") {
+			return syscall.EACCES
+		}
+		return nil
+	}))
+	require.NoError(t, db.Put([]byte("a"), []byte("1")))
+	require.NoError(t, db.Put([]byte("b"), []byte("2")))
+	require.NoError(t, db.Put([]byte("c"), []byte("3"))) // rotates; the flush fails
+	require.Eventually(t, func() bool { return db.ReadOnlyErr() != nil }, 10*time.Second, time.Millisecond)
+	require.ErrorIs(t, db.Put([]byte("d"), []byte("4")), ErrReadOnly)
+	v, err := db.Get([]byte("a"))
+	require.NoError(t, err)
+	require.Equal(t, "1", string(v))
+}

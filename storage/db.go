@@ -157,8 +157,9 @@ func (d *DB) setReadOnly(err error) {
 		}
 	}
 	err = fmt.Errorf("%w: %w", ErrReadOnly, err)
-	d.readOnly.CompareAndSwap(nil, &err)
-	d.opts.Logger.Error("storage: entering read-only mode", "err", err)
+	if d.readOnly.CompareAndSwap(nil, &err) { // once: a failing flush retries
+		d.opts.Logger.Error("storage: entering read-only mode", "err", err)
+	}
 }
 
 func (d *DB) readOnlyErr() error {
