@@ -28,8 +28,8 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case s.isDraining():
 		writeJSON(w, http.StatusServiceUnavailable, api.Ready{Status: "not_ready", Reason: "shutting down"})
-	case engine.Metrics().ReadOnly:
-		writeJSON(w, http.StatusServiceUnavailable, api.Ready{Status: "not_ready", Reason: "read-only after an I/O error; restart the server"})
+	case engine.ReadOnlyErr() != nil:
+		writeJSON(w, http.StatusServiceUnavailable, api.Ready{Status: "not_ready", Reason: readOnlyReason(engine.ReadOnlyErr())})
 	case len(damage) > 0:
 		names := make([]string, len(damage))
 		for i, ce := range damage {

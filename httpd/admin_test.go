@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -357,4 +358,97 @@ func TestDataFileNameHidesPaths(t *testing.T) {
 	} {
 		require.Equal(t, want, dataFileName(in), in)
 	}
+}
+
+// TestRestoreOnFullDisk fills the disk under a restoreDB: the answer is
+// 507 insufficient_storage, not a 400 blaming a dump line, and no answer
+// names a server file (the engine's errors carry paths).
+func TestRestoreOnFullDisk(t *testing.T) {
+	efs := errorfs.Wrap(vfs.NewMem(), nil)
+	e := newEnv(t, envOptions{storage: &storage.Options{FS: efs}, closeErrOK: true})
+	e.seed()
+	dump := mustStatus(t, e.do("GET", "/api/dumpDB", nil), http.StatusOK)
+	efs.SetInjector(errorfs.InjectorFunc(func(op errorfs.Op) error {
+		if op.Kind == errorfs.OpFileWrite || op.Kind == errorfs.OpFileSync || op.Kind == errorfs.OpCreate {
+			return errorfs.ErrNoSpace
+		}
+		return nil
+	}))
+	for _, req := range []struct{ method, path, body string }{
+		{"POST", "/api/restoreDB", string(dump.body)},
+		// The first batch is written when the second collection starts:
+		// its failure must not be blamed on line 3.
+		{"POST", "/api/restoreDB", "{\"collection\":\"a\",\"doc\":{\"_id\":\"1\"}}\n{\"collection\":\"a\",\"doc\":{\"_id\":\"2\"}}\n{\"collection\":\"b\",\"doc\":{\"_id\":\"1\"}}\n"},
+		{"POST", "/api/products", `{"_id":"z"}`},
+		{"POST", "/api/products/_insertMany", `[{"_id":"z1"},{"_id":"z2"}]`},
+		{"POST", "/api/c2/_import", "{\"_id\":\"a\"}\n"},
+	} {
+		r := e.do(req.method, req.path, req.body)
+		eb := errorBody(t, r, http.StatusInsufficientStorage, "insufficient_storage")
+		require.Nil(t, eb.Index, "%s %s: the dump is not at fault: %s", req.method, req.path, r.body)
+		for _, leak := range []string{"db/", "wal", ".log", ".sst", "MANIFEST", "errorfs"} {
+			require.NotContains(t, eb.Error, leak, "%s %s", req.method, req.path)
+		}
+	}
+	rr := mustStatus(t, e.do("GET", "/api/ready", nil), http.StatusServiceUnavailable)
+	require.NotContains(t, string(rr.body), "db/")
+	mustStatus(t, e.do("GET", "/api/products/p1", nil), http.StatusOK)
+}
+
+// TestDataDirRemoved deletes the data directory under the server (rm
+// -rf): writes are answered 503 unavailable naming the reason, none is
+// acknowledged into the deleted files, readiness turns 503, reads go on,
+// and no answer names a server path.
+func TestDataDirRemoved(t *testing.T) {
+	mem := vfs.NewMem()
+	e := newEnv(t, envOptions{storage: &storage.Options{FS: mem, DirCheckInterval: -1}, closeErrOK: true})
+	e.seed()
+	require.NoError(t, mem.RemoveAll("/db"))
+	for _, req := range []struct{ method, path, body string }{
+		{"POST", "/api/products", `{"_id":"x"}`},
+		{"PUT", "/api/products/p1", `{"name":"y"}`},
+		{"POST", "/api/products/_insertMany", `[{"_id":"z1"}]`},
+	} {
+		r := e.do(req.method, req.path, req.body)
+		eb := errorBody(t, r, http.StatusServiceUnavailable, "unavailable")
+		require.Contains(t, eb.Error, "data directory was removed or replaced")
+		require.NotContains(t, eb.Error, "/db")
+		require.NotContains(t, eb.Error, "LOCK")
+	}
+	rr := mustStatus(t, e.do("GET", "/api/ready", nil), http.StatusServiceUnavailable)
+	require.Contains(t, string(rr.body), "data directory was removed or replaced")
+	mustStatus(t, e.do("GET", "/api/products/p1", nil), http.StatusOK)
+	mustStatus(t, e.do("GET", "/api/products/x", nil), http.StatusNotFound)
+}
+
+// TestDataDirRefusesFiles makes the data directory refuse new files (as
+// chmod -R a-w does for a non-root server): the write that needs a new
+// WAL is answered 503, not 500, and so is every later one, without a
+// new file number each; readiness reports it.
+func TestDataDirRefusesFiles(t *testing.T) {
+	efs := errorfs.Wrap(vfs.NewMem(), nil)
+	e := newEnv(t, envOptions{storage: &storage.Options{FS: efs, MemTableRecords: 3, DirCheckInterval: -1}, closeErrOK: true})
+	efs.SetInjector(errorfs.InjectorFunc(func(op errorfs.Op) error {
+		if op.Kind == errorfs.OpCreate {
+			return syscall.EACCES
+		}
+		return nil
+	}))
+	refused := 0
+	var next uint64
+	for i := 0; i < 20; i++ {
+		r := e.do("PUT", "/api/c/k"+itoa(i), `{"v":1}`)
+		if r.status == http.StatusOK || r.status == http.StatusCreated {
+			require.Zero(t, refused, "nothing is accepted once refused")
+			continue
+		}
+		errorBody(t, r, http.StatusServiceUnavailable, "unavailable")
+		if refused == 0 {
+			next = e.db.Engine().Metrics().NextFileNumber
+		}
+		refused++
+	}
+	require.Positive(t, refused)
+	require.Equal(t, next, e.db.Engine().Metrics().NextFileNumber, "no file number per failed request")
+	mustStatus(t, e.do("GET", "/api/ready", nil), http.StatusServiceUnavailable)
 }

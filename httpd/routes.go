@@ -17,7 +17,7 @@ func (s *Server) routes() chi.Router {
 	r := chi.NewRouter()
 	// HEAD is served by the GET handler of the same route (curl -I, and
 	// existence checks with the ETag, without the body).
-	r.Use(s.withRequestID, s.observe, s.recoverer, middleware.GetHead)
+	r.Use(s.withRequestID, s.observe, s.recoverer, s.guard, middleware.GetHead)
 	r.NotFound(s.notFound)
 	r.MethodNotAllowed(s.methodNotAllowed)
 

@@ -147,6 +147,11 @@ func (d *DB) commit(w *writer) error {
 		d.lastGroup = len(group)
 		d.wmu.Unlock()
 		err = d.writeGroup(group)
+		if err == nil && (d.opts.Durability.Mode == DurabilitySync || d.opts.Durability.Mode == DurabilityGroup) {
+			// Durable — unless the directory was deleted under us and the
+			// WAL is an unlinked file no Open will read.
+			err = d.checkDir()
+		}
 		d.wmu.Lock()
 		if err != nil {
 			d.setReadOnly(err)
@@ -286,11 +291,16 @@ func (d *DB) makeRoomForWrite(force bool) error {
 // REQUIRES: wmu (as leader) and d.mu.
 func (d *DB) rotateLocked() error {
 	num := d.mu.nextFileNum
-	d.mu.nextFileNum++
 	old := d.walW
 	if err := d.openWAL(num); err != nil {
-		return err
+		// The memtable is full and no new log can take its successor's
+		// writes: a directory that refuses files (read-only, full, or
+		// deleted) will refuse the next attempt too. Stop here, once,
+		// rather than fail and use up a file number per write.
+		d.setReadOnly(err)
+		return d.readOnlyErr()
 	}
+	d.mu.nextFileNum++
 	// The old WAL holds the frozen memtable until it is flushed: make it
 	// durable now, whatever the mode.
 	if err := old.Close(); err != nil {

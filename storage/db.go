@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -28,6 +29,8 @@ type DB struct {
 
 	blockCache *cache.Cache
 	tc         *tableCache
+
+	lockInfo os.FileInfo // the LOCK file Open locked; see checkDir
 
 	recovery Recovery // what Open replayed; read-only after Open
 
@@ -147,9 +150,17 @@ func (d *DB) signalChangedLocked() {
 }
 
 func (d *DB) setReadOnly(err error) {
+	// An I/O error may be the first sign that the directory is gone:
+	// say so, rather than leave the operator with "no such file".
+	if !errors.Is(err, ErrDataDirLost) {
+		if derr := d.checkDir(); derr != nil {
+			err = fmt.Errorf("%w (%w)", derr, err)
+		}
+	}
 	err = fmt.Errorf("%w: %w", ErrReadOnly, err)
-	d.readOnly.CompareAndSwap(nil, &err)
-	d.opts.Logger.Error("storage: entering read-only mode", "err", err)
+	if d.readOnly.CompareAndSwap(nil, &err) { // once: a failing flush retries
+		d.opts.Logger.Error("storage: entering read-only mode", "err", err)
+	}
 }
 
 func (d *DB) readOnlyErr() error {

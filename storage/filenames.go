@@ -19,6 +19,10 @@ import (
 //
 // File numbers come from one counter recorded in the MANIFEST, so a number
 // is never reused.
+//
+// With Options.DirMarker a marker lives beside the directory, in its
+// parent: ".<name>.minidbgo", plain text, written once a database exists
+// (see datadir.go and MarkerPath).
 const (
 	lockFileName    = "LOCK"
 	currentFileName = "CURRENT"

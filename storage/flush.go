@@ -69,6 +69,10 @@ func (d *DB) flushLoop() {
 			more, err := d.flushOne()
 			if err != nil {
 				d.m.bgErrors.Add(1)
+				if permanentIOError(err) || d.checkDir() != nil {
+					// No retry will write a table: stop taking writes.
+					d.setReadOnly(fmt.Errorf("storage: flush: %w", err))
+				}
 				d.opts.Logger.Error("storage: flush failed; will retry", "err", err, "retry_in", backoff)
 				select {
 				case <-d.ctx.Done():
