@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync/atomic"
 
@@ -124,8 +125,8 @@ func (ix *index) entries(col string, doc jsondoc.Value, id string) ([][]byte, er
 		if len(vals) == 0 {
 			vals = []jsondoc.Value{jsondoc.Null()}
 		}
-		vals = dedupValues(vals)
-		if len(combos)*len(vals) > maxIndexEntriesPerDoc {
+		vals, ok := dedupValues(vals, maxIndexEntriesPerDoc/len(combos))
+		if !ok {
 			return nil, errf("bad_request", "document %q would add more than %d entries to index %q", id, maxIndexEntriesPerDoc, ix.spec.Name)
 		}
 		next := make([][]jsondoc.Value, 0, len(combos)*len(vals))
@@ -140,45 +141,33 @@ func (ix *index) entries(col string, doc jsondoc.Value, id string) ([][]byte, er
 	for _, c := range combos {
 		keys = append(keys, keyenc.IndexKey(nil, col, ix.spec.Name, c, ix.desc, id))
 	}
-	return sortUniqueKeys(keys), nil
+	slices.SortFunc(keys, bytes.Compare)
+	return slices.CompactFunc(keys, bytes.Equal), nil
 }
 
-func dedupValues(vals []jsondoc.Value) []jsondoc.Value {
+// dedupValues returns vals without repeats (values jsondoc.Compare finds
+// equal, such as 1 and 1.0, share one encoding), or false as soon as
+// there are more than max distinct values: a document with a huge array
+// is refused after at most max+1 distinct values, in one linear pass.
+func dedupValues(vals []jsondoc.Value, max int) ([]jsondoc.Value, bool) {
 	if len(vals) < 2 {
-		return vals
+		return vals, len(vals) <= max
 	}
+	seen := make(map[string]struct{}, min(len(vals), max+1))
 	out := vals[:0:0]
+	var buf []byte
 	for _, v := range vals {
-		dup := false
-		for _, o := range out {
-			if jsondoc.Compare(o, v) == 0 && o.Kind() == v.Kind() {
-				dup = true
-				break
-			}
+		buf = keyenc.AppendValue(buf[:0], v)
+		if _, dup := seen[string(buf)]; dup {
+			continue
 		}
-		if !dup {
-			out = append(out, v)
+		if len(out) == max {
+			return nil, false
 		}
+		seen[string(buf)] = struct{}{}
+		out = append(out, v)
 	}
-	return out
-}
-
-func sortUniqueKeys(keys [][]byte) [][]byte {
-	if len(keys) < 2 {
-		return keys
-	}
-	for i := 1; i < len(keys); i++ {
-		for j := i; j > 0 && bytes.Compare(keys[j], keys[j-1]) < 0; j-- {
-			keys[j], keys[j-1] = keys[j-1], keys[j]
-		}
-	}
-	out := keys[:1]
-	for _, k := range keys[1:] {
-		if !bytes.Equal(k, out[len(out)-1]) {
-			out = append(out, k)
-		}
-	}
-	return out
+	return out, true
 }
 
 // isMultikey reports whether doc holds an array anywhere along one of the
