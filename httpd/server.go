@@ -108,6 +108,11 @@ type Config struct {
 	AccessLog bool
 	// Version is reported by /api/health.
 	Version string
+	// CompressMinBytes is the size from which JSON, NDJSON and metrics
+	// responses are compressed (zstd or gzip, as the client's
+	// Accept-Encoding asks). Default 1,024; negative turns compression
+	// off.
+	CompressMinBytes int
 }
 
 func (c Config) withDefaults() Config {
@@ -134,6 +139,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.StatsInterval == 0 {
 		c.StatsInterval = time.Second
+	}
+	if c.CompressMinBytes == 0 {
+		c.CompressMinBytes = defaultCompressMinBytes
 	}
 	if c.AuthFailRate == 0 {
 		c.AuthFailRate = 0.5

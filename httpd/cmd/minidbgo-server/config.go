@@ -46,6 +46,7 @@ type config struct {
 	corsOrigins    string
 	allowedHosts   string
 	formAsJSON     bool
+	compressMin    int
 }
 
 // writeMargin is how much longer than REQUEST_TIMEOUT the default
@@ -161,6 +162,7 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 		corsOrigins:    e.str("CORS_ORIGINS", ""),
 		allowedHosts:   e.str("ALLOWED_HOSTS", ""),
 		formAsJSON:     e.bool("FORM_AS_JSON", true, &errs),
+		compressMin:    e.int("COMPRESS_MIN_BYTES", 1024, &errs),
 	}
 	if len(errs) > 0 {
 		return c, errors.Join(errs...)
@@ -196,6 +198,7 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	fs.StringVar(&c.corsOrigins, "cors-origins", c.corsOrigins, "CORS_ORIGINS: comma-separated origins (https://app.example.com, or *) whose web pages may write; others' writes are refused")
 	fs.StringVar(&c.allowedHosts, "allowed-hosts", c.allowedHosts, "ALLOWED_HOSTS: comma-separated Host names served besides localhost and loopback addresses; checked while listening on loopback, or whenever set")
 	fs.BoolVar(&c.formAsJSON, "form-as-json", c.formAsJSON, "FORM_AS_JSON: read application/x-www-form-urlencoded bodies as JSON (curl -d)")
+	fs.IntVar(&c.compressMin, "compress-min-bytes", c.compressMin, "COMPRESS_MIN_BYTES: compress JSON, NDJSON and metrics responses from this size (zstd or gzip, as the client accepts; 0: off)")
 	fs.BoolVar(&c.init, "init", c.init, "INIT: create a new, empty database even though the marker beside DB_PATH says one existed there (it was deleted, or its volume is not mounted)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -243,6 +246,9 @@ func (c config) validate() error {
 		if u, err := url.Parse(o); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
 			errs = append(errs, fmt.Errorf("CORS_ORIGINS: %q is not an origin (scheme://host[:port], e.g. https://app.example.com)", o))
 		}
+	}
+	if c.compressMin < 0 {
+		errs = append(errs, fmt.Errorf("COMPRESS_MIN_BYTES must be 0 (off) or positive, got %d", c.compressMin))
 	}
 	if c.mode != "server" && c.mode != "cli" {
 		errs = append(errs, fmt.Errorf("MODE=%q: want server or cli", c.mode))

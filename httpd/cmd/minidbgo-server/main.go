@@ -8,7 +8,7 @@
 // ones (LISTEN, DURABILITY, MAX_CONCURRENT, MAX_BODY_MB, MAX_BATCH,
 // MAX_PAGE, *_TIMEOUT, MINIDBGO_API_KEYS, MINIDBGO_API_KEY_FILE, TLS_CERT,
 // TLS_KEY, RATE_LIMIT, LOG_LEVEL, ACCESS_LOG, INIT, CORS_ORIGINS,
-// ALLOWED_HOSTS, FORM_AS_JSON); each has a flag that
+// ALLOWED_HOSTS, FORM_AS_JSON, COMPRESS_MIN_BYTES); each has a flag that
 // overrides it (minidbgo-server -h lists them). GOMEMLIMIT defaults to
 // 200MiB and GOGC to 50.
 //
@@ -137,25 +137,26 @@ func run(args []string, getenv func(string) string, stderr io.Writer) int {
 	addr := ln.Addr().String()
 	loopback := loopbackOnly(addr)
 	srv := httpd.New(db, httpd.Config{
-		MaxConcurrent:  cfg.maxConcurrent,
-		MaxBodyBytes:   int64(cfg.maxBodyMB) << 20,
-		MaxBatch:       cfg.maxBatch,
-		MaxPage:        cfg.maxPage,
-		RequestTimeout: cfg.requestTimeout,
-		ReadTimeout:    cfg.readTimeout,
-		WriteTimeout:   cfg.writeTimeout,
-		Keys:           keys,
-		DebugOpen:      keys == nil && loopback,
-		AllowedOrigins: splitList(cfg.corsOrigins),
-		CheckHost:      loopback || cfg.allowedHosts != "",
-		ListenAddr:     addr,
-		AllowedHosts:   splitList(cfg.allowedHosts),
-		NoFormJSON:     !cfg.formAsJSON,
-		RateLimit:      cfg.rateLimit,
-		RateBurst:      cfg.rateBurst,
-		Logger:         logger,
-		AccessLog:      cfg.accessLog,
-		Version:        version,
+		MaxConcurrent:    cfg.maxConcurrent,
+		MaxBodyBytes:     int64(cfg.maxBodyMB) << 20,
+		MaxBatch:         cfg.maxBatch,
+		MaxPage:          cfg.maxPage,
+		RequestTimeout:   cfg.requestTimeout,
+		ReadTimeout:      cfg.readTimeout,
+		WriteTimeout:     cfg.writeTimeout,
+		Keys:             keys,
+		DebugOpen:        keys == nil && loopback,
+		AllowedOrigins:   splitList(cfg.corsOrigins),
+		CheckHost:        loopback || cfg.allowedHosts != "",
+		ListenAddr:       addr,
+		AllowedHosts:     splitList(cfg.allowedHosts),
+		NoFormJSON:       !cfg.formAsJSON,
+		CompressMinBytes: compressMinBytes(cfg.compressMin),
+		RateLimit:        cfg.rateLimit,
+		RateBurst:        cfg.rateBurst,
+		Logger:           logger,
+		AccessLog:        cfg.accessLog,
+		Version:          version,
 	})
 	expvar.Publish("minidbgo", expvar.Func(func() any { return db.Engine().Metrics() }))
 	hs := &http.Server{
@@ -306,4 +307,13 @@ func loadKeys(cfg config) (*httpd.Keys, error) {
 		keys = keys.Merge(k)
 	}
 	return keys, nil
+}
+
+// compressMinBytes maps COMPRESS_MIN_BYTES (0: off) to
+// httpd.Config.CompressMinBytes (negative: off).
+func compressMinBytes(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
 }
