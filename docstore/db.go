@@ -35,6 +35,10 @@ type Options struct {
 	// MaxSortDocs bounds the documents an unindexed sort holds in memory
 	// (skip + limit). Default 100,000.
 	MaxSortDocs int
+	// MaxSortBytes bounds the memory an unindexed sort holds, at the
+	// documents' estimated in-memory size (a few times their JSON): a sort
+	// that needs more fails with code sort_too_large. Default 64 MiB.
+	MaxSortBytes int64
 }
 
 func (o *Options) withDefaults() Options {
@@ -68,6 +72,9 @@ func (o *Options) withDefaults() Options {
 	}
 	if c.MaxSortDocs <= 0 {
 		c.MaxSortDocs = 100000
+	}
+	if c.MaxSortBytes <= 0 {
+		c.MaxSortBytes = 64 << 20
 	}
 	return c
 }

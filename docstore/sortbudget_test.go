@@ -1,0 +1,104 @@
+package docstore
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// countingBudget is a MemoryBudget with a cap, recording what it lent.
+type countingBudget struct {
+	mu       sync.Mutex
+	cap, out int64
+	peak     int64
+}
+
+var errBudget = errors.New("budget exhausted")
+
+func (b *countingBudget) Reserve(n int64) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.out+n > b.cap {
+		return errBudget
+	}
+	b.out += n
+	b.peak = max(b.peak, b.out)
+	return nil
+}
+
+func (b *countingBudget) Release(n int64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.out -= n
+}
+
+func insertPadded(t *testing.T, db *DB, col string, n, pad int) {
+	t.Helper()
+	var docs [][]byte
+	for i := range n {
+		docs = append(docs, fmt.Appendf(nil, `{"_id":"d%05d","n":%d,"pad":"%0*d"}`, i, n-i, pad, i))
+		if len(docs) == 500 || i == n-1 {
+			_, err := db.InsertMany(col, docs)
+			require.NoError(t, err)
+			docs = docs[:0]
+		}
+	}
+}
+
+// An unindexed sort whose skip+limit documents exceed the byte limit
+// fails with sort_too_large (although skip+limit is under MaxSortDocs),
+// and one within it succeeds.
+func TestSortBytesLimit(t *testing.T) {
+	db := openMem(t, &Options{MaxSortBytes: 256 << 10})
+	insertPadded(t, db, "c", 2000, 200)
+
+	cur, err := db.Find("c", Query{Sort: []byte(`{"n":1}`), Skip: 1900, Limit: 10})
+	require.NoError(t, err)
+	require.False(t, cur.Next())
+	var de *Error
+	require.ErrorAs(t, cur.Err(), &de)
+	require.Equal(t, "sort_too_large", de.Code)
+	require.Contains(t, de.Msg, "262144 bytes")
+	require.Contains(t, de.Msg, "index")
+	_ = cur.Close()
+
+	// A per-query limit lowers it further; a small sort fits.
+	cur, err = db.Find("c", Query{Sort: []byte(`{"n":1}`), Skip: 10, Limit: 5})
+	require.NoError(t, err)
+	require.True(t, cur.Next())
+	require.Equal(t, "d01989", cur.ID())
+	require.NoError(t, cur.Close())
+	cur, err = db.Find("c", Query{Sort: []byte(`{"n":1}`), Skip: 10, Limit: 5, MaxSortBytes: 1024})
+	require.NoError(t, err)
+	require.False(t, cur.Next())
+	require.ErrorAs(t, cur.Err(), &de)
+	require.Equal(t, "sort_too_large", de.Code)
+	_ = cur.Close()
+}
+
+// A sort reserves its memory from the query's MemoryBudget, gives it
+// back at Close, and stops with the budget's error when it runs out.
+func TestSortMemoryBudget(t *testing.T) {
+	db := openMem(t, nil)
+	insertPadded(t, db, "c", 2000, 200)
+
+	b := &countingBudget{cap: 64 << 20}
+	cur, err := db.Find("c", Query{Sort: []byte(`{"n":-1}`), Skip: 1500, Limit: 10, Memory: b})
+	require.NoError(t, err)
+	require.True(t, cur.Next())
+	require.Equal(t, "d01500", cur.ID())
+	require.Greater(t, b.peak, int64(1500*200))
+	require.NoError(t, cur.Close())
+	require.Zero(t, b.out, "Close gives the sort's memory back")
+
+	small := &countingBudget{cap: 300 << 10}
+	cur, err = db.Find("c", Query{Sort: []byte(`{"n":-1}`), Skip: 1500, Limit: 10, Memory: small})
+	require.NoError(t, err)
+	require.False(t, cur.Next())
+	require.ErrorIs(t, cur.Err(), errBudget)
+	_ = cur.Close()
+	require.Zero(t, small.out)
+}
