@@ -116,7 +116,7 @@ func (s *Server) find(w http.ResponseWriter, r *http.Request) {
 // bounded by MaxPage documents), so an error midway is still a clean
 // error response.
 func (s *Server) runFind(w http.ResponseWriter, r *http.Request, col string, q docstore.Query, wrapped bool) {
-	cur, err := s.db.Find(col, q)
+	cur, err := s.db.Find(col, s.budgeted(q))
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -168,7 +168,7 @@ func (s *Server) explain(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	e, err := s.db.Explain(col, q)
+	e, err := s.db.Explain(col, s.budgeted(q))
 	if err != nil {
 		s.writeError(w, r, err)
 		return
