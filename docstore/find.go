@@ -27,7 +27,7 @@ type Query struct {
 
 	// MaxSortBytes bounds the memory an unindexed sort of this query may
 	// hold (its skip+limit documents, at their estimated in-memory size);
-	// 0 selects Options.MaxSortBytes, and a larger value is capped by it.
+	// 0 selects Options.MaxSortBytes (a server sets its own per query).
 	// A sort that needs more fails with code sort_too_large.
 	MaxSortBytes int64
 	// Memory, when set, lends an unindexed sort its memory: the cursor
@@ -168,7 +168,7 @@ func (db *DB) Find(col string, q Query) (*Cursor, error) {
 	cur := &Cursor{db: db, p: p, form: form, limit: limit, skip: q.Skip, matchAll: isEmptyFilter(q.Filter), covered: coveredByIndex(p)}
 	cur.sortMax = db.opts.MaxSortBytes
 	if q.MaxSortBytes > 0 {
-		cur.sortMax = min(cur.sortMax, q.MaxSortBytes)
+		cur.sortMax = q.MaxSortBytes
 	}
 	cur.sortMem = q.Memory
 	cur.stats = p.explain()

@@ -65,7 +65,7 @@ func TestSortBytesLimit(t *testing.T) {
 	require.Contains(t, de.Msg, "index")
 	_ = cur.Close()
 
-	// A per-query limit lowers it further; a small sort fits.
+	// A small sort fits; a per-query limit replaces the database's.
 	cur, err = db.Find("c", Query{Sort: []byte(`{"n":1}`), Skip: 10, Limit: 5})
 	require.NoError(t, err)
 	require.True(t, cur.Next())
@@ -77,6 +77,11 @@ func TestSortBytesLimit(t *testing.T) {
 	require.ErrorAs(t, cur.Err(), &de)
 	require.Equal(t, "sort_too_large", de.Code)
 	_ = cur.Close()
+	cur, err = db.Find("c", Query{Sort: []byte(`{"n":1}`), Skip: 1900, Limit: 10, MaxSortBytes: 64 << 20})
+	require.NoError(t, err)
+	require.True(t, cur.Next())
+	require.Equal(t, "d00099", cur.ID())
+	require.NoError(t, cur.Close())
 }
 
 // A sort reserves its memory from the query's MemoryBudget, gives it

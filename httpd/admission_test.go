@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"testing"
@@ -203,7 +205,7 @@ func TestSlowSendersDoNotHoldSlots(t *testing.T) {
 	}
 	imp := e.rawRequest("POST /api/products/_import HTTP/1.1\r\nContent-Type: application/x-ndjson\r\nContent-Length: 100000\r\n", `{"_id":"i1"}`+"\n")
 	go trickle(imp, 200*time.Millisecond, stop)
-	eventually(t, "the slow requests to arrive", func() bool { return e.srv.metrics.inFlight.Load() == 2*slots+1 })
+	eventually(t, "the slow requests to be open at once (without holding the slots)", func() bool { return e.srv.metrics.inFlight.Load() == 2*slots+1 })
 
 	// A normal request is served although more slow requests are open
 	// than there are slots (the _import stream holds one of them).
@@ -253,4 +255,19 @@ func TestStalledDumpReaderReleasesSnapshot(t *testing.T) {
 	e.do("GET", "/api/metrics", nil).json(t, &m)
 	require.Equal(t, uint64(1), m.HTTPTooSlow)
 	require.Zero(t, m.Snapshots)
+}
+
+// The default budget is a quarter of the Go memory limit, at least
+// MaxBodyBytes; a sort's share a quarter of that.
+func TestAdmissionDefaults(t *testing.T) {
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(200 << 20))
+	c := Config{}.withDefaults()
+	require.Equal(t, int64(50<<20), c.MaxInflightBytes)
+	require.Equal(t, int64(50<<20)/4, c.MaxSortBytes)
+	require.Equal(t, int64(16<<10), c.MinTransferRate)
+	require.Equal(t, 10*time.Second, c.TransferWindow)
+	c = Config{MaxBodyBytes: 80 << 20}.withDefaults()
+	require.Equal(t, int64(80<<20), c.MaxInflightBytes)
+	debug.SetMemoryLimit(math.MaxInt64)
+	require.Equal(t, int64(256<<20), Config{}.withDefaults().MaxInflightBytes)
 }
