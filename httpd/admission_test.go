@@ -257,17 +257,17 @@ func TestStalledDumpReaderReleasesSnapshot(t *testing.T) {
 	require.Zero(t, m.Snapshots)
 }
 
-// The default budget is a quarter of the Go memory limit, at least
-// MaxBodyBytes; a sort's share a quarter of that.
+// The default budget is an eighth of the Go memory limit, at least
+// MaxBodyBytes; a sort's share half of that.
 func TestAdmissionDefaults(t *testing.T) {
 	defer debug.SetMemoryLimit(debug.SetMemoryLimit(200 << 20))
 	c := Config{}.withDefaults()
-	require.Equal(t, int64(50<<20), c.MaxInflightBytes)
-	require.Equal(t, int64(50<<20)/4, c.MaxSortBytes)
+	require.Equal(t, int64(25<<20), c.MaxInflightBytes)
+	require.Equal(t, int64(25<<20)/2, c.MaxSortBytes)
 	require.Equal(t, int64(16<<10), c.MinTransferRate)
 	require.Equal(t, 10*time.Second, c.TransferWindow)
-	c = Config{MaxBodyBytes: 80 << 20}.withDefaults()
-	require.Equal(t, int64(80<<20), c.MaxInflightBytes)
+	c = Config{MaxBodyBytes: 40 << 20}.withDefaults()
+	require.Equal(t, int64(40<<20), c.MaxInflightBytes)
 	debug.SetMemoryLimit(math.MaxInt64)
-	require.Equal(t, int64(256<<20), Config{}.withDefaults().MaxInflightBytes)
+	require.Equal(t, int64(128<<20), Config{}.withDefaults().MaxInflightBytes)
 }

@@ -65,11 +65,11 @@ type Config struct {
 	ReadTimeout, WriteTimeout time.Duration
 	// MaxInflightBytes bounds the memory of request bodies and of
 	// unindexed sorts in flight at once (503 with Retry-After beyond).
-	// Default: a quarter of the Go memory limit (GOMEMLIMIT), or 256 MiB
+	// Default: an eighth of the Go memory limit (GOMEMLIMIT), or 128 MiB
 	// without one, and at least MaxBodyBytes. See admission.go.
 	MaxInflightBytes int64
 	// MaxSortBytes bounds the memory one unindexed sort may hold (400
-	// sort_too_large beyond). Default: MaxInflightBytes / 4.
+	// sort_too_large beyond). Default: MaxInflightBytes / 2.
 	MaxSortBytes int64
 	// MinTransferRate is the slowest a request body, an upload or a
 	// download may move, in bytes per second averaged over each

@@ -25,8 +25,8 @@ type config struct {
 	gogc           string // GOGC
 	maxConcurrent  int
 	maxBodyMB      int
-	maxInflightMB  int   // 0: a quarter of GOMEMLIMIT (httpd.Config.MaxInflightBytes)
-	maxSortMB      int   // 0: MAX_INFLIGHT_MB / 4
+	maxInflightMB  int   // 0: GOMEMLIMIT / 8 (httpd.Config.MaxInflightBytes)
+	maxSortMB      int   // 0: MAX_INFLIGHT_MB / 2
 	minRate        int64 // MIN_TRANSFER_RATE, bytes/s; 0 turns it off
 	rateWindow     time.Duration
 	maxBatch       int
@@ -167,8 +167,8 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	fs.StringVar(&c.gogc, "gogc", c.gogc, "GOGC: GC percentage (default 50)")
 	fs.IntVar(&c.maxConcurrent, "max-concurrent", c.maxConcurrent, "MAX_CONCURRENT: requests served at once (excess: 503)")
 	fs.IntVar(&c.maxBodyMB, "max-body-mb", c.maxBodyMB, "MAX_BODY_MB: request body limit in MiB (excess: 413)")
-	fs.IntVar(&c.maxInflightMB, "max-inflight-mb", c.maxInflightMB, "MAX_INFLIGHT_MB: memory for request bodies and sorts in flight, in MiB (excess: 503; default GOMEMLIMIT/4)")
-	fs.IntVar(&c.maxSortMB, "max-sort-mb", c.maxSortMB, "MAX_SORT_MB: memory of one unindexed sort, in MiB (excess: 400 sort_too_large; default MAX_INFLIGHT_MB/4)")
+	fs.IntVar(&c.maxInflightMB, "max-inflight-mb", c.maxInflightMB, "MAX_INFLIGHT_MB: memory for request bodies and sorts in flight, in MiB (excess: 503; default GOMEMLIMIT/8)")
+	fs.IntVar(&c.maxSortMB, "max-sort-mb", c.maxSortMB, "MAX_SORT_MB: memory of one unindexed sort, in MiB (excess: 400 sort_too_large; default MAX_INFLIGHT_MB/2)")
 	fs.Int64Var(&c.minRate, "min-transfer-rate", c.minRate, "MIN_TRANSFER_RATE: slowest body upload or download, bytes/s over each -transfer-window (0: off)")
 	fs.DurationVar(&c.rateWindow, "transfer-window", c.rateWindow, "TRANSFER_WINDOW: the window MIN_TRANSFER_RATE is measured over")
 	fs.IntVar(&c.maxBatch, "max-batch", c.maxBatch, "MAX_BATCH: documents per _insertMany")
