@@ -32,9 +32,10 @@ import (
 // the MaxConcurrent slots, so clients that send slowly do not hold the
 // slots. Every transfer — a request body, an upload stream, a download
 // stream (dumpDB, _export) — must move at least Config.MinTransferRate
-// bytes per second, measured over windows of Config.TransferWindow: a
-// window that ends short of MinTransferRate × TransferWindow bytes ends
-// the transfer (408 client_too_slow for a body; a cut response, which
+// bytes per second, measured over windows of Config.TransferWindow of
+// time spent waiting on the client (inside reads and writes, never the
+// server's own work between them): a window that ends short of
+// MinTransferRate × TransferWindow bytes ends the transfer (408 client_too_slow for a body; a cut response, which
 // releases the snapshot it reads, for a download). A single read or write
 // is also bounded by ReadTimeout/WriteTimeout, and a buffered body by
 // ReadTimeout in total.
@@ -194,9 +195,8 @@ func (s *Server) admitBody(next http.Handler) http.Handler {
 // reserving what a body of unknown length grows to in *held.
 func (s *Server) readAdmitted(w http.ResponseWriter, r *http.Request, held *int64) ([]byte, error) {
 	rc := http.NewResponseController(w)
-	now := time.Now()
-	m := s.newMeter(s.cfg.ReadTimeout, now)
-	m.limit = now.Add(s.cfg.ReadTimeout)
+	m := s.newMeter(s.cfg.ReadTimeout)
+	m.limit = time.Now().Add(s.cfg.ReadTimeout)
 	defer func() { _ = rc.SetReadDeadline(time.Time{}) }() // no stale deadline for the handler
 	src := http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
 	var buf []byte
@@ -273,21 +273,25 @@ func (s *Server) streamAdmit(next http.Handler) http.Handler {
 }
 
 // transferMeter enforces the minimum transfer rate on one direction of
-// one connection: within each window, quota bytes must move, or the
-// window's end is the transfer's deadline. Not safe for concurrent use.
+// one connection. Only the time spent waiting on the peer — inside reads
+// and writes — counts: a window is TransferWindow of that time, within
+// which quota bytes must move, or the window's end is the transfer's
+// deadline. Time the server spends between transfers (reading tables for
+// a dump, storing an import's documents) is never held against the
+// client. Not safe for concurrent use.
 type transferMeter struct {
 	quota  int64          // bytes due per window; 0: no minimum rate
-	window time.Duration  // the window's length
+	window time.Duration  // the window's length, in time waited
 	rate   int64          // bytes per second, for messages
 	slow   *atomic.Uint64 // counts the transfers ended too slow
 	stall  time.Duration  // the bound on one read or write
 	limit  time.Time      // no deadline past this (zero: none)
-	start  time.Time      // the current window's start
+	waited time.Duration  // time waited in the current window
 	moved  int64          // bytes moved in the current window
 }
 
-func (s *Server) newMeter(stall time.Duration, now time.Time) transferMeter {
-	m := transferMeter{window: s.cfg.TransferWindow, stall: stall, start: now, slow: &s.mem.tooSlow}
+func (s *Server) newMeter(stall time.Duration) transferMeter {
+	m := transferMeter{window: s.cfg.TransferWindow, stall: stall, slow: &s.mem.tooSlow}
 	if s.cfg.MinTransferRate > 0 {
 		m.rate = s.cfg.MinTransferRate
 		m.quota = max(1, int64(float64(s.cfg.MinTransferRate)*s.cfg.TransferWindow.Seconds()))
@@ -295,11 +299,11 @@ func (s *Server) newMeter(stall time.Duration, now time.Time) transferMeter {
 	return m
 }
 
-// deadline returns the deadline for the next read or write.
+// deadline returns the deadline of a read or write starting at now.
 func (m *transferMeter) deadline(now time.Time) time.Time {
 	d := now.Add(m.stall)
 	if m.quota > 0 && m.moved < m.quota {
-		if end := m.start.Add(m.window); end.Before(d) {
+		if end := now.Add(m.window - m.waited); end.Before(d) {
 			d = end
 		}
 	}
@@ -309,15 +313,16 @@ func (m *transferMeter) deadline(now time.Time) time.Time {
 	return d
 }
 
-// record counts n bytes moved; it reports false when a window ended
-// short of its quota.
-func (m *transferMeter) record(n int, now time.Time) bool {
+// record counts n bytes moved in a read or write that waited waited; it
+// reports false when a window ended short of its quota.
+func (m *transferMeter) record(n int, waited time.Duration) bool {
 	m.moved += int64(n)
-	if m.quota > 0 && now.Sub(m.start) >= m.window {
+	m.waited += waited
+	if m.quota > 0 && m.waited >= m.window {
 		if m.moved < m.quota {
 			return false
 		}
-		m.start, m.moved = now, 0
+		m.waited, m.moved = 0, 0
 	}
 	return true
 }
@@ -338,9 +343,10 @@ func (m *transferMeter) tooSlow() error {
 // read reads from src under the meter's deadline; a deadline reached is
 // the 408 error.
 func (m *transferMeter) read(rc *http.ResponseController, src io.Reader, p []byte) (int, error) {
-	_ = rc.SetReadDeadline(m.deadline(time.Now())) // writers without deadlines (tests) keep none
+	start := time.Now()
+	_ = rc.SetReadDeadline(m.deadline(start)) // writers without deadlines (tests) keep none
 	n, err := src.Read(p)
-	if ok := m.record(n, time.Now()); err == nil && !ok || err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+	if ok := m.record(n, time.Since(start)); err == nil && !ok || err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
 		return n, m.tooSlow()
 	}
 	return n, err

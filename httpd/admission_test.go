@@ -193,7 +193,7 @@ func trickle(c net.Conn, interval time.Duration, stop <-chan struct{}) {
 func TestSlowSendersDoNotHoldSlots(t *testing.T) {
 	const slots = 2
 	e := newEnv(t, envOptions{cfg: Config{MaxConcurrent: slots, MinTransferRate: 1000,
-		TransferWindow: 2 * time.Second, ReadTimeout: time.Minute}})
+		TransferWindow: 5 * time.Second, ReadTimeout: time.Minute}})
 	e.seed()
 	stop := make(chan struct{})
 	defer close(stop)
@@ -270,4 +270,29 @@ func TestAdmissionDefaults(t *testing.T) {
 	require.Equal(t, int64(40<<20), c.MaxInflightBytes)
 	debug.SetMemoryLimit(math.MaxInt64)
 	require.Equal(t, int64(128<<20), Config{}.withDefaults().MaxInflightBytes)
+}
+
+// The minimum rate counts only time spent waiting on the client: the
+// server's own work between transfers never ends a transfer.
+func TestTransferMeter(t *testing.T) {
+	s := &Server{cfg: Config{MinTransferRate: 1000, TransferWindow: time.Second}, mem: &memBudget{}}
+	m := s.newMeter(time.Minute)
+	require.Equal(t, int64(1000), m.quota)
+	now := time.Now()
+	require.Equal(t, now.Add(time.Second), m.deadline(now), "the window's end while the quota is due")
+	require.True(t, m.record(10, 600*time.Millisecond))
+	require.Equal(t, now.Add(400*time.Millisecond), m.deadline(now))
+	require.False(t, m.record(10, 500*time.Millisecond), "20 bytes in a 1 s window of waiting")
+
+	m = s.newMeter(time.Minute)
+	for range 100 { // 100 short waits between long pauses of the server's
+		require.True(t, m.record(100, time.Millisecond))
+	}
+	require.Equal(t, now.Add(time.Minute), m.deadline(now), "quota met: only the stall bound")
+	require.True(t, m.record(0, time.Second), "a window ending with its quota met starts the next")
+	require.Zero(t, m.moved)
+
+	s.cfg.MinTransferRate = -1
+	m = s.newMeter(time.Minute)
+	require.True(t, m.record(0, time.Hour), "no minimum rate")
 }

@@ -13,9 +13,9 @@ import (
 // timeouts, they push the connection's deadline forward as data moves:
 // a stalled peer is still cut off after one timeout, a steady one never.
 // A peer that moves data, but slower than Config.MinTransferRate over a
-// Config.TransferWindow, is cut off at the end of that window (see
-// admission.go): a dump reader that does not read cannot pin the
-// snapshot, and the tables it holds, for long.
+// Config.TransferWindow of time spent waiting on it, is cut off at the
+// end of that window (see admission.go): a dump reader that does not read
+// cannot pin the snapshot, and the tables it holds, for long.
 
 // deadlineWriter extends the write deadline before each write and
 // records whether anything was written (after which errors can no
@@ -30,7 +30,7 @@ type deadlineWriter struct {
 
 // downloadWriter returns the writer of a streamed response.
 func (s *Server) downloadWriter(w http.ResponseWriter) *deadlineWriter {
-	return &deadlineWriter{w: w, rc: http.NewResponseController(w), m: s.newMeter(s.cfg.WriteTimeout, time.Now())}
+	return &deadlineWriter{w: w, rc: http.NewResponseController(w), m: s.newMeter(s.cfg.WriteTimeout)}
 }
 
 // Write extends the write deadline, then writes.
@@ -38,10 +38,11 @@ func (d *deadlineWriter) Write(p []byte) (int, error) {
 	if d.werr != nil {
 		return 0, d.werr
 	}
-	_ = d.rc.SetWriteDeadline(d.m.deadline(time.Now())) // unsupported writers (tests) keep theirs
+	start := time.Now()
+	_ = d.rc.SetWriteDeadline(d.m.deadline(start)) // unsupported writers (tests) keep theirs
 	d.wrote = true
 	n, err := d.w.Write(p)
-	if ok := d.m.record(n, time.Now()); err == nil && !ok || err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+	if ok := d.m.record(n, time.Since(start)); err == nil && !ok || err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
 		err = d.m.tooSlow()
 	}
 	if err != nil && d.werr == nil {
@@ -60,7 +61,7 @@ type deadlineReader struct {
 
 // uploadReader returns the reader of a streamed request body.
 func (s *Server) uploadReader(w http.ResponseWriter, r io.Reader) *deadlineReader {
-	return &deadlineReader{r: r, rc: http.NewResponseController(w), m: s.newMeter(s.cfg.ReadTimeout, time.Now())}
+	return &deadlineReader{r: r, rc: http.NewResponseController(w), m: s.newMeter(s.cfg.ReadTimeout)}
 }
 
 // Read extends the read deadline, then reads.
