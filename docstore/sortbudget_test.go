@@ -1,6 +1,7 @@
 package docstore
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"sync"
@@ -106,4 +107,30 @@ func TestSortMemoryBudget(t *testing.T) {
 	require.ErrorIs(t, cur.Err(), errBudget)
 	_ = cur.Close()
 	require.Zero(t, small.out)
+}
+
+// Import and Restore batch by bytes as well as by count: large documents
+// are not held MaxBatchDocs at a time.
+func TestStreamBatchBytes(t *testing.T) {
+	db := openMem(t, nil)
+	var in bytes.Buffer
+	for i := range 12 {
+		fmt.Fprintf(&in, `{"_id":"d%d","pad":"%0*d"}`+"\n", i, 256<<10, i)
+	}
+	before := db.Engine().Metrics().Batches
+	n, err := db.Import("c", bytes.NewReader(in.Bytes()))
+	require.NoError(t, err)
+	require.Equal(t, int64(12), n)
+	// 12 documents of 256 KiB in batches of at most 1 MiB + one document.
+	require.GreaterOrEqual(t, db.Engine().Metrics().Batches-before, uint64(12*256/(1024+256)))
+
+	var dump bytes.Buffer
+	_, err = db.Dump(&dump)
+	require.NoError(t, err)
+	db2 := openMem(t, nil)
+	before = db2.Engine().Metrics().Batches
+	st, err := db2.Restore(bytes.NewReader(dump.Bytes()))
+	require.NoError(t, err)
+	require.Equal(t, int64(12), st.Documents)
+	require.GreaterOrEqual(t, db2.Engine().Metrics().Batches-before, uint64(12*256/(1024+256)))
 }

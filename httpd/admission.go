@@ -25,8 +25,9 @@ import (
 // the unread body is not drained). A sort reserves as its buffer grows
 // and may hold at most Config.MaxSortBytes: beyond that it answers 400
 // sort_too_large; when the shared budget runs out it answers 503. The
-// streaming uploads (restoreDB, _import) hold one document at a time and
-// reserve MaxBodyBytes for their whole run.
+// streaming uploads (restoreDB, _import) hold a batch of at most 1 MiB
+// plus one document (docstore's streamBatchBytes) and reserve
+// MaxBodyBytes for their whole run.
 //
 // Slow clients. A request body is read before the request takes one of
 // the MaxConcurrent slots, so clients that send slowly do not hold the
@@ -255,8 +256,8 @@ func (s *Server) bodyErr(err error) error {
 
 // streamAdmit admits a streaming route: an upload (restoreDB, _import)
 // reserves MaxBodyBytes of the memory budget for its run (it holds a
-// document at a time, up to that size), or is answered 503 before its
-// body is read.
+// batch of at most 1 MiB and a document of up to that size), or is
+// answered 503 before its body is read.
 func (s *Server) streamAdmit(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPost {

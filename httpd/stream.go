@@ -64,7 +64,13 @@ func (s *Server) uploadReader(w http.ResponseWriter, r io.Reader) *deadlineReade
 	return &deadlineReader{r: r, rc: http.NewResponseController(w), m: s.newMeter(s.cfg.ReadTimeout)}
 }
 
-// Read extends the read deadline, then reads.
+// Read extends the read deadline, then reads. At the end of the body it
+// lifts the deadline, which would otherwise end the server's background
+// read (and cancel the request's context) while the handler answers.
 func (d *deadlineReader) Read(p []byte) (int, error) {
-	return d.m.read(d.rc, d.r, p)
+	n, err := d.m.read(d.rc, d.r, p)
+	if err == io.EOF {
+		_ = d.rc.SetReadDeadline(time.Time{})
+	}
+	return n, err
 }
