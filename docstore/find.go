@@ -85,6 +85,8 @@ type Cursor struct {
 	peek     *match
 	more     bool
 	last     *match // last returned, for the token
+	prev     *match // returned before last (EndPageBefore)
+	ended    bool   // EndPageBefore ended the page
 	err      error
 	closed   bool
 
@@ -268,7 +270,7 @@ func sortFieldsOf(doc jsondoc.Value, s *query.Sort) []byte {
 
 // Next advances to the next document of the page.
 func (c *Cursor) Next() bool {
-	if c.closed || c.err != nil {
+	if c.closed || c.err != nil || c.ended {
 		return false
 	}
 	if c.returned >= c.limit {
@@ -290,7 +292,7 @@ func (c *Cursor) Next() bool {
 		return false
 	}
 	c.returned++
-	c.last = m
+	c.prev, c.last = c.last, m
 	c.stats.NReturned++
 	out := m.json
 	if c.p.proj != nil {
@@ -455,6 +457,22 @@ func (h *matchHeap) Pop() any {
 	x := h.ms[n]
 	h.ms = h.ms[:n]
 	return x
+}
+
+// EndPageBefore ends the page before the current document, with which
+// the page of NextToken then starts: a server ends a page early so when it
+// has no memory for more. It reports false, and changes nothing, when the
+// current document is the page's first: a page is never empty.
+func (c *Cursor) EndPageBefore() bool {
+	if c.closed || c.err != nil || c.ended || c.returned < 2 {
+		return false
+	}
+	c.last, c.prev = c.prev, nil
+	c.returned--
+	c.stats.NReturned--
+	c.more, c.ended = true, true
+	c.cur, c.curID = nil, ""
+	return true
 }
 
 // Doc returns the current document's JSON (projected).

@@ -134,3 +134,59 @@ func TestStreamBatchBytes(t *testing.T) {
 	require.Equal(t, int64(12), st.Documents)
 	require.GreaterOrEqual(t, db2.Engine().Metrics().Batches-before, uint64(12*256/(1024+256)))
 }
+
+// A page ended before its current document continues with it: walking
+// the pages returns every document once, in order, sorted or not.
+func TestEndPageBefore(t *testing.T) {
+	db := openMem(t, nil)
+	insertPadded(t, db, "c", 50, 10)
+	for _, q := range []Query{
+		{Limit: 10},
+		{Limit: 10, Sort: []byte(`{"n":1}`)},
+		{Limit: 10, Sort: []byte(`{"_id":-1}`), Skip: 3},
+	} {
+		var got []string
+		tok := ""
+		for pages := 0; ; pages++ {
+			require.Less(t, pages, 100)
+			qq := q
+			if tok != "" {
+				qq = Query{Cursor: tok}
+			}
+			cur, err := db.Find("c", qq)
+			require.NoError(t, err)
+			n := 0
+			for cur.Next() {
+				n++
+				if n == 4 { // the page "has no room" for its 4th document
+					require.True(t, cur.EndPageBefore())
+					require.False(t, cur.Next())
+					break
+				}
+				got = append(got, cur.ID())
+			}
+			require.NoError(t, cur.Err())
+			tok = cur.NextToken()
+			require.NoError(t, cur.Close())
+			if tok == "" {
+				break
+			}
+		}
+		// The same walk without ending pages early.
+		var want []string
+		cur, err := db.Find("c", Query{Limit: 50, Sort: q.Sort, Skip: q.Skip})
+		require.NoError(t, err)
+		for cur.Next() {
+			want = append(want, cur.ID())
+		}
+		require.NoError(t, cur.Close())
+		require.Equal(t, want, got, "%+v", q)
+	}
+
+	cur, err := db.Find("c", Query{Limit: 10})
+	require.NoError(t, err)
+	require.True(t, cur.Next())
+	require.False(t, cur.EndPageBefore(), "a page is never empty")
+	require.True(t, cur.Next())
+	require.NoError(t, cur.Close())
+}

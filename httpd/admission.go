@@ -16,15 +16,19 @@ import (
 
 // Admission: what one request may take from the server.
 //
-// Memory. Request bodies and the buffers of unindexed sorts are counted
-// against one budget, Config.MaxInflightBytes (MAX_INFLIGHT_MB). A body
+// Memory. Request bodies, the buffers of unindexed sorts and the pages of
+// query results are counted against one budget, Config.MaxInflightBytes
+// (MAX_INFLIGHT_MB). A body
 // with a Content-Length reserves it before a byte is read; a chunked body
 // reserves as it arrives, in steps of bodyReserveStep. A body that does
 // not fit is answered 503 overloaded with Retry-After, before it is read
 // when its length is declared (the connection is then closed, so that
 // the unread body is not drained). A sort reserves as its buffer grows
 // and may hold at most Config.MaxSortBytes: beyond that it answers 400
-// sort_too_large; when the shared budget runs out it answers 503. The
+// sort_too_large; when the shared budget runs out it answers 503. A page
+// of _find/_search results reserves as it grows; when the budget has no
+// room for its next document the page ends before it, with a cursor that
+// continues with it (503 when not even its first document fits). The
 // streaming uploads (restoreDB, _import) hold a batch of at most 1 MiB
 // plus one document (docstore's streamBatchBytes) and reserve
 // MaxBodyBytes for their whole run.
@@ -87,7 +91,7 @@ func (c Config) admissionDefaults() Config {
 type memBudget struct {
 	limit int64
 	used  atomic.Int64
-	// rejected counts reservations refused.
+	// rejected counts the requests answered 503 for want of memory.
 	rejected atomic.Uint64
 	// tooSlow counts transfers ended below the minimum rate.
 	tooSlow atomic.Uint64
@@ -98,7 +102,6 @@ func (b *memBudget) tryAcquire(n int64) bool {
 	for {
 		u := b.used.Load()
 		if u+n > b.limit {
-			b.rejected.Add(1)
 			return false
 		}
 		if b.used.CompareAndSwap(u, u+n) {
@@ -125,7 +128,10 @@ func (b *memBudget) Reserve(n int64) error {
 // Release returns n bytes a sort reserved.
 func (b *memBudget) Release(n int64) { b.release(n) }
 
+// overloaded counts a request refused for want of memory and returns
+// its 503 error.
 func (b *memBudget) overloaded(what string) error {
+	b.rejected.Add(1)
 	return reqErr(codeOverloaded, fmt.Sprintf(
 		"the server's memory budget for request bodies and sorts (%d bytes, MAX_INFLIGHT_MB) is in use; no room for %s: retry shortly",
 		b.limit, what))
@@ -135,6 +141,33 @@ func (b *memBudget) overloaded(what string) error {
 func (s *Server) budgeted(q docstore.Query) docstore.Query {
 	q.MaxSortBytes, q.Memory = s.cfg.MaxSortBytes, s.mem
 	return q
+}
+
+// pageMemory is the reservation of a query's response page.
+type pageMemory struct{ held int64 }
+
+// pageReserveStep is the least a page reserves at a time.
+const pageReserveStep = 64 << 10
+
+// reserve makes the reservation at least n bytes, reporting false when
+// the budget has no room.
+func (p *pageMemory) reserve(b *memBudget, n int) bool {
+	need := int64(n) - p.held
+	if need <= 0 {
+		return true
+	}
+	need = max(need, pageReserveStep)
+	if !b.tryAcquire(need) {
+		return false
+	}
+	p.held += need
+	return true
+}
+
+// release gives the reservation back.
+func (p *pageMemory) release(b *memBudget) {
+	b.release(p.held)
+	p.held = 0
 }
 
 // bufferedBody is a request body the admission middleware has read.

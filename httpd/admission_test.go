@@ -296,3 +296,48 @@ func TestTransferMeter(t *testing.T) {
 	m = s.newMeter(time.Minute)
 	require.True(t, m.record(0, time.Hour), "no minimum rate")
 }
+
+// A page of results is reserved from the budget as it grows: under
+// memory pressure it ends early with a cursor that continues with the
+// next document, and with no room for one document the query is 503.
+func TestPageMemory(t *testing.T) {
+	const body = 64 << 10
+	e := newEnv(t, envOptions{cfg: Config{MaxBodyBytes: body, MaxInflightBytes: 400 << 10, MinTransferRate: -1}})
+	insertPadded(t, e.db, "c", 20, 30<<10) // 600 KB
+
+	var res api.FindResult
+	e.do("POST", "/api/c/_find", `{"limit":20}`).json(t, &res)
+	require.Less(t, len(res.Docs), 20, "the page ends within the budget")
+	require.NotEmpty(t, res.Cursor)
+	seen := map[string]bool{}
+	for pages := 0; ; pages++ {
+		require.Less(t, pages, 20)
+		require.NotEmpty(t, res.Docs)
+		for _, d := range res.Docs {
+			var doc struct {
+				ID string `json:"_id"`
+			}
+			require.NoError(t, json.Unmarshal(d, &doc))
+			require.False(t, seen[doc.ID], "%s twice", doc.ID)
+			seen[doc.ID] = true
+		}
+		if res.Cursor == "" {
+			break
+		}
+		next, _ := json.Marshal(map[string]string{"cursor": res.Cursor})
+		res = api.FindResult{}
+		e.do("POST", "/api/c/_find", next).json(t, &res)
+	}
+	require.Len(t, seen, 20)
+	require.Zero(t, e.inflight())
+
+	// Bodies hold all but 16 KiB: not one 30 KB document fits.
+	for range 6 {
+		e.rawRequest("POST /api/c HTTP/1.1\r\nContent-Type: application/json\r\n"+
+			fmt.Sprintf("Content-Length: %d\r\n", body), "{")
+	}
+	eventually(t, "the bodies' reservations", func() bool { return e.srv.mem.used.Load() == 6*body })
+	r := e.do("POST", "/api/c/_find", `{"limit":20}`)
+	errorBody(t, r, http.StatusServiceUnavailable, "overloaded")
+	require.Equal(t, "1", r.header.Get("Retry-After"))
+}
