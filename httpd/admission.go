@@ -63,7 +63,7 @@ const (
 // admitted). An eighth, because an admitted body costs about five times
 // its bytes at its peak (the body, the parsed document, the encoded
 // record, the WAL and the memtable's copies: 100 concurrent 10 MB POSTs
-// peak at 179 MB RSS with 25 MiB admitted at once, 300 MB with 50 MiB),
+// peak at 149-199 MB RSS with 25 MiB admitted at once, 300 MB with 50 MiB),
 // and the memtables and block cache need the rest. The default
 // MaxSortBytes is half of MaxInflightBytes.
 func (c Config) admissionDefaults() Config {
