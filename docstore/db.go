@@ -45,6 +45,10 @@ type Options struct {
 	// build resumed at open that fails. Default: Storage.Logger, else
 	// nothing.
 	Logger *slog.Logger
+	// MaxSortBytes bounds the memory an unindexed sort holds, at the
+	// documents' estimated in-memory size (a few times their JSON): a sort
+	// that needs more fails with code sort_too_large. Default 64 MiB.
+	MaxSortBytes int64
 }
 
 func (o *Options) withDefaults() Options {
@@ -87,6 +91,9 @@ func (o *Options) withDefaults() Options {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.MaxSortBytes <= 0 {
+		c.MaxSortBytes = 64 << 20
 	}
 	return c
 }

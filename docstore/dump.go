@@ -125,6 +125,7 @@ func (db *DB) Restore(r io.Reader) (DumpStats, error) {
 	seenCols := map[string]bool{}
 	var pendingCol string
 	var pending [][]byte
+	var pendingBytes int
 	flush := func() error {
 		if len(pending) == 0 {
 			return nil
@@ -133,7 +134,7 @@ func (db *DB) Restore(r io.Reader) (DumpStats, error) {
 			return err
 		}
 		st.Documents += int64(len(pending))
-		pending = pending[:0]
+		pending, pendingBytes = pending[:0], 0
 		return nil
 	}
 	for {
@@ -185,13 +186,14 @@ func (db *DB) Restore(r io.Reader) (DumpStats, error) {
 		if !ok || docV.Kind() != jsondoc.KindObject {
 			return st, lineError(n, errf("bad_request", "a dump line needs \"doc\" (an object) or \"index\""))
 		}
-		if col != pendingCol || len(pending) >= db.opts.MaxBatchDocs {
+		if col != pendingCol || len(pending) >= db.opts.MaxBatchDocs || pendingBytes >= streamBatchBytes {
 			if err := flush(); err != nil {
 				return st, lineError(n, err)
 			}
 			pendingCol = col
 		}
 		pending = append(pending, jsondoc.AppendJSON(nil, docV))
+		pendingBytes += len(pending[len(pending)-1])
 	}
 	if err := flush(); err != nil {
 		return st, err
@@ -283,6 +285,11 @@ func (db *DB) Export(col string, w io.Writer) (int64, error) {
 	return n, bw.Flush()
 }
 
+// streamBatchBytes bounds the bytes of a Restore's or an Import's batch
+// (besides Options.MaxBatchDocs documents): a stream holds at most this
+// plus one document, whatever its documents' sizes.
+const streamBatchBytes = 1 << 20
+
 // Import reads NDJSON documents into a collection (upserting), in batches.
 // A bad line stops it with an Error whose Index is the line number.
 func (db *DB) Import(col string, r io.Reader) (int64, error) {
@@ -291,6 +298,7 @@ func (db *DB) Import(col string, r io.Reader) (int64, error) {
 	}
 	lr := newValueReader(r, db.opts.MaxDocumentBytes+1)
 	var pending [][]byte
+	var pendingBytes int
 	var n int64
 	firstLine := 0
 	flush := func() error {
@@ -305,7 +313,7 @@ func (db *DB) Import(col string, r io.Reader) (int64, error) {
 			return err
 		}
 		n += int64(len(pending))
-		pending = pending[:0]
+		pending, pendingBytes = pending[:0], 0
 		return nil
 	}
 	for {
@@ -327,7 +335,8 @@ func (db *DB) Import(col string, r io.Reader) (int64, error) {
 			firstLine = ln
 		}
 		pending = append(pending, bytes.Clone(line))
-		if len(pending) >= db.opts.MaxBatchDocs {
+		pendingBytes += len(line)
+		if len(pending) >= db.opts.MaxBatchDocs || pendingBytes >= streamBatchBytes {
 			if err := flush(); err != nil {
 				return n, err
 			}

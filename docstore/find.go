@@ -24,7 +24,33 @@ type Query struct {
 	Skip       int
 	Limit      int    // 0: the cursor's page size, else Options.DefaultLimit; capped at Options.MaxLimit
 	Cursor     string // resume token from Cursor.NextToken; alone it continues its query (see Find)
+
+	// MaxSortBytes bounds the memory an unindexed sort of this query may
+	// hold (its skip+limit documents, at their estimated in-memory size);
+	// 0 selects Options.MaxSortBytes (a server sets its own per query).
+	// A sort that needs more fails with code sort_too_large.
+	MaxSortBytes int64
+	// Memory, when set, lends an unindexed sort its memory: the cursor
+	// reserves bytes from it as its buffer grows (in steps of
+	// sortReserveStep) and releases them at Close. An error from Reserve
+	// ends the query with that error.
+	Memory MemoryBudget
 }
+
+// MemoryBudget is memory shared by concurrent queries (the server's
+// in-flight budget). Implementations are safe for concurrent use.
+type MemoryBudget interface {
+	// Reserve takes n more bytes, or returns the error that ends the
+	// query.
+	Reserve(n int64) error
+	// Release returns n bytes taken by Reserve.
+	Release(n int64)
+}
+
+// sortReserveStep is the granularity of reservations from a
+// MemoryBudget, so that a sort does not take the budget's lock for each
+// document.
+const sortReserveStep = 256 << 10
 
 // Cursor streams a query's results, sql.Rows style:
 //
@@ -39,7 +65,8 @@ type Query struct {
 //
 // It reads from a snapshot taken by Find, so a page is consistent, and its
 // memory is bounded by the page (an unindexed sort holds skip+limit
-// documents). A Cursor is not safe for concurrent use.
+// documents, up to Options.MaxSortBytes of them, and fails with
+// sort_too_large beyond). A Cursor is not safe for concurrent use.
 type Cursor struct {
 	db    *DB
 	p     *plan
@@ -58,12 +85,19 @@ type Cursor struct {
 	peek     *match
 	more     bool
 	last     *match // last returned, for the token
+	prev     *match // returned before last (EndPageBefore)
+	ended    bool   // EndPageBefore ended the page
 	err      error
 	closed   bool
 
 	sorted   []*match // in-memory sort results, ascending
 	sortPos  int
 	resumeAt *match // sorted resume position
+
+	sortMax      int64        // bytes the sort may hold
+	sortBytes    int64        // estimated bytes the sort holds
+	sortMem      MemoryBudget // where sortReserved comes from, or nil
+	sortReserved int64        // bytes reserved from sortMem
 
 	stats Explanation
 }
@@ -134,6 +168,11 @@ func (db *DB) Find(col string, q Query) (*Cursor, error) {
 	}
 	p.proj = pr
 	cur := &Cursor{db: db, p: p, form: form, limit: limit, skip: q.Skip, matchAll: isEmptyFilter(q.Filter), covered: coveredByIndex(p)}
+	cur.sortMax = db.opts.MaxSortBytes
+	if q.MaxSortBytes > 0 {
+		cur.sortMax = q.MaxSortBytes
+	}
+	cur.sortMem = q.Memory
 	cur.stats = p.explain()
 	if st != nil {
 		if err := cur.resume(st); err != nil {
@@ -231,7 +270,7 @@ func sortFieldsOf(doc jsondoc.Value, s *query.Sort) []byte {
 
 // Next advances to the next document of the page.
 func (c *Cursor) Next() bool {
-	if c.closed || c.err != nil {
+	if c.closed || c.err != nil || c.ended {
 		return false
 	}
 	if c.returned >= c.limit {
@@ -253,7 +292,7 @@ func (c *Cursor) Next() bool {
 		return false
 	}
 	c.returned++
-	c.last = m
+	c.prev, c.last = c.last, m
 	c.stats.NReturned++
 	out := m.json
 	if c.p.proj != nil {
@@ -310,7 +349,10 @@ func (c *Cursor) nextMatch() (*match, error) {
 }
 
 // nextSorted reads every match once, keeping the first skip+limit+1 in
-// sort order in a bounded heap, then returns them in order.
+// sort order in a bounded heap, then returns them in order. The heap is
+// bounded in bytes too (sortMax, at the documents' estimated in-memory
+// size): a sort that needs more fails with sort_too_large rather than
+// holding whatever skip+limit documents add up to.
 func (c *Cursor) nextSorted() (*match, error) {
 	if !c.started {
 		c.started = true
@@ -328,8 +370,14 @@ func (c *Cursor) nextSorted() (*match, error) {
 				continue
 			}
 			if h.Len() < k {
+				if err := c.holdSorted(matchCost(m)); err != nil {
+					return nil, err
+				}
 				heap.Push(h, m)
 			} else if h.cmp(m, h.ms[0]) < 0 {
+				if err := c.holdSorted(matchCost(m) - matchCost(h.ms[0])); err != nil {
+					return nil, err
+				}
 				h.ms[0] = m
 				heap.Fix(h, 0)
 			}
@@ -347,6 +395,40 @@ func (c *Cursor) nextSorted() (*match, error) {
 	c.sortPos++
 	return m, nil
 }
+
+// holdSorted accounts for delta more bytes held by the sort (negative:
+// fewer), reserving from sortMem as the total grows.
+func (c *Cursor) holdSorted(delta int64) error {
+	c.sortBytes += delta
+	if c.sortBytes > c.sortMax {
+		return errf("sort_too_large",
+			"the sort is not served by an index and needs more than its memory limit of %d bytes to hold skip %d + limit %d documents; create an index on the sort fields, page with the cursor instead of skip, or narrow the filter",
+			c.sortMax, c.skip, c.limit)
+	}
+	if c.sortMem != nil && c.sortBytes > c.sortReserved {
+		step := max(int64(sortReserveStep), c.sortBytes-c.sortReserved)
+		if err := c.sortMem.Reserve(step); err != nil {
+			return err
+		}
+		c.sortReserved += step
+	}
+	return nil
+}
+
+// matchCost estimates the memory a match holds: its JSON, keys and
+// parsed tree (about one Value per JSON token, bounded here by a
+// per-byte factor).
+func matchCost(m *match) int64 {
+	return int64(len(m.json))*sortCostPerByte + int64(len(m.key)+len(m.id)) + sortCostPerMatch
+}
+
+// The constants of matchCost: a parsed document takes a few times its
+// JSON's size (Value nodes and member slices), and every match a fixed
+// overhead (the match, its heap slot, its slice headers).
+const (
+	sortCostPerByte  = 4
+	sortCostPerMatch = 160
+)
 
 // matchHeap is a max-heap by (sort, _id): the root is the first to evict.
 type matchHeap struct {
@@ -377,6 +459,22 @@ func (h *matchHeap) Pop() any {
 	return x
 }
 
+// EndPageBefore ends the page before the current document, with which
+// the page of NextToken then starts: a server ends a page early so when it
+// has no memory for more. It reports false, and changes nothing, when the
+// current document is the page's first: a page is never empty.
+func (c *Cursor) EndPageBefore() bool {
+	if c.closed || c.err != nil || c.ended || c.returned < 2 {
+		return false
+	}
+	c.last, c.prev = c.prev, nil
+	c.returned--
+	c.stats.NReturned--
+	c.more, c.ended = true, true
+	c.cur, c.curID = nil, ""
+	return true
+}
+
 // Doc returns the current document's JSON (projected).
 func (c *Cursor) Doc() []byte { return c.cur }
 
@@ -402,6 +500,11 @@ func (c *Cursor) Close() error {
 	}
 	if c.snap != nil {
 		_ = c.snap.Close()
+	}
+	c.sorted = nil
+	if c.sortMem != nil && c.sortReserved > 0 {
+		c.sortMem.Release(c.sortReserved)
+		c.sortReserved = 0
 	}
 	return c.err
 }

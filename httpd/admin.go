@@ -73,7 +73,7 @@ func (s *Server) dumpDB(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodHead {
 		return // the headers only: do not stream the database into nothing
 	}
-	dw := newDeadlineWriter(w, s.cfg.WriteTimeout)
+	dw := s.downloadWriter(w)
 	st, err := s.db.Dump(dw)
 	s.endStream(w, r, dw, err, slog.Int64("documents", st.Documents))
 }
@@ -87,7 +87,7 @@ func (s *Server) restoreDB(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	st, err := s.db.Restore(newDeadlineReader(w, r.Body, s.cfg.ReadTimeout))
+	st, err := s.db.Restore(s.uploadReader(w, r.Body))
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -172,7 +172,7 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodHead {
 		return
 	}
-	dw := newDeadlineWriter(w, s.cfg.WriteTimeout)
+	dw := s.downloadWriter(w)
 	n, err := s.db.Export(col, dw)
 	s.endStream(w, r, dw, err, slog.Int64("documents", n))
 }
@@ -191,7 +191,7 @@ func (s *Server) importDocs(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	n, err := s.db.Import(col, newDeadlineReader(w, r.Body, s.cfg.ReadTimeout))
+	n, err := s.db.Import(col, s.uploadReader(w, r.Body))
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -17,9 +17,9 @@ const defaultCompressMinBytes = 1024
 // Profiles from /debug/pprof are already gzip-compressed and pass as
 // they are.
 var compressedTypes = map[string]bool{
-	"application/json":            true,
-	"application/x-ndjson":        true,
-	"text/plain":                  true,
+	"application/json":             true,
+	"application/x-ndjson":         true,
+	"text/plain":                   true,
 	"application/openmetrics-text": true,
 }
 

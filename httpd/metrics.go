@@ -85,8 +85,10 @@ func (s *Server) apiMetrics() api.Metrics {
 
 		HTTPRequests: s.metrics.requests.Load(), HTTPInFlight: s.metrics.inFlight.Load(),
 		HTTPRejectedBusy: s.metrics.rejectedBusy.Load(), HTTPRejectedRate: s.metrics.rejectedRate.Load(),
-		HTTPServerErrors: s.metrics.serverErrors.Load(),
-		UptimeSeconds:    int64(time.Since(s.started).Seconds()),
+		HTTPServerErrors:  s.metrics.serverErrors.Load(),
+		HTTPInflightBytes: s.mem.used.Load(), HTTPInflightLimit: s.mem.limit,
+		HTTPRejectedMemory: s.mem.rejected.Load(), HTTPTooSlow: s.mem.tooSlow.Load(),
+		UptimeSeconds: int64(time.Since(s.started).Seconds()),
 	}
 	m.Levels = make([]api.LevelMetrics, 0, len(em.Levels))
 	for l, lm := range em.Levels {
@@ -187,6 +189,10 @@ func (s *Server) writePrometheus(w io.Writer) error {
 	p.header("minidbgo_http_rejected_total", "counter", "HTTP requests refused before their handler, by reason.")
 	p.sample("minidbgo_http_rejected_total", `reason="overloaded"`, float64(s.metrics.rejectedBusy.Load()))
 	p.sample("minidbgo_http_rejected_total", `reason="rate_limited"`, float64(s.metrics.rejectedRate.Load()))
+	p.sample("minidbgo_http_rejected_total", `reason="memory"`, float64(s.mem.rejected.Load()))
+	p.sample("minidbgo_http_rejected_total", `reason="too_slow"`, float64(s.mem.tooSlow.Load()))
+	p.metric("minidbgo_http_inflight_bytes", "gauge", "Memory reserved by request bodies and sorts in flight (admission).", float64(s.mem.used.Load()))
+	p.metric("minidbgo_http_inflight_bytes_limit", "gauge", "The in-flight memory budget, MAX_INFLIGHT_MB.", float64(s.mem.limit))
 
 	em := s.db.Engine().Metrics()
 	writeEngineMetrics(p, em)

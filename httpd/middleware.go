@@ -20,7 +20,10 @@ import (
 //	requestID → observe (access log, metrics) → recoverer →
 //	  guard (Host, Origin; origin.go) →
 //	  [health, ready: nothing more]
-//	  authenticate → rateLimit → throttle → [bodyLimit] → [timeout] → scope → handler
+//	  authenticate → rateLimit → [admitBody | streamAdmit] → throttle → [timeout] → scope → handler
+//
+// admitBody (admission.go) reads the body before throttle gives the
+// request a slot, so that slow senders do not hold the slots.
 //
 // observe sits outside recoverer so that a panic is logged and counted as
 // the 500 it becomes.
@@ -212,22 +215,6 @@ func (s *Server) throttle(next http.Handler) http.Handler {
 		if s.testHook != nil {
 			s.testHook(r)
 		}
-		next.ServeHTTP(w, r)
-	})
-}
-
-// bodyLimit caps request bodies at Config.MaxBodyBytes: reading past it
-// fails with *http.MaxBytesError (413), and net/http then closes the
-// connection. A declared Content-Length over the limit is refused before
-// reading.
-func (s *Server) bodyLimit(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.ContentLength > s.cfg.MaxBodyBytes {
-			w.Header().Set("Connection", "close")
-			s.writeError(w, r, &http.MaxBytesError{Limit: s.cfg.MaxBodyBytes})
-			return
-		}
-		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
 		next.ServeHTTP(w, r)
 	})
 }

@@ -113,10 +113,12 @@ func (s *Server) find(w http.ResponseWriter, r *http.Request) {
 
 // runFind runs a query and writes its page, as {"docs": [...], "cursor"}
 // when wrapped, else as a bare array. The page is built in memory (it is
-// bounded by MaxPage documents), so an error midway is still a clean
-// error response.
+// bounded by MaxPage documents, and reserved from the in-flight memory
+// budget as it grows: when the budget has no room for the next document,
+// the page ends before it and the cursor continues with it), so an error
+// midway is still a clean error response.
 func (s *Server) runFind(w http.ResponseWriter, r *http.Request, col string, q docstore.Query, wrapped bool) {
-	cur, err := s.db.Find(col, q)
+	cur, err := s.db.Find(col, s.budgeted(q))
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -129,11 +131,20 @@ func (s *Server) runFind(w http.ResponseWriter, r *http.Request, col string, q d
 	} else {
 		buf.WriteByte('[')
 	}
+	var page pageMemory
+	defer page.release(s.mem)
 	n := 0
 	for cur.Next() {
 		if n%64 == 0 && ctx.Err() != nil {
 			s.writeError(w, r, ctx.Err())
 			return
+		}
+		if !page.reserve(s.mem, buf.Len()+len(cur.Doc())+64) {
+			if !cur.EndPageBefore() {
+				s.writeError(w, r, s.mem.overloaded("a page of results"))
+				return
+			}
+			break
 		}
 		if n > 0 {
 			buf.WriteByte(',')
@@ -168,7 +179,7 @@ func (s *Server) explain(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	e, err := s.db.Explain(col, q)
+	e, err := s.db.Explain(col, s.budgeted(q))
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -62,14 +62,17 @@ func checkContentType(r *http.Request, ndjson bool) error {
 	return reqErr(codeUnsupportedType, fmt.Sprintf("unsupported Content-Type %q: send %s", mt, want))
 }
 
-// readBody reads a JSON request body (bounded by the bodyLimit
-// middleware).
+// readBody reads a JSON request body (read already, within the limits,
+// by the admitBody middleware).
 func readBody(r *http.Request) ([]byte, error) {
 	if err := checkContentType(r, false); err != nil {
 		return nil, err
 	}
 	if r.Body == nil {
 		return nil, nil
+	}
+	if bb, ok := r.Body.(*bufferedBody); ok {
+		return bb.b, nil
 	}
 	var buf bytes.Buffer
 	if r.ContentLength > 0 {

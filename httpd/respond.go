@@ -91,6 +91,8 @@ func statusOf(r *http.Request, err error) (status int, code string) {
 			return http.StatusServiceUnavailable, re.code
 		case codeTimeout:
 			return http.StatusGatewayTimeout, re.code
+		case codeClientTooSlow:
+			return http.StatusRequestTimeout, re.code
 		case "precondition_failed":
 			return http.StatusPreconditionFailed, re.code
 		case codeInternal:

@@ -35,17 +35,18 @@ func (s *Server) routes() chi.Router {
 
 	read, write, admin := s.need(ScopeRead), s.need(ScopeWrite), s.need(ScopeAdmin)
 	r.Group(func(r chi.Router) {
-		r.Use(s.authenticate, s.rateLimit, s.throttle)
+		r.Use(s.authenticate, s.rateLimit)
 
-		// Streaming routes: deadlines move with the data (stream.go).
-		r.With(read).Get("/api/dumpDB", s.dumpDB)
-		r.With(admin).Post("/api/restoreDB", s.restoreDB)
-		r.With(read).Get("/api/{col}/_export", s.export)
-		r.With(write).Post("/api/{col}/_import", s.importDocs)
+		// Streaming routes: deadlines move with the data (stream.go);
+		// uploads reserve memory before their slot (admission.go).
+		r.With(s.streamAdmit, s.throttle, read).Get("/api/dumpDB", s.dumpDB)
+		r.With(s.streamAdmit, s.throttle, admin).Post("/api/restoreDB", s.restoreDB)
+		r.With(s.streamAdmit, s.throttle, read).Get("/api/{col}/_export", s.export)
+		r.With(s.streamAdmit, s.throttle, write).Post("/api/{col}/_import", s.importDocs)
 
 		// Debug: admin keys, or no auth and loopback only; no timeout.
 		r.Route("/debug", func(r chi.Router) {
-			r.Use(s.debugGate)
+			r.Use(s.throttle, s.debugGate)
 			r.Get("/pprof/", pprof.Index)
 			r.Get("/pprof/cmdline", pprof.Cmdline)
 			r.Get("/pprof/profile", pprof.Profile)
@@ -56,7 +57,9 @@ func (s *Server) routes() chi.Router {
 		})
 
 		r.Group(func(r chi.Router) {
-			r.Use(s.bodyLimit, s.timeout)
+			// The body is read (within the memory budget and the
+			// minimum rate) before the request takes a slot.
+			r.Use(s.admitBody, s.throttle, s.timeout)
 			r.With(read).Get("/metrics", s.promHandler)
 			r.With(s.debugGate).Post("/api/debug/gc", s.gc)
 

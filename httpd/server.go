@@ -80,6 +80,20 @@ type Config struct {
 	// NoFormJSON refuses application/x-www-form-urlencoded bodies (415),
 	// which are otherwise read as JSON for the guide's curl -d.
 	NoFormJSON bool
+	// MaxInflightBytes bounds the memory of request bodies and of
+	// unindexed sorts in flight at once (503 with Retry-After beyond).
+	// Default: an eighth of the Go memory limit (GOMEMLIMIT), or 128 MiB
+	// without one, and at least MaxBodyBytes. See admission.go.
+	MaxInflightBytes int64
+	// MaxSortBytes bounds the memory one unindexed sort may hold (400
+	// sort_too_large beyond). Default: MaxInflightBytes / 2.
+	MaxSortBytes int64
+	// MinTransferRate is the slowest a request body, an upload or a
+	// download may move, in bytes per second averaged over each
+	// TransferWindow (408 client_too_slow, or a cut stream, below it).
+	// Default 16 KiB/s over 10 s; negative turns the minimum off.
+	MinTransferRate int64
+	TransferWindow  time.Duration
 	// Keys are the API keys; nil turns authentication off.
 	Keys *Keys
 	// DebugOpen admits the debug endpoints (debug/gc, pprof, expvar)
@@ -155,7 +169,7 @@ func (c Config) withDefaults() Config {
 	if c.Version == "" {
 		c.Version = "dev"
 	}
-	return c
+	return c.admissionDefaults()
 }
 
 // Server is the REST API over a docstore.DB. It is an http.Handler, safe
@@ -169,6 +183,7 @@ type Server struct {
 	started   time.Time
 
 	tokens  chan struct{} // concurrency limit
+	mem     *memBudget    // in-flight memory (admission.go)
 	limiter *limiter
 	// failLimiter limits failed authentications per client IP.
 	failLimiter *limiter
@@ -194,6 +209,7 @@ func New(db *docstore.DB, cfg Config) *Server {
 		accessLog:   cfg.AccessLog,
 		started:     time.Now(),
 		tokens:      make(chan struct{}, cfg.MaxConcurrent),
+		mem:         &memBudget{limit: cfg.MaxInflightBytes},
 		limiter:     newLimiter(cfg.RateLimit, cfg.RateBurst),
 		failLimiter: newLimiter(cfg.AuthFailRate, cfg.AuthFailBurst),
 		stats:       newSampler(cfg.StatsInterval),

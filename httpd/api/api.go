@@ -313,6 +313,14 @@ type Metrics struct {
 	HTTPInFlight     int64  `json:"http_in_flight"`
 	HTTPRejectedBusy uint64 `json:"http_rejected_busy"`
 	HTTPRejectedRate uint64 `json:"http_rejected_rate"`
-	HTTPServerErrors uint64 `json:"http_server_errors"`
-	UptimeSeconds    int64  `json:"uptime_seconds"`
+	// HTTPInflightBytes is the memory reserved by request bodies and
+	// sorts in flight, against HTTPInflightLimit (MAX_INFLIGHT_MB);
+	// HTTPRejectedMemory counts the requests answered 503 for want of it
+	// and HTTPTooSlow the transfers ended below the minimum rate.
+	HTTPInflightBytes  int64  `json:"http_inflight_bytes"`
+	HTTPInflightLimit  int64  `json:"http_inflight_limit"`
+	HTTPRejectedMemory uint64 `json:"http_rejected_memory"`
+	HTTPTooSlow        uint64 `json:"http_too_slow"`
+	HTTPServerErrors   uint64 `json:"http_server_errors"`
+	UptimeSeconds      int64  `json:"uptime_seconds"`
 }

@@ -26,6 +26,10 @@ type config struct {
 	gogc           string // GOGC
 	maxConcurrent  int
 	maxBodyMB      int
+	maxInflightMB  int   // 0: GOMEMLIMIT / 8 (httpd.Config.MaxInflightBytes)
+	maxSortMB      int   // 0: MAX_INFLIGHT_MB / 2
+	minRate        int64 // MIN_TRANSFER_RATE, bytes/s; 0 turns it off
+	rateWindow     time.Duration
 	maxBatch       int
 	maxPage        int
 	readHeader     time.Duration
@@ -142,6 +146,10 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 		gogc:           e.str("GOGC", ""),
 		maxConcurrent:  e.int("MAX_CONCURRENT", 100, &errs),
 		maxBodyMB:      e.int("MAX_BODY_MB", 10, &errs),
+		maxInflightMB:  e.int("MAX_INFLIGHT_MB", 0, &errs),
+		maxSortMB:      e.int("MAX_SORT_MB", 0, &errs),
+		minRate:        int64(e.int("MIN_TRANSFER_RATE", 16384, &errs)),
+		rateWindow:     e.dur("TRANSFER_WINDOW", 10*time.Second, &errs),
 		maxBatch:       e.int("MAX_BATCH", 1000, &errs),
 		maxPage:        e.int("MAX_PAGE", 1000, &errs),
 		readHeader:     e.dur("READ_HEADER_TIMEOUT", 5*time.Second, &errs),
@@ -180,6 +188,10 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	fs.StringVar(&c.gogc, "gogc", c.gogc, "GOGC: GC percentage (default 50)")
 	fs.IntVar(&c.maxConcurrent, "max-concurrent", c.maxConcurrent, "MAX_CONCURRENT: requests served at once (excess: 503)")
 	fs.IntVar(&c.maxBodyMB, "max-body-mb", c.maxBodyMB, "MAX_BODY_MB: request body limit in MiB (excess: 413)")
+	fs.IntVar(&c.maxInflightMB, "max-inflight-mb", c.maxInflightMB, "MAX_INFLIGHT_MB: memory for request bodies and sorts in flight, in MiB (excess: 503; default GOMEMLIMIT/8)")
+	fs.IntVar(&c.maxSortMB, "max-sort-mb", c.maxSortMB, "MAX_SORT_MB: memory of one unindexed sort, in MiB (excess: 400 sort_too_large; default MAX_INFLIGHT_MB/2)")
+	fs.Int64Var(&c.minRate, "min-transfer-rate", c.minRate, "MIN_TRANSFER_RATE: slowest body upload or download, bytes/s over each -transfer-window (0: off)")
+	fs.DurationVar(&c.rateWindow, "transfer-window", c.rateWindow, "TRANSFER_WINDOW: the window MIN_TRANSFER_RATE is measured over")
 	fs.IntVar(&c.maxBatch, "max-batch", c.maxBatch, "MAX_BATCH: documents per _insertMany")
 	fs.IntVar(&c.maxPage, "max-page", c.maxPage, "MAX_PAGE: documents per query page")
 	fs.DurationVar(&c.readHeader, "read-header-timeout", c.readHeader, "READ_HEADER_TIMEOUT")
@@ -249,6 +261,18 @@ func (c config) validate() error {
 	}
 	if c.compressMin < 0 {
 		errs = append(errs, fmt.Errorf("COMPRESS_MIN_BYTES must be 0 (off) or positive, got %d", c.compressMin))
+	}
+	if c.maxInflightMB < 0 || c.maxSortMB < 0 || c.minRate < 0 {
+		errs = append(errs, fmt.Errorf("MAX_INFLIGHT_MB, MAX_SORT_MB and MIN_TRANSFER_RATE must not be negative (0 selects the default)"))
+	}
+	if c.maxInflightMB > 0 && c.maxInflightMB < c.maxBodyMB {
+		errs = append(errs, fmt.Errorf("MAX_INFLIGHT_MB=%d is less than MAX_BODY_MB=%d: a body of the maximum size could never be admitted", c.maxInflightMB, c.maxBodyMB))
+	}
+	if c.maxInflightMB > 0 && c.maxSortMB > c.maxInflightMB {
+		errs = append(errs, fmt.Errorf("MAX_SORT_MB=%d is more than MAX_INFLIGHT_MB=%d", c.maxSortMB, c.maxInflightMB))
+	}
+	if c.rateWindow <= 0 {
+		errs = append(errs, fmt.Errorf("TRANSFER_WINDOW must be positive, got %s", c.rateWindow))
 	}
 	if c.mode != "server" && c.mode != "cli" {
 		errs = append(errs, fmt.Errorf("MODE=%q: want server or cli", c.mode))

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/minidbgo/minidbgo/httpd"
 )
 
 func envOf(m map[string]string) func(string) string {
@@ -155,5 +157,28 @@ func TestConfigBrowserSettings(t *testing.T) {
 	for _, bad := range []string{"app.example.com", "https://app.example.com/path", "ftp://x"} {
 		_, err := parseConfig(nil, envOf(map[string]string{"CORS_ORIGINS": bad}))
 		require.ErrorContains(t, err, "CORS_ORIGINS", bad)
+	}
+}
+
+func TestAdmissionConfig(t *testing.T) {
+	c, err := parseConfig(nil, envOf(nil))
+	require.NoError(t, err)
+	require.Zero(t, c.maxInflightMB, "0: sized to GOMEMLIMIT by httpd")
+	require.Equal(t, int64(16<<10), c.minRate)
+	require.Equal(t, int64(-1), withAdmission(config{}, httpd.Config{}).MinTransferRate, "MIN_TRANSFER_RATE=0 turns the minimum off")
+	c, err = parseConfig(nil, envOf(map[string]string{"MAX_INFLIGHT_MB": "64", "MAX_SORT_MB": "16", "MIN_TRANSFER_RATE": "1000", "TRANSFER_WINDOW": "5s"}))
+	require.NoError(t, err)
+	require.Equal(t, 64, c.maxInflightMB)
+	require.Equal(t, 16, c.maxSortMB)
+	require.Equal(t, int64(1000), c.minRate)
+	for _, env := range []map[string]string{
+		{"MAX_INFLIGHT_MB": "5"}, // under MAX_BODY_MB
+		{"MAX_INFLIGHT_MB": "-1"},
+		{"MAX_INFLIGHT_MB": "64", "MAX_SORT_MB": "65"},
+		{"MIN_TRANSFER_RATE": "-5"},
+		{"TRANSFER_WINDOW": "0s"},
+	} {
+		_, err := parseConfig(nil, envOf(env))
+		require.Error(t, err, "%v", env)
 	}
 }

@@ -136,7 +136,7 @@ func run(args []string, getenv func(string) string, stderr io.Writer) int {
 	}
 	addr := ln.Addr().String()
 	loopback := loopbackOnly(addr)
-	srv := httpd.New(db, httpd.Config{
+	srv := httpd.New(db, withAdmission(cfg, httpd.Config{
 		MaxConcurrent:    cfg.maxConcurrent,
 		MaxBodyBytes:     int64(cfg.maxBodyMB) << 20,
 		MaxBatch:         cfg.maxBatch,
@@ -157,7 +157,7 @@ func run(args []string, getenv func(string) string, stderr io.Writer) int {
 		Logger:           logger,
 		AccessLog:        cfg.accessLog,
 		Version:          version,
-	})
+	}))
 	expvar.Publish("minidbgo", expvar.Func(func() any { return db.Engine().Metrics() }))
 	hs := &http.Server{
 		Handler:           srv,
@@ -316,4 +316,19 @@ func compressMinBytes(n int) int {
 		return -1
 	}
 	return n
+}
+
+// withAdmission sets the admission limits of hc from cfg: the memory
+// budget, a sort's share and the minimum transfer rate. Zero selects
+// httpd's defaults, sized to GOMEMLIMIT (applied before the server is
+// made).
+func withAdmission(cfg config, hc httpd.Config) httpd.Config {
+	hc.MaxInflightBytes = int64(cfg.maxInflightMB) << 20
+	hc.MaxSortBytes = int64(cfg.maxSortMB) << 20
+	hc.MinTransferRate = cfg.minRate
+	if cfg.minRate == 0 {
+		hc.MinTransferRate = -1 // MIN_TRANSFER_RATE=0: off
+	}
+	hc.TransferWindow = cfg.rateWindow
+	return hc
 }
