@@ -8,6 +8,7 @@ require (
 	github.com/creack/pty v1.1.24
 	github.com/minidbgo/minidbgo/docstore v0.0.0
 	github.com/minidbgo/minidbgo/httpd v0.0.0
+	github.com/minidbgo/minidbgo/httpd/client v0.0.0
 	github.com/minidbgo/minidbgo/storage v0.0.0
 	github.com/stretchr/testify v1.12.1
 )
@@ -31,6 +32,7 @@ require (
 )
 
 replace (
+	github.com/minidbgo/minidbgo/httpd/client => ../httpd/client
 	github.com/minidbgo/minidbgo/docstore => ../docstore
 	github.com/minidbgo/minidbgo/httpd => ../httpd
 	github.com/minidbgo/minidbgo/storage => ../storage

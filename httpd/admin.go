@@ -8,7 +8,7 @@ import (
 	"runtime/debug"
 	rpprof "runtime/pprof"
 
-	"github.com/minidbgo/minidbgo/httpd/api"
+	"github.com/minidbgo/minidbgo/httpd/client/api"
 )
 
 // health serves GET /api/health: liveness. It answers whenever the

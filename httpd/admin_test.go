@@ -11,7 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/minidbgo/minidbgo/httpd/api"
+	"github.com/minidbgo/minidbgo/httpd/client/api"
 	"github.com/minidbgo/minidbgo/storage"
 	"github.com/minidbgo/minidbgo/storage/vfs"
 	"github.com/minidbgo/minidbgo/storage/vfs/errorfs"

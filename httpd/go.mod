@@ -6,6 +6,7 @@ require (
 	github.com/anishathalye/porcupine v1.3.1
 	github.com/go-chi/chi/v5 v5.5.0
 	github.com/minidbgo/minidbgo/docstore v0.0.0
+	github.com/minidbgo/minidbgo/httpd/client v0.0.0
 	github.com/minidbgo/minidbgo/storage v0.0.0
 	github.com/shirou/gopsutil/v4 v4.26.10
 	github.com/stretchr/testify v1.12.1
@@ -27,6 +28,7 @@ require (
 )
 
 replace (
+	github.com/minidbgo/minidbgo/httpd/client => ./client
 	github.com/minidbgo/minidbgo/docstore => ../docstore
 	github.com/minidbgo/minidbgo/storage => ../storage
 )

@@ -3,6 +3,7 @@ module github.com/minidbgo/minidbgo/loadtest
 go 1.26.0
 
 replace (
+	github.com/minidbgo/minidbgo/httpd/client => ../httpd/client
 	github.com/minidbgo/minidbgo/docstore => ../docstore
 	github.com/minidbgo/minidbgo/httpd => ../httpd
 	github.com/minidbgo/minidbgo/storage => ../storage
@@ -12,6 +13,7 @@ require (
 	github.com/HdrHistogram/hdrhistogram-go v1.4.0
 	github.com/minidbgo/minidbgo/docstore v0.0.0
 	github.com/minidbgo/minidbgo/httpd v0.0.0
+	github.com/minidbgo/minidbgo/httpd/client v0.0.0
 	github.com/minidbgo/minidbgo/storage v0.0.0
 	github.com/schollz/progressbar/v3 v3.19.1
 	github.com/stretchr/testify v1.12.1
