@@ -23,13 +23,30 @@ import (
 //
 // A collection's documents are one contiguous key range, and so is each
 // index. Document counts and byte sizes change in the same batch as the
-// document, as a delta key; deltas are folded into the base now and then,
+// document, as a delta key (a drop's batches of deletions carry theirs
+// too); deltas are folded into the base now and then,
 // so that Open sums a few keys to load the counts, which are then kept in
 // memory: listing collections reads no keys at all.
 
 // collection is the in-memory view of a collection's metadata.
+//
+// Lock order: ddl, then writeMu or the document locks, then mu.
 type collection struct {
 	name string
+
+	// ddl is held shared by every document write (from reading the index
+	// list to updating the in-memory counts), every step of an index
+	// backfill and every stats fold, and exclusively by whatever changes
+	// the collection's shape: adding or removing an index, switching a
+	// unique index to enforcing, and a whole DropCollection. So a write
+	// never commits entries for an index that is gone or misses one that
+	// is being built, and no write or fold touches a collection's keys
+	// while it is being dropped.
+	ddl sync.RWMutex
+	// dropped is set, under ddl held exclusively, when DropCollection has
+	// deleted the collection; whoever then gets ddl looks the collection
+	// up again (and finds a new one).
+	dropped bool
 
 	mu      sync.RWMutex // protects indexes
 	indexes []*index
@@ -108,11 +125,89 @@ func (db *DB) loadCollections() error {
 		c.docs.Store(docs)
 		c.bytes.Store(bytes)
 		for _, spec := range meta.Indexes {
-			c.indexes = append(c.indexes, newIndex(name, spec))
+			ix := newIndex(name, spec)
+			if spec.Building {
+				// A build that a crash or a shutdown interrupted: it is
+				// resumed in the background once the DB is open.
+				ix.build = newIndexBuild()
+				db.pendingBuilds = append(db.pendingBuilds, pendingBuild{c, ix})
+			}
+			c.indexes = append(c.indexes, ix)
 		}
 		db.cols[name] = c
 	}
 	return it.Err()
+}
+
+// removeOrphans deletes keys that belong to no collection or index of the
+// metadata: what a drop interrupted by a crash left behind in releases
+// that deleted the metadata first (documents and counts that a new
+// collection of the same name would otherwise inherit), and the entries
+// of an index whose DropIndex a crash interrupted. It seeks once per
+// collection and index, and deletes in bounded batches; leftovers are
+// rare, and once deleted they are gone for good.
+func (db *DB) removeOrphans() error {
+	var orphans [][]byte
+	known := func(col, index string, isIndex bool) bool {
+		c := db.cols[col]
+		if c == nil || !isIndex {
+			return c != nil
+		}
+		for _, ix := range c.indexes {
+			if ix.spec.Name == index {
+				return true
+			}
+		}
+		return false
+	}
+	for _, tag := range []byte{'d', 's', 'i'} {
+		it := db.engine.NewIter(&storage.IterOptions{Prefix: []byte{tag}})
+		for ok := it.First(); ok; {
+			col, rest, err := keyenc.DecodeString(it.Key()[1:])
+			if err != nil {
+				it.Close()
+				return fmt.Errorf("docstore: key %q: %w", it.Key(), err)
+			}
+			prefix := append([]byte{tag}, keyenc.AppendString(nil, col)...)
+			index := ""
+			if tag == 'i' {
+				if index, _, err = keyenc.DecodeString(rest); err != nil {
+					it.Close()
+					return fmt.Errorf("docstore: index key %q: %w", it.Key(), err)
+				}
+				prefix = keyenc.IndexPrefix(col, index)
+			}
+			if !known(col, index, tag == 'i') {
+				orphans = append(orphans, prefix)
+			}
+			ok = it.SeekGE(keyenc.PrefixEnd(prefix))
+		}
+		if err := it.Close(); err != nil {
+			return err
+		}
+	}
+	for _, p := range orphans {
+		db.opts.Logger.Warn("deleting keys of a dropped collection or index that a crash left behind", "prefix", fmt.Sprintf("%q", p))
+		if err := db.deleteRange(p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// noteStatsID keeps deltaSeq above every stats id on disk, so that a
+// restart with a clock set back never reuses (and so overwrites) a delta.
+func (db *DB) noteStatsID(key []byte) {
+	if len(key) < 8 {
+		return
+	}
+	id := binary.BigEndian.Uint64(key[len(key)-8:])
+	for {
+		cur := db.deltaSeq.Load()
+		if id < cur || db.deltaSeq.CompareAndSwap(cur, id) {
+			return
+		}
+	}
 }
 
 // getCollection returns a collection, or nil when it does not exist.
@@ -122,26 +217,63 @@ func (db *DB) getCollection(name string) *collection {
 	return db.cols[name]
 }
 
-// ensureCollection returns the collection, creating its metadata key in
-// b when it is new. The caller commits b; until then the collection is
-// visible in memory only.
-func (db *DB) ensureCollection(name string, b *storage.Batch) (*collection, error) {
-	if err := checkName("collection", name); err != nil {
-		return nil, err
-	}
+// addCollection returns the collection, adding it in memory when it does
+// not exist.
+func (db *DB) addCollection(name string) *collection {
 	db.mu.Lock()
+	defer db.mu.Unlock()
 	c, ok := db.cols[name]
 	if !ok {
 		c = &collection{name: name}
 		db.cols[name] = c
 	}
-	db.mu.Unlock()
-	if !c.persisted.Load() {
-		c.mu.RLock()
-		db.saveMetaLocked(c, b)
-		c.mu.RUnlock()
+	return c
+}
+
+// ensureCollection returns the collection with its ddl lock held shared,
+// creating its metadata key in b when it is new, and the function that
+// releases the lock (which may be called more than once). The caller
+// commits b before releasing; until then a new collection is visible in
+// memory only.
+func (db *DB) ensureCollection(name string, b *storage.Batch) (*collection, func(), error) {
+	if err := checkName("collection", name); err != nil {
+		return nil, nil, err
 	}
-	return c, nil
+	for {
+		c := db.addCollection(name)
+		c.ddl.RLock()
+		if c.dropped {
+			c.ddl.RUnlock()
+			continue
+		}
+		if !c.persisted.Load() {
+			c.mu.RLock()
+			db.saveMetaLocked(c, b)
+			c.mu.RUnlock()
+		}
+		var once sync.Once
+		return c, func() { once.Do(c.ddl.RUnlock) }, nil
+	}
+}
+
+// lockCollection returns the collection with its ddl lock held
+// exclusively, adding it in memory when create is set (the caller then
+// persists its metadata); nil when it does not exist and create is not
+// set.
+func (db *DB) lockCollection(name string, create bool) *collection {
+	for {
+		var c *collection
+		if create {
+			c = db.addCollection(name)
+		} else if c = db.getCollection(name); c == nil {
+			return nil
+		}
+		c.ddl.Lock()
+		if !c.dropped {
+			return c
+		}
+		c.ddl.Unlock()
+	}
 }
 
 // saveMeta writes a collection's metadata.
@@ -167,13 +299,21 @@ func (db *DB) afterWrite(c *collection, n int) {
 	if c.sinceFold.Add(int64(n)) >= 512 && c.foldsQueue.CompareAndSwap(false, true) {
 		go func() {
 			defer c.foldsQueue.Store(false)
-			_ = db.foldStats(c)
+			// A fold of a collection being dropped must not run after the
+			// drop deleted the stats keys: it would write back a base
+			// counting documents that are gone.
+			c.ddl.RLock()
+			defer c.ddl.RUnlock()
+			if !c.dropped {
+				_ = db.foldStats(c)
+			}
 		}()
 	}
 }
 
 // foldStats sums the stats base and deltas and replaces them with a new
-// base, atomically. Deltas written meanwhile are not touched.
+// base, atomically. Deltas written meanwhile are not touched. REQUIRES:
+// c.ddl held (in either mode).
 func (db *DB) foldStats(c *collection) error {
 	c.foldMu.Lock()
 	defer c.foldMu.Unlock()
@@ -201,6 +341,7 @@ func (db *DB) readStats(col string, wantKeys bool) (docs, bytes int64, keys [][]
 		}
 		docs += d
 		bytes += b
+		db.noteStatsID(it.Key())
 		if wantKeys {
 			keys = append(keys, append([]byte(nil), it.Key()...))
 		}
@@ -232,34 +373,112 @@ func (db *DB) Stats(col string) (CollectionInfo, error) {
 	return CollectionInfo{Name: col, DocCount: c.docs.Load(), ByteSize: c.bytes.Load()}, nil
 }
 
-// DropCollection deletes a collection, its documents and its indexes. It
-// deletes in batches, so memory stays bounded; a crash midway leaves a
-// collection that a second DropCollection finishes.
+// DropCollection deletes a collection, its documents and its indexes.
+//
+// It holds the collection's ddl lock exclusively throughout, so writes to
+// the collection wait until it is gone (and then create a new one), and
+// no stats fold runs meanwhile. Every intermediate state is a consistent
+// collection, so a crash midway leaves one that a second DropCollection
+// finishes: first the metadata loses the indexes, then the index entries
+// are deleted, then the documents, 1,000 per batch, each batch carrying
+// the count delta of what it deleted; last, one batch deletes the folded
+// stats and the metadata. Memory stays bounded.
 func (db *DB) DropCollection(col string) error {
 	if err := checkName("collection", col); err != nil {
 		return err
 	}
-	c := db.getCollection(col)
+	c := db.lockCollection(col, false)
 	if c == nil {
 		return errf("not_found", "collection %q not found", col)
 	}
-	c.writeMu.Lock()
-	defer c.writeMu.Unlock()
-	// Remove the metadata first so the collection disappears at once.
+	defer c.ddl.Unlock()
+	if !c.persisted.Load() {
+		// Only in memory (its first write failed): nothing on disk.
+		db.forgetCollection(c)
+		return nil
+	}
+	// Stop the index builds and forget the indexes.
+	c.mu.Lock()
+	for _, ix := range c.indexes {
+		ix.dropped.Store(true)
+	}
+	c.indexes = nil
 	b := db.engine.NewBatch()
+	db.saveMetaLocked(c, b)
+	c.mu.Unlock()
+	if err := db.engine.Apply(b); err != nil {
+		return err
+	}
+	if err := db.deleteRange(keyenc.IndexCollectionPrefix(col)); err != nil {
+		return err
+	}
+	if err := db.deleteDocs(c); err != nil {
+		return err
+	}
+	if err := db.foldStats(c); err != nil {
+		return err
+	}
+	// One base key is left (no write can add a delta meanwhile): delete
+	// it with the metadata.
+	_, _, keys, err := db.readStats(col, true)
+	if err != nil {
+		return err
+	}
+	b = db.engine.NewBatch()
+	for _, k := range keys {
+		b.Delete(k)
+	}
 	b.Delete(metaKey(col))
 	if err := db.engine.Apply(b); err != nil {
 		return err
 	}
+	db.forgetCollection(c)
+	return nil
+}
+
+// forgetCollection removes a dropped collection from memory. REQUIRES:
+// c.ddl held exclusively.
+func (db *DB) forgetCollection(c *collection) {
 	db.mu.Lock()
-	delete(db.cols, col)
+	if db.cols[c.name] == c {
+		delete(db.cols, c.name)
+	}
 	db.mu.Unlock()
-	for _, prefix := range [][]byte{keyenc.DocPrefix(col), keyenc.IndexCollectionPrefix(col), statsPrefix(col)} {
-		if err := db.deleteRange(prefix); err != nil {
+	c.dropped = true
+}
+
+// deleteDocs deletes a collection's documents, 1,000 per batch, each
+// batch with the count delta of what it deletes, folding the deltas every
+// so often. REQUIRES: c.ddl held exclusively and no index left.
+func (db *DB) deleteDocs(c *collection) error {
+	prefix := keyenc.DocPrefix(c.name)
+	for n := 1; ; n++ {
+		it := db.engine.NewIter(&storage.IterOptions{Prefix: prefix})
+		b := db.engine.NewBatch()
+		var docs, bytes int64
+		for ok := it.First(); ok && b.Len() < 1000; ok = it.Next() {
+			b.Delete(it.Key())
+			docs++
+			bytes += int64(max(len(it.Value())-8, 0))
+		}
+		if err := it.Close(); err != nil {
 			return err
 		}
+		if docs == 0 {
+			return nil
+		}
+		db.addStatsDelta(c, b, -docs, -bytes)
+		if err := db.engine.Apply(b); err != nil {
+			return err
+		}
+		c.docs.Add(-docs)
+		c.bytes.Add(-bytes)
+		if n%64 == 0 {
+			if err := db.foldStats(c); err != nil {
+				return err
+			}
+		}
 	}
-	return nil
 }
 
 // deleteRange deletes every key with the prefix, 1,000 at a time.
@@ -285,10 +504,11 @@ func (db *DB) deleteRange(prefix []byte) error {
 // createCollection makes a collection exist, with no documents.
 func (db *DB) createCollection(col string) error {
 	b := db.engine.NewBatch()
-	c, err := db.ensureCollection(col, b)
+	c, release, err := db.ensureCollection(col, b)
 	if err != nil {
 		return err
 	}
+	defer release()
 	if err := db.engine.Apply(b); err != nil {
 		return err
 	}

@@ -2,7 +2,9 @@ package docstore
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"sort"
 	"sync"
@@ -39,6 +41,10 @@ type Options struct {
 	// distinct values plus 64 bytes each. Default 16 MiB (MongoDB's
 	// limit on a distinct result).
 	MaxDistinctBytes int
+	// Logger receives what happens in the background, such as an index
+	// build resumed at open that fails. Default: Storage.Logger, else
+	// nothing.
+	Logger *slog.Logger
 }
 
 func (o *Options) withDefaults() Options {
@@ -76,6 +82,12 @@ func (o *Options) withDefaults() Options {
 	if c.MaxDistinctBytes <= 0 {
 		c.MaxDistinctBytes = 16 << 20
 	}
+	if c.Logger == nil && c.Storage != nil {
+		c.Logger = c.Storage.Logger
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
 	return c
 }
 
@@ -96,6 +108,12 @@ type DB struct {
 	deltaSeq atomic.Uint64
 
 	cursorKey [32]byte // signs cursor tokens (cursor.go); never stored
+
+	// pendingBuilds are the index builds found interrupted at open.
+	pendingBuilds []pendingBuild
+	closing       chan struct{} // closed by Close: background builds stop
+	closeOnce     sync.Once
+	bg            sync.WaitGroup // background index builds
 }
 
 // Open opens (or creates) a database in dir.
@@ -116,17 +134,31 @@ func Open(dir string, opts *Options) (*DB, error) {
 
 // New returns a DB over an open engine. Close does not close the engine.
 func New(engine *storage.DB, opts *Options) (*DB, error) {
-	db := &DB{engine: engine, opts: opts.withDefaults(), cols: make(map[string]*collection), cursorKey: newCursorKey()}
+	db := &DB{engine: engine, opts: opts.withDefaults(), cols: make(map[string]*collection), cursorKey: newCursorKey(), closing: make(chan struct{})}
 	db.limits = jsondoc.Limits{MaxDepth: db.opts.MaxDepth, MaxKeyBytes: db.opts.MaxFieldNameBytes, MaxMembers: db.opts.MaxFieldsPerObject}
 	db.deltaSeq.Store(uint64(time.Now().UnixNano()))
 	if err := db.loadCollections(); err != nil {
 		return nil, err
 	}
+	if err := db.removeOrphans(); err != nil {
+		if !errors.Is(err, storage.ErrCorruption) {
+			return nil, err
+		}
+		// A damaged table degrades the engine rather than stopping it
+		// (storage's damage.go); the sweep is housekeeping, so it waits
+		// for a database that has been repaired or restored.
+		db.opts.Logger.Error("docstore: skipped removing crash leftovers: a table is damaged", "err", err)
+	}
+	db.resumeBuilds()
 	return db, nil
 }
 
-// Close closes the engine if Open opened it.
+// Close stops the background index builds (an unfinished one resumes at
+// the next open) and closes the engine if Open opened it. A DB made by New
+// must be closed before its engine.
 func (db *DB) Close() error {
+	db.closeOnce.Do(func() { close(db.closing) })
+	db.bg.Wait()
 	if db.ownEngine {
 		return db.engine.Close()
 	}

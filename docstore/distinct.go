@@ -114,7 +114,7 @@ func distinctIndex(c *collection, field string) *index {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	for _, ix := range c.indexes {
-		if !ix.spec.Building && ix.paths[0] == field {
+		if !ix.building.Load() && ix.paths[0] == field {
 			return ix
 		}
 	}

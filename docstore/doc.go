@@ -21,10 +21,33 @@
 // document has a revision, increasing with every write, that callers may
 // require (WriteOptions.IfMatch).
 //
+// Counts always equal a full scan: DropCollection excludes the
+// collection's writers and its count folds while it runs, and deletes the
+// documents in batches that each carry their count delta, so a crash
+// midway leaves a smaller, consistent collection that a second drop
+// finishes.
+//
+// An index build interrupted by a crash or a shutdown resumes in the
+// background at the next open. A unique index enforces nothing until its
+// backfill is done, then everything; a duplicate fails the build and
+// removes the index.
+//
 // Queries stream from a snapshot: memory is bounded by the page (and, for
 // a sort no index provides, by skip+limit documents), never by the
 // collection. Cursor tokens resume a query after the last document of a
 // page.
+//
+// # Keyspace
+//
+// Inside the engine (strings escaped by internal/keyenc):
+//
+//	'm' col                   metadata: {"indexes":[spec…]}, a spec with
+//	                          "building":true is resumed at open
+//	's' col <uint64 BE>       stats: varint docs | varint bytes; id 0 is
+//	                          the folded base, others are deltas; the
+//	                          counts are their sum
+//	'd' col id                document: rev uint64 BE | JSON
+//	'i' col index values… id  index entry (empty value)
 //
 // # Caveats
 //

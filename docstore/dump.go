@@ -80,9 +80,7 @@ func (db *DB) Dump(w io.Writer) (DumpStats, error) {
 		st.Collections++
 		colJSON, _ := json.Marshal(c.name)
 		for _, spec := range c.meta.Indexes {
-			if spec.Building {
-				continue
-			}
+			// A building index is dumped too: restore builds it.
 			specJSON, _ := json.Marshal(spec)
 			if err := emit(colJSON, "index", specJSON); err != nil {
 				return st, err

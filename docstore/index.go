@@ -2,7 +2,9 @@ package docstore
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync/atomic"
 
@@ -26,15 +28,21 @@ type IndexSpec struct {
 	// Multikey is set once some document held an array along one of the
 	// index's paths; such an index cannot give a sort order.
 	Multikey bool `json:"multikey,omitempty"`
-	// Building is set while CreateIndex backfills existing documents; the
-	// planner does not use the index until it is cleared.
+	// Building is set while CreateIndex backfills existing documents (or,
+	// after a crash or a shutdown interrupted that, while the build
+	// resumed at open runs); the planner does not use the index, and a
+	// unique one rejects no write, until it is cleared.
 	Building bool `json:"building,omitempty"`
 }
 
-// IndexInfo is an index's spec plus its build state.
+// IndexInfo is an index's spec plus its build progress.
 type IndexInfo struct {
 	IndexSpec
-	Entries int64 `json:"entries,omitempty"`
+	// Indexed is how many documents a building index's backfill has
+	// indexed so far, and Total how many the collection holds: the
+	// progress of the build (Indexed may pass Total while writes go on).
+	Indexed int64 `json:"indexed,omitempty"`
+	Total   int64 `json:"total,omitempty"`
 }
 
 // maxIndexEntriesPerDoc bounds the entries one document may add to one
@@ -43,11 +51,54 @@ const maxIndexEntriesPerDoc = 1000
 
 type index struct {
 	multikey atomic.Bool // mirrors spec.Multikey for lock-free reads
-	spec     IndexSpec
-	prefix   []byte
-	desc     []bool
-	paths    []string
+	building atomic.Bool // mirrors spec.Building for lock-free reads
+	// enforce is set when a unique index rejects duplicates: from the end
+	// of its backfill on. While it builds, writes maintain its entries
+	// without checking them, so that no value is enforced before every
+	// value is (the build then checks them all).
+	enforce atomic.Bool
+	// dropped is set when DropIndex or DropCollection removes the index:
+	// its build stops.
+	dropped atomic.Bool
+	// build is the index's build, set before the index is visible when it
+	// is building.
+	build *indexBuild
+
+	spec   IndexSpec // guarded by collection.mu
+	prefix []byte
+	desc   []bool
+	paths  []string
 }
+
+// indexBuild is the state of one index build.
+type indexBuild struct {
+	indexed atomic.Int64 // documents the backfill indexed so far
+	done    chan struct{}
+	err     error // the outcome, set before done is closed
+}
+
+func newIndexBuild() *indexBuild { return &indexBuild{done: make(chan struct{})} }
+
+func (b *indexBuild) finish(err error) {
+	b.err = err
+	close(b.done)
+}
+
+// wait waits for the build to end and returns its outcome.
+func (b *indexBuild) wait() error {
+	<-b.done
+	return b.err
+}
+
+// pendingBuild is an interrupted build found at open.
+type pendingBuild struct {
+	c  *collection
+	ix *index
+}
+
+// errClosed stops an index build when the DB closes; the build resumes at
+// the next open.
+var errClosed = errors.New("docstore: closed")
 
 func newIndex(col string, spec IndexSpec) *index {
 	ix := &index{spec: spec, prefix: keyenc.IndexPrefix(col, spec.Name)}
@@ -56,8 +107,13 @@ func newIndex(col string, spec IndexSpec) *index {
 		ix.paths = append(ix.paths, f.Path)
 	}
 	ix.multikey.Store(spec.Multikey)
+	ix.building.Store(spec.Building)
+	ix.enforce.Store(spec.Unique && !spec.Building)
 	return ix
 }
+
+// checksUnique reports whether writes must check ix for duplicates.
+func (ix *index) checksUnique() bool { return ix.enforce.Load() }
 
 // entries returns the index keys for a document: one per combination of
 // the values its fields hold (arrays index each element; a missing field
@@ -69,8 +125,8 @@ func (ix *index) entries(col string, doc jsondoc.Value, id string) ([][]byte, er
 		if len(vals) == 0 {
 			vals = []jsondoc.Value{jsondoc.Null()}
 		}
-		vals = dedupValues(vals)
-		if len(combos)*len(vals) > maxIndexEntriesPerDoc {
+		vals, ok := dedupValues(vals, maxIndexEntriesPerDoc/len(combos))
+		if !ok {
 			return nil, errf("bad_request", "document %q would add more than %d entries to index %q", id, maxIndexEntriesPerDoc, ix.spec.Name)
 		}
 		next := make([][]jsondoc.Value, 0, len(combos)*len(vals))
@@ -85,45 +141,33 @@ func (ix *index) entries(col string, doc jsondoc.Value, id string) ([][]byte, er
 	for _, c := range combos {
 		keys = append(keys, keyenc.IndexKey(nil, col, ix.spec.Name, c, ix.desc, id))
 	}
-	return sortUniqueKeys(keys), nil
+	slices.SortFunc(keys, bytes.Compare)
+	return slices.CompactFunc(keys, bytes.Equal), nil
 }
 
-func dedupValues(vals []jsondoc.Value) []jsondoc.Value {
+// dedupValues returns vals without repeats (values jsondoc.Compare finds
+// equal, such as 1 and 1.0, share one encoding), or false as soon as
+// there are more than max distinct values: a document with a huge array
+// is refused after at most max+1 distinct values, in one linear pass.
+func dedupValues(vals []jsondoc.Value, max int) ([]jsondoc.Value, bool) {
 	if len(vals) < 2 {
-		return vals
+		return vals, len(vals) <= max
 	}
+	seen := make(map[string]struct{}, min(len(vals), max+1))
 	out := vals[:0:0]
+	var buf []byte
 	for _, v := range vals {
-		dup := false
-		for _, o := range out {
-			if jsondoc.Compare(o, v) == 0 && o.Kind() == v.Kind() {
-				dup = true
-				break
-			}
+		buf = keyenc.AppendValue(buf[:0], v)
+		if _, dup := seen[string(buf)]; dup {
+			continue
 		}
-		if !dup {
-			out = append(out, v)
+		if len(out) == max {
+			return nil, false
 		}
+		seen[string(buf)] = struct{}{}
+		out = append(out, v)
 	}
-	return out
-}
-
-func sortUniqueKeys(keys [][]byte) [][]byte {
-	if len(keys) < 2 {
-		return keys
-	}
-	for i := 1; i < len(keys); i++ {
-		for j := i; j > 0 && bytes.Compare(keys[j], keys[j-1]) < 0; j-- {
-			keys[j], keys[j-1] = keys[j-1], keys[j]
-		}
-	}
-	out := keys[:1]
-	for _, k := range keys[1:] {
-		if !bytes.Equal(k, out[len(out)-1]) {
-			out = append(out, k)
-		}
-	}
-	return out
+	return out, true
 }
 
 // isMultikey reports whether doc holds an array anywhere along one of the
@@ -253,8 +297,14 @@ func ParseIndexSpec(body []byte) (IndexSpec, error) {
 
 // CreateIndex creates an index and backfills it from the existing
 // documents, a batch at a time under each document's lock, so writes go on
-// meanwhile and memory stays bounded. progress, if not nil, is called with
-// the number of documents indexed so far.
+// meanwhile and memory stays bounded; it returns when the index is built.
+// progress, if not nil, is called with the number of documents indexed so
+// far.
+//
+// Creating an index that exists with the same fields returns at once, or,
+// when that index is still building, waits for its build and returns its
+// outcome. A unique index whose documents hold duplicates fails with
+// ErrUniqueViolation and is removed.
 func (db *DB) CreateIndex(col string, spec IndexSpec, progress func(done int64)) error {
 	if err := checkName("collection", col); err != nil {
 		return err
@@ -262,47 +312,169 @@ func (db *DB) CreateIndex(col string, spec IndexSpec, progress func(done int64))
 	if err := checkName("index", spec.Name); err != nil {
 		return err
 	}
-	b := db.engine.NewBatch()
-	c, err := db.ensureCollection(col, b)
-	if err != nil {
-		return err
-	}
-	c.writeMu.Lock()
+	c := db.lockCollection(col, true)
 	c.mu.Lock()
 	for _, ix := range c.indexes {
 		if ix.spec.Name == spec.Name {
+			same, build := sameFields(ix.spec, spec), ix.build
 			c.mu.Unlock()
-			c.writeMu.Unlock()
-			if sameFields(ix.spec, spec) {
-				return nil // idempotent
+			c.ddl.Unlock()
+			if !same {
+				return errf("exists", "index %q already exists on %q with different fields", spec.Name, col)
 			}
-			return errf("exists", "index %q already exists on %q with different fields", spec.Name, col)
+			if build != nil {
+				return build.wait()
+			}
+			return nil // idempotent
 		}
+	}
+	c.mu.Unlock()
+	// Entries of an index of the same name whose removal a crash
+	// interrupted would be taken for this one's.
+	if err := db.deleteRange(keyenc.IndexPrefix(col, spec.Name)); err != nil {
+		c.ddl.Unlock()
+		return err
 	}
 	spec.Building = true
 	ix := newIndex(col, spec)
+	ix.build = newIndexBuild()
+	b := db.engine.NewBatch()
+	c.mu.Lock()
 	c.indexes = append(c.indexes, ix)
 	db.saveMetaLocked(c, b)
 	c.mu.Unlock()
-	err = db.engine.Apply(b)
-	c.writeMu.Unlock()
-	if err != nil {
+	if err := db.engine.Apply(b); err != nil {
 		db.removeIndexFromMemory(c, spec.Name)
+		c.ddl.Unlock()
+		ix.build.finish(err)
 		return err
 	}
 	c.persisted.Store(true)
+	c.ddl.Unlock()
+	err := db.runBuild(c, ix, progress)
+	ix.build.finish(err)
+	return err
+}
 
-	if err := db.backfill(c, ix, progress); err != nil {
-		_ = db.DropIndex(col, spec.Name)
-		return err
+// runBuild backfills a building index and makes it ready. A build that
+// fails removes the index (but one the DB's closing stops is resumed at
+// the next open). The caller finishes ix.build with the outcome.
+func (db *DB) runBuild(c *collection, ix *index, progress func(int64)) error {
+	err := db.backfill(c, ix, progress)
+	if err == nil {
+		err = db.finishBuild(c, ix)
 	}
+	closed := errors.Is(err, errClosed) || errors.Is(err, storage.ErrClosed)
+	if err != nil && !closed && !ix.dropped.Load() {
+		if derr := db.removeIndex(c, ix); derr != nil {
+			// It stays building on disk: the next open retries it.
+			err = fmt.Errorf("%w (and removing the index failed: %v)", err, derr)
+		}
+	}
+	return err
+}
+
+// resumeBuilds finishes, in the background and one at a time, the index
+// builds that a crash or a shutdown interrupted. Meanwhile the indexes
+// are maintained by writes but not used by queries, and unique ones
+// enforce nothing; a build that fails removes its index and logs why.
+func (db *DB) resumeBuilds() {
+	pending := db.pendingBuilds
+	db.pendingBuilds = nil
+	if len(pending) == 0 {
+		return
+	}
+	log := db.opts.Logger
+	db.bg.Add(1)
+	go func() {
+		defer db.bg.Done()
+		for _, p := range pending {
+			log.Info("resuming an interrupted index build", "collection", p.c.name, "index", p.ix.spec.Name)
+			err := db.runBuild(p.c, p.ix, nil)
+			switch {
+			case err == nil:
+				log.Info("index built", "collection", p.c.name, "index", p.ix.spec.Name, "documents", p.ix.build.indexed.Load())
+			case errors.Is(err, errClosed), errors.Is(err, storage.ErrClosed):
+			default:
+				log.Warn("index build failed; the index was removed", "collection", p.c.name, "index", p.ix.spec.Name, "error", err.Error())
+			}
+			p.ix.build.finish(err)
+		}
+	}()
+}
+
+// finishBuild makes a backfilled index ready. A unique index enforces
+// from the moment every document is in it; its entries as of that moment
+// are then checked for duplicates.
+func (db *DB) finishBuild(c *collection, ix *index) error {
+	if ix.spec.Unique {
+		c.ddl.Lock()
+		if ix.dropped.Load() {
+			c.ddl.Unlock()
+			return errIndexDropped(c, ix)
+		}
+		snap := db.engine.NewSnapshot()
+		ix.enforce.Store(true)
+		c.ddl.Unlock()
+		err := db.checkNoDuplicates(snap, ix)
+		snap.Close()
+		if err != nil {
+			return err
+		}
+	}
+	c.ddl.Lock()
+	defer c.ddl.Unlock()
+	if ix.dropped.Load() {
+		return errIndexDropped(c, ix)
+	}
+	b := db.engine.NewBatch()
 	c.mu.Lock()
 	ix.spec.Building = false
-	b = db.engine.NewBatch()
 	db.saveMetaLocked(c, b)
 	c.mu.Unlock()
-	return db.engine.Apply(b)
+	if err := db.engine.Apply(b); err != nil {
+		c.mu.Lock()
+		ix.spec.Building = true
+		c.mu.Unlock()
+		return err
+	}
+	ix.building.Store(false)
+	return nil
 }
+
+// checkNoDuplicates fails when two documents share values in a unique
+// index as snap holds it. Equal values sort next to each other.
+func (db *DB) checkNoDuplicates(snap *storage.Snapshot, ix *index) error {
+	it := snap.NewIter(&storage.IterOptions{Prefix: ix.prefix})
+	defer it.Close()
+	var prev []byte
+	var prevID string
+	for ok := it.First(); ok; ok = it.Next() {
+		select {
+		case <-db.closing:
+			return errClosed
+		default:
+		}
+		id, err := keyenc.DecodeIndexKeyID(it.Key(), len(ix.prefix), len(ix.paths), ix.desc)
+		if err != nil {
+			return err
+		}
+		p := ix.uniquePrefix(it.Key(), id)
+		if prev != nil && id != prevID && bytes.Equal(p, prev) {
+			return errf("unique_violation", "unique index %q: documents %q and %q have the same values", ix.spec.Name, prevID, id)
+		}
+		prev, prevID = append(prev[:0], p...), id
+	}
+	return it.Err()
+}
+
+func errIndexDropped(c *collection, ix *index) error {
+	return errf("not_found", "index %q on %q was dropped while it was being built", ix.spec.Name, c.name)
+}
+
+// SameDefinition reports whether two specs define the same index: the
+// same fields, directions and uniqueness (names and state aside).
+func (s IndexSpec) SameDefinition(o IndexSpec) bool { return sameFields(s, o) }
 
 func sameFields(a, b IndexSpec) bool {
 	if len(a.Fields) != len(b.Fields) || a.Unique != b.Unique {
@@ -329,12 +501,19 @@ func (db *DB) removeIndexFromMemory(c *collection, name string) {
 
 // backfill indexes every existing document. New writes already maintain
 // the index (it is in c.indexes), so each document is re-read under its
-// lock and indexed as it is now.
+// lock and indexed as it is now. A resumed build starts over: entries of
+// the interrupted one are right (each was written with its document, or
+// from it under its lock), and indexing a document twice is harmless.
 func (db *DB) backfill(c *collection, ix *index, progress func(int64)) error {
 	var last []byte
 	var done int64
 	prefix := keyenc.DocPrefix(c.name)
 	for {
+		select {
+		case <-db.closing:
+			return errClosed
+		default:
+		}
 		// Collect the next ids, then index them one lock at a time.
 		it := db.engine.NewIter(&storage.IterOptions{Prefix: prefix})
 		var ids []string
@@ -365,6 +544,9 @@ func (db *DB) backfill(c *collection, ix *index, progress func(int64)) error {
 			}
 		}
 		done += int64(len(ids))
+		if ix.build != nil {
+			ix.build.indexed.Store(done)
+		}
 		if progress != nil {
 			progress(done)
 		}
@@ -372,6 +554,11 @@ func (db *DB) backfill(c *collection, ix *index, progress func(int64)) error {
 }
 
 func (db *DB) indexOne(c *collection, ix *index, id string) error {
+	c.ddl.RLock()
+	defer c.ddl.RUnlock()
+	if ix.dropped.Load() {
+		return errIndexDropped(c, ix)
+	}
 	var unlock func()
 	if ix.spec.Unique {
 		c.writeMu.Lock()
@@ -448,37 +635,76 @@ func (db *DB) ListIndexes(col string) ([]IndexSpec, error) {
 	return out, nil
 }
 
-// DropIndex removes an index and its entries.
+// IndexInfos returns a collection's indexes with the progress of those
+// that are building.
+func (db *DB) IndexInfos(col string) ([]IndexInfo, error) {
+	if err := checkName("collection", col); err != nil {
+		return nil, err
+	}
+	c := db.getCollection(col)
+	if c == nil {
+		return nil, errf("not_found", "collection %q not found", col)
+	}
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	out := make([]IndexInfo, 0, len(c.indexes))
+	for _, ix := range c.indexes {
+		info := IndexInfo{IndexSpec: ix.spec}
+		if ix.spec.Building && ix.build != nil {
+			info.Indexed, info.Total = ix.build.indexed.Load(), c.docs.Load()
+		}
+		out = append(out, info)
+	}
+	return out, nil
+}
+
+// DropIndex removes an index and its entries; a build of it stops.
 func (db *DB) DropIndex(col, name string) error {
 	if err := checkName("collection", col); err != nil {
 		return err
 	}
-	c := db.getCollection(col)
+	c := db.lockCollection(col, false)
 	if c == nil {
 		return errf("not_found", "collection %q not found", col)
 	}
-	c.writeMu.Lock()
+	c.mu.RLock()
+	var ix *index
+	for _, x := range c.indexes {
+		if x.spec.Name == name {
+			ix = x
+		}
+	}
+	c.mu.RUnlock()
+	c.ddl.Unlock()
+	if ix == nil {
+		return errf("not_found", "index %q not found on collection %q", name, col)
+	}
+	return db.removeIndex(c, ix)
+}
+
+// removeIndex removes an index from its collection's metadata, then
+// deletes its entries.
+func (db *DB) removeIndex(c *collection, ix *index) error {
+	c.ddl.Lock()
+	if c.dropped || ix.dropped.Load() {
+		c.ddl.Unlock()
+		return nil
+	}
+	ix.dropped.Store(true)
+	b := db.engine.NewBatch()
 	c.mu.Lock()
-	found := false
-	for i, ix := range c.indexes {
-		if ix.spec.Name == name {
+	for i, x := range c.indexes {
+		if x == ix {
 			c.indexes = append(c.indexes[:i:i], c.indexes[i+1:]...)
-			found = true
 			break
 		}
 	}
-	if !found {
-		c.mu.Unlock()
-		c.writeMu.Unlock()
-		return errf("not_found", "index %q not found on collection %q", name, col)
-	}
-	b := db.engine.NewBatch()
 	db.saveMetaLocked(c, b)
 	c.mu.Unlock()
 	err := db.engine.Apply(b)
-	c.writeMu.Unlock()
+	c.ddl.Unlock()
 	if err != nil {
 		return err
 	}
-	return db.deleteRange(keyenc.IndexPrefix(col, name))
+	return db.deleteRange(ix.prefix)
 }

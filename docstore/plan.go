@@ -120,7 +120,7 @@ func (db *DB) pinnedPlan(c *collection, col string, f *query.Filter, s *query.So
 	indexes := slices.Clone(c.indexes)
 	c.mu.RUnlock()
 	for _, ix := range indexes {
-		if ix.spec.Building {
+		if ix.building.Load() {
 			continue
 		}
 		p, _ := buildRanges(col, ix, conds)
@@ -155,7 +155,7 @@ func (db *DB) makePlan(c *collection, col string, f *query.Filter, s *query.Sort
 	}
 	bestScore := 0
 	for _, ix := range indexes {
-		if ix.spec.Building {
+		if ix.building.Load() {
 			continue
 		}
 		cand, score := buildRanges(col, ix, conds)

@@ -426,10 +426,11 @@ func (db *DB) Delete(col, id string, opts WriteOptions) error {
 // changes and the collection's count delta.
 func (db *DB) write(col string, ops []*docOp) error {
 	b := db.engine.NewBatch()
-	c, err := db.ensureCollection(col, b)
+	c, release, err := db.ensureCollection(col, b)
 	if err != nil {
 		return err
 	}
+	defer release()
 	c.mu.RLock()
 	hasUnique := false
 	for _, ix := range c.indexes {
@@ -460,6 +461,7 @@ func (db *DB) write(col string, ops []*docOp) error {
 				// A unique index appeared meanwhile: retry serialised.
 				unlock()
 				unlock = func() {}
+				release()
 				return db.write(col, ops)
 			}
 		}
@@ -537,7 +539,7 @@ func (db *DB) write(col string, ops []*docOp) error {
 				if containsKey(oldKeys, k) {
 					continue
 				}
-				if ix.spec.Unique {
+				if ix.checksUnique() {
 					up := string(ix.uniquePrefix(k, op.id))
 					if other, dup := uniqueAdded[up]; dup && other != op.id {
 						return &Error{Code: "unique_violation", Index: i, Msg: fmt.Sprintf("unique index %q: documents %q and %q have the same values", ix.spec.Name, other, op.id)}

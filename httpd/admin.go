@@ -7,6 +7,8 @@ import (
 	"runtime"
 	"runtime/debug"
 	rpprof "runtime/pprof"
+	"strconv"
+	"strings"
 
 	"github.com/minidbgo/minidbgo/httpd/client/api"
 )
@@ -18,13 +20,27 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 }
 
 // ready serves GET /api/ready: readiness. 503 while the server shuts
-// down or after an I/O error made the engine read-only.
+// down, after an I/O error made the engine read-only, or once a damaged
+// table degraded it (the reason names the table).
 func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
+	engine := s.db.Engine()
+	damage := engine.Damage()
 	switch {
 	case s.isDraining():
 		writeJSON(w, http.StatusServiceUnavailable, api.Ready{Status: "not_ready", Reason: "shutting down"})
-	case s.db.Engine().Metrics().ReadOnly:
-		writeJSON(w, http.StatusServiceUnavailable, api.Ready{Status: "not_ready", Reason: "read-only after an I/O error; restart the server"})
+	case engine.ReadOnlyErr() != nil:
+		writeJSON(w, http.StatusServiceUnavailable, api.Ready{Status: "not_ready", Reason: readOnlyReason(engine.ReadOnlyErr())})
+	case len(damage) > 0:
+		names := make([]string, len(damage))
+		for i, ce := range damage {
+			names[i] = dataFileName(ce.File)
+			if ce.Offset >= 0 {
+				names[i] += " (offset " + strconv.FormatInt(ce.Offset, 10) + ")"
+			}
+		}
+		writeJSON(w, http.StatusServiceUnavailable, api.Ready{Status: "not_ready",
+			Reason: "degraded: damaged table " + strings.Join(names, ", ") +
+				"; undamaged data is served, reads of the damaged blocks fail and writes stop once L0 is full; stop the server and run minidbgo check (docs/operations.md, Damaged data)"})
 	default:
 		writeJSON(w, http.StatusOK, api.Ready{Status: "ready"})
 	}

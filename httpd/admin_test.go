@@ -4,13 +4,16 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/minidbgo/minidbgo/docstore"
 	"github.com/minidbgo/minidbgo/httpd/client/api"
 	"github.com/minidbgo/minidbgo/storage"
 	"github.com/minidbgo/minidbgo/storage/vfs"
@@ -248,4 +251,205 @@ func TestRecoverer(t *testing.T) {
 	e.srv.testHook = nil
 	e.healthy()
 	mustStatus(t, e.do("GET", "/api/_collections", nil), http.StatusOK)
+}
+
+// TestDegradedByDamagedTable damages a data block of an L0 table under a
+// stopped server, then serves it: /api/ready is 503 naming the table once
+// a compaction met the damage, writes end with 503 "degraded" (not a
+// permanent "busy"), reads of the damaged block answer 500
+// "data_corruption" naming the table, other reads work, and the metrics
+// report it.
+func TestDegradedByDamagedTable(t *testing.T) {
+	fs := vfs.NewMem()
+	doc := func(id string, i int) []byte {
+		return []byte(fmt.Sprintf(`{"_id":%q,"n":%d,"pad":%q}`, id, i, strings.Repeat("p", 60)))
+	}
+	db, err := docstore.Open("db", &docstore.Options{Storage: &storage.Options{FS: fs, BlockSize: 1024,
+		DisableAutomaticCompactions: true}})
+	require.NoError(t, err)
+	_, err = db.InsertOne("c", doc("seed", 0), docstore.WriteOptions{})
+	require.NoError(t, err)
+	require.NoError(t, db.Engine().Flush())
+	for _, p := range []string{"k", "m"} { // one table each
+		for i := range 200 {
+			_, err := db.InsertOne("c", doc(fmt.Sprintf("%s%04d", p, i), i), docstore.WriteOptions{})
+			require.NoError(t, err)
+		}
+		require.NoError(t, db.Engine().Flush())
+	}
+	require.NoError(t, db.Close())
+	names, err := fs.List("db/sst")
+	require.NoError(t, err)
+	require.Len(t, names, 3)
+	victim := "sst/" + names[1] // the k* documents
+	data, err := fs.ReadFile("db/" + victim)
+	require.NoError(t, err)
+	data[20] ^= 0x5a // the first data block
+	require.NoError(t, fs.WriteFile("db/"+victim, data))
+
+	e := newEnv(t, envOptions{storage: &storage.Options{FS: fs, BlockSize: 1024, MemTableRecords: 40,
+		MaxImmutableMemTables: 1, L0CompactionThreshold: 4, L0StopWritesThreshold: 6,
+		WriteStallTimeout: 2 * time.Second}})
+	// The server opens: docstore's sweep for crash leftovers at open reads
+	// the first block of every table, meets the damage and degrades the
+	// engine instead of refusing to start.
+	r0 := mustStatus(t, e.do("GET", "/api/ready", nil), http.StatusServiceUnavailable)
+	require.Contains(t, string(r0.body), victim)
+
+	// Write documents inside the damaged table's key range (so that
+	// compaction must read it) until the server refuses.
+	// (A stall that began before the compaction found the damage may
+	// end in one "busy" on a slow machine; it must not stay that way.)
+	var last response
+	busy := 0
+	for i := 0; i < 2000; i++ {
+		last = e.do("PUT", fmt.Sprintf("/api/c/k0150-%05d", i), `{"v":1}`)
+		if last.status == http.StatusServiceUnavailable && strings.Contains(string(last.body), `"busy"`) && busy < 3 {
+			busy++
+			i--
+			continue
+		}
+		if last.status != http.StatusCreated {
+			break
+		}
+	}
+	eb := errorBody(t, last, http.StatusServiceUnavailable, "degraded")
+	require.Contains(t, eb.Error, victim)
+	require.NotContains(t, eb.Error, "db/sst", "no server path")
+	require.Empty(t, last.header.Get("Retry-After"), "retrying does not help")
+
+	r := mustStatus(t, e.do("GET", "/api/ready", nil), http.StatusServiceUnavailable)
+	var ready api.Ready
+	r.json(t, &ready)
+	require.Equal(t, "not_ready", ready.Status)
+	require.Contains(t, ready.Reason, victim)
+	t.Logf("write: %s", last.body)
+	t.Logf("ready: %s", r.body)
+
+	// The damaged block's documents report it; the others are served.
+	r = e.do("GET", "/api/c/k0000", nil)
+	eb = errorBody(t, r, http.StatusInternalServerError, "data_corruption")
+	require.Contains(t, eb.Error, victim)
+	t.Logf("read: %s", r.body)
+	mustStatus(t, e.do("GET", "/api/c/m0000", nil), http.StatusOK)
+	mustStatus(t, e.do("GET", "/api/c/k0199", nil), http.StatusOK)
+	mustStatus(t, e.do("GET", "/api/c/seed", nil), http.StatusOK)
+
+	var m api.Metrics
+	mustStatus(t, e.do("GET", "/api/metrics", nil), http.StatusOK).json(t, &m)
+	require.True(t, m.Degraded)
+	require.Equal(t, 1, m.DamagedTables)
+	require.NotZero(t, m.CorruptionErrors)
+	require.NotZero(t, m.DegradedRejections)
+	require.False(t, m.ReadOnly)
+	prom := string(mustStatus(t, e.do("GET", "/metrics", nil), http.StatusOK).body)
+	require.Contains(t, prom, "minidbgo_engine_degraded 1\n")
+	require.Contains(t, prom, "minidbgo_engine_damaged_tables 1\n")
+	e.healthy()
+}
+
+// TestDataFileNameHidesPaths: a damaged file is named to clients by its
+// place in the data directory, never by a server path.
+func TestDataFileNameHidesPaths(t *testing.T) {
+	for in, want := range map[string]string{
+		"sst/000012.sst":                      "sst/000012.sst",
+		"/var/lib/minidbgo/db/sst/000012.sst": "sst/000012.sst",
+		`C:\data\db\wal\000003.log`:           "wal/000003.log",
+		"CURRENT":                             "CURRENT",
+	} {
+		require.Equal(t, want, dataFileName(in), in)
+	}
+}
+
+// TestRestoreOnFullDisk fills the disk under a restoreDB: the answer is
+// 507 insufficient_storage, not a 400 blaming a dump line, and no answer
+// names a server file (the engine's errors carry paths).
+func TestRestoreOnFullDisk(t *testing.T) {
+	efs := errorfs.Wrap(vfs.NewMem(), nil)
+	e := newEnv(t, envOptions{storage: &storage.Options{FS: efs}, closeErrOK: true})
+	e.seed()
+	dump := mustStatus(t, e.do("GET", "/api/dumpDB", nil), http.StatusOK)
+	efs.SetInjector(errorfs.InjectorFunc(func(op errorfs.Op) error {
+		if op.Kind == errorfs.OpFileWrite || op.Kind == errorfs.OpFileSync || op.Kind == errorfs.OpCreate {
+			return errorfs.ErrNoSpace
+		}
+		return nil
+	}))
+	for _, req := range []struct{ method, path, body string }{
+		{"POST", "/api/restoreDB", string(dump.body)},
+		// The first batch is written when the second collection starts:
+		// its failure must not be blamed on line 3.
+		{"POST", "/api/restoreDB", "{\"collection\":\"a\",\"doc\":{\"_id\":\"1\"}}\n{\"collection\":\"a\",\"doc\":{\"_id\":\"2\"}}\n{\"collection\":\"b\",\"doc\":{\"_id\":\"1\"}}\n"},
+		{"POST", "/api/products", `{"_id":"z"}`},
+		{"POST", "/api/products/_insertMany", `[{"_id":"z1"},{"_id":"z2"}]`},
+		{"POST", "/api/c2/_import", "{\"_id\":\"a\"}\n"},
+	} {
+		r := e.do(req.method, req.path, req.body)
+		eb := errorBody(t, r, http.StatusInsufficientStorage, "insufficient_storage")
+		require.Nil(t, eb.Index, "%s %s: the dump is not at fault: %s", req.method, req.path, r.body)
+		for _, leak := range []string{"db/", "wal", ".log", ".sst", "MANIFEST", "errorfs"} {
+			require.NotContains(t, eb.Error, leak, "%s %s", req.method, req.path)
+		}
+	}
+	rr := mustStatus(t, e.do("GET", "/api/ready", nil), http.StatusServiceUnavailable)
+	require.NotContains(t, string(rr.body), "db/")
+	mustStatus(t, e.do("GET", "/api/products/p1", nil), http.StatusOK)
+}
+
+// TestDataDirRemoved deletes the data directory under the server (rm
+// -rf): writes are answered 503 unavailable naming the reason, none is
+// acknowledged into the deleted files, readiness turns 503, reads go on,
+// and no answer names a server path.
+func TestDataDirRemoved(t *testing.T) {
+	mem := vfs.NewMem()
+	e := newEnv(t, envOptions{storage: &storage.Options{FS: mem, DirCheckInterval: -1}, closeErrOK: true})
+	e.seed()
+	require.NoError(t, mem.RemoveAll("/db"))
+	for _, req := range []struct{ method, path, body string }{
+		{"POST", "/api/products", `{"_id":"x"}`},
+		{"PUT", "/api/products/p1", `{"name":"y"}`},
+		{"POST", "/api/products/_insertMany", `[{"_id":"z1"}]`},
+	} {
+		r := e.do(req.method, req.path, req.body)
+		eb := errorBody(t, r, http.StatusServiceUnavailable, "unavailable")
+		require.Contains(t, eb.Error, "data directory was removed or replaced")
+		require.NotContains(t, eb.Error, "/db")
+		require.NotContains(t, eb.Error, "LOCK")
+	}
+	rr := mustStatus(t, e.do("GET", "/api/ready", nil), http.StatusServiceUnavailable)
+	require.Contains(t, string(rr.body), "data directory was removed or replaced")
+	mustStatus(t, e.do("GET", "/api/products/p1", nil), http.StatusOK)
+	mustStatus(t, e.do("GET", "/api/products/x", nil), http.StatusNotFound)
+}
+
+// TestDataDirRefusesFiles makes the data directory refuse new files (as
+// chmod -R a-w does for a non-root server): the write that needs a new
+// WAL is answered 503, not 500, and so is every later one, without a
+// new file number each; readiness reports it.
+func TestDataDirRefusesFiles(t *testing.T) {
+	efs := errorfs.Wrap(vfs.NewMem(), nil)
+	e := newEnv(t, envOptions{storage: &storage.Options{FS: efs, MemTableRecords: 3, DirCheckInterval: -1}, closeErrOK: true})
+	efs.SetInjector(errorfs.InjectorFunc(func(op errorfs.Op) error {
+		if op.Kind == errorfs.OpCreate {
+			return syscall.EACCES
+		}
+		return nil
+	}))
+	refused := 0
+	var next uint64
+	for i := 0; i < 20; i++ {
+		r := e.do("PUT", "/api/c/k"+itoa(i), `{"v":1}`)
+		if r.status == http.StatusOK || r.status == http.StatusCreated {
+			require.Zero(t, refused, "nothing is accepted once refused")
+			continue
+		}
+		errorBody(t, r, http.StatusServiceUnavailable, "unavailable")
+		if refused == 0 {
+			next = e.db.Engine().Metrics().NextFileNumber
+		}
+		refused++
+	}
+	require.Positive(t, refused)
+	require.Equal(t, next, e.db.Engine().Metrics().NextFileNumber, "no file number per failed request")
+	mustStatus(t, e.do("GET", "/api/ready", nil), http.StatusServiceUnavailable)
 }

@@ -62,6 +62,14 @@ func indexOf(spec docstore.IndexSpec) api.Index {
 	return ix
 }
 
+func indexInfoOf(info docstore.IndexInfo) api.Index {
+	ix := indexOf(info.IndexSpec)
+	if info.Building {
+		ix.Progress = &api.IndexProgress{Indexed: info.Indexed, Total: info.Total}
+	}
+	return ix
+}
+
 // listIndexes serves GET /api/{col}/_indexes.
 func (s *Server) listIndexes(w http.ResponseWriter, r *http.Request) {
 	col, err := colParam(r)
@@ -69,14 +77,14 @@ func (s *Server) listIndexes(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	specs, err := s.db.ListIndexes(col)
+	infos, err := s.db.IndexInfos(col)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	out := make([]api.Index, len(specs))
-	for i, sp := range specs {
-		out[i] = indexOf(sp)
+	out := make([]api.Index, len(infos))
+	for i, info := range infos {
+		out[i] = indexInfoOf(info)
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -84,7 +92,9 @@ func (s *Server) listIndexes(w http.ResponseWriter, r *http.Request) {
 // createIndex serves POST /api/{col}/_indexes: {"fields": ["category",
 // "-price"], "unique": false, "name": "optional"}. It returns when the
 // index is built: 201 with the index, or 200 when an identical index
-// already existed (a different one with the same name is 409).
+// already existed (a different one with the same name is 409). An
+// identical index that is still building (one a restart resumed, or
+// another request's) is 202 with its progress, at once.
 func (s *Server) createIndex(w http.ResponseWriter, r *http.Request) {
 	col, body, ok := s.colAndBody(w, r)
 	if !ok {
@@ -96,9 +106,16 @@ func (s *Server) createIndex(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	existed := false
-	if specs, err := s.db.ListIndexes(col); err == nil {
-		for _, sp := range specs {
-			existed = existed || sp.Name == spec.Name
+	if infos, err := s.db.IndexInfos(col); err == nil {
+		for _, info := range infos {
+			if info.Name != spec.Name {
+				continue
+			}
+			existed = true
+			if info.Building && info.SameDefinition(spec) {
+				writeJSON(w, http.StatusAccepted, indexInfoOf(info))
+				return
+			}
 		}
 	}
 	if err := s.db.CreateIndex(col, spec, nil); err != nil {

@@ -3,12 +3,15 @@ package httpd
 import (
 	"bufio"
 	"bytes"
+	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/minidbgo/minidbgo/docstore"
 	"github.com/minidbgo/minidbgo/httpd/client/api"
 )
 
@@ -143,4 +146,43 @@ func TestDumpRestore(t *testing.T) {
 	// An empty body restores nothing.
 	mustStatus(t, e2.do("POST", "/api/restoreDB", ``), http.StatusOK).json(t, &st)
 	require.Equal(t, api.DumpStats{}, st)
+}
+
+// TestCreateIndexWhileBuilding asks for an index that is still building:
+// the answer is 202 with its progress, at once, not a 200 claiming it
+// exists; listing shows the progress too.
+func TestCreateIndexWhileBuilding(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	var docs []string
+	for i := range 1200 {
+		docs = append(docs, fmt.Sprintf(`{"_id":"%04d","k":%d}`, i, i))
+	}
+	for i := 0; i < len(docs); i += 400 {
+		mustStatus(t, e.do("POST", "/api/c/_insertMany", "["+strings.Join(docs[i:i+400], ",")+"]"), http.StatusCreated)
+	}
+	spec, err := docstore.ParseIndexSpec([]byte(`{"name":"k_1","fields":["k"]}`))
+	require.NoError(t, err)
+	paused, resume, built := make(chan struct{}), make(chan struct{}), make(chan error)
+	go func() {
+		var once sync.Once
+		built <- e.db.CreateIndex("c", spec, func(int64) {
+			once.Do(func() { close(paused); <-resume })
+		})
+	}()
+	<-paused
+	var ix api.Index
+	mustStatus(t, e.do("POST", "/api/c/_indexes", `{"name":"k_1","fields":["k"]}`), http.StatusAccepted).json(t, &ix)
+	require.True(t, ix.Building)
+	require.Equal(t, &api.IndexProgress{Indexed: 500, Total: 1200}, ix.Progress)
+	var list []api.Index
+	mustStatus(t, e.do("GET", "/api/c/_indexes", nil), http.StatusOK).json(t, &list)
+	require.Len(t, list, 1)
+	require.Equal(t, ix, list[0])
+	// Another index under that name is still a conflict.
+	errorBody(t, e.do("POST", "/api/c/_indexes", `{"name":"k_1","fields":["-k"]}`), http.StatusConflict, "exists")
+	close(resume)
+	require.NoError(t, <-built)
+	var done api.Index
+	mustStatus(t, e.do("POST", "/api/c/_indexes", `{"name":"k_1","fields":["k"]}`), http.StatusOK).json(t, &done)
+	require.Equal(t, api.Index{Name: "k_1", Fields: []api.IndexField{{Path: "k"}}}, done)
 }

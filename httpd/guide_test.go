@@ -27,7 +27,7 @@ func curl(e *env, method, path string, body any, extra ...string) response {
 // guide's order, as the HTTP request curl sends, against a server set up
 // as `make run` starts it (no API keys, listening on loopback).
 func TestGuideCurlLines(t *testing.T) {
-	e := newEnv(t, envOptions{cfg: Config{DebugOpen: true, StatsInterval: -1}})
+	e := newEnv(t, envOptions{cfg: Config{DebugOpen: true, StatsInterval: -1, CheckHost: true, ListenAddr: "127.0.0.1:6866"}})
 
 	// curl http://localhost:6866/api/health
 	r := mustStatus(t, curl(e, "GET", "/api/health", nil), http.StatusOK)

@@ -18,6 +18,7 @@ import (
 // The middleware, outermost first:
 //
 //	requestID → observe (access log, metrics) → recoverer →
+//	  guard (Host, Origin; origin.go) →
 //	  [health, ready: nothing more]
 //	  authenticate → rateLimit → throttle → [bodyLimit] → [timeout] → scope → handler
 //

@@ -4,9 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io/fs"
 	"log/slog"
 	"net/http"
+	"os"
 	"strconv"
+	"strings"
+	"syscall"
 
 	"github.com/minidbgo/minidbgo/docstore"
 	"github.com/minidbgo/minidbgo/httpd/client/api"
@@ -42,7 +46,14 @@ const (
 	codeInternal         = "internal"
 	codeBusy             = "busy"
 	codeUnavailable      = "unavailable"
+	codeNoSpace          = "insufficient_storage"
 	codeClientClosed     = "client_closed_request"
+	// codeDegraded: a write refused because a damaged table blocks the
+	// compaction it waits for (storage.ErrDegraded); 503, no Retry-After.
+	codeDegraded = "degraded"
+	// codeDataCorruption: the request reached damaged stored data
+	// (storage.ErrCorruption); 500.
+	codeDataCorruption = "data_corruption"
 )
 
 // statusClientClosed is the status logged for a request whose client went
@@ -72,7 +83,7 @@ func statusOf(r *http.Request, err error) (status int, code string) {
 			return http.StatusRequestEntityTooLarge, re.code
 		case codeUnauthorized:
 			return http.StatusUnauthorized, re.code
-		case codeForbidden:
+		case codeForbidden, codeCrossOrigin, codeBadHost:
 			return http.StatusForbidden, re.code
 		case codeRateLimited:
 			return http.StatusTooManyRequests, re.code
@@ -88,6 +99,21 @@ func statusOf(r *http.Request, err error) (status int, code string) {
 		return http.StatusBadRequest, re.code
 	case errors.As(err, &mb):
 		return http.StatusRequestEntityTooLarge, codeBodyTooLarge
+	// The engine's own failures come before docstore's codes: a docstore
+	// error that wraps one (a restore line whose batch the engine could
+	// not write) is the server's fault, not the request's.
+	case noSpace(err):
+		return http.StatusInsufficientStorage, codeNoSpace
+	case errors.Is(err, storage.ErrDegraded):
+		return http.StatusServiceUnavailable, codeDegraded
+	case errors.Is(err, storage.ErrBusy):
+		return http.StatusServiceUnavailable, codeBusy
+	case errors.Is(err, storage.ErrReadOnly), errors.Is(err, storage.ErrClosed):
+		return http.StatusServiceUnavailable, codeUnavailable
+	case errors.Is(err, storage.ErrCorruption):
+		return http.StatusInternalServerError, codeDataCorruption
+	case engineFault(err):
+		return http.StatusInternalServerError, codeInternal
 	case errors.As(err, &de):
 		switch de.Code {
 		case "not_found":
@@ -113,10 +139,6 @@ func statusOf(r *http.Request, err error) (status int, code string) {
 			return http.StatusRequestEntityTooLarge, de.Code
 		}
 		return http.StatusBadRequest, de.Code
-	case errors.Is(err, storage.ErrBusy):
-		return http.StatusServiceUnavailable, codeBusy
-	case errors.Is(err, storage.ErrReadOnly), errors.Is(err, storage.ErrClosed):
-		return http.StatusServiceUnavailable, codeUnavailable
 	case errors.Is(err, context.DeadlineExceeded):
 		return http.StatusGatewayTimeout, codeTimeout
 	case errors.Is(err, context.Canceled) && r != nil && r.Context().Err() != nil:
@@ -124,6 +146,35 @@ func statusOf(r *http.Request, err error) (status int, code string) {
 		return statusClientClosed, codeClientClosed
 	}
 	return http.StatusInternalServerError, codeInternal
+}
+
+// noSpace reports whether err comes from a full disk (or an exhausted
+// quota).
+func noSpace(err error) bool {
+	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
+}
+
+// engineFault reports whether err is a filesystem error or damaged data:
+// never the request's fault, and its text names server files.
+func engineFault(err error) bool {
+	var (
+		pe *fs.PathError
+		le *os.LinkError
+		se *os.SyscallError
+	)
+	return errors.As(err, &pe) || errors.As(err, &le) || errors.As(err, &se) || errors.Is(err, storage.ErrCorruption)
+}
+
+// readOnlyReason says, without server paths, why the engine refuses
+// writes (err wraps storage.ErrReadOnly) and what brings it back.
+func readOnlyReason(err error) string {
+	switch {
+	case errors.Is(err, storage.ErrDataDirLost):
+		return "its data directory was removed or replaced under the running server; restore the directory and restart the server"
+	case noSpace(err):
+		return "the disk is full; free space and restart the server"
+	}
+	return "read-only after an I/O error; restart the server"
 }
 
 // writeError answers a request with the JSON error body for err. Server
@@ -139,7 +190,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		if msg == "" {
 			msg = de.Code
 		}
-		if de.Index >= 0 {
+		if de.Index >= 0 && status < 500 {
+			// The index names the element at fault; a server error is not
+			// the request's.
 			i := de.Index
 			body.Index = &i
 		}
@@ -148,12 +201,26 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case errors.As(err, &mb):
 		msg = "request body is larger than the " + strconv.FormatInt(mb.Limit, 10) + "-byte limit"
+	case code == codeNoSpace:
+		s.logger.LogAttrs(r.Context(), slog.LevelError, "disk full",
+			slog.String("request_id", body.RequestID), slog.String("error", err.Error()))
+		msg = "the server's disk is full: the write was not stored"
+		if errors.Is(err, storage.ErrReadOnly) {
+			msg += "; the database is read-only until the server is restarted with free space"
+		}
 	case status == http.StatusServiceUnavailable && code == codeUnavailable:
 		s.logger.LogAttrs(r.Context(), slog.LevelError, "database unavailable",
 			slog.String("request_id", body.RequestID), slog.String("error", err.Error()))
 		msg = "the database is not accepting requests (read-only after an I/O error, or shutting down)"
+		if errors.Is(err, storage.ErrReadOnly) {
+			msg = "the database is not accepting writes: " + readOnlyReason(err)
+		}
 	case status == http.StatusServiceUnavailable && code == codeBusy:
 		msg = "the database is busy flushing; retry shortly"
+	case code == codeDegraded || code == codeDataCorruption:
+		s.logger.LogAttrs(r.Context(), slog.LevelError, "damaged data",
+			slog.String("request_id", body.RequestID), slog.String("error", err.Error()))
+		msg = corruptionMessage(code, err)
 	case status >= 500 && code == codeInternal:
 		s.logger.LogAttrs(r.Context(), slog.LevelError, "internal error",
 			slog.String("request_id", body.RequestID), slog.String("error", err.Error()))
@@ -172,6 +239,36 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	body.Error = msg
 	writeJSON(w, status, body)
+}
+
+// corruptionMessage tells a client which stored file is damaged, by its
+// name inside the data directory (never a server path).
+func corruptionMessage(code string, err error) string {
+	where := "a stored file"
+	var ce *storage.CorruptionError
+	if errors.As(err, &ce) {
+		where = dataFileName(ce.File)
+		if ce.Offset >= 0 {
+			where += " at offset " + strconv.FormatInt(ce.Offset, 10)
+		}
+	}
+	if code == codeDegraded {
+		return "writes are stopped: damage in " + where +
+			" blocks compaction; undamaged documents stay readable; see /api/ready and the operations guide (Damaged data)"
+	}
+	return "the stored data this request needs is damaged (" + where +
+		"); undamaged documents stay readable; see /api/ready and the operations guide (Damaged data)"
+}
+
+// dataFileName keeps the last two elements of a file name ("sst/000012.sst"):
+// the engine names files relative to its data directory, and a client
+// must never see more of a server path than that.
+func dataFileName(file string) string {
+	parts := strings.FieldsFunc(file, func(r rune) bool { return r == '/' || r == '\\' })
+	if len(parts) > 2 {
+		parts = parts[len(parts)-2:]
+	}
+	return strings.Join(parts, "/")
 }
 
 // writeJSON answers with v as JSON.

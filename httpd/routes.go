@@ -17,7 +17,15 @@ func (s *Server) routes() chi.Router {
 	r := chi.NewRouter()
 	// HEAD is served by the GET handler of the same route (curl -I, and
 	// existence checks with the ETag, without the body).
-	r.Use(s.withRequestID, s.observe, s.recoverer, middleware.GetHead)
+	r.Use(s.withRequestID, s.observe, s.recoverer, s.guard)
+	if s.cfg.CompressMinBytes > 0 {
+		compress, err := compressor(s.cfg.CompressMinBytes)
+		if err != nil {
+			panic(fmt.Sprintf("httpd: compression settings: %v", err)) // fixed options: a programming error
+		}
+		r.Use(compress)
+	}
+	r.Use(middleware.GetHead)
 	r.NotFound(s.notFound)
 	r.MethodNotAllowed(s.methodNotAllowed)
 

@@ -61,8 +61,25 @@ type Config struct {
 	RequestTimeout time.Duration
 	// ReadTimeout and WriteTimeout are the http.Server's; a streaming
 	// route extends its connection's deadlines by them as it progresses.
-	// Defaults 15 s.
+	// ReadTimeout defaults to 15 s; WriteTimeout to RequestTimeout + 5 s,
+	// since the reply of a request that ran to its deadline is written
+	// after it (a shorter http.Server.WriteTimeout cuts that reply off).
 	ReadTimeout, WriteTimeout time.Duration
+	// AllowedOrigins are the origins (as "https://app.example.com", or
+	// "*") whose pages may send state-changing requests, with CORS
+	// headers; other origins' state-changing requests are 403
+	// cross_origin. The server's own origin is always allowed. See guard.
+	AllowedOrigins []string
+	// CheckHost refuses (403 host_not_allowed) a Host header other than
+	// localhost, a loopback address, the ListenAddr host or one of
+	// AllowedHosts: set it when the server listens on loopback only,
+	// against DNS rebinding.
+	CheckHost    bool
+	ListenAddr   string
+	AllowedHosts []string
+	// NoFormJSON refuses application/x-www-form-urlencoded bodies (415),
+	// which are otherwise read as JSON for the guide's curl -d.
+	NoFormJSON bool
 	// Keys are the API keys; nil turns authentication off.
 	Keys *Keys
 	// DebugOpen admits the debug endpoints (debug/gc, pprof, expvar)
@@ -91,6 +108,11 @@ type Config struct {
 	AccessLog bool
 	// Version is reported by /api/health.
 	Version string
+	// CompressMinBytes is the size from which JSON, NDJSON and metrics
+	// responses are compressed (zstd or gzip, as the client's
+	// Accept-Encoding asks). Default 1,024; negative turns compression
+	// off.
+	CompressMinBytes int
 }
 
 func (c Config) withDefaults() Config {
@@ -113,10 +135,13 @@ func (c Config) withDefaults() Config {
 		c.ReadTimeout = 15 * time.Second
 	}
 	if c.WriteTimeout <= 0 {
-		c.WriteTimeout = 15 * time.Second
+		c.WriteTimeout = c.RequestTimeout + 5*time.Second
 	}
 	if c.StatsInterval == 0 {
 		c.StatsInterval = time.Second
+	}
+	if c.CompressMinBytes == 0 {
+		c.CompressMinBytes = defaultCompressMinBytes
 	}
 	if c.AuthFailRate == 0 {
 		c.AuthFailRate = 0.5

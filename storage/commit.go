@@ -105,10 +105,15 @@ func (d *DB) commit(w *writer) error {
 	}
 	group := d.writers[:1]
 	if err != nil {
-		if errors.Is(err, ErrBusy) {
+		switch {
+		case errors.Is(err, ErrBusy):
 			// Everyone queued has waited as long as the leader.
 			group = d.writers
 			d.m.busy.Add(uint64(len(group)))
+		case errors.Is(err, ErrDegraded):
+			// The stall is permanent: no one queued would get further.
+			group = d.writers
+			d.m.degradedBusy.Add(uint64(len(group)))
 		}
 	} else if w.flush {
 		w.rot = d.lastRotated
@@ -142,6 +147,11 @@ func (d *DB) commit(w *writer) error {
 		d.lastGroup = len(group)
 		d.wmu.Unlock()
 		err = d.writeGroup(group)
+		if err == nil && (d.opts.Durability.Mode == DurabilitySync || d.opts.Durability.Mode == DurabilityGroup) {
+			// Durable — unless the directory was deleted under us and the
+			// WAL is an unlinked file no Open will read.
+			err = d.checkDir()
+		}
 		d.wmu.Lock()
 		if err != nil {
 			d.setReadOnly(err)
@@ -222,7 +232,9 @@ func (d *DB) writeGroup(group []*writer) error {
 }
 
 // makeRoomForWrite freezes the memtable when it is full (or when force is
-// set and it is not empty), stalling while the immutable queue is full.
+// set and it is not empty), stalling while the immutable queue is full. A
+// stall that only a compaction blocked by a damaged table could end fails
+// at once with ErrDegraded.
 // REQUIRES: wmu, held by the leader; it is released while stalling.
 func (d *DB) makeRoomForWrite(force bool) error {
 	d.lastRotated = nil
@@ -237,6 +249,10 @@ func (d *DB) makeRoomForWrite(force bool) error {
 		d.mu.Lock()
 		if len(d.mu.imm) < d.opts.MaxImmutableMemTables {
 			err := d.rotateLocked()
+			d.mu.Unlock()
+			return err
+		}
+		if err := d.stallDamageLocked(); err != nil {
 			d.mu.Unlock()
 			return err
 		}
@@ -275,11 +291,16 @@ func (d *DB) makeRoomForWrite(force bool) error {
 // REQUIRES: wmu (as leader) and d.mu.
 func (d *DB) rotateLocked() error {
 	num := d.mu.nextFileNum
-	d.mu.nextFileNum++
 	old := d.walW
 	if err := d.openWAL(num); err != nil {
-		return err
+		// The memtable is full and no new log can take its successor's
+		// writes: a directory that refuses files (read-only, full, or
+		// deleted) will refuse the next attempt too. Stop here, once,
+		// rather than fail and use up a file number per write.
+		d.setReadOnly(err)
+		return d.readOnlyErr()
 	}
+	d.mu.nextFileNum++
 	// The old WAL holds the frozen memtable until it is flushed: make it
 	// durable now, whatever the mode.
 	if err := old.Close(); err != nil {

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"time"
@@ -20,7 +21,9 @@ import (
 // live snapshot may still read; it drops a tombstone once no snapshot can
 // see past it and no deeper level holds the key. An input that fails its
 // checksum aborts the compaction: corrupt data is never rewritten into a
-// clean-looking table.
+// clean-looking table. The damaged table is recorded (damage.go) and no
+// automatic compaction picks it again: retrying would fail the same way
+// for ever.
 
 // maybeScheduleCompaction wakes the compaction worker.
 func (d *DB) maybeScheduleCompaction() {
@@ -51,6 +54,12 @@ func (d *DB) compactLoop() {
 					return
 				}
 				d.m.bgErrors.Add(1)
+				if errors.Is(err, ErrCorruption) && d.noteCorruption(err) {
+					// The picker now skips the damaged table: look for
+					// other work at once rather than retry this one.
+					d.opts.Logger.Error("storage: compaction met a damaged table; not retrying it", "err", err)
+					continue
+				}
 				d.opts.Logger.Error("storage: compaction failed; will retry", "err", err, "retry_in", backoff)
 				select {
 				case <-d.ctx.Done():
@@ -106,8 +115,16 @@ func (d *DB) Compact() error {
 		d.mu.Unlock()
 		return nil
 	}
+	if ce := d.compactionDamage(c); ce != nil {
+		d.mu.Unlock()
+		return degradedError("cannot compact a damaged table", ce)
+	}
 	d.m.manualCompactions.Add(1)
-	return d.runCompactionLocked(c)
+	err := d.runCompactionLocked(c)
+	if err != nil && errors.Is(err, ErrCorruption) {
+		d.noteCorruption(err)
+	}
+	return err
 }
 
 // runCompactionLocked runs c and installs its result. It is called with

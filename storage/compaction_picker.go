@@ -43,32 +43,46 @@ func (d *DB) maxBytesForLevel(level int) uint64 {
 
 // pickCompactionLocked chooses the most urgent automatic compaction, or
 // nil. L0 is scored by table count, deeper levels by size against target;
-// the best score >= 1 wins. REQUIRES: d.mu.
+// the best score >= 1 wins. A compaction that would read a damaged table
+// (damage.go) is never chosen: the next most urgent one is. REQUIRES: d.mu.
 func (d *DB) pickCompactionLocked() *compaction {
 	v := d.mu.version
-	bestLevel, bestScore := -1, 1.0
+	type candidate struct {
+		level int
+		score float64
+	}
+	var cands []candidate
 	if n := len(v.Levels[0]); n >= d.opts.L0CompactionThreshold {
-		bestLevel, bestScore = 0, float64(n)/float64(d.opts.L0CompactionThreshold)
+		cands = append(cands, candidate{0, float64(n) / float64(d.opts.L0CompactionThreshold)})
 	}
 	for l := 1; l < manifest.NumLevels-1; l++ {
-		score := float64(v.LevelSize(l)) / float64(d.maxBytesForLevel(l))
-		if score >= bestScore {
-			bestLevel, bestScore = l, score
+		if score := float64(v.LevelSize(l)) / float64(d.maxBytesForLevel(l)); score >= 1 {
+			cands = append(cands, candidate{l, score})
 		}
 	}
-	if bestLevel < 0 {
-		return nil
-	}
-	var c *compaction
-	if bestLevel == 0 {
-		c = &compaction{outputLevel: 1}
-		files := append([]*manifest.FileMetadata(nil), v.Levels[0]...)
-		c.inputs = append(c.inputs, compactionLevel{level: 0, files: files})
-	} else {
-		// Round-robin through the level by key, as LevelDB does.
-		files := v.Levels[bestLevel]
+	// Highest score first; on a tie the deeper level, as before.
+	slices.SortStableFunc(cands, func(a, b candidate) int {
+		if a.score != b.score {
+			if a.score > b.score {
+				return -1
+			}
+			return 1
+		}
+		return b.level - a.level
+	})
+	for _, cand := range cands {
+		if cand.level == 0 {
+			files := append([]*manifest.FileMetadata(nil), v.Levels[0]...)
+			if c := d.newCompactionLocked(v, 0, files); c != nil {
+				return c
+			}
+			continue
+		}
+		// Round-robin through the level by key, as LevelDB does,
+		// passing over tables whose compaction would read a damaged one.
+		files := v.Levels[cand.level]
 		i := 0
-		if ptr := d.mu.compactPtr[bestLevel]; ptr != nil {
+		if ptr := d.mu.compactPtr[cand.level]; ptr != nil {
 			for i < len(files) && bytes.Compare(files[i].LargestUserKey(), ptr) <= 0 {
 				i++
 			}
@@ -76,13 +90,29 @@ func (d *DB) pickCompactionLocked() *compaction {
 				i = 0
 			}
 		}
-		c = &compaction{outputLevel: bestLevel + 1}
-		c.inputs = append(c.inputs, compactionLevel{level: bestLevel, files: []*manifest.FileMetadata{files[i]}})
+		for j := range files {
+			f := files[(i+j)%len(files)]
+			if c := d.newCompactionLocked(v, cand.level, []*manifest.FileMetadata{f}); c != nil {
+				return c
+			}
+		}
 	}
+	return nil
+}
+
+// newCompactionLocked builds the compaction of files, tables of level, into
+// the next level, or returns nil if it would read a damaged table.
+// REQUIRES: d.mu.
+func (d *DB) newCompactionLocked(v *manifest.Version, level int, files []*manifest.FileMetadata) *compaction {
+	c := &compaction{outputLevel: level + 1}
+	c.inputs = append(c.inputs, compactionLevel{level: level, files: files})
 	c.setRange()
 	// Pull in overlapping tables of the output level.
 	out := v.Overlaps(c.outputLevel, c.smallest, c.largest)
 	c.inputs = append(c.inputs, compactionLevel{level: c.outputLevel, files: out})
+	if d.compactionDamage(c) != nil {
+		return nil
+	}
 	c.setRange()
 	if len(c.inputs[0].files) == 1 && len(out) == 0 && c.inputs[0].level > 0 {
 		c.trivialMove = true

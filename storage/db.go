@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -29,11 +30,14 @@ type DB struct {
 	blockCache *cache.Cache
 	tc         *tableCache
 
+	lockInfo os.FileInfo // the LOCK file Open locked; see checkDir
+
 	recovery Recovery // what Open replayed; read-only after Open
 
 	closed     atomic.Bool
 	visibleSeq atomic.Uint64 // every write with seq <= visibleSeq is durable (per mode) and readable
 	readOnly   atomic.Pointer[error]
+	damage     damageState // tables found damaged (damage.go)
 
 	// wmu serialises the commit pipeline. Lock order: wmu, then mu, then rsMu.
 	wmu       sync.Mutex
@@ -146,9 +150,17 @@ func (d *DB) signalChangedLocked() {
 }
 
 func (d *DB) setReadOnly(err error) {
+	// An I/O error may be the first sign that the directory is gone:
+	// say so, rather than leave the operator with "no such file".
+	if !errors.Is(err, ErrDataDirLost) {
+		if derr := d.checkDir(); derr != nil {
+			err = fmt.Errorf("%w (%w)", derr, err)
+		}
+	}
 	err = fmt.Errorf("%w: %w", ErrReadOnly, err)
-	d.readOnly.CompareAndSwap(nil, &err)
-	d.opts.Logger.Error("storage: entering read-only mode", "err", err)
+	if d.readOnly.CompareAndSwap(nil, &err) { // once: a failing flush retries
+		d.opts.Logger.Error("storage: entering read-only mode", "err", err)
+	}
 }
 
 func (d *DB) readOnlyErr() error {
@@ -233,7 +245,7 @@ type Recovery struct {
 	// new MANIFEST holds it.
 	DamagedManifest      string
 	ManifestDamageOffset int64
-	// AdoptedTables names the tables (as "000010.sst") that no surviving
+	// AdoptedTables names the tables (as "sst/000010.sst") that no surviving
 	// edit named and that recovery added to L0: flushes whose edit was
 	// lost, holding writes newer than every named table.
 	AdoptedTables []string

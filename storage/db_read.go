@@ -69,6 +69,7 @@ func result(v []byte, kind base.Kind) ([]byte, error) {
 func (d *DB) tableGet(f *manifest.FileMetadata, key []byte, seq base.SeqNum) ([]byte, base.Kind, bool, error) {
 	h, err := d.tc.get(f.FileNum, f.Size)
 	if err != nil {
+		d.noteCorruption(err)
 		return nil, 0, false, err
 	}
 	defer h.release()
@@ -79,6 +80,9 @@ func (d *DB) tableGet(f *manifest.FileMetadata, key []byte, seq base.SeqNum) ([]
 	d.m.tableReads.Add(1)
 	v, kind, ok, err := h.r.Get(key, seq)
 	if err != nil || !ok {
+		if err != nil {
+			d.noteCorruption(err)
+		}
 		return nil, 0, false, err
 	}
 	return v, kind, true, nil

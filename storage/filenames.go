@@ -19,6 +19,10 @@ import (
 //
 // File numbers come from one counter recorded in the MANIFEST, so a number
 // is never reused.
+//
+// With Options.DirMarker a marker lives beside the directory, in its
+// parent: ".<name>.minidbgo", plain text, written once a database exists
+// (see datadir.go and MarkerPath).
 const (
 	lockFileName    = "LOCK"
 	currentFileName = "CURRENT"
@@ -47,7 +51,9 @@ func sstPath(dir string, num uint64) string {
 	return filepath.Join(dir, sstDirName, fmt.Sprintf("%06d.sst", num))
 }
 
-func sstName(num uint64) string { return fmt.Sprintf("%06d.sst", num) }
+// sstName is a table's name relative to the data directory, as errors and
+// logs give it: "sst/000125.sst".
+func sstName(num uint64) string { return fmt.Sprintf("%s/%06d.sst", sstDirName, num) }
 
 func manifestName(num uint64) string { return fmt.Sprintf("MANIFEST-%06d", num) }
 

@@ -11,7 +11,9 @@ import (
 )
 
 // Flush freezes the memtable, if it holds anything, and waits until it and
-// every memtable frozen before it are written to L0 tables.
+// every memtable frozen before it are written to L0 tables. It fails with
+// ErrDegraded when L0 is full and a damaged table blocks the compaction
+// that would make room.
 func (d *DB) Flush() error {
 	w := &writer{flush: true}
 	if err := d.commit(w); err != nil {
@@ -30,6 +32,9 @@ func (d *DB) Flush() error {
 		}
 		if d.mu.closing {
 			return ErrClosed
+		}
+		if err := d.stallDamageLocked(); err != nil {
+			return err
 		}
 		ch := d.mu.changed
 		d.mu.Unlock()
@@ -64,6 +69,10 @@ func (d *DB) flushLoop() {
 			more, err := d.flushOne()
 			if err != nil {
 				d.m.bgErrors.Add(1)
+				if permanentIOError(err) || d.checkDir() != nil {
+					// No retry will write a table: stop taking writes.
+					d.setReadOnly(fmt.Errorf("storage: flush: %w", err))
+				}
 				d.opts.Logger.Error("storage: flush failed; will retry", "err", err, "retry_in", backoff)
 				select {
 				case <-d.ctx.Done():

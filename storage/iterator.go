@@ -170,6 +170,7 @@ func (it *Iterator) findNext(skip []byte) bool {
 	}
 	if err := it.iter.Err(); err != nil {
 		it.err = err
+		it.rs.db.noteCorruption(err)
 	}
 	return false
 }

@@ -88,7 +88,7 @@ func TestManifestLastEditFlip(t *testing.T) {
 	r := db.Recovery()
 	require.Equal(t, filepath.Base(mpath), r.DamagedManifest)
 	require.Equal(t, ce.Offset, r.ManifestDamageOffset)
-	require.Equal(t, []string{table}, r.AdoptedTables)
+	require.Equal(t, []string{"sst/" + table}, r.AdoptedTables)
 	require.Empty(t, r.SetAsideTables)
 	require.Equal(t, 50, survivingPrefix(t, db, 50))
 	require.NoError(t, db.Close())
@@ -125,7 +125,7 @@ func TestManifestMissingLastEdit(t *testing.T) {
 
 	db, err := Open("/db", &Options{FS: fs, WALRecovery: WALRecoveryPointInTime})
 	require.NoError(t, err)
-	require.Equal(t, []string{table}, db.Recovery().AdoptedTables)
+	require.Equal(t, []string{"sst/" + table}, db.Recovery().AdoptedTables)
 	require.Equal(t, 50, survivingPrefix(t, db, 50))
 	require.NoError(t, db.Close())
 }
@@ -254,8 +254,8 @@ func TestManifestRepairSetsAside(t *testing.T) {
 	db, err := Open("/db", &Options{FS: fs, WALRecovery: WALRecoveryPointInTime})
 	require.NoError(t, err)
 	r := db.Recovery()
-	require.Equal(t, []string{table}, r.AdoptedTables)
-	require.Equal(t, []string{"000900.sst", "000901.sst"}, r.SetAsideTables)
+	require.Equal(t, []string{"sst/" + table}, r.AdoptedTables)
+	require.Equal(t, []string{"sst/000900.sst", "sst/000901.sst"}, r.SetAsideTables)
 	require.Equal(t, 50, survivingPrefix(t, db, 50))
 	require.NoError(t, db.Close())
 	lost, err := fs.List("/db/lost")

@@ -20,6 +20,7 @@ type metricsCounters struct {
 	bloomSkips, tableReads          atomic.Uint64
 	iterators                       atomic.Uint64
 	bgErrors                        atomic.Uint64
+	corruptionErrors, degradedBusy  atomic.Uint64
 }
 
 // LevelMetrics describes one level of the LSM tree.
@@ -52,6 +53,14 @@ type Metrics struct {
 	L0Stalls         uint64 // times flushing waited for L0 compaction
 	BackgroundErrors uint64 // failed flushes and compactions (retried)
 	ReadOnly         bool   // a WAL or MANIFEST I/O error made the DB read-only
+	// Degraded is set once a table was found damaged (see DB.Damage):
+	// DamagedTables counts them, CorruptionErrors counts the corruption
+	// errors reads and compactions met, and DegradedRejections the writes
+	// refused with ErrDegraded.
+	Degraded           bool
+	DamagedTables      int
+	CorruptionErrors   uint64
+	DegradedRejections uint64
 
 	MemTableRecords     int
 	MemTableBytes       int64
@@ -89,6 +98,7 @@ func (d *DB) Metrics() Metrics {
 		CompactionsRunning: d.m.compactionsRunning.Load(),
 		WriteStalls:        d.m.stalls.Load(), BusyRejections: d.m.busy.Load(), L0Stalls: d.m.l0Stalls.Load(),
 		BackgroundErrors: d.m.bgErrors.Load(), ReadOnly: d.readOnlyErr() != nil,
+		CorruptionErrors: d.m.corruptionErrors.Load(), DegradedRejections: d.m.degradedBusy.Load(),
 		BloomSkips: d.m.bloomSkips.Load(), TableReads: d.m.tableReads.Load(),
 		IteratorsCreated: d.m.iterators.Load(), LastSeq: d.visibleSeq.Load(),
 	}
@@ -96,6 +106,10 @@ func (d *DB) Metrics() Metrics {
 	m.BlockCacheHits, m.BlockCacheMisses = cm.Hits, cm.Misses
 	m.BlockCacheBytes, m.BlockCacheCapacity = cm.Size, cm.Capacity
 	m.OpenTables = d.tc.openCount()
+	d.damage.mu.Lock()
+	m.DamagedTables = len(d.damage.order)
+	d.damage.mu.Unlock()
+	m.Degraded = m.DamagedTables > 0
 
 	d.mu.Lock()
 	defer d.mu.Unlock()

@@ -38,6 +38,9 @@ func Open(dir string, opts *Options) (*DB, error) {
 	d.mu.changed = make(chan struct{})
 	d.mu.snapshots.init()
 
+	if err := d.checkDataMissing(); err != nil {
+		return nil, err
+	}
 	for _, sub := range []string{dir, filepath.Join(dir, walDirName), filepath.Join(dir, sstDirName)} {
 		if err := d.fs.MkdirAll(sub, 0o755); err != nil {
 			return nil, fmt.Errorf("storage: create %s: %w", sub, err)
@@ -48,10 +51,20 @@ func Open(dir string, opts *Options) (*DB, error) {
 		return nil, fmt.Errorf("storage: open %s: %w", dir, err)
 	}
 	d.lock = lock
+	if err := d.recordDirIdentity(); err != nil {
+		_ = lock.Close()
+		return nil, err
+	}
 	d.blockCache = cache.New(max(o.BlockCacheBytes, 0))
 	d.tc = newTableCache(d.fs, dir, d.blockCache, o.MaxOpenTables)
 
-	if err := d.recover(); err != nil {
+	err = d.recover()
+	if err == nil {
+		// Every live table's footer, index, filter and properties
+		// (damage.go); data blocks are checked when read.
+		err = d.verifyTables()
+	}
+	if err != nil {
 		d.tc.close()
 		if d.mu.manifest != nil {
 			_ = d.mu.manifest.Close()
@@ -60,7 +73,13 @@ func Open(dir string, opts *Options) (*DB, error) {
 		return nil, err
 	}
 
+	d.ensureMarker()
+
 	d.ctx, d.cancel = context.WithCancel(context.Background())
+	if o.DirCheckInterval > 0 {
+		d.wg.Add(1)
+		go d.dirCheckLoop(o.DirCheckInterval)
+	}
 	d.wg.Add(2)
 	go d.flushLoop()
 	go d.compactLoop()

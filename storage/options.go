@@ -172,6 +172,27 @@ type Options struct {
 	// WriteStallTimeout is how long a writer waits for room in the
 	// immutable queue before it gets ErrBusy. Default 1s.
 	WriteStallTimeout time.Duration
+	// DirCheckInterval is how often the engine checks that its data
+	// directory is still the one it opened (its LOCK file still there,
+	// the same file): an operator deleting or replacing the directory
+	// under a running engine makes it read-only with ErrDataDirLost, so
+	// that nothing more is acknowledged into unlinked files. The check
+	// also runs before acknowledging each group in the sync and group
+	// durability modes and after every I/O error. Default 1s; negative
+	// disables the periodic check (the others remain).
+	DirCheckInterval time.Duration
+	// DirMarker makes Open keep a marker file beside the data directory,
+	// in its parent (".<name>.minidbgo" for a directory "<name>"), once a
+	// database exists in it; see MarkerPath. Open then refuses to create
+	// a new database where the marker exists — the directory was deleted
+	// or emptied, or the volume that holds it is not mounted — with an
+	// error wrapping ErrDataMissing, unless Init is set. If the marker
+	// cannot be written (a read-only parent) Open logs a warning and goes
+	// on without it. Default off.
+	DirMarker bool
+	// Init lets Open create a new, empty database although DirMarker's
+	// marker says one existed in the directory, and rewrites the marker.
+	Init bool
 	// Durability selects when writes are acknowledged. Default: group.
 	Durability Durability
 	// BlockCacheBytes bounds the cache of uncompressed SSTable blocks.
@@ -233,6 +254,9 @@ func (o *Options) withDefaults() Options {
 	}
 	if c.WriteStallTimeout <= 0 {
 		c.WriteStallTimeout = time.Second
+	}
+	if c.DirCheckInterval == 0 {
+		c.DirCheckInterval = time.Second
 	}
 	if c.BlockCacheBytes == 0 {
 		c.BlockCacheBytes = 32 << 20

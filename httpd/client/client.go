@@ -652,7 +652,9 @@ func (c *Client) Indexes(ctx context.Context, col string) ([]api.Index, error) {
 	return out, err
 }
 
-// CreateIndex calls POST /api/{col}/_indexes and returns the index, built.
+// CreateIndex calls POST /api/{col}/_indexes and returns the index, built
+// — or, when an identical index is still building, at once with Building
+// and Progress set.
 func (c *Client) CreateIndex(ctx context.Context, col string, req api.IndexRequest) (api.Index, error) {
 	var out api.Index
 	_, err := c.call(ctx, http.MethodPost, colPath(col, "_indexes"), nil, req, &out, nil)

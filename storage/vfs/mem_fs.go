@@ -485,6 +485,24 @@ func (m *MemFS) WriteFile(name string, data []byte) error {
 	return nil
 }
 
+// RemoveAll removes the named file or directory and everything under it,
+// as rm -rf does, durably (as if the parent had been synced). Open files
+// keep working on the unlinked nodes, as with the OS. It is a test aid,
+// for an operator deleting a data directory under a running engine.
+func (m *MemFS) RemoveAll(name string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	p := cleanPath(name)
+	dir, base, err := m.parentLocked(p)
+	if err != nil {
+		return &os.PathError{Op: "removeall", Path: name, Err: err}
+	}
+	delete(dir.children, base)
+	delete(dir.durable, base)
+	dir.modTime = time.Now()
+	return nil
+}
+
 // String lists the tree, one entry a line, with each file's size and
 // synced size. An entry marked "(not durable)" would vanish in a crash; one
 // marked "(removed)" would come back.
@@ -532,7 +550,7 @@ func (n *memNode) format(b *strings.Builder, indent string) {
 
 // infoLocked returns n's metadata under name. REQUIRES: the owning MemFS.mu.
 func (n *memNode) infoLocked(name string) os.FileInfo {
-	return &memFileInfo{name: name, size: int64(len(n.data)), isDir: n.isDir, modTime: n.modTime}
+	return &memFileInfo{name: name, size: int64(len(n.data)), isDir: n.isDir, modTime: n.modTime, node: n}
 }
 
 // memFileInfo is a snapshot of a memNode's metadata.
@@ -541,13 +559,14 @@ type memFileInfo struct {
 	size    int64
 	isDir   bool
 	modTime time.Time
+	node    *memNode // identity, for SameFile; never dereferenced
 }
 
 func (fi *memFileInfo) Name() string       { return fi.name }
 func (fi *memFileInfo) Size() int64        { return fi.size }
 func (fi *memFileInfo) IsDir() bool        { return fi.isDir }
 func (fi *memFileInfo) ModTime() time.Time { return fi.modTime }
-func (fi *memFileInfo) Sys() any           { return nil }
+func (fi *memFileInfo) Sys() any           { return fi.node }
 
 func (fi *memFileInfo) Mode() fs.FileMode {
 	if fi.isDir {

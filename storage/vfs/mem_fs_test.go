@@ -316,3 +316,46 @@ func TestMemFSConcurrentReadAtWrite(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, int64(writes*chunk), fi.Size())
 }
+
+// TestMemSameFileAndRemoveAll: SameFile tells a file from one created
+// again under its name, and RemoveAll unlinks a tree that open files keep
+// using.
+func TestMemSameFileAndRemoveAll(t *testing.T) {
+	m := vfs.NewMem()
+	require.NoError(t, m.MkdirAll("/d/sub", 0o755))
+	f, err := m.Create("/d/sub/f")
+	require.NoError(t, err)
+	a, err := m.Stat("/d/sub/f")
+	require.NoError(t, err)
+	b, err := m.Stat("/d/sub/f")
+	require.NoError(t, err)
+	require.True(t, vfs.SameFile(a, b))
+	dir, err := m.Stat("/d")
+	require.NoError(t, err)
+	require.False(t, vfs.SameFile(a, dir))
+
+	require.NoError(t, m.RemoveAll("/d"))
+	_, err = m.Stat("/d/sub/f")
+	require.ErrorIs(t, err, os.ErrNotExist)
+	_, err = f.Write([]byte("x")) // an unlinked file stays writable
+	require.NoError(t, err)
+	require.NoError(t, f.Sync())
+	require.NotContains(t, m.CrashClone(vfs.CrashCloneOptions{}).String(), "d/", "the removal is durable")
+
+	require.NoError(t, m.MkdirAll("/d/sub", 0o755))
+	g, err := m.Create("/d/sub/f")
+	require.NoError(t, err)
+	defer g.Close()
+	c, err := m.Stat("/d/sub/f")
+	require.NoError(t, err)
+	require.False(t, vfs.SameFile(a, c), "created again under the same name")
+
+	osDir := t.TempDir()
+	require.NoError(t, os.WriteFile(osDir+"/x", nil, 0o644))
+	x1, err := vfs.Default.Stat(osDir + "/x")
+	require.NoError(t, err)
+	x2, err := vfs.Default.Stat(osDir + "/x")
+	require.NoError(t, err)
+	require.True(t, vfs.SameFile(x1, x2))
+	require.False(t, vfs.SameFile(x1, nil))
+}

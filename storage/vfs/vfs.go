@@ -63,6 +63,21 @@ type FS interface {
 	Lock(name string) (io.Closer, error)
 }
 
+// SameFile reports whether a and b, from Stat calls on one FS, describe
+// the same file or directory: the same device and inode for the OS (as
+// os.SameFile), the same node for a MemFS. A file removed and created
+// again under the same name is not the same file.
+func SameFile(a, b os.FileInfo) bool {
+	if a == nil || b == nil {
+		return false
+	}
+	if ma, ok := a.Sys().(*memNode); ok {
+		mb, ok := b.Sys().(*memNode)
+		return ok && ma == mb
+	}
+	return os.SameFile(a, b)
+}
+
 // ErrLocked is wrapped by the error FS.Lock returns when another holder has
 // the lock.
 var ErrLocked = errors.New("vfs: locked")

@@ -184,12 +184,33 @@ func openDB(cfg config, logger *slog.Logger) (*docstore.DB, error) {
 		MemTableRecords: cfg.flushSize,
 		MemTableBytes:   int64(cfg.maxMemMB) << 20,
 		Durability:      durability,
+		DirMarker:       true, // as the server: never an empty database in place of a deleted one
 		Logger:          logger,
 	}})
 	if err != nil {
 		return nil, openError(cfg.dbPath, err)
 	}
 	return db, nil
+}
+
+// shellWriteTimeout is the REST API's write deadline: after httpd's
+// default request deadline (30 s), so that the reply of a request that ran
+// to it — a 504 included — is not cut off.
+const shellWriteTimeout = 35 * time.Second
+
+// loopbackAddr reports whether addr (host:port) is on loopback only:
+// then the REST API serves only its own Host names (against DNS
+// rebinding; see httpd.Config.CheckHost).
+func loopbackAddr(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 var heldBy = regexp.MustCompile(`held by pid (\d+)`)
@@ -230,7 +251,8 @@ func openEmbedded(cfg config, interactive bool, stderr io.Writer) (backend, func
 		_ = db.Close()
 		return nil, nil, err
 	}
-	srv := httpd.New(db, httpd.Config{Keys: keys, Logger: logger, Version: Version})
+	srv := httpd.New(db, httpd.Config{Keys: keys, Logger: logger, Version: Version,
+		CheckHost: loopbackAddr(cfg.http), ListenAddr: cfg.http})
 	admin := srv
 	if keys != nil {
 		// The shell reads metrics and stats in process, without a key.
@@ -243,7 +265,7 @@ func openEmbedded(cfg config, interactive bool, stderr io.Writer) (backend, func
 			fmt.Fprintf(stderr, "minidbgo: REST API not started: %v (the shell works without it; --http off hides this)\n", err)
 		} else {
 			hs = &http.Server{Handler: srv, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 15 * time.Second,
-				WriteTimeout: 15 * time.Second, IdleTimeout: 60 * time.Second, MaxHeaderBytes: 64 << 10,
+				WriteTimeout: shellWriteTimeout, IdleTimeout: 60 * time.Second, MaxHeaderBytes: 64 << 10,
 				ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
 			go func() { _ = hs.Serve(ln) }()
 			fmt.Fprintf(stderr, "REST API on http://%s\n", ln.Addr())
@@ -310,9 +332,10 @@ func runServer(ctx context.Context, cfg config, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "minidbgo:", err)
 		return exitFailed
 	}
-	srv := httpd.New(db, httpd.Config{Keys: keys, Logger: logger, AccessLog: true, Version: Version})
+	srv := httpd.New(db, httpd.Config{Keys: keys, Logger: logger, AccessLog: true, Version: Version,
+		CheckHost: loopbackAddr(cfg.http), ListenAddr: cfg.http})
 	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 15 * time.Second,
-		WriteTimeout: 15 * time.Second, IdleTimeout: 60 * time.Second, MaxHeaderBytes: 64 << 10,
+		WriteTimeout: shellWriteTimeout, IdleTimeout: 60 * time.Second, MaxHeaderBytes: 64 << 10,
 		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()

@@ -269,6 +269,14 @@ func TestServerMode(t *testing.T) {
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Equal(t, http.StatusCreated, resp.StatusCode)
+	// On loopback, a DNS-rebinding page's Host name is refused.
+	req, err := http.NewRequest("GET", base+"/api/products/p1", nil)
+	require.NoError(t, err)
+	req.Host = "evil.example"
+	resp, err = http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusForbidden, resp.StatusCode)
 	cancel()
 	require.Equal(t, 0, <-done, errb.String())
 

@@ -155,14 +155,22 @@ type IndexField struct {
 }
 
 // Index describes a secondary index. Building is set while it is being
-// filled from existing documents; Multikey once an indexed path held an
-// array.
+// filled from existing documents, with Progress; Multikey once an indexed
+// path held an array.
 type Index struct {
-	Name     string       `json:"name"`
-	Fields   []IndexField `json:"fields"`
-	Unique   bool         `json:"unique,omitempty"`
-	Multikey bool         `json:"multikey,omitempty"`
-	Building bool         `json:"building,omitempty"`
+	Name     string         `json:"name"`
+	Fields   []IndexField   `json:"fields"`
+	Unique   bool           `json:"unique,omitempty"`
+	Multikey bool           `json:"multikey,omitempty"`
+	Building bool           `json:"building,omitempty"`
+	Progress *IndexProgress `json:"progress,omitempty"`
+}
+
+// IndexProgress is how far a building index is: documents indexed so far
+// out of the collection's documents.
+type IndexProgress struct {
+	Indexed int64 `json:"indexed"`
+	Total   int64 `json:"total"`
 }
 
 // Dropped is the body of DELETE /api/{col} and DELETE
@@ -269,6 +277,14 @@ type Metrics struct {
 	L0Stalls           uint64 `json:"l0_stalls"`
 	BackgroundErrors   uint64 `json:"background_errors"`
 	ReadOnly           bool   `json:"read_only"`
+	// Degraded is set once a damaged table was found (DamagedTables
+	// counts them; GET /api/ready names them). CorruptionErrors counts
+	// the corruption errors reads and compactions met, and
+	// DegradedRejections the writes refused with code "degraded".
+	Degraded           bool   `json:"degraded"`
+	DamagedTables      int    `json:"damaged_tables"`
+	CorruptionErrors   uint64 `json:"corruption_errors"`
+	DegradedRejections uint64 `json:"degraded_rejections"`
 
 	MemTableRecords    int            `json:"memtable_records"`
 	MemTableBytes      int64          `json:"memtable_bytes"`

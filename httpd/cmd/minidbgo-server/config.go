@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -41,7 +42,22 @@ type config struct {
 	rateBurst      int
 	logLevel       string
 	accessLog      bool
+	init           bool // create a new database even where the marker says one existed
+	corsOrigins    string
+	allowedHosts   string
+	formAsJSON     bool
+	compressMin    int
 }
+
+// writeMargin is how much longer than REQUEST_TIMEOUT the default
+// WRITE_TIMEOUT is: time to write the reply of a request that ran to its
+// deadline.
+const writeMargin = 5 * time.Second
+
+// writeTimeoutUnset is WRITE_TIMEOUT's placeholder until parseConfig
+// derives it from REQUEST_TIMEOUT (when neither the variable nor the flag
+// set it).
+const writeTimeoutUnset time.Duration = 0
 
 // env reads the environment through getenv (os.Getenv in main).
 type env func(string) string
@@ -130,7 +146,7 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 		maxPage:        e.int("MAX_PAGE", 1000, &errs),
 		readHeader:     e.dur("READ_HEADER_TIMEOUT", 5*time.Second, &errs),
 		readTimeout:    e.dur("READ_TIMEOUT", 15*time.Second, &errs),
-		writeTimeout:   e.dur("WRITE_TIMEOUT", 15*time.Second, &errs),
+		writeTimeout:   e.dur("WRITE_TIMEOUT", writeTimeoutUnset, &errs),
 		idleTimeout:    e.dur("IDLE_TIMEOUT", 60*time.Second, &errs),
 		requestTimeout: e.dur("REQUEST_TIMEOUT", 30*time.Second, &errs),
 		shutdown:       e.dur("SHUTDOWN_TIMEOUT", 30*time.Second, &errs),
@@ -142,6 +158,11 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 		rateBurst:      e.int("RATE_BURST", 0, &errs),
 		logLevel:       e.str("LOG_LEVEL", "info"),
 		accessLog:      e.bool("ACCESS_LOG", true, &errs),
+		init:           e.bool("INIT", false, &errs),
+		corsOrigins:    e.str("CORS_ORIGINS", ""),
+		allowedHosts:   e.str("ALLOWED_HOSTS", ""),
+		formAsJSON:     e.bool("FORM_AS_JSON", true, &errs),
+		compressMin:    e.int("COMPRESS_MIN_BYTES", 1024, &errs),
 	}
 	if len(errs) > 0 {
 		return c, errors.Join(errs...)
@@ -163,7 +184,7 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	fs.IntVar(&c.maxPage, "max-page", c.maxPage, "MAX_PAGE: documents per query page")
 	fs.DurationVar(&c.readHeader, "read-header-timeout", c.readHeader, "READ_HEADER_TIMEOUT")
 	fs.DurationVar(&c.readTimeout, "read-timeout", c.readTimeout, "READ_TIMEOUT")
-	fs.DurationVar(&c.writeTimeout, "write-timeout", c.writeTimeout, "WRITE_TIMEOUT")
+	fs.DurationVar(&c.writeTimeout, "write-timeout", c.writeTimeout, "WRITE_TIMEOUT: deadline for writing a reply; longer than REQUEST_TIMEOUT (default REQUEST_TIMEOUT + 5s)")
 	fs.DurationVar(&c.idleTimeout, "idle-timeout", c.idleTimeout, "IDLE_TIMEOUT")
 	fs.DurationVar(&c.requestTimeout, "request-timeout", c.requestTimeout, "REQUEST_TIMEOUT: per-request deadline (504 beyond)")
 	fs.DurationVar(&c.shutdown, "shutdown-timeout", c.shutdown, "SHUTDOWN_TIMEOUT: drain, flush and close within this")
@@ -174,11 +195,21 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	fs.IntVar(&c.rateBurst, "rate-burst", c.rateBurst, "RATE_BURST: burst for -rate-limit")
 	fs.StringVar(&c.logLevel, "log-level", c.logLevel, "LOG_LEVEL: debug, info, warn or error")
 	fs.BoolVar(&c.accessLog, "access-log", c.accessLog, "ACCESS_LOG: one JSON line per request")
+	fs.StringVar(&c.corsOrigins, "cors-origins", c.corsOrigins, "CORS_ORIGINS: comma-separated origins (https://app.example.com, or *) whose web pages may write; others' writes are refused")
+	fs.StringVar(&c.allowedHosts, "allowed-hosts", c.allowedHosts, "ALLOWED_HOSTS: comma-separated Host names served besides localhost and loopback addresses; checked while listening on loopback, or whenever set")
+	fs.BoolVar(&c.formAsJSON, "form-as-json", c.formAsJSON, "FORM_AS_JSON: read application/x-www-form-urlencoded bodies as JSON (curl -d)")
+	fs.IntVar(&c.compressMin, "compress-min-bytes", c.compressMin, "COMPRESS_MIN_BYTES: compress JSON, NDJSON and metrics responses from this size (zstd or gzip, as the client accepts; 0: off)")
+	fs.BoolVar(&c.init, "init", c.init, "INIT: create a new, empty database even though the marker beside DB_PATH says one existed there (it was deleted, or its volume is not mounted)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	writeSet := strings.TrimSpace(getenv("WRITE_TIMEOUT")) != ""
+	fs.Visit(func(f *flag.Flag) { writeSet = writeSet || f.Name == "write-timeout" })
+	if !writeSet {
+		c.writeTimeout = c.effectiveRequestTimeout() + writeMargin
 	}
 	return c, c.validate()
 }
@@ -200,10 +231,49 @@ func (c config) validate() error {
 			errs = append(errs, fmt.Errorf("%s must be positive, got %d", v.name, v.n))
 		}
 	}
+	// The reply to a request that ran to its deadline (a 504, or a slow
+	// success) is written after REQUEST_TIMEOUT: a write deadline at or
+	// before it would cut the reply off, and the client would see an
+	// empty reply for work that was done. (Zero turns a timeout off.)
+	if rt := c.effectiveRequestTimeout(); c.writeTimeout > 0 && c.writeTimeout <= rt {
+		errs = append(errs, fmt.Errorf("WRITE_TIMEOUT (%v) must be longer than REQUEST_TIMEOUT (%v), or replies to slow requests are cut off; leave WRITE_TIMEOUT unset for REQUEST_TIMEOUT + %v",
+			c.writeTimeout, rt, writeMargin))
+	}
+	for _, o := range splitList(c.corsOrigins) {
+		if o == "*" {
+			continue
+		}
+		if u, err := url.Parse(o); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+			errs = append(errs, fmt.Errorf("CORS_ORIGINS: %q is not an origin (scheme://host[:port], e.g. https://app.example.com)", o))
+		}
+	}
+	if c.compressMin < 0 {
+		errs = append(errs, fmt.Errorf("COMPRESS_MIN_BYTES must be 0 (off) or positive, got %d", c.compressMin))
+	}
 	if c.mode != "server" && c.mode != "cli" {
 		errs = append(errs, fmt.Errorf("MODE=%q: want server or cli", c.mode))
 	}
 	return errors.Join(errs...)
+}
+
+// effectiveRequestTimeout is REQUEST_TIMEOUT as the server applies it: 0
+// (or less) selects httpd's default, 30 s.
+func (c config) effectiveRequestTimeout() time.Duration {
+	if c.requestTimeout <= 0 {
+		return 30 * time.Second
+	}
+	return c.requestTimeout
+}
+
+// splitList splits a comma-separated setting, dropping blanks.
+func splitList(s string) []string {
+	var out []string
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // addr returns the address to listen on.

@@ -24,7 +24,7 @@ func TestConfigDefaults(t *testing.T) {
 	require.Equal(t, 1000, c.maxBatch)
 	require.Equal(t, 1000, c.maxPage)
 	require.Equal(t, 15*time.Second, c.readTimeout)
-	require.Equal(t, 15*time.Second, c.writeTimeout)
+	require.Equal(t, 35*time.Second, c.writeTimeout, "the reply of a request that ran to REQUEST_TIMEOUT must still be written")
 	require.Equal(t, 60*time.Second, c.idleTimeout)
 	require.Equal(t, 30*time.Second, c.requestTimeout)
 	require.Equal(t, 30*time.Second, c.shutdown)
@@ -58,6 +58,35 @@ func TestConfigEnvThenFlags(t *testing.T) {
 	c, err = parseConfig([]string{"-port", "7100"}, env)
 	require.NoError(t, err)
 	require.Equal(t, "0.0.0.0:7100", c.addr())
+}
+
+// The write deadline follows the request deadline unless it is set, and
+// one at or before the request deadline is refused, naming both settings.
+func TestConfigWriteTimeoutAfterRequestTimeout(t *testing.T) {
+	c, err := parseConfig(nil, envOf(map[string]string{"REQUEST_TIMEOUT": "2m"}))
+	require.NoError(t, err)
+	require.Equal(t, 2*time.Minute+5*time.Second, c.writeTimeout)
+	c, err = parseConfig([]string{"-request-timeout", "10s"}, envOf(nil))
+	require.NoError(t, err)
+	require.Equal(t, 15*time.Second, c.writeTimeout)
+	c, err = parseConfig(nil, envOf(map[string]string{"WRITE_TIMEOUT": "0"}))
+	require.NoError(t, err)
+	require.Zero(t, c.writeTimeout, "0 turns the write deadline off")
+
+	for _, tc := range []struct {
+		args []string
+		env  map[string]string
+	}{
+		{nil, map[string]string{"WRITE_TIMEOUT": "15s"}},                           // the old default against 30s
+		{nil, map[string]string{"WRITE_TIMEOUT": "30s", "REQUEST_TIMEOUT": "30s"}}, // equal: no time to write
+		{[]string{"-write-timeout", "10s"}, nil},
+		{[]string{"-request-timeout", "1m"}, map[string]string{"WRITE_TIMEOUT": "40s"}},
+	} {
+		_, err := parseConfig(tc.args, envOf(tc.env))
+		require.Error(t, err, "%v %v", tc.args, tc.env)
+		require.Contains(t, err.Error(), "WRITE_TIMEOUT")
+		require.Contains(t, err.Error(), "REQUEST_TIMEOUT")
+	}
 }
 
 func TestConfigErrors(t *testing.T) {
@@ -110,4 +139,21 @@ func TestStartupWarnings(t *testing.T) {
 	require.Len(t, ws, 2)
 	require.Contains(t, ws[0], "without TLS")
 	require.Contains(t, ws[1], "without API keys")
+}
+
+func TestConfigBrowserSettings(t *testing.T) {
+	c, err := parseConfig(nil, envOf(nil))
+	require.NoError(t, err)
+	require.True(t, c.formAsJSON, "the guide's curl -d keeps working")
+	require.Empty(t, splitList(c.corsOrigins))
+	c, err = parseConfig([]string{"-form-as-json=false"}, envOf(map[string]string{
+		"CORS_ORIGINS": " https://app.example.com, http://localhost:3000 ,", "ALLOWED_HOSTS": "db.example.com"}))
+	require.NoError(t, err)
+	require.False(t, c.formAsJSON)
+	require.Equal(t, []string{"https://app.example.com", "http://localhost:3000"}, splitList(c.corsOrigins))
+	require.Equal(t, []string{"db.example.com"}, splitList(c.allowedHosts))
+	for _, bad := range []string{"app.example.com", "https://app.example.com/path", "ftp://x"} {
+		_, err := parseConfig(nil, envOf(map[string]string{"CORS_ORIGINS": bad}))
+		require.ErrorContains(t, err, "CORS_ORIGINS", bad)
+	}
 }

@@ -7,7 +7,8 @@
 // FLUSH_SIZE, MAX_MEM_MB, GOMEMLIMIT, GOGC, DB_PATH, PORT) and the newer
 // ones (LISTEN, DURABILITY, MAX_CONCURRENT, MAX_BODY_MB, MAX_BATCH,
 // MAX_PAGE, *_TIMEOUT, MINIDBGO_API_KEYS, MINIDBGO_API_KEY_FILE, TLS_CERT,
-// TLS_KEY, RATE_LIMIT, LOG_LEVEL, ACCESS_LOG); each has a flag that
+// TLS_KEY, RATE_LIMIT, LOG_LEVEL, ACCESS_LOG, INIT, CORS_ORIGINS,
+// ALLOWED_HOSTS, FORM_AS_JSON, COMPRESS_MIN_BYTES); each has a flag that
 // overrides it (minidbgo-server -h lists them). GOMEMLIMIT defaults to
 // 200MiB and GOGC to 50.
 //
@@ -15,8 +16,9 @@
 // requests, flushes the memtable and closes the engine, within
 // SHUTDOWN_TIMEOUT (30 s); the exit status is 0 only if all of it
 // succeeded. Exit status 1 means the server could not start (for example,
-// the data directory is locked by another process) or stop cleanly; 2, a
-// bad configuration.
+// the data directory is locked by another process, or holds no database
+// although the marker beside it says one was created there: see -init) or
+// stop cleanly; 2, a bad configuration.
 package main
 
 import (
@@ -96,9 +98,12 @@ func run(args []string, getenv func(string) string, stderr io.Writer) int {
 			MemTableBytes:         int64(cfg.maxMemMB) << 20,
 			MaxImmutableMemTables: cfg.maxImmutable,
 			Durability:            durability,
+			DirMarker:             true,
+			Init:                  cfg.init,
 			Logger:                logger.With("component", "storage"),
 		},
 		MaxDocumentBytes: cfg.maxBodyMB << 20,
+		Logger:           logger.With("component", "docstore"),
 		MaxBatchDocs:     cfg.maxBatch,
 		MaxLimit:         cfg.maxPage,
 		DefaultLimit:     cfg.maxPage,
@@ -107,6 +112,12 @@ func run(args []string, getenv func(string) string, stderr io.Writer) int {
 		if errors.Is(err, vfs.ErrLocked) {
 			fmt.Fprintf(stderr, "minidbgo-server: the data directory %s is in use by another process: %v\n", cfg.dbPath, err)
 			logger.Error("data directory locked", "db_path", cfg.dbPath, "error", err.Error())
+			return 1
+		}
+		if errors.Is(err, storage.ErrDataMissing) {
+			fmt.Fprintf(stderr, "minidbgo-server: %v\n", err)
+			fmt.Fprintln(stderr, "minidbgo-server: refusing to create an empty database in its place; restore the data directory (or mount its volume), or start once with -init (INIT=true) to begin anew")
+			logger.Error("the database is missing from its data directory", "db_path", cfg.dbPath, "error", err.Error())
 			return 1
 		}
 		fmt.Fprintf(stderr, "minidbgo-server: open %s: %v\n", cfg.dbPath, err)
@@ -126,20 +137,26 @@ func run(args []string, getenv func(string) string, stderr io.Writer) int {
 	addr := ln.Addr().String()
 	loopback := loopbackOnly(addr)
 	srv := httpd.New(db, httpd.Config{
-		MaxConcurrent:  cfg.maxConcurrent,
-		MaxBodyBytes:   int64(cfg.maxBodyMB) << 20,
-		MaxBatch:       cfg.maxBatch,
-		MaxPage:        cfg.maxPage,
-		RequestTimeout: cfg.requestTimeout,
-		ReadTimeout:    cfg.readTimeout,
-		WriteTimeout:   cfg.writeTimeout,
-		Keys:           keys,
-		DebugOpen:      keys == nil && loopback,
-		RateLimit:      cfg.rateLimit,
-		RateBurst:      cfg.rateBurst,
-		Logger:         logger,
-		AccessLog:      cfg.accessLog,
-		Version:        version,
+		MaxConcurrent:    cfg.maxConcurrent,
+		MaxBodyBytes:     int64(cfg.maxBodyMB) << 20,
+		MaxBatch:         cfg.maxBatch,
+		MaxPage:          cfg.maxPage,
+		RequestTimeout:   cfg.requestTimeout,
+		ReadTimeout:      cfg.readTimeout,
+		WriteTimeout:     cfg.writeTimeout,
+		Keys:             keys,
+		DebugOpen:        keys == nil && loopback,
+		AllowedOrigins:   splitList(cfg.corsOrigins),
+		CheckHost:        loopback || cfg.allowedHosts != "",
+		ListenAddr:       addr,
+		AllowedHosts:     splitList(cfg.allowedHosts),
+		NoFormJSON:       !cfg.formAsJSON,
+		CompressMinBytes: compressMinBytes(cfg.compressMin),
+		RateLimit:        cfg.rateLimit,
+		RateBurst:        cfg.rateBurst,
+		Logger:           logger,
+		AccessLog:        cfg.accessLog,
+		Version:          version,
 	})
 	expvar.Publish("minidbgo", expvar.Func(func() any { return db.Engine().Metrics() }))
 	hs := &http.Server{
@@ -165,7 +182,7 @@ func run(args []string, getenv func(string) string, stderr io.Writer) int {
 		"max_concurrent", cfg.maxConcurrent, "max_body_mb", cfg.maxBodyMB, "max_batch", cfg.maxBatch, "max_page", cfg.maxPage,
 		"read_header_timeout", cfg.readHeader.String(), "read_timeout", cfg.readTimeout.String(),
 		"write_timeout", cfg.writeTimeout.String(), "idle_timeout", cfg.idleTimeout.String(),
-		"request_timeout", cfg.requestTimeout.String(), "rate_limit", cfg.rateLimit)
+		"request_timeout", cfg.requestTimeout.String(), "rate_limit", cfg.rateLimit, "init", cfg.init)
 	if cfg.mode == "cli" {
 		logger.Info("MODE=cli: minidbgo-server only serves; the interactive shell is the minidbgo binary")
 	}
@@ -290,4 +307,13 @@ func loadKeys(cfg config) (*httpd.Keys, error) {
 		keys = keys.Merge(k)
 	}
 	return keys, nil
+}
+
+// compressMinBytes maps COMPRESS_MIN_BYTES (0: off) to
+// httpd.Config.CompressMinBytes (negative: off).
+func compressMinBytes(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
 }

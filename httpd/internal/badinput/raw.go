@@ -25,11 +25,11 @@ func RawRows(readHeaderTimeout time.Duration) []Row {
 		}},
 		{N: 27, Name: "100 KB header: 431", Exchange: func(tg *Target) ([]Response, error) {
 			return rawExchange(tg, http.StatusRequestHeaderFieldsTooLarge,
-				"GET /api/health HTTP/1.1\r\nHost: x\r\nX-Big: "+strings.Repeat("a", 100<<10)+"\r\n\r\n")
+				"GET /api/health HTTP/1.1\r\nHost: localhost\r\nX-Big: "+strings.Repeat("a", 100<<10)+"\r\n\r\n")
 		}},
 		{N: 28, Name: "two different Content-Length headers: 400", Exchange: func(tg *Target) ([]Response, error) {
 			return rawExchange(tg, http.StatusBadRequest,
-				"POST /api/products HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 9\r\nContent-Length: 12\r\n\r\n{\"_id\":1}")
+				"POST /api/products HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 9\r\nContent-Length: 12\r\n\r\n{\"_id\":1}")
 		}},
 	}
 }
@@ -87,7 +87,7 @@ func endlessChunks(tg *Target) ([]Response, error) {
 		return nil, err
 	}
 	defer conn.Close()
-	if _, err := io.WriteString(conn, "POST /api/products HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"); err != nil {
+	if _, err := io.WriteString(conn, "POST /api/products HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"); err != nil {
 		return nil, err
 	}
 	// Write chunks until the server stops reading (at most 40 MiB).
@@ -134,7 +134,7 @@ func dribble(tg *Target, readHeaderTimeout time.Duration) ([]Response, error) {
 	start := time.Now()
 	closed := make(chan time.Duration, 1)
 	go func() {
-		req := "GET /api/health HTTP/1.1\r\nHost: x\r\nX-Slow: " + strings.Repeat("a", 100)
+		req := "GET /api/health HTTP/1.1\r\nHost: localhost\r\nX-Slow: " + strings.Repeat("a", 100)
 		for i := 0; i < len(req); i++ {
 			if _, err := conn.Write([]byte{req[i]}); err != nil {
 				break

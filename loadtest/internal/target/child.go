@@ -17,6 +17,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/minidbgo/minidbgo/storage"
 )
 
 // Child is the minidbgo-server binary running as a child process on
@@ -273,5 +275,7 @@ func (c *Child) Close() error {
 func (c *Child) removeDir() {
 	if c.tempDir {
 		_ = os.RemoveAll(c.dir)
+		// The server keeps a marker beside its data directory.
+		_ = os.Remove(storage.MarkerPath(c.dir))
 	}
 }

@@ -68,7 +68,7 @@ func StartEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
 		Handler:           e.api,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
-		WriteTimeout:      15 * time.Second,
+		WriteTimeout:      35 * time.Second, // REQUEST_TIMEOUT (30 s) + 5 s
 		IdleTimeout:       60 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 	}

@@ -16,6 +16,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/minidbgo/minidbgo/storage"
 )
 
 func TestBaseline(t *testing.T) {
@@ -127,6 +129,8 @@ func TestChild(t *testing.T) {
 		assert.NoError(t, c.ExitErr(), "exit status 0 after SIGTERM")
 		_, err = os.Stat(dir)
 		assert.True(t, os.IsNotExist(err), "temporary directory removed")
+		_, err = os.Stat(storage.MarkerPath(dir))
+		assert.True(t, os.IsNotExist(err), "and the server's marker beside it")
 		if env == nil {
 			assert.Contains(t, log.String(), `"msg":"minidbgo-server starting"`)
 			assert.Contains(t, c.LogTail(), "shutdown complete")
