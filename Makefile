@@ -1,5 +1,5 @@
 # MiniDBGo workspace. `make test` is what CI runs.
-MODULES := storage docstore httpd cli loadtest
+MODULES := storage docstore httpd httpd/client cli loadtest
 GO      ?= go
 PKGS     = $(foreach m,$(MODULES),./$(m)/...)
 

@@ -10,7 +10,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/minidbgo/minidbgo/httpd/api"
+	"github.com/minidbgo/minidbgo/httpd/client/api"
 )
 
 // health serves GET /api/health: liveness. It answers whenever the

@@ -5,7 +5,7 @@ import (
 	"net/http"
 
 	"github.com/minidbgo/minidbgo/docstore"
-	"github.com/minidbgo/minidbgo/httpd/api"
+	"github.com/minidbgo/minidbgo/httpd/client/api"
 )
 
 // listCollections serves GET /api/_collections: [{"name", "docCount",

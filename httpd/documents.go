@@ -7,7 +7,7 @@ import (
 	"strings"
 
 	"github.com/minidbgo/minidbgo/docstore"
-	"github.com/minidbgo/minidbgo/httpd/api"
+	"github.com/minidbgo/minidbgo/httpd/client/api"
 )
 
 // writeResult answers a single-document write: 201 when it created the

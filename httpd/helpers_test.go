@@ -15,7 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/minidbgo/minidbgo/docstore"
-	"github.com/minidbgo/minidbgo/httpd/api"
+	"github.com/minidbgo/minidbgo/httpd/client/api"
 	"github.com/minidbgo/minidbgo/storage"
 	"github.com/minidbgo/minidbgo/storage/vfs"
 )
@@ -72,7 +72,11 @@ func newEnv(t testing.TB, o envOptions) *env {
 	}
 	ts.Listener = JSONErrors(ts.Listener)
 	ts.Start()
-	e := &env{t: t, db: db, srv: srv, ts: ts, url: ts.URL, hc: ts.Client()}
+	// Every response the test receives through e.hc is checked against
+	// docs/openapi.yaml.
+	hc := ts.Client()
+	hc.Transport = &specTransport{t: t, base: hc.Transport}
+	e := &env{t: t, db: db, srv: srv, ts: ts, url: ts.URL, hc: hc}
 	t.Cleanup(func() {
 		ts.Close()
 		srv.Close()

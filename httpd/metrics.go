@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"fmt"
 	"io"
-	"net/http"
 	"runtime"
 	"sort"
 	"strconv"
@@ -13,7 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/minidbgo/minidbgo/httpd/api"
+	"github.com/minidbgo/minidbgo/httpd/client/api"
 	"github.com/minidbgo/minidbgo/storage"
 )
 
@@ -205,15 +204,12 @@ func (s *Server) writePrometheus(w io.Writer) error {
 	st := s.stats.snapshot()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	p.metric("minidbgo_process_cpu_percent", "gauge", "Process CPU use, sampled in the background.", st.processCPU)
+	p.metric("minidbgo_process_cpu_percent", "gauge", "Process CPU use, sampled in the background (deprecated: rate(process_cpu_seconds_total)).", st.processCPU)
 	p.metric("minidbgo_system_cpu_percent", "gauge", "System CPU use, sampled in the background.", st.systemCPU)
-	p.metric("minidbgo_process_resident_memory_bytes", "gauge", "Resident set size.", float64(st.rss))
+	p.metric("minidbgo_process_resident_memory_bytes", "gauge", "Resident set size, sampled in the background (deprecated: process_resident_memory_bytes).", float64(st.rss))
 	p.metric("minidbgo_process_memory_limit_bytes", "gauge", "Memory limit: cgroup v2, cgroup v1 or the host's memory.", float64(s.stats.limitBytes))
-	p.metric("go_goroutines", "gauge", "Goroutines.", float64(runtime.NumGoroutine()))
-	p.metric("go_memstats_heap_alloc_bytes", "gauge", "Heap bytes allocated and in use.", float64(ms.HeapAlloc))
-	p.metric("go_memstats_heap_inuse_bytes", "gauge", "Heap bytes in in-use spans.", float64(ms.HeapInuse))
-	p.metric("go_memstats_sys_bytes", "gauge", "Bytes obtained from the OS.", float64(ms.Sys))
-	p.metric("go_gc_cycles_total", "counter", "Completed GC cycles.", float64(ms.NumGC))
+	// go_goroutines and go_memstats_* are the Go collector's (metrics_std.go).
+	p.metric("go_gc_cycles_total", "counter", "Completed GC cycles (deprecated: go_gc_duration_seconds_count).", float64(ms.NumGC))
 	p.metric("minidbgo_uptime_seconds", "gauge", "Seconds since the server started.", time.Since(s.started).Seconds())
 	return bw.Flush()
 }
@@ -283,13 +279,5 @@ func writeEngineMetrics(p promWriter, em storage.Metrics) {
 	p.header("minidbgo_engine_level_bytes", "gauge", "Bytes per level.")
 	for l, lm := range em.Levels {
 		p.sample("minidbgo_engine_level_bytes", label("level", strconv.Itoa(l)), float64(lm.Bytes))
-	}
-}
-
-// promHandler serves GET /metrics.
-func (s *Server) promHandler(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-	if err := s.writePrometheus(w); err != nil {
-		panic(http.ErrAbortHandler)
 	}
 }

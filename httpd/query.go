@@ -7,7 +7,7 @@ import (
 	"strconv"
 
 	"github.com/minidbgo/minidbgo/docstore"
-	"github.com/minidbgo/minidbgo/httpd/api"
+	"github.com/minidbgo/minidbgo/httpd/client/api"
 )
 
 // findQuery turns a _find body into a docstore.Query. Sort and fields may

@@ -13,7 +13,7 @@ import (
 	"syscall"
 
 	"github.com/minidbgo/minidbgo/docstore"
-	"github.com/minidbgo/minidbgo/httpd/api"
+	"github.com/minidbgo/minidbgo/httpd/client/api"
 	"github.com/minidbgo/minidbgo/storage"
 )
 

@@ -16,7 +16,7 @@ import (
 	"github.com/shirou/gopsutil/v4/mem"
 	"github.com/shirou/gopsutil/v4/process"
 
-	"github.com/minidbgo/minidbgo/httpd/api"
+	"github.com/minidbgo/minidbgo/httpd/client/api"
 )
 
 // sampler measures CPU use and RSS in a background goroutine, so that

@@ -4,7 +4,7 @@ import (
 	"net/http"
 	"testing"
 
-	"github.com/minidbgo/minidbgo/httpd/api"
+	"github.com/minidbgo/minidbgo/httpd/client/api"
 	"github.com/stretchr/testify/require"
 )
 

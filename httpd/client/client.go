@@ -1,16 +1,24 @@
-// Package client is a Go client for MiniDBGo's REST API (package httpd),
-// used by the shell and the load tester. Every route has a typed method;
-// every error response becomes a *Error with the server's status, code
-// and message.
+// Package client is a Go client for MiniDBGo's REST API. It is a module
+// of its own (github.com/minidbgo/minidbgo/httpd/client) that depends on
+// nothing but the standard library: its wire types are in package
+// client/api, which the server imports too, so a program that talks to a
+// server never links the database.
+//
+// Every route has a method; every error response becomes a *Error with
+// the server's status, code and message. Documents, filters, updates,
+// sort and projection specifications are parameters of type any: a
+// value is encoded with encoding/json, except json.RawMessage, []byte and
+// string, which are sent as the JSON text they hold.
 //
 //	c := client.New("http://localhost:6866")
 //	c.APIKey = os.Getenv("MINIDBGO_API_KEY") // optional
-//	res, err := c.Insert(ctx, "products", map[string]any{"_id": "p1", "name": "test"})
-//	doc, rev, err := c.Get(ctx, "products", "p1")
-//	var e *client.Error
-//	if errors.As(err, &e) && e.Status == http.StatusNotFound { ... }
+//	_, err := c.Insert(ctx, "products", Product{ID: "p1", Name: "lamp"}, nil)
+//	var p Product
+//	rev, err := c.Get(ctx, "products", "p1", &p)
+//	for doc, err := range c.Documents(ctx, "products", client.Query{Filter: `{"price": {"$gt": 10}}`}) { ... }
+//	if client.IsNotFound(err) { ... }
 //
-// A Client is safe for concurrent use.
+// A Client is safe for concurrent use. docs/client.md is its guide.
 package client
 
 import (
@@ -20,12 +28,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
+	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
-	"github.com/minidbgo/minidbgo/httpd/api"
+	"github.com/minidbgo/minidbgo/httpd/client/api"
 )
 
 // Client talks to one server.
@@ -36,6 +47,47 @@ type Client struct {
 	APIKey string
 	// HTTPClient sends the requests. Default: http.DefaultClient.
 	HTTPClient *http.Client
+	// Retry, when set, resends requests the server refused with 503
+	// (overloaded, not ready) or 429 (rate limited). Nil: no retries.
+	Retry *Retry
+}
+
+// Retry is a Client's retry policy. A request the server answered 503 or
+// 429 was not applied, so resending it is safe even for a write. Each
+// wait is the server's Retry-After when it sent one, else an exponential
+// backoff with jitter between MinBackoff and MaxBackoff. Requests whose
+// body is a stream (Import, Restore) are never resent.
+type Retry struct {
+	// Attempts is the number of tries in all, the first included.
+	// Values below 2 mean no retry.
+	Attempts int
+	// MinBackoff is the first backoff (default 100ms); it doubles after
+	// each try.
+	MinBackoff time.Duration
+	// MaxBackoff caps every wait, Retry-After included (default 5s).
+	MaxBackoff time.Duration
+}
+
+// wait returns how long to sleep before try number attempt+1 (attempt
+// counts from 1) after the error e.
+func (r *Retry) wait(attempt int, e *Error) time.Duration {
+	lo, hi := r.MinBackoff, r.MaxBackoff
+	if lo <= 0 {
+		lo = 100 * time.Millisecond
+	}
+	if hi <= 0 {
+		hi = 5 * time.Second
+	}
+	if e.RetryAfter > 0 {
+		return min(e.RetryAfter, hi)
+	}
+	d := lo << min(attempt-1, 20)
+	if d <= 0 || d > hi {
+		d = hi
+	}
+	// Full jitter in [d/2, d], so clients refused together do not all
+	// come back together.
+	return d/2 + rand.N(d/2+1)
 }
 
 // New returns a client for the server at baseURL.
@@ -51,8 +103,8 @@ type Error struct {
 	RequestID string
 	// Index is the offending document of a batch or line of a stream, or -1.
 	Index int
-	// RetryAfter is the Retry-After header of a 429 or 503, or "".
-	RetryAfter string
+	// RetryAfter is the Retry-After header of a 429 or 503, or 0.
+	RetryAfter time.Duration
 }
 
 // Error returns the status, code and message.
@@ -89,6 +141,47 @@ type SearchOptions struct {
 	Cursor string
 }
 
+// Query is a _find or _explain request. Filter, Sort and Fields are any
+// value that encodes to the JSON the server takes (nil: absent): a
+// filter object, a sort object ({"price": -1}) or string ("-price,_id"),
+// a projection object ({"name": 1}) or string ("name,price"). Cursor,
+// from a previous FindResult, continues that query after its last page.
+type Query struct {
+	Filter any
+	Sort   any
+	Fields any
+	Limit  int
+	Skip   int
+	Cursor string
+}
+
+// request encodes q as the wire request.
+func (q Query) request() (api.FindRequest, error) {
+	r := api.FindRequest{Limit: q.Limit, Skip: q.Skip, Cursor: q.Cursor}
+	var err error
+	if r.Filter, err = rawJSON(q.Filter); err != nil {
+		return r, err
+	}
+	if r.Sort, err = rawJSON(q.Sort); err != nil {
+		return r, err
+	}
+	if r.Fields, err = rawJSON(q.Fields); err != nil {
+		return r, err
+	}
+	r.Sort, r.Fields = shortForm(q.Sort, r.Sort), shortForm(q.Fields, r.Fields)
+	return r, nil
+}
+
+// shortForm sends a sort or projection string that is not a JSON object
+// ("-price,_id", "name,price") as a JSON string: the server's short form.
+func shortForm(v any, enc json.RawMessage) json.RawMessage {
+	if s, ok := v.(string); ok && !strings.HasPrefix(strings.TrimSpace(s), "{") && s != "" {
+		b, _ := json.Marshal(s)
+		return b
+	}
+	return enc
+}
+
 func (c *Client) url(path string, q url.Values) string {
 	u := c.BaseURL + path
 	if len(q) > 0 {
@@ -106,35 +199,78 @@ func colPath(col string, rest ...string) string {
 	return p
 }
 
-// body encodes a request body: []byte, json.RawMessage and string are
-// sent as they are, nil as nothing, anything else as JSON.
-func body(v any) (io.Reader, error) {
-	switch b := v.(type) {
+// rawJSON encodes v: json.RawMessage, []byte and string are JSON text
+// already, nil (or an empty one of those) is absent, anything else is
+// encoded with encoding/json.
+func rawJSON(v any) (json.RawMessage, error) {
+	var b []byte
+	switch x := v.(type) {
 	case nil:
 		return nil, nil
-	case []byte:
-		return bytes.NewReader(b), nil
 	case json.RawMessage:
-		return bytes.NewReader(b), nil
+		b = x
+	case []byte:
+		b = x
 	case string:
-		return strings.NewReader(b), nil
-	case io.Reader:
-		return b, nil
+		b = []byte(x)
+	default:
+		enc, err := json.Marshal(v)
+		if err != nil {
+			return nil, fmt.Errorf("minidbgo: encode request: %w", err)
+		}
+		return enc, nil
 	}
-	b, err := json.Marshal(v)
-	if err != nil {
-		return nil, fmt.Errorf("minidbgo: encode request: %w", err)
+	if len(bytes.TrimSpace(b)) == 0 {
+		return nil, nil
 	}
-	return bytes.NewReader(b), nil
+	return json.RawMessage(b), nil
 }
 
 // do sends a request and returns the response when its status is 2xx (or
-// 304), else the server's *Error.
+// 304), else the server's *Error. A body that is an io.Reader is
+// streamed (and never resent); anything else is encoded by rawJSON.
 func (c *Client) do(ctx context.Context, method, path string, q url.Values, in any, contentType string, hdr http.Header) (*http.Response, error) {
-	rd, err := body(in)
-	if err != nil {
-		return nil, err
+	var stream io.Reader
+	var payload []byte
+	if r, ok := in.(io.Reader); ok {
+		stream = r
+	} else {
+		b, err := rawJSON(in)
+		if err != nil {
+			return nil, err
+		}
+		payload = b
 	}
+	for attempt := 1; ; attempt++ {
+		var rd io.Reader
+		switch {
+		case stream != nil:
+			rd = stream
+		case payload != nil:
+			rd = bytes.NewReader(payload)
+		}
+		resp, err := c.send(ctx, method, path, q, rd, contentType, hdr)
+		var e *Error
+		if err == nil || !errors.As(err, &e) || stream != nil || !c.retryable(e, attempt) {
+			return resp, err
+		}
+		t := time.NewTimer(c.Retry.wait(attempt, e))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, err
+		case <-t.C:
+		}
+	}
+}
+
+func (c *Client) retryable(e *Error, attempt int) bool {
+	return c.Retry != nil && attempt < c.Retry.Attempts &&
+		(e.Status == http.StatusServiceUnavailable || e.Status == http.StatusTooManyRequests)
+}
+
+// send makes one try of a request.
+func (c *Client) send(ctx context.Context, method, path string, q url.Values, rd io.Reader, contentType string, hdr http.Header) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, method, c.url(path, q), rd)
 	if err != nil {
 		return nil, err
@@ -161,7 +297,7 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, in a
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	e := &Error{Status: resp.StatusCode, Index: -1, RetryAfter: resp.Header.Get("Retry-After")}
+	e := &Error{Status: resp.StatusCode, Index: -1, RetryAfter: retryAfter(resp.Header.Get("Retry-After"))}
 	var ae api.Error
 	if json.Unmarshal(b, &ae) == nil && ae.Code != "" {
 		e.Code, e.Message, e.RequestID = ae.Code, ae.Error, ae.RequestID
@@ -172,6 +308,23 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, in a
 		e.Code, e.Message = "http_"+strconv.Itoa(resp.StatusCode), strings.TrimSpace(string(b))
 	}
 	return nil, e
+}
+
+// retryAfter parses a Retry-After header: seconds or an HTTP date.
+func retryAfter(h string) time.Duration {
+	if h == "" {
+		return 0
+	}
+	if n, err := strconv.ParseInt(strings.TrimSpace(h), 10, 64); err == nil {
+		if n < 0 {
+			return 0
+		}
+		return time.Duration(min(n, 1<<30)) * time.Second
+	}
+	if t, err := http.ParseTime(h); err == nil {
+		return max(time.Until(t), 0)
+	}
+	return 0
 }
 
 // call sends a JSON request and decodes a JSON response into out (unless
@@ -278,19 +431,30 @@ func (c *Client) Insert(ctx context.Context, col string, doc any, opts *WriteOpt
 	return out, err
 }
 
-// Get calls GET /api/{col}/{id} and returns the document and its revision.
-func (c *Client) Get(ctx context.Context, col, id string) (json.RawMessage, uint64, error) {
+// Get calls GET /api/{col}/{id}, decodes the document into v (a pointer,
+// as for json.Unmarshal; a *json.RawMessage receives the bytes as they
+// are; nil discards them) and returns its revision.
+func (c *Client) Get(ctx context.Context, col, id string, v any) (uint64, error) {
 	resp, err := c.do(ctx, http.MethodGet, colPath(col, id), nil, nil, "", nil)
 	if err != nil {
-		return nil, 0, err
+		return 0, err
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return nil, 0, err
+		return 0, err
 	}
 	rev, _ := strconv.ParseUint(strings.Trim(resp.Header.Get("ETag"), `"`), 10, 64)
-	return json.RawMessage(bytes.TrimSpace(b)), rev, nil
+	switch out := v.(type) {
+	case nil:
+	case *json.RawMessage:
+		*out = json.RawMessage(bytes.TrimSpace(b))
+	default:
+		if err := json.Unmarshal(b, v); err != nil {
+			return rev, fmt.Errorf("minidbgo: decode %s/%s: %w", col, id, err)
+		}
+	}
+	return rev, nil
 }
 
 // Put calls PUT /api/{col}/{id}: stores doc under id (an upsert).
@@ -318,9 +482,10 @@ func (c *Client) Delete(ctx context.Context, col, id string, opts *WriteOptions)
 	return err
 }
 
-// InsertMany calls POST /api/{col}/_insertMany: up to the server's batch
-// limit of documents, stored atomically.
-func (c *Client) InsertMany(ctx context.Context, col string, docs []json.RawMessage) (api.InsertManyResult, error) {
+// InsertMany calls POST /api/{col}/_insertMany with docs, a value that
+// encodes to a JSON array (e.g. []Product or []json.RawMessage): up to
+// the server's batch limit of documents, stored atomically.
+func (c *Client) InsertMany(ctx context.Context, col string, docs any) (api.InsertManyResult, error) {
 	var out api.InsertManyResult
 	_, err := c.call(ctx, http.MethodPost, colPath(col, "_insertMany"), nil, docs, &out, nil)
 	return out, err
@@ -328,7 +493,7 @@ func (c *Client) InsertMany(ctx context.Context, col string, docs []json.RawMess
 
 // InsertNew calls POST /api/{col}/_insertMany?upsert=false: like
 // InsertMany, but an existing _id fails the whole batch with duplicate_key.
-func (c *Client) InsertNew(ctx context.Context, col string, docs []json.RawMessage) (api.InsertManyResult, error) {
+func (c *Client) InsertNew(ctx context.Context, col string, docs any) (api.InsertManyResult, error) {
 	var out api.InsertManyResult
 	_, err := c.call(ctx, http.MethodPost, colPath(col, "_insertMany"), url.Values{"upsert": {"false"}}, docs, &out, nil)
 	return out, err
@@ -363,58 +528,120 @@ func (c *Client) Search(ctx context.Context, col string, filter any, opts Search
 	return out, resp.Header.Get("X-Next-Cursor"), nil
 }
 
-// Find calls POST /api/{col}/_find. To page, call it again with
-// api.FindRequest{Cursor: res.Cursor} (the cursor carries its query and
-// page size) until res.Cursor is empty.
-func (c *Client) Find(ctx context.Context, col string, req api.FindRequest) (api.FindResult, error) {
+// Find calls POST /api/{col}/_find and returns one page. To page, call
+// it again with Query{Cursor: res.Cursor} (the cursor carries its query
+// and page size) until res.Cursor is empty, or use Documents.
+func (c *Client) Find(ctx context.Context, col string, q Query) (api.FindResult, error) {
 	var out api.FindResult
-	_, err := c.call(ctx, http.MethodPost, colPath(col, "_find"), nil, req, &out, nil)
+	req, err := q.request()
+	if err != nil {
+		return out, err
+	}
+	_, err = c.call(ctx, http.MethodPost, colPath(col, "_find"), nil, req, &out, nil)
 	return out, err
 }
 
+// Documents runs q with _find and yields every document of every page,
+// fetching the next page when the loop reaches the end of one (q.Limit is
+// then the page size, the server's default when 0). An error is yielded
+// once, with a nil document, and ends the iteration; so does breaking
+// out of the loop.
+//
+//	for doc, err := range c.Documents(ctx, "products", client.Query{Filter: filter}) {
+//		if err != nil { return err }
+//		...
+//	}
+func (c *Client) Documents(ctx context.Context, col string, q Query) iter.Seq2[json.RawMessage, error] {
+	return func(yield func(json.RawMessage, error) bool) {
+		for {
+			page, err := c.Find(ctx, col, q)
+			if err != nil {
+				yield(nil, err)
+				return
+			}
+			for _, d := range page.Docs {
+				if !yield(d, nil) {
+					return
+				}
+			}
+			if page.Cursor == "" {
+				return
+			}
+			q = Query{Cursor: page.Cursor}
+		}
+	}
+}
+
 // Explain calls POST /api/{col}/_explain.
-func (c *Client) Explain(ctx context.Context, col string, req api.FindRequest) (api.Explanation, error) {
+func (c *Client) Explain(ctx context.Context, col string, q Query) (api.Explanation, error) {
 	var out api.Explanation
-	_, err := c.call(ctx, http.MethodPost, colPath(col, "_explain"), nil, req, &out, nil)
+	req, err := q.request()
+	if err != nil {
+		return out, err
+	}
+	_, err = c.call(ctx, http.MethodPost, colPath(col, "_explain"), nil, req, &out, nil)
 	return out, err
 }
 
 // Count calls POST /api/{col}/_count; a nil filter counts every document.
-func (c *Client) Count(ctx context.Context, col string, filter json.RawMessage) (int64, error) {
+func (c *Client) Count(ctx context.Context, col string, filter any) (int64, error) {
+	f, err := rawJSON(filter)
+	if err != nil {
+		return 0, err
+	}
 	var out api.CountResult
-	_, err := c.call(ctx, http.MethodPost, colPath(col, "_count"), nil, api.CountRequest{Filter: filter}, &out, nil)
+	_, err = c.call(ctx, http.MethodPost, colPath(col, "_count"), nil, api.CountRequest{Filter: f}, &out, nil)
 	return out.Count, err
 }
 
 // Distinct calls POST /api/{col}/_distinct and returns the distinct values
 // of the dot path field in the documents matching filter (nil: all), in
 // sort order.
-func (c *Client) Distinct(ctx context.Context, col, field string, filter json.RawMessage) ([]json.RawMessage, error) {
+func (c *Client) Distinct(ctx context.Context, col, field string, filter any) ([]json.RawMessage, error) {
+	f, err := rawJSON(filter)
+	if err != nil {
+		return nil, err
+	}
 	var out api.DistinctResult
-	_, err := c.call(ctx, http.MethodPost, colPath(col, "_distinct"), nil, api.DistinctRequest{Field: field, Filter: filter}, &out, nil)
+	_, err = c.call(ctx, http.MethodPost, colPath(col, "_distinct"), nil, api.DistinctRequest{Field: field, Filter: f}, &out, nil)
 	return out.Values, err
 }
 
-// UpdateMany calls POST /api/{col}/_update.
-func (c *Client) UpdateMany(ctx context.Context, col string, filter, update json.RawMessage) (api.UpdateResult, error) {
-	var out api.UpdateResult
-	_, err := c.call(ctx, http.MethodPost, colPath(col, "_update"), nil, api.UpdateRequest{Filter: filter, Update: update}, &out, nil)
-	return out, err
+// UpdateMany calls POST /api/{col}/_update: applies update (operators,
+// e.g. {"$inc": {"n": 1}}) to every document matching filter ({} for all).
+func (c *Client) UpdateMany(ctx context.Context, col string, filter, update any) (api.UpdateResult, error) {
+	return c.updateMany(ctx, col, filter, update, false)
 }
 
 // UpsertMany calls POST /api/{col}/_update with "upsert": true: when no
 // document matches, one is created and its _id is UpsertedID.
-func (c *Client) UpsertMany(ctx context.Context, col string, filter, update json.RawMessage) (api.UpdateResult, error) {
+func (c *Client) UpsertMany(ctx context.Context, col string, filter, update any) (api.UpdateResult, error) {
+	return c.updateMany(ctx, col, filter, update, true)
+}
+
+func (c *Client) updateMany(ctx context.Context, col string, filter, update any, upsert bool) (api.UpdateResult, error) {
 	var out api.UpdateResult
-	_, err := c.call(ctx, http.MethodPost, colPath(col, "_update"), nil, api.UpdateRequest{Filter: filter, Update: update, Upsert: true}, &out, nil)
+	f, err := rawJSON(filter)
+	if err != nil {
+		return out, err
+	}
+	u, err := rawJSON(update)
+	if err != nil {
+		return out, err
+	}
+	_, err = c.call(ctx, http.MethodPost, colPath(col, "_update"), nil, api.UpdateRequest{Filter: f, Update: u, Upsert: upsert}, &out, nil)
 	return out, err
 }
 
 // DeleteMany calls POST /api/{col}/_delete; filter {} deletes every
 // document.
-func (c *Client) DeleteMany(ctx context.Context, col string, filter json.RawMessage) (int64, error) {
+func (c *Client) DeleteMany(ctx context.Context, col string, filter any) (int64, error) {
+	f, err := rawJSON(filter)
+	if err != nil {
+		return 0, err
+	}
 	var out api.DeleteManyResult
-	_, err := c.call(ctx, http.MethodPost, colPath(col, "_delete"), nil, api.DeleteManyRequest{Filter: filter}, &out, nil)
+	_, err = c.call(ctx, http.MethodPost, colPath(col, "_delete"), nil, api.DeleteManyRequest{Filter: f}, &out, nil)
 	return out.Deleted, err
 }
 

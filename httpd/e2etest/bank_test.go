@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/minidbgo/minidbgo/httpd/api"
 	"github.com/minidbgo/minidbgo/httpd/client"
 )
 
@@ -84,7 +83,7 @@ func acctID(i int) string { return fmt.Sprintf("acct-%02d", i) }
 
 // readAccounts reads every account in one _find page.
 func readAccounts(ctx context.Context, c *client.Client) ([]bankDoc, error) {
-	res, err := c.Find(ctx, bankCol, api.FindRequest{Limit: bankAccounts + 10})
+	res, err := c.Find(ctx, bankCol, client.Query{Limit: bankAccounts + 10})
 	if err != nil {
 		return nil, err
 	}
@@ -255,7 +254,8 @@ func transfer(c *client.Client, st *bankStats, accts []*account, a, b int, amoun
 	ctx := context.Background()
 	var docs [2]bankDoc
 	for k, i := range []int{a, b} {
-		raw, _, err := c.Get(ctx, bankCol, acctID(i))
+		var raw json.RawMessage
+		_, err := c.Get(ctx, bankCol, acctID(i), &raw)
 		if err != nil {
 			return false
 		}

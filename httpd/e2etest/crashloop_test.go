@@ -15,8 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/minidbgo/minidbgo/httpd/api"
 	"github.com/minidbgo/minidbgo/httpd/client"
+	"github.com/minidbgo/minidbgo/httpd/client/api"
 )
 
 // The kill loop (RELIABILITY.md S3). Writers insert documents with unique
@@ -184,7 +184,7 @@ func (l *crashLoop) setup(s *server) {
 			t.Fatal(err)
 		}
 	}
-	ex, err := s.c.Explain(ctx, kvCol, api.FindRequest{Filter: json.RawMessage(`{"g":3}`)})
+	ex, err := s.c.Explain(ctx, kvCol, client.Query{Filter: `{"g":3}`})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -384,7 +384,7 @@ type storedDoc struct {
 // scanAll walks a collection with _find and cursors.
 func scanAll(ctx context.Context, c *client.Client, col string, filter string) (map[string]storedDoc, error) {
 	out := map[string]storedDoc{}
-	req := api.FindRequest{Limit: 1000}
+	req := client.Query{Limit: 1000}
 	if filter != "" {
 		req.Filter = json.RawMessage(filter)
 	}

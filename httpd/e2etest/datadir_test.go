@@ -61,7 +61,7 @@ func TestDataDirRemovedUnderServer(t *testing.T) {
 	if r.StatusCode != http.StatusServiceUnavailable {
 		t.Fatalf("ready: %d, want 503", r.StatusCode)
 	}
-	if _, _, err := s.c.Get(ctx, "c", "7"); err != nil {
+	if _, err := s.c.Get(ctx, "c", "7", nil); err != nil {
 		t.Fatalf("reads go on: %v", err)
 	}
 	s.kill()
@@ -81,7 +81,7 @@ func TestDataDirRemovedUnderServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	var ce *client.Error
-	if _, _, err := s.c.Get(ctx, "c", "7"); !errors.As(err, &ce) || ce.Status != http.StatusNotFound {
+	if _, err := s.c.Get(ctx, "c", "7", nil); !errors.As(err, &ce) || ce.Status != http.StatusNotFound {
 		t.Fatalf("a new database after INIT=true: %v", err)
 	}
 	if _, err := s.c.Insert(ctx, "c", map[string]any{"_id": "new"}, nil); err != nil {

@@ -103,7 +103,8 @@ func linID(k int) string { return fmt.Sprintf("k%d", k) }
 
 // linGet reads a key's value ("" when missing) and revision.
 func linGet(ctx context.Context, c *client.Client, k int) (string, uint64, error) {
-	raw, rev, err := c.Get(ctx, linCol, linID(k))
+	var raw json.RawMessage
+	rev, err := c.Get(ctx, linCol, linID(k), &raw)
 	if client.IsNotFound(err) {
 		return "", 0, nil
 	}

@@ -10,7 +10,7 @@ import (
 	"net/http/httptest"
 
 	"github.com/minidbgo/minidbgo/docstore"
-	"github.com/minidbgo/minidbgo/httpd/api"
+	"github.com/minidbgo/minidbgo/httpd/client/api"
 )
 
 // localBackend runs commands on the embedded database. The docstore calls

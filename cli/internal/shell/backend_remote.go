@@ -7,8 +7,8 @@ import (
 	"io"
 	"time"
 
-	"github.com/minidbgo/minidbgo/httpd/api"
 	"github.com/minidbgo/minidbgo/httpd/client"
+	"github.com/minidbgo/minidbgo/httpd/client/api"
 )
 
 // remoteBackend runs commands on a server through its REST API.
@@ -32,19 +32,23 @@ func (b *remoteBackend) replace(ctx context.Context, col, id string, doc []byte,
 	if _, err := b.c.Put(ctx, col, id, doc, &client.WriteOptions{IfMatch: ifMatch}); err != nil {
 		return nil, err
 	}
-	got, _, err := b.c.Get(ctx, col, id)
+	var got json.RawMessage
+	_, err := b.c.Get(ctx, col, id, &got)
 	return got, err
 }
 
 func (b *remoteBackend) get(ctx context.Context, col, id string) (json.RawMessage, uint64, error) {
-	return b.c.Get(ctx, col, id)
+	var doc json.RawMessage
+	rev, err := b.c.Get(ctx, col, id, &doc)
+	return doc, rev, err
 }
 
 func (b *remoteBackend) update(ctx context.Context, col, id string, update []byte, ifMatch uint64) (json.RawMessage, error) {
 	if _, err := b.c.Patch(ctx, col, id, update, &client.WriteOptions{IfMatch: ifMatch}); err != nil {
 		return nil, err
 	}
-	doc, _, err := b.c.Get(ctx, col, id)
+	var doc json.RawMessage
+	_, err := b.c.Get(ctx, col, id, &doc)
 	return doc, err
 }
 
@@ -53,7 +57,13 @@ func (b *remoteBackend) delete(ctx context.Context, col, id string) error {
 }
 
 func (b *remoteBackend) find(ctx context.Context, col string, req api.FindRequest) (api.FindResult, error) {
-	return b.c.Find(ctx, col, req)
+	return b.c.Find(ctx, col, clientQuery(req))
+}
+
+// clientQuery is the client's form of a wire request (its fields, JSON text
+// already, are sent as they are).
+func clientQuery(req api.FindRequest) client.Query {
+	return client.Query{Filter: req.Filter, Sort: req.Sort, Fields: req.Fields, Limit: req.Limit, Skip: req.Skip, Cursor: req.Cursor}
 }
 
 func (b *remoteBackend) count(ctx context.Context, col string, filter json.RawMessage) (int64, error) {
@@ -77,7 +87,7 @@ func (b *remoteBackend) deleteMany(ctx context.Context, col string, filter json.
 }
 
 func (b *remoteBackend) explain(ctx context.Context, col string, req api.FindRequest) (api.Explanation, error) {
-	return b.c.Explain(ctx, col, req)
+	return b.c.Explain(ctx, col, clientQuery(req))
 }
 
 func (b *remoteBackend) collections(ctx context.Context) ([]api.Collection, error) {

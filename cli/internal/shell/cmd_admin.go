@@ -8,7 +8,7 @@ import (
 	"strings"
 
 	"github.com/minidbgo/minidbgo/docstore"
-	"github.com/minidbgo/minidbgo/httpd/api"
+	"github.com/minidbgo/minidbgo/httpd/client/api"
 )
 
 func cmdCompact(s *Shell, ctx context.Context, _ string, _ []arg) error {

@@ -9,7 +9,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/minidbgo/minidbgo/httpd/api"
+	"github.com/minidbgo/minidbgo/httpd/client/api"
 )
 
 // lineWriter calls fn with each complete line written to it (without the

@@ -14,7 +14,7 @@
 // {"$set":{"name":"Laptop Pro"}}`. A statement continues on the next line
 // while braces are open. With -c, a JSON argument typed as - is read from
 // standard input: `minidbgo -c 'insertOne products -' < doc.json`. Both backends return the REST API's wire types
-// (package httpd/api) and one printer formats them, so the output of a
+// (package httpd/client/api) and one printer formats them, so the output of a
 // command is the same on a data directory and through --url; the
 // transcript tests in testdata/ replay every command against both.
 //

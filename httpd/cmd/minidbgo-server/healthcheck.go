@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/minidbgo/minidbgo/httpd/api"
+	"github.com/minidbgo/minidbgo/httpd/client/api"
 )
 
 // healthcheck asks the server configured by the same PORT, LISTEN and

@@ -28,7 +28,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/minidbgo/minidbgo/httpd/api"
+	"github.com/minidbgo/minidbgo/httpd/client/api"
 )
 
 // Target is a server under test, reached over HTTP.

@@ -1,7 +1,9 @@
 // Package api holds the wire types of MiniDBGo's REST API: the JSON bodies
 // the server (package httpd) writes and reads and the client (package
-// client) sends and decodes. It depends on nothing but the standard
-// library, so that clients need not link the database.
+// client) sends and decodes. It belongs to the client's module
+// (github.com/minidbgo/minidbgo/httpd/client), which the server imports
+// and which depends on nothing but the standard library, so that clients
+// need not link the database.
 //
 // Documents travel as raw JSON (json.RawMessage): the server never
 // re-encodes them, so numbers keep every digit and keys their order.

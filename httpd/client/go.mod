@@ -1,0 +1,3 @@
+module github.com/minidbgo/minidbgo/httpd/client
+
+go 1.23
