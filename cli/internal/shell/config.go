@@ -21,7 +21,7 @@ type config struct {
 	commands   []string // -c
 	format     outFormat
 	formatSet  bool // --format or --json given
-	batchSize  int // -1: the default
+	batchSize  int  // -1: the default
 	history    string
 	durability string
 	flushSize  int

@@ -45,7 +45,7 @@ func TestRelaxJSON(t *testing.T) {
 	for in, want := range map[string]string{
 		`{price: {$gt: 10}}`:                 `{"price": {"$gt": 10}}`,
 		`{'name': 'Laptop', tags: ['a',]}`:   `{"name": "Laptop", "tags": ["a"]}`,
-		`{a: 'it\'s "x"', stock.shop: 1,}`:  `{"a": "it's \"x\"", "stock.shop": 1}`,
+		`{a: 'it\'s "x"', stock.shop: 1,}`:   `{"a": "it's \"x\"", "stock.shop": 1}`,
 		`{"strict": [1, 2.5e3, true, null]}`: `{"strict": [1, 2.5e3, true, null]}`,
 		`{1: 'one', _id: "p1"}`:              `{"1": "one", "_id": "p1"}`,
 		`[{a: 1,}, {},]`:                     `[{"a": 1}, {}]`,
@@ -58,15 +58,15 @@ func TestRelaxJSON(t *testing.T) {
 	// at column 11), never an offset into converted text.
 	line := `find c x  {name: 'a', price: }`
 	for in, want := range map[string]string{
-		`{name: 'a', price: }`:  `filter is not valid JSON: invalid character '}' looking for beginning of value at column 30`,
-		`{name: Laptop}`:        `filter is not valid JSON: unquoted value Laptop (quote strings: 'Laptop' or "Laptop") at column 18`,
-		`{a: 1, a: 2}`:          `filter has the key "a" twice (the second at column 18)`,
-		`{a: 'x}`:               `filter is not valid JSON: unterminated string at column 15`,
-		`{a: [1,,2]}`:           `filter is not valid JSON: invalid character ',' looking for beginning of value at column 18`,
-		`{,}`:                   `filter is not valid JSON: invalid character ',' looking for beginning of object key string at column 12`,
-		`{a: 1]`:                `filter is not valid JSON: unexpected ']' at column 16`,
+		`{name: 'a', price: }`: `filter is not valid JSON: invalid character '}' looking for beginning of value at column 30`,
+		`{name: Laptop}`:       `filter is not valid JSON: unquoted value Laptop (quote strings: 'Laptop' or "Laptop") at column 18`,
+		`{a: 1, a: 2}`:         `filter has the key "a" twice (the second at column 18)`,
+		`{a: 'x}`:              `filter is not valid JSON: unterminated string at column 15`,
+		`{a: [1,,2]}`:          `filter is not valid JSON: invalid character ',' looking for beginning of value at column 18`,
+		`{,}`:                  `filter is not valid JSON: invalid character ',' looking for beginning of object key string at column 12`,
+		`{a: 1]`:               `filter is not valid JSON: unexpected ']' at column 16`,
 		`{"a": "x\q"}`:         `filter is not valid JSON: bad string: invalid character 'q' in string escape code at column 17`,
-		`{a: 01}`:               `filter is not valid JSON: invalid character '1' after object key:value pair at column 16`,
+		`{a: 01}`:              `filter is not valid JSON: invalid character '1' after object key:value pair at column 16`,
 	} {
 		_, err := relaxJSON("filter", in, statementLocator(line, 10))
 		require.EqualError(t, err, want, in)
