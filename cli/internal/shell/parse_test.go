@@ -66,6 +66,7 @@ func TestRelaxJSON(t *testing.T) {
 		`{,}`:                  `filter is not valid JSON: invalid character ',' looking for beginning of object key string at column 12`,
 		`{a: 1]`:               `filter is not valid JSON: unexpected ']' at column 16`,
 		`{"a": "x\q"}`:         `filter is not valid JSON: bad string: invalid character 'q' in string escape code at column 17`,
+		`{_id: ObjectId('x')}`: `filter is not valid JSON: ObjectId(...) is JavaScript, which the shell does not run (an _id is a string: '...'; a date, an ISO string) at column 17`,
 		`{a: 01}`:              `filter is not valid JSON: invalid character '1' after object key:value pair at column 16`,
 	} {
 		_, err := relaxJSON("filter", in, statementLocator(line, 10))

@@ -182,6 +182,8 @@ func relaxJSON(what, src string, at locator) (string, error) {
 				emit(`"`+w+`"`, i)
 			} else if w == "true" || w == "false" || w == "null" {
 				emit(w, i)
+			} else if j < len(src) && src[j] == '(' {
+				return "", bad(i, "%s(...) is JavaScript, which the shell does not run (an _id is a string: '...'; a date, an ISO string)", w)
 			} else {
 				return "", bad(i, "unquoted value %s (quote strings: '%s' or \"%s\")", w, w, w)
 			}
