@@ -254,8 +254,9 @@ docs/operations.md, Monitoring).`,
 			help: `pretty is indented JSON (coloured on a terminal; short arrays of
 scalars on one line), the default on a terminal; json is compact JSON, one
 value per line, the default in scripts; table shows documents as a table,
-a page at a time (fields as columns, values cut to 32 characters), and
-other results as compact JSON. --format sets it at start-up.
+a page at a time (fields as columns, values cut to 32 characters), other
+results that are objects a field a line, and the rest as compact JSON.
+--format sets it at start-up.
 
   format table
   format`,

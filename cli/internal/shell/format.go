@@ -31,7 +31,8 @@ const (
 	// arrays of scalars on one line (mongosh's look).
 	outPretty
 	// outTable shows documents as rows of a text table, a table per
-	// page; other results as compact JSON.
+	// page; a result that is an object a field a line; other results as
+	// compact JSON.
 	outTable
 )
 
@@ -78,14 +79,25 @@ func (p *printer) getFormat() outFormat {
 }
 
 // json prints one JSON value (which must be valid) and a newline; in the
-// table format an object, or an array of objects, is a table.
+// table format an object is a field a line and an array of objects a
+// table.
 func (p *printer) json(b []byte) {
+	p.print(b, false)
+}
+
+// print prints b; asRow shows an object in the table format as a table of
+// one row (a document) rather than a field a line (a result).
+func (p *printer) print(b []byte, asRow bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.buf.Reset()
 	if p.format == outTable {
 		if rows, ok := tableRows(b); ok {
-			formatTable(&p.buf, rows)
+			if !asRow && bytes.TrimSpace(b)[0] == '{' {
+				formatFields(&p.buf, rows[0])
+			} else {
+				formatTable(&p.buf, rows)
+			}
 			_, _ = p.w.Write(p.buf.Bytes())
 			return
 		}
@@ -100,7 +112,7 @@ func (p *printer) doc(b []byte) {
 	if p.seen != nil {
 		p.seen(b)
 	}
-	p.json(b)
+	p.print(b, true)
 }
 
 // docs prints a page of documents: one table in the table format, else
@@ -413,8 +425,12 @@ func writeScalarArray(dst *bytes.Buffer, elems [][]byte, level int, paint func(s
 	dst.WriteString("\n" + strings.Repeat("  ", level) + "]")
 }
 
-// Table cells are cut to maxCell characters.
-const maxCell = 32
+// Table cells are cut to maxCell characters, the values of a result
+// shown a field a line to maxField.
+const (
+	maxCell  = 32
+	maxField = 100
+)
 
 // tableRows returns the rows of a value the table format shows as a
 // table: an object (one row) or a non-empty array of objects.
@@ -467,9 +483,9 @@ func objectFields(b []byte) (keys []string, vals []json.RawMessage) {
 }
 
 // cellText is a value as a table shows it: a string without its quotes
-// (unless it holds escapes), anything else compact JSON, cut to maxCell
+// (unless it holds escapes), anything else compact JSON, cut to n
 // characters.
-func cellText(v json.RawMessage) string {
+func cellText(v json.RawMessage, n int) string {
 	var s string
 	plain := len(v) > 0 && v[0] == '"' && json.Unmarshal(v, &s) == nil && !strings.ContainsAny(s, "\n\r\t\x1b")
 	if !plain {
@@ -477,9 +493,9 @@ func cellText(v json.RawMessage) string {
 		formatJSON(&b, v, false, false)
 		s = b.String()
 	}
-	if utf8.RuneCountInString(s) > maxCell {
+	if utf8.RuneCountInString(s) > n {
 		r := []rune(s)
-		s = string(r[:maxCell-1]) + "…"
+		s = string(r[:n-1]) + "…"
 	}
 	return s
 }
@@ -501,7 +517,7 @@ func formatTable(dst *bytes.Buffer, rows [][]byte) {
 				index[key] = c
 				cols = append(cols, key)
 			}
-			cells[r][c] = cellText(vals[k])
+			cells[r][c] = cellText(vals[k], maxCell)
 		}
 	}
 	widths := make([]int, len(cols))
@@ -529,5 +545,22 @@ func formatTable(dst *bytes.Buffer, rows [][]byte) {
 	line(func(c int) string { return strings.Repeat("-", widths[c]) })
 	for _, row := range cells {
 		line(func(c int) string { return row[c] })
+	}
+}
+
+// formatFields appends an object as lines of "field  value", the fields
+// aligned: how the table format shows a result that is one object
+// (stats, metrics, counts of a write).
+func formatFields(dst *bytes.Buffer, obj []byte) {
+	keys, vals := objectFields(obj)
+	width := 0
+	for _, k := range keys {
+		width = max(width, utf8.RuneCountInString(k))
+	}
+	for i, k := range keys {
+		dst.WriteString(k)
+		dst.WriteString(strings.Repeat(" ", width-utf8.RuneCountInString(k)+2))
+		dst.WriteString(strings.TrimRight(cellText(vals[i], maxField), " "))
+		dst.WriteByte('\n')
 	}
 }

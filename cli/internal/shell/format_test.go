@@ -82,9 +82,11 @@ func TestFormatTable(t *testing.T) {
 		"bb              [1,2]  "+strings.Repeat("é", 31)+"…\n", b.String())
 	var out bytes.Buffer
 	p := &printer{w: &out, format: outTable}
-	require.NoError(t, p.value(map[string]int{"deleted": 2}))
+	// A result object is a field a line; a document, a one-row table.
+	require.NoError(t, p.value(map[string]any{"matched": 2, "upsertedId": "a"}))
 	require.NoError(t, p.value([]int{1, 2}))
-	require.Equal(t, "deleted\n-------\n2\n[1,2]\n", out.String())
+	p.doc([]byte(`{"_id":"a"}`))
+	require.Equal(t, "matched     2\nupsertedId  a\n[1,2]\n_id\n---\na\n", out.String())
 }
 
 func TestPrinter(t *testing.T) {

@@ -43,7 +43,7 @@ func TestFormatFlag(t *testing.T) {
 	script := "insertOne p {_id: 'a', n: 1, tags: ['x', 'y']}\nfindMany p\n"
 	code, stdout, stderr := runCLI(t, script, nil, "--db", dir, "--format", "table")
 	require.Equal(t, 0, code, stderr)
-	require.Equal(t, "_id  created\n---  -------\na    true\n_id  n  tags\n---  -  ---------\na    1  [\"x\",\"y\"]\n", stdout)
+	require.Equal(t, "_id      a\ncreated  true\n_id  n  tags\n---  -  ---------\na    1  [\"x\",\"y\"]\n", stdout)
 
 	code, stdout, stderr = runCLI(t, "findOne p\n", nil, "--db", dir, "--format", "pretty")
 	require.Equal(t, 0, code, stderr)
