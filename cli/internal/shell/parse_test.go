@@ -67,6 +67,7 @@ func TestRelaxJSON(t *testing.T) {
 		`{a: 1]`:               `filter is not valid JSON: unexpected ']' at column 16`,
 		`{"a": "x\q"}`:         `filter is not valid JSON: bad string: invalid character 'q' in string escape code at column 17`,
 		`{_id: ObjectId('x')}`: `filter is not valid JSON: ObjectId(...) is JavaScript, which the shell does not run (an _id is a string: '...'; a date, an ISO string) at column 17`,
+		`{a: -1e999}`:          `filter has the number -1e999, which overflows a 64-bit float, at column 15`,
 		`{a: 01}`:              `filter is not valid JSON: invalid character '1' after object key:value pair at column 16`,
 	} {
 		_, err := relaxJSON("filter", in, statementLocator(line, 10))

@@ -3,6 +3,8 @@ package shell
 import (
 	"encoding/json"
 	"fmt"
+	"math"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 )
@@ -204,6 +206,11 @@ func relaxJSON(what, src string, at locator) (string, error) {
 			for j < len(src) && !isSpace(src[j]) && !strings.ContainsRune(",:{}[]\"'", rune(src[j])) {
 				j++
 			}
+			// The database refuses a number beyond float64's range; say
+			// where it is.
+			if f, err := strconv.ParseFloat(src[i:j], 64); err != nil && math.IsInf(f, 0) && json.Valid([]byte(src[i:j])) {
+				return "", &cmdError{code: "number_out_of_range", msg: fmt.Sprintf("%s has the number %s, which overflows a 64-bit float, at %s", what, truncate(src[i:j]), at(i))}
+			}
 			emit(src[i:j], i)
 			i = j
 		}
@@ -292,4 +299,12 @@ func scanQuoted(s string, i int) int {
 		}
 	}
 	return -1
+}
+
+// truncate cuts a long literal for a message.
+func truncate(s string) string {
+	if len(s) > 40 {
+		return s[:37] + "..."
+	}
+	return s
 }
