@@ -212,7 +212,7 @@ func TestBadInputCLI(t *testing.T) {
 	}
 
 	rows := []cliRow{
-		{32, "bad JSON in -c", expect("", db("-c", `insertOne c {"_id":"b","n":}`), 1, "error (invalid_json): document is not valid JSON", "at offset 16")},
+		{32, "bad JSON in -c", expect("", db("-c", `insertOne c {"_id":"b","n":}`), 1, "error (invalid_json): document is not valid JSON", "at column 28")},
 		{32, "unclosed JSON in -c", expect("", db("-c", `insertOne c {"_id":"b","n":`), 1, "error (invalid_json)")},
 		{32, "duplicate key in -c", expect("", db("-c", `insertOne c {"_id":"b","n":1,"n":2}`), 1, "error (duplicate_key)")},
 		{32, "bad JSON in a script on stdin", expect("insertOne c {\"_id\":\"b\",\n\"n\": 1,,}\n", db(), 1, "error (invalid_json)")},

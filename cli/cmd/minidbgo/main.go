@@ -1,15 +1,18 @@
 // Command minidbgo is MiniDBGo's shell: an interactive, scriptable client
-// of the embedded database (with the REST API served beside it) or of a
-// running server (--url), plus the admin commands check, inspect and repair.
+// of the embedded database or of a running server (--url), plus the admin
+// commands check, inspect and repair.
 //
-//	minidbgo                              the shell on DB_PATH (data/MiniDBGo), REST API on :6866
+//	minidbgo                              the shell on DB_PATH (data/MiniDBGo); --http ADDR also serves the REST API
+//	minidbgo --url http://db:6866         the shell on a running server (API key in MINIDBGO_API_KEY)
 //	minidbgo -c 'count products'          one command; exit 0, 1 if it failed, 2 on misuse
-//	minidbgo --url http://db:6866 < script
-//	MODE=server minidbgo                  the REST API only
+//	minidbgo -c "db.products.find({price: {\$gt: 10}}).limit(5)"   mongosh's form, relaxed JSON
+//	minidbgo --format table < script      output as a table (or json, pretty)
+//	MODE=server minidbgo                  the REST API only (LOG_FORMAT=text|json|auto)
 //	minidbgo check --dir data/MiniDBGo    verify every checksum offline
 //	minidbgo repair --wal=point-in-time   recover from a WAL damaged before its end
+//	minidbgo --version                    the version (-ldflags -X …/shell.Version=, else the build's)
 //
-// GOMEMLIMIT defaults to 200MiB and GOGC to 50, as in the guide.
+// GOMEMLIMIT defaults to 200MiB and GOGC to 50, as in docs/operations.md.
 package main
 
 import (

@@ -20,6 +20,9 @@ type insertOneResult struct {
 
 func cmdInsertOne(s *Shell, ctx context.Context, col string, args []arg) error {
 	doc := []byte(args[0].text)
+	if doc[0] != '{' {
+		return &cmdError{code: "document_must_be_object", msg: "document must be a JSON object, got an array (insertMany stores several)"}
+	}
 	res, err := s.be.insertOne(ctx, col, doc)
 	if err != nil {
 		return err
@@ -186,9 +189,7 @@ func (s *Shell) page(ctx context.Context, fc *findCursor) error {
 			s.cursor = nil
 			return err
 		}
-		for _, d := range res.Docs {
-			s.out.doc(d)
-		}
+		s.out.docs(res.Docs)
 		if fc.printed == 0 && len(res.Docs) == 0 && fc.next == "" {
 			if err := s.mustExist(ctx, fc.col); err != nil {
 				return err

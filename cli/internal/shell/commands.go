@@ -191,9 +191,10 @@ terminal, a progress line shows the bytes and documents written.
 			run: cmdDumpDB},
 		{name: "restoreDB", params: []param{{name: "file", kind: pWord}},
 			summary: "restore a dumpDB file (documents are upserted)",
-			help: `Reads what dumpDB wrote (or the guide's curl backups) and stores it:
-indexes are created and documents upserted, in batches. A bad line stops the
-restore, naming the line; the lines before it are stored.
+			help: `Reads what dumpDB wrote, or a curl backup of /api/dumpDB (docs/operations.md,
+Backup and restore), and stores it: indexes are created and documents
+upserted, in batches. A bad line stops the restore, naming the line; the
+lines before it are stored.
 
   restoreDB backup.ndjson`,
 			run: cmdRestoreDB},
@@ -239,14 +240,27 @@ is accepted too. The name defaults to field_1_other_-1.
   explain products {"price":{"$gt":1000}}`,
 			run: cmdExplain},
 		{name: "stats", params: []param{{name: "collection", kind: pWord, optional: true}},
-			summary: "process stats (the guide's /api/stats), or a collection's counts",
+			summary: "process stats (/api/stats), or a collection's counts",
 			help: `Without a collection: CPU, memory and GC figures of the process holding
 the database. With one: its document count and bytes.`,
 			run: cmdStats},
 		{name: "metrics", summary: "engine and server counters (/api/metrics)",
-			help: `The guide's puts, gets, deletes, flushes and compacts, then every other
-engine counter, the LSM levels, and the HTTP server's counters.`,
+			help: `The puts, gets, deletes, flushes and compacts counters, then every other
+engine counter, the LSM levels, and the HTTP server's counters (see
+docs/operations.md, Monitoring).`,
 			run: cmdMetrics},
+		{name: "format", params: []param{{name: "format", kind: pWord, optional: true}},
+			summary: "show or set the output format: table, json or pretty",
+			help: `pretty is indented JSON (coloured on a terminal; short arrays of
+scalars on one line), the default on a terminal; json is compact JSON, one
+value per line, the default in scripts; table shows documents as a table,
+a page at a time (fields as columns, values cut to 32 characters), other
+results that are objects a field a line, and the rest as compact JSON.
+--format sets it at start-up.
+
+  format table
+  format`,
+			run: cmdFormat},
 		{name: "help", params: []param{{name: "command", kind: pWord, optional: true}},
 			summary: "list the commands, or explain one",
 			help:    `  help findMany`,
@@ -319,6 +333,10 @@ func editDistance(a, b string) int {
 
 func cmdHelp(s *Shell, _ context.Context, _ string, args []arg) error {
 	if len(args) == 1 {
+		if args[0].text == "db" {
+			s.out.line("%s", dbHelp)
+			return nil
+		}
 		c := lookup(args[0].text)
 		if c == nil && strings.EqualFold(args[0].text, "show") {
 			c = lookup("show collections")
@@ -337,7 +355,7 @@ func cmdHelp(s *Shell, _ context.Context, _ string, args []arg) error {
 	for _, c := range commands {
 		s.out.line("  %-*s  %s", width, c.synopsis(), c.summary)
 	}
-	s.out.line("\nhelp <command> explains one. JSON arguments may span lines while braces are open.")
+	s.out.line("\nhelp <command> explains one; help db, mongosh's db.<collection>.find(...) form.\nJSON may be relaxed as in mongosh ({price: {$gt: 10}}, 'single quotes',\ntrailing commas) and may span lines while brackets are open.")
 	return nil
 }
 
@@ -356,5 +374,18 @@ func validName(col string) error {
 	if !docstore.ValidName(col) {
 		return &cmdError{code: "invalid_name", msg: fmt.Sprintf("invalid collection name %q: must match ^[A-Za-z0-9_-]{1,64}$", col)}
 	}
+	return nil
+}
+
+func cmdFormat(s *Shell, _ context.Context, _ string, args []arg) error {
+	if len(args) == 0 {
+		s.out.line("%s", s.out.getFormat())
+		return nil
+	}
+	f, err := parseFormat(args[0].text)
+	if err != nil {
+		return &usageError{msg: err.Error(), usage: "format [table|json|pretty]"}
+	}
+	s.out.setFormat(f)
 	return nil
 }

@@ -26,7 +26,8 @@ var operators = []string{
 //   - help's argument: command names; dropIndex's: index names;
 //     distinct's field: field names seen;
 //   - a key inside JSON ({"pr or , "pr): field names seen and, after $,
-//     operators.
+//     operators;
+//   - db.<collection>.<method>(: collection names, then methods.
 func (s *Shell) complete(ctx context.Context, text string) (cands []string, partial string) {
 	if start, inKey, ok := jsonKeyContext(text); ok {
 		if !inKey {
@@ -48,6 +49,9 @@ func (s *Shell) complete(ctx context.Context, text string) (cands []string, part
 	if len(text) > 0 && !isSpace(text[len(text)-1]) && len(words) > 0 {
 		partial = words[len(words)-1]
 		words = words[:len(words)-1]
+	}
+	if len(words) == 0 && strings.HasPrefix(partial, "db.") && !strings.Contains(partial, "(") {
+		return s.completeDB(ctx, partial), partial
 	}
 	var pool []string
 	suffix := " "
@@ -162,4 +166,29 @@ func (c *completer) Do(line []rune, pos int) ([][]rune, int) {
 		out[i] = []rune(cand)[n:]
 	}
 	return out, n
+}
+
+// completeDB completes the db form: db.pr → db.products., then
+// db.products.fi → db.products.find( and db.products.findOne(.
+func (s *Shell) completeDB(ctx context.Context, partial string) []string {
+	var pool []string
+	rest := partial[len("db."):]
+	if i := strings.IndexByte(rest, '.'); i < 0 {
+		for _, c := range s.collectionNames(ctx) {
+			pool = append(pool, "db."+c+".")
+		}
+		pool = append(pool, "db.getCollectionNames()")
+	} else {
+		for _, m := range dbMethodNames() {
+			pool = append(pool, "db."+rest[:i]+"."+m+"(")
+		}
+	}
+	sort.Strings(pool)
+	var out []string
+	for _, c := range pool {
+		if strings.HasPrefix(c, partial) {
+			out = append(out, c)
+		}
+	}
+	return out
 }

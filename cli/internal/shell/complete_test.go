@@ -32,6 +32,10 @@ func TestComplete(t *testing.T) {
 		{"findOne products {\n\"na", `"na`, []string{`"name"`}},
 		{`findOne products {"name":"na`, "", nil}, // a value, not a key
 		{`findOne products {"name":1} x`, "x", nil},
+		{"db.pr", "db.pr", []string{"db.products."}},
+		{"db.", "db.", []string{"db.getCollectionNames()", "db.people.", "db.products."}},
+		{"db.products.fi", "db.products.fi", []string{"db.products.find(", "db.products.findOne("}},
+		{"db.products.find(", "db.products.find(", nil},
 	} {
 		cands, partial := s.sh.complete(ctx, tc.text)
 		require.Equal(t, tc.partial, partial, tc.text)

@@ -19,13 +19,15 @@ type config struct {
 	url        string // --url: client of a server
 	apiKey     string
 	commands   []string // -c
-	json       bool
-	batchSize  int // -1: the default
+	format     outFormat
+	formatSet  bool // --format or --json given
+	batchSize  int  // -1: the default
 	history    string
 	durability string
 	flushSize  int
 	maxMemMB   int
 	apiKeys    string // MINIDBGO_API_KEYS of the REST API beside the shell
+	logFormat  string // LOG_FORMAT of MODE=server: text, json or auto
 	args       []string
 }
 
@@ -41,17 +43,21 @@ func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 const usageText = `minidbgo: MiniDBGo's shell.
 
 Usage:
-  minidbgo [flags]                  open the database (DB_PATH) with its REST API
-                                    beside it, and give an interactive shell
+  minidbgo [flags]                  open the database (DB_PATH) and give an
+                                    interactive shell (--http ADDR also serves
+                                    its REST API beside it)
   minidbgo [flags] -c 'command'     run commands (also from stdin) and exit:
                                     status 0, 1 if a command failed, 2 on misuse
-  minidbgo --url http://host:6866   the same shell on a running server
-  MODE=server minidbgo              serve the REST API only (what Docker runs)
+  minidbgo --url http://host:6866   the same shell on a running server (its API
+                                    key in MINIDBGO_API_KEY)
+  MODE=server minidbgo              serve the REST API only, on LISTEN:PORT
+                                    (logs: LOG_FORMAT=text|json|auto)
   minidbgo check [--dir DIR]        verify every checksum of a data directory
   minidbgo inspect [--dir DIR]      print its levels, files, sizes and counters
   minidbgo repair --wal=point-in-time [--dir DIR]
                                     recover a directory whose WAL is damaged
                                     before its end, keeping the writes before it
+  minidbgo --version                print the version (also minidbgo version)
 
 Type help in the shell for its commands.
 
@@ -68,6 +74,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 		history:    getenv("MINIDBGO_HISTORY"),
 		durability: envOr(getenv, "DURABILITY", "group"),
 		apiKeys:    getenv("MINIDBGO_API_KEYS"),
+		logFormat:  envOr(getenv, "LOG_FORMAT", "auto"),
 		batchSize:  -1,
 	}
 	host := envOr(getenv, "LISTEN", "127.0.0.1")
@@ -94,7 +101,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	}
 	fs.Usage = func() {
 		if !help {
-			fmt.Fprintln(stderr, "usage: minidbgo [flags] [-c command] | check | inspect | version  (minidbgo -h lists the flags)")
+			fmt.Fprintln(stderr, "usage: minidbgo [flags] [-c command] | check | inspect | repair | version  (minidbgo -h lists the flags)")
 			return
 		}
 		fmt.Fprint(stderr, usageText)
@@ -103,11 +110,16 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	var cmds multiFlag
 	fs.Var(&cmds, "c", "run this `command` and exit (repeatable; one may hold several lines)")
 	fs.StringVar(&c.dbPath, "db", c.dbPath, "[DB_PATH] data directory of the embedded database")
-	fs.StringVar(&c.http, "http", c.http, "[LISTEN, PORT] address of the REST API served beside the shell, or off")
+	fs.StringVar(&c.http, "http", c.http, "[LISTEN, PORT] `address` of the REST API: MODE=server's; the shell serves it beside itself only when --http is given")
 	fs.StringVar(&c.mode, "mode", c.mode, "[MODE] cli (the shell) or server (the REST API only)")
 	fs.StringVar(&c.url, "url", c.url, "[MINIDBGO_URL] use the server at this URL instead of a data directory")
 	fs.StringVar(&c.apiKey, "api-key", c.apiKey, "[MINIDBGO_API_KEY] API key for --url (prefer the variable: flags show in ps)")
-	fs.BoolVar(&c.json, "json", false, "print compact JSON, even on a terminal")
+	jsonFlag := false
+	formatFlag := ""
+	fs.BoolVar(&jsonFlag, "json", false, "print compact JSON, even on a terminal (--format json)")
+	fs.StringVar(&formatFlag, "format", "", "output `format`: pretty (indented JSON, the default on a terminal), json (compact, the default otherwise) or table")
+	version := false
+	fs.BoolVar(&version, "version", false, "print minidbgo's version and exit")
 	fs.IntVar(&c.batchSize, "batch-size", c.batchSize, "findMany page size (default 20 on a terminal, every result in scripts)")
 	fs.StringVar(&c.history, "history", c.history, "[MINIDBGO_HISTORY] history file, or off (default: minidbgo/history in the user's config directory)")
 	fs.StringVar(&c.durability, "durability", c.durability, "[DURABILITY] sync, group, periodic:<duration> or none")
@@ -126,6 +138,23 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	})
 	c.commands = cmds
 	c.args = fs.Args()
+	if version {
+		c.args = []string{"version"}
+		return c, nil
+	}
+	if jsonFlag {
+		c.format, c.formatSet = outJSON, true
+	}
+	if formatFlag != "" {
+		f, err := parseFormat(formatFlag)
+		if err != nil {
+			return c, fmt.Errorf("--format: %w", err)
+		}
+		if jsonFlag && f != outJSON {
+			return c, fmt.Errorf("--json and --format %s disagree; give one", f)
+		}
+		c.format, c.formatSet = f, true
+	}
 	switch {
 	case c.mode != "cli" && c.mode != "server":
 		return c, fmt.Errorf("MODE=%q: want cli or server", c.mode)
@@ -133,6 +162,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 		return c, errors.New("MODE=server serves a data directory; it cannot be combined with --url")
 	case c.mode == "server" && len(c.commands) > 0:
 		return c, errors.New("MODE=server runs no commands; drop -c or MODE")
+	case c.logFormat != "auto" && c.logFormat != "text" && c.logFormat != "json":
+		return c, fmt.Errorf("LOG_FORMAT=%q: want text, json or auto", c.logFormat)
 	case c.flushSize <= 0 || c.maxMemMB <= 0:
 		return c, errors.New("FLUSH_SIZE and MAX_MEM_MB must be positive")
 	case c.url != "" && !strings.HasPrefix(c.url, "http://") && !strings.HasPrefix(c.url, "https://"):

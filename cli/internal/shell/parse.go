@@ -5,49 +5,58 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-	"unicode/utf8"
 )
 
 // A command line is words separated by spaces, where a word that starts
 // with { or [ runs to its matching bracket (spaces, quotes and brackets
-// inside JSON strings included) and a word that starts with " is a JSON
+// inside strings included) and a word that starts with " or ' is a
 // string:
 //
-//	updateOne products {"_id": "p1"} {"$set": {"name": "Laptop Pro"}}
-//	\_______/ \______/ \___________/ \_____________________________/
-//	 command    word       JSON                  JSON
+//	updateOne products {_id: 'p1'} {$set: {name: "Laptop Pro"}}
+//	\_______/ \______/ \_________/ \_________________________/
+//	 command    word       JSON                JSON
 //
-// A statement may span lines while brackets are open (see depth).
+// JSON arguments are relaxed JSON (see relaxJSON). A statement may also
+// be written as mongosh's db.<collection>.<method>(...) (see dbcall.go).
+// A statement may span lines while brackets or parentheses are open (see
+// depth).
 
 // arg is one word of a command line.
 type arg struct {
-	text string // as typed (a JSON string word is unquoted)
+	text string // as typed (a string word is unquoted)
 	json bool   // an object or array
+	// at locates the bytes of text in the user's statement, for errors;
+	// nil for text that was not typed (standard input).
+	at locator
 }
 
-// depth returns how many { and [ are open at the end of s, outside JSON
+// depth returns how many {, [ and ( are open at the end of s, outside
 // strings; a statement with depth > 0 continues on the next line. A
-// string left open at the end of a line does not continue it (JSON
-// strings hold no newlines).
+// string left open at the end of a line does not continue it (strings
+// hold no newlines). ' starts a string inside brackets or at the start of
+// a word, so that a word such as o'clock is read as typed.
 func depth(s string) int {
 	d := 0
 	for _, line := range strings.Split(s, "\n") {
-		inStr, esc := false, false
+		var quote byte
+		esc := false
 		for i := 0; i < len(line); i++ {
 			c := line[i]
 			switch {
-			case inStr && esc:
+			case quote != 0 && esc:
 				esc = false
-			case inStr && c == '\\':
+			case quote != 0 && c == '\\':
 				esc = true
-			case inStr && c == '"':
-				inStr = false
-			case inStr:
+			case quote != 0 && c == quote:
+				quote = 0
+			case quote != 0:
 			case c == '"':
-				inStr = true
-			case c == '{' || c == '[':
+				quote = c
+			case c == '\'' && (d > 0 || i == 0 || isSpace(line[i-1])):
+				quote = c
+			case c == '{' || c == '[' || c == '(':
 				d++
-			case c == '}' || c == ']':
+			case c == '}' || c == ']' || c == ')':
 				d--
 			}
 		}
@@ -55,8 +64,9 @@ func depth(s string) int {
 	return d
 }
 
-// splitArgs splits a statement into words.
-func splitArgs(s string) ([]arg, error) {
+// splitArgs splits a statement into words; locate(i) is the locator of
+// the text starting at s[i].
+func splitArgs(s string, locate func(i int) locator) ([]arg, error) {
 	var out []arg
 	i := 0
 	for {
@@ -69,34 +79,51 @@ func splitArgs(s string) ([]arg, error) {
 		start := i
 		switch s[i] {
 		case '{', '[':
-			end, err := scanJSON(s, i)
+			end, err := scanJSON(s, i, locate(0))
 			if err != nil {
 				return nil, err
 			}
 			i = end
-			out = append(out, arg{text: s[start:i], json: true})
-		case '"':
-			end := scanString(s, i)
-			if end < 0 {
-				return nil, &cmdError{code: "invalid_json", msg: fmt.Sprintf("unterminated string starting at column %d", start+1)}
-			}
-			var str string
-			if err := json.Unmarshal([]byte(s[start:end]), &str); err != nil {
-				return nil, &cmdError{code: "invalid_json", msg: fmt.Sprintf("string at column %d: %v", start+1, err)}
+			out = append(out, arg{text: s[start:i], json: true, at: locate(start)})
+		case '"', '\'':
+			str, end, err := quotedWord(s, i, locate(0))
+			if err != nil {
+				return nil, err
 			}
 			i = end
-			out = append(out, arg{text: str})
+			out = append(out, arg{text: str, at: locate(start)})
 		default:
 			for i < len(s) && !isSpace(s[i]) && s[i] != '{' && s[i] != '[' {
 				i++
 			}
-			out = append(out, arg{text: s[start:i]})
+			out = append(out, arg{text: s[start:i], at: locate(start)})
 			continue
 		}
 		if i < len(s) && !isSpace(s[i]) {
-			return nil, &cmdError{code: "invalid_json", msg: fmt.Sprintf("unexpected %q after the JSON value ending at column %d", s[i], i)}
+			return nil, &cmdError{code: "invalid_json", msg: fmt.Sprintf("unexpected %q at %s: a JSON value or a quoted string ends a word", s[i], locate(0)(i))}
 		}
 	}
+}
+
+// quotedWord reads the string word at s[i], quoted with " (JSON's rules)
+// or ' (relaxJSON's), returning its value and the index after it.
+func quotedWord(s string, i int, at locator) (string, int, error) {
+	if s[i] == '\'' {
+		str, end, err := singleQuoted(s, i)
+		if err != nil {
+			return "", 0, &cmdError{code: "invalid_json", msg: fmt.Sprintf("string at %s: %v", at(i), err)}
+		}
+		return str, end, nil
+	}
+	end := scanString(s, i)
+	if end < 0 {
+		return "", 0, &cmdError{code: "invalid_json", msg: fmt.Sprintf("unterminated string starting at %s", at(i))}
+	}
+	var str string
+	if err := json.Unmarshal([]byte(s[i:end]), &str); err != nil {
+		return "", 0, &cmdError{code: "invalid_json", msg: fmt.Sprintf("string at %s: %v", at(i), stringErr(err))}
+	}
+	return str, end, nil
 }
 
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
@@ -121,15 +148,15 @@ func scanString(s string, i int) int {
 }
 
 // scanJSON returns the index after the bracketed value starting at s[i].
-// It only matches brackets; validate checks the JSON itself.
-func scanJSON(s string, i int) (int, error) {
+// It only matches brackets, skipping strings; relaxJSON checks the value.
+func scanJSON(s string, i int, at locator) (int, error) {
 	d := 0
 	for j := i; j < len(s); j++ {
 		switch s[j] {
-		case '"':
-			end := scanString(s, j)
+		case '"', '\'':
+			end := scanQuoted(s, j)
 			if end < 0 {
-				return 0, &cmdError{code: "invalid_json", msg: fmt.Sprintf("unterminated string at column %d", j+1)}
+				return 0, &cmdError{code: "invalid_json", msg: fmt.Sprintf("unterminated string at %s", at(j))}
 			}
 			j = end - 1
 		case '{', '[':
@@ -141,24 +168,7 @@ func scanJSON(s string, i int) (int, error) {
 			}
 		}
 	}
-	return 0, &cmdError{code: "invalid_json", msg: fmt.Sprintf("unexpected end of input: %d unclosed bracket(s) in the JSON starting at column %d", d, i+1)}
-}
-
-// validJSON checks that an argument is one well-formed JSON value, so
-// that a typo gets the same message whichever backend runs the command.
-// Stricter rules (duplicate keys, depth, number range) are the database's.
-func validJSON(what string, b []byte) error {
-	if !utf8.Valid(b) {
-		return &cmdError{code: "invalid_utf8", msg: what + " is not valid UTF-8"}
-	}
-	var raw json.RawMessage
-	if err := json.Unmarshal(b, &raw); err != nil {
-		if se, ok := err.(*json.SyntaxError); ok {
-			return &cmdError{code: "invalid_json", msg: fmt.Sprintf("%s is not valid JSON: %v (at offset %d)", what, se, se.Offset)}
-		}
-		return &cmdError{code: "invalid_json", msg: fmt.Sprintf("%s is not valid JSON: %v", what, err)}
-	}
-	return nil
+	return 0, &cmdError{code: "invalid_json", msg: fmt.Sprintf("unexpected end of input: %d unclosed bracket(s) in the JSON starting at %s", d, at(i))}
 }
 
 // idFilter returns the _id of a filter of the form {"_id": "<string>"}.

@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"regexp"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -31,6 +32,40 @@ import (
 // Version is minidbgo's version, set at build time with
 // -ldflags "-X github.com/minidbgo/minidbgo/cli/internal/shell.Version=…".
 var Version = "dev"
+
+// version is Version, or, when the build did not set it, the module
+// version or VCS revision the Go toolchain recorded.
+func version() string {
+	if Version != "dev" {
+		return Version
+	}
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return Version
+	}
+	if v := bi.Main.Version; v != "" && v != "(devel)" {
+		return v
+	}
+	rev, dirty := "", false
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			dirty = s.Value == "true"
+		}
+	}
+	if len(rev) > 12 {
+		rev = rev[:12]
+	}
+	if rev == "" {
+		return Version
+	}
+	if dirty {
+		rev += "-dirty"
+	}
+	return Version + " (" + rev + ")"
+}
 
 // Run is the minidbgo command: args are the arguments after the program
 // name, env the environment (os.Environ's form). It returns the exit
@@ -85,7 +120,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		case "repair":
 			return runRepair(cfg.args[1:], cfg.dbPath, stdout, stderr)
 		case "version":
-			fmt.Fprintln(stdout, "minidbgo", Version)
+			fmt.Fprintln(stdout, "minidbgo", version())
 			return exitOK
 		case "help":
 			fmt.Fprint(stdout, usageText)
@@ -114,9 +149,15 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	defer closeBackend()
 
-	pretty := isTerminal(stdout) && !cfg.json
-	out := &printer{w: stdout, pretty: pretty,
-		color: pretty && getenv("NO_COLOR") == "" && getenv("TERM") != "dumb"}
+	format := cfg.format
+	if !cfg.formatSet {
+		format = outJSON
+		if isTerminal(stdout) {
+			format = outPretty
+		}
+	}
+	out := &printer{w: stdout, format: format,
+		color: isTerminal(stdout) && getenv("NO_COLOR") == "" && getenv("TERM") != "dumb"}
 	sh := newShell(be, out, stderr)
 	sh.progress = isTerminal(stderr)
 	switch {
@@ -144,7 +185,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprintln(stderr, "minidbgo: history off:", err)
 	}
 	sh.collectFields()
-	fmt.Fprintf(stderr, "MiniDBGo %s: %s. Type help for the commands, exit or Ctrl-D to leave.\n", Version, be.describe())
+	fmt.Fprintf(stderr, "MiniDBGo %s: %s. Type help for the commands, exit or Ctrl-D to leave.\n", version(), be.describe())
 	return sh.repl(ctx, terminal{in: stdin.(*os.File), out: stdout.(*os.File)}, hist, intr)
 }
 
@@ -234,7 +275,14 @@ func openError(dir string, err error) error {
 	if pid > 0 {
 		who = "pid " + strconv.Itoa(pid)
 	}
-	return fmt.Errorf("the data directory %s is locked by %s (a minidbgo or minidbgo-server using it); stop it, or use its REST API with --url http://127.0.0.1:6866", dir, who)
+	if url := httpd.ReadListenFile(dir, pid); url != "" {
+		return fmt.Errorf("the data directory %s is locked by %s, which serves its REST API at %s; use it with minidbgo --url %s (or stop that process)", dir, who, url, url)
+	}
+	how := "the address it logged at start-up (\"addr\")"
+	if pid > 0 {
+		how += fmt.Sprintf(", or ss -ltnp | grep pid=%d", pid)
+	}
+	return fmt.Errorf("the data directory %s is locked by %s (a minidbgo or minidbgo-server using it); stop it, or, if it serves the REST API, use minidbgo --url http://HOST:PORT with its address: %s", dir, who, how)
 }
 
 // openEmbedded opens the embedded database and, for an interactive shell
@@ -251,15 +299,16 @@ func openEmbedded(cfg config, interactive bool, stderr io.Writer) (backend, func
 		_ = db.Close()
 		return nil, nil, err
 	}
-	srv := httpd.New(db, httpd.Config{Keys: keys, Logger: logger, Version: Version,
+	srv := httpd.New(db, httpd.Config{Keys: keys, Logger: logger, Version: version(),
 		CheckHost: loopbackAddr(cfg.http), ListenAddr: cfg.http})
 	admin := srv
 	if keys != nil {
 		// The shell reads metrics and stats in process, without a key.
-		admin = httpd.New(db, httpd.Config{Logger: logger, Version: Version})
+		admin = httpd.New(db, httpd.Config{Logger: logger, Version: version()})
 	}
 	var hs *http.Server
-	if cfg.http != "off" && (interactive || cfg.httpSet) {
+	removeListen := func() {}
+	if cfg.http != "off" && cfg.httpSet {
 		ln, err := net.Listen("tcp", cfg.http)
 		if err != nil {
 			fmt.Fprintf(stderr, "minidbgo: REST API not started: %v (the shell works without it; --http off hides this)\n", err)
@@ -269,6 +318,9 @@ func openEmbedded(cfg config, interactive bool, stderr io.Writer) (backend, func
 				ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
 			go func() { _ = hs.Serve(ln) }()
 			fmt.Fprintf(stderr, "REST API on http://%s\n", ln.Addr())
+			if rm, err := httpd.WriteListenFile(cfg.dbPath, "http", ln.Addr().String()); err == nil {
+				removeListen = rm
+			}
 		}
 	}
 	be := &localBackend{db: db, admin: admin, dir: cfg.dbPath}
@@ -288,6 +340,7 @@ func openEmbedded(cfg config, interactive bool, stderr io.Writer) (backend, func
 		if admin != srv {
 			admin.Close()
 		}
+		removeListen()
 		if err := db.Close(); err != nil {
 			fmt.Fprintln(stderr, "minidbgo: close:", err)
 		}
@@ -310,7 +363,12 @@ func parseKeys(s string) (*httpd.Keys, error) {
 // until ctx is done (SIGINT or SIGTERM); then it drains requests, flushes
 // and closes. minidbgo-server is the same server with every setting.
 func runServer(ctx context.Context, cfg config, stderr io.Writer) int {
-	logger := slog.New(slog.NewJSONHandler(stderr, nil))
+	handler, err := httpd.NewLogHandler(stderr, cfg.logFormat, nil)
+	if err != nil {
+		fmt.Fprintln(stderr, "minidbgo:", err)
+		return exitUsage
+	}
+	logger := slog.New(handler)
 	if cfg.http == "off" {
 		fmt.Fprintln(stderr, "minidbgo: MODE=server needs an address: --http off leaves nothing to do")
 		return exitUsage
@@ -332,14 +390,19 @@ func runServer(ctx context.Context, cfg config, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "minidbgo:", err)
 		return exitFailed
 	}
-	srv := httpd.New(db, httpd.Config{Keys: keys, Logger: logger, AccessLog: true, Version: Version,
+	srv := httpd.New(db, httpd.Config{Keys: keys, Logger: logger, AccessLog: true, Version: version(),
 		CheckHost: loopbackAddr(cfg.http), ListenAddr: cfg.http})
 	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 15 * time.Second,
 		WriteTimeout: shellWriteTimeout, IdleTimeout: 60 * time.Second, MaxHeaderBytes: 64 << 10,
 		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
-	logger.Info("minidbgo serving", "addr", ln.Addr().String(), "db_path", cfg.dbPath, "mode", "server", "version", Version)
+	logger.Info("minidbgo serving", "addr", ln.Addr().String(), "db_path", cfg.dbPath, "mode", "server", "version", version())
+	removeListen, err := httpd.WriteListenFile(cfg.dbPath, "http", ln.Addr().String())
+	if err != nil {
+		logger.Warn("cannot record the address in the data directory", "error", err.Error())
+		removeListen = func() {}
+	}
 	code := exitOK
 	select {
 	case <-ctx.Done():
@@ -359,6 +422,7 @@ func runServer(ctx context.Context, cfg config, stderr io.Writer) int {
 		code = exitFailed
 	}
 	srv.Close()
+	removeListen()
 	if err := db.Close(); err != nil {
 		logger.Error("close failed", "error", err.Error())
 		code = exitFailed

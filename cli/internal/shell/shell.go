@@ -113,10 +113,13 @@ func (s *Shell) prompt() string {
 // nothing. It returns errExit for exit, a *usageError for a command typed
 // wrongly, or the command's error.
 func (s *Shell) exec(ctx context.Context, stmt string) error {
+	orig := stmt
 	stmt = strings.TrimSpace(stmt)
 	if stmt == "" || strings.HasPrefix(stmt, "#") || strings.HasPrefix(stmt, "//") {
 		return nil
 	}
+	lead := len(orig) - len(strings.TrimLeft(orig, " \t\r\n"))
+	locate := func(i int) locator { return statementLocator(orig, lead+i) }
 	if strings.HasSuffix(stmt, ";") && depth(stmt) == 0 {
 		stmt = strings.TrimSpace(strings.TrimSuffix(stmt, ";"))
 	}
@@ -126,7 +129,10 @@ func (s *Shell) exec(ctx context.Context, stmt string) error {
 	case d < 0:
 		return &cmdError{code: "invalid_json", msg: "unbalanced brackets: more closed than opened"}
 	}
-	args, err := splitArgs(stmt)
+	if isDBCall(stmt) {
+		return s.execDBCall(ctx, stmt, locate)
+	}
+	args, err := splitArgs(stmt, locate)
 	if err != nil {
 		return err
 	}
@@ -182,43 +188,59 @@ func (s *Shell) resolve(cmd *command, given []arg) (string, []arg, error) {
 			return "", nil, err
 		}
 	}
+	given, err := s.checkArgs(cmd, params, given)
+	return col, given, err
+}
+
+// checkArgs checks the count and the kinds of a command's arguments after
+// the collection, reads a JSON argument typed as - from standard input,
+// and turns the relaxed JSON arguments into strict JSON.
+func (s *Shell) checkArgs(cmd *command, params []param, given []arg) ([]arg, error) {
 	if len(given) < required(params) {
-		return "", nil, &usageError{msg: fmt.Sprintf("%s needs %s", cmd.name, params[len(given)].placeholder()), usage: cmd.synopsis()}
+		return nil, &usageError{msg: fmt.Sprintf("%s needs %s", cmd.name, params[len(given)].placeholder()), usage: cmd.synopsis()}
 	}
 	if len(given) > len(params) {
-		return "", nil, &usageError{msg: fmt.Sprintf("%s takes at most %d argument(s) after the collection; got %q", cmd.name, len(params), given[len(params)].text), usage: cmd.synopsis()}
+		return nil, &usageError{msg: fmt.Sprintf("%s takes at most %d argument(s) after the collection; got %q", cmd.name, len(params), given[len(params)].text), usage: cmd.synopsis()}
 	}
 	for i, a := range given {
 		p := params[i]
 		if a.text == "-" && !a.json && (p.kind == pJSON || p.kind == pAny) {
 			if s.stdinArg == nil {
-				return "", nil, &usageError{msg: fmt.Sprintf("%s as - reads standard input, which only -c leaves free", p.placeholder()), usage: cmd.synopsis()}
+				return nil, &usageError{msg: fmt.Sprintf("%s as - reads standard input, which only -c leaves free", p.placeholder()), usage: cmd.synopsis()}
 			}
 			b, err := s.stdinArg()
 			if err != nil {
-				return "", nil, &cmdError{code: "stdin_error", msg: fmt.Sprintf("reading %s from standard input: %v", p.name, err)}
+				return nil, &cmdError{code: "stdin_error", msg: fmt.Sprintf("reading %s from standard input: %v", p.name, err)}
 			}
-			a = arg{text: strings.TrimSpace(string(b)), json: true}
+			text := strings.TrimSpace(string(b))
+			loc := statementLocator(text, 0)
+			a = arg{text: text, json: true, at: func(i int) string { return loc(i) + " of standard input" }}
 			if a.text == "" || (a.text[0] != '{' && a.text[0] != '[') {
 				a.json = false
 				if p.kind == pJSON {
-					return "", nil, &cmdError{code: "invalid_json", msg: fmt.Sprintf("%s from standard input must be a JSON object or array", p.name)}
+					return nil, &cmdError{code: "invalid_json", msg: fmt.Sprintf("%s from standard input must be a JSON object or array", p.name)}
 				}
 			}
 			given[i] = a
 		}
 		switch {
 		case p.kind == pJSON && !a.json:
-			return "", nil, &usageError{msg: fmt.Sprintf("%s must be a JSON object, got %q", p.placeholder(), a.text), usage: cmd.synopsis()}
+			return nil, &usageError{msg: fmt.Sprintf("%s must be a JSON object, got %q", p.placeholder(), a.text), usage: cmd.synopsis()}
 		case p.kind == pWord && a.json:
-			return "", nil, &usageError{msg: fmt.Sprintf("%s must be a word, not JSON", p.placeholder()), usage: cmd.synopsis()}
+			return nil, &usageError{msg: fmt.Sprintf("%s must be a word, not JSON", p.placeholder()), usage: cmd.synopsis()}
 		case a.json:
-			if err := validJSON(p.name, []byte(a.text)); err != nil {
-				return "", nil, err
+			at := a.at
+			if at == nil {
+				at = statementLocator(a.text, 0)
 			}
+			strict, err := relaxJSON(p.name, a.text, at)
+			if err != nil {
+				return nil, err
+			}
+			given[i].text = strict
 		}
 	}
-	return col, given, nil
+	return given, nil
 }
 
 // mustExist returns the backend's not_found error when col does not

@@ -7,8 +7,10 @@
 // FLUSH_SIZE, MAX_MEM_MB, GOMEMLIMIT, GOGC, DB_PATH, PORT) and the newer
 // ones (LISTEN, DURABILITY, MAX_CONCURRENT, MAX_BODY_MB, MAX_BATCH,
 // MAX_PAGE, *_TIMEOUT, MINIDBGO_API_KEYS, MINIDBGO_API_KEY_FILE, TLS_CERT,
-// TLS_KEY, RATE_LIMIT, LOG_LEVEL, ACCESS_LOG, INIT, CORS_ORIGINS,
-// ALLOWED_HOSTS, FORM_AS_JSON, COMPRESS_MIN_BYTES); each has a flag that
+// TLS_KEY, RATE_LIMIT, LOG_LEVEL, LOG_FORMAT, ACCESS_LOG, INIT,
+// CORS_ORIGINS, ALLOWED_HOSTS, FORM_AS_JSON, COMPRESS_MIN_BYTES,
+// MAX_INFLIGHT_MB, MAX_SORT_MB, MIN_TRANSFER_RATE, TRANSFER_WINDOW); each
+// but LOG_FORMAT (text, json, or auto: text on a terminal) has a flag that
 // overrides it (minidbgo-server -h lists them). GOMEMLIMIT defaults to
 // 200MiB and GOGC to 50.
 //
@@ -74,7 +76,12 @@ func run(args []string, getenv func(string) string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "minidbgo-server: LOG_LEVEL:", err)
 		return 2
 	}
-	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
+	handler, err := httpd.NewLogHandler(stderr, getenv("LOG_FORMAT"), &slog.HandlerOptions{Level: level})
+	if err != nil {
+		fmt.Fprintln(stderr, "minidbgo-server:", err)
+		return 2
+	}
+	logger := slog.New(handler)
 
 	memLimit, gcPercent, err := applyRuntime(cfg)
 	if err != nil {
@@ -183,6 +190,15 @@ func run(args []string, getenv func(string) string, stderr io.Writer) int {
 		"read_header_timeout", cfg.readHeader.String(), "read_timeout", cfg.readTimeout.String(),
 		"write_timeout", cfg.writeTimeout.String(), "idle_timeout", cfg.idleTimeout.String(),
 		"request_timeout", cfg.requestTimeout.String(), "rate_limit", cfg.rateLimit, "init", cfg.init)
+	scheme := "http"
+	if useTLS {
+		scheme = "https"
+	}
+	removeListen, err := httpd.WriteListenFile(cfg.dbPath, scheme, addr)
+	if err != nil {
+		logger.Warn("cannot record the address in the data directory", "error", err.Error())
+		removeListen = func() {}
+	}
 	if cfg.mode == "cli" {
 		logger.Info("MODE=cli: minidbgo-server only serves; the interactive shell is the minidbgo binary")
 	}
@@ -236,6 +252,7 @@ func run(args []string, getenv func(string) string, stderr io.Writer) int {
 	// The engine must not close under a compaction started through the
 	// API: Close waits for it.
 	srv.Close()
+	removeListen() // while the lock is held: the next holder writes its own
 	if err := db.Close(); err != nil {
 		logger.Error("close failed", "error", err.Error())
 		code = 1

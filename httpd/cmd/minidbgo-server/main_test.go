@@ -27,8 +27,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/minidbgo/minidbgo/httpd"
 	"github.com/minidbgo/minidbgo/httpd/client/api"
 )
 
@@ -251,8 +253,43 @@ func TestLockedDataDir(t *testing.T) {
 	require.Equal(t, 1, ee.ExitCode())
 	require.Contains(t, string(out), "in use by another process")
 	require.Contains(t, string(out), fmt.Sprintf("pid %d", p.cmd.Process.Pid))
+	// The server records its address for the shell's lock message, and
+	// removes the record when it stops.
+	rec, err := os.ReadFile(filepath.Join(dir, httpd.ListenFile))
+	require.NoError(t, err)
+	require.Equal(t, fmt.Sprintf("%d http://%s\n", p.cmd.Process.Pid, p.addr), string(rec))
 	code, _ := p.stop(t)
 	require.Equal(t, 0, code)
+	_, err = os.Stat(filepath.Join(dir, httpd.ListenFile))
+	require.True(t, os.IsNotExist(err), "%v", err)
+}
+
+// TestLogFormat: LOG_FORMAT=text logs slog's text lines (what a terminal
+// gets by default); JSON otherwise; a bad value exits 2.
+func TestLogFormat(t *testing.T) {
+	bin := buildServer(t)
+	cmd := exec.Command(bin)
+	cmd.Env = append(os.Environ(), "PORT=0", "LISTEN=127.0.0.1", "DB_PATH="+t.TempDir(), "LOG_FORMAT=text")
+	stderr := &syncBuffer{}
+	cmd.Stderr = stderr
+	require.NoError(t, cmd.Start())
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	ok := assert.Eventually(t, func() bool { return strings.Contains(stderr.String(), "minidbgo-server starting") },
+		20*time.Second, 10*time.Millisecond)
+	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+	require.NoError(t, <-done)
+	require.True(t, ok, stderr.String())
+	require.Regexp(t, `(?m)^time=\S+ level=INFO msg="minidbgo-server starting" version=\S+ addr=127\.0\.0\.1:\d+`, stderr.String())
+	require.NotContains(t, stderr.String(), `{"time"`)
+
+	cmd = exec.Command(bin)
+	cmd.Env = append(os.Environ(), "PORT=0", "DB_PATH="+t.TempDir(), "LOG_FORMAT=xml")
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	require.ErrorAs(t, err, &ee)
+	require.Equal(t, 2, ee.ExitCode(), "%s", out)
+	require.Contains(t, string(out), `LOG_FORMAT="xml": want text, json or auto`)
 }
 
 // TestHealthcheckCommand runs `minidbgo-server healthcheck` against a

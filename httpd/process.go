@@ -1,0 +1,92 @@
+package httpd
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// ListenFile is the file in a data directory where the process serving
+// it records its REST API's address: one line, "<pid> <url>". A shell
+// that finds the directory locked reads it to name the server's real
+// address (minidbgo --url <url>). The storage engine ignores the file; it
+// is removed on a clean shutdown, and a stale one is told apart by its
+// pid, which must be the lock holder's.
+const ListenFile = "LISTEN"
+
+// WriteListenFile records in dir that this process serves addr (the
+// listener's address) over scheme ("http" or "https"). An unspecified
+// host (0.0.0.0, ::) is recorded as 127.0.0.1, the address a client on
+// the same machine uses. remove deletes the file; call it before closing
+// the database.
+func WriteListenFile(dir, scheme, addr string) (remove func(), err error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, err
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	url := scheme + "://" + net.JoinHostPort(host, port)
+	name := filepath.Join(dir, ListenFile)
+	if err := os.WriteFile(name, []byte(strconv.Itoa(os.Getpid())+" "+url+"\n"), 0o644); err != nil {
+		return nil, err
+	}
+	return func() { _ = os.Remove(name) }, nil
+}
+
+// ReadListenFile returns the URL recorded in dir by process pid, or ""
+// when there is none (no file, another pid's, or not readable).
+func ReadListenFile(dir string, pid int) string {
+	b, err := os.ReadFile(filepath.Join(dir, ListenFile))
+	if err != nil || len(b) > 1024 {
+		return ""
+	}
+	p, url, ok := strings.Cut(strings.TrimSpace(string(b)), " ")
+	if !ok || p != strconv.Itoa(pid) || pid <= 0 {
+		return ""
+	}
+	if !strings.HasPrefix(url, "http://") && !strings.HasPrefix(url, "https://") || strings.ContainsAny(url, " \t\r\n") {
+		return ""
+	}
+	return url
+}
+
+// NewLogHandler returns the slog handler of LOG_FORMAT: "text" (slog's
+// key=value lines, for people), "json" (one JSON object a line, for log
+// collectors) or "auto" (or ""): text when w is a terminal, JSON
+// otherwise.
+func NewLogHandler(w io.Writer, format string, opts *slog.HandlerOptions) (slog.Handler, error) {
+	switch strings.ToLower(strings.TrimSpace(format)) {
+	case "", "auto":
+		if IsTerminal(w) {
+			return slog.NewTextHandler(w, opts), nil
+		}
+		return slog.NewJSONHandler(w, opts), nil
+	case "text":
+		return slog.NewTextHandler(w, opts), nil
+	case "json":
+		return slog.NewJSONHandler(w, opts), nil
+	}
+	return nil, fmt.Errorf("LOG_FORMAT=%q: want text, json or auto", format)
+}
+
+// IsTerminal reports whether w is a terminal (a character device).
+func IsTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	if err != nil || fi.Mode()&os.ModeCharDevice == 0 {
+		return false
+	}
+	// /dev/null is a character device too, but no one reads it.
+	null, err := os.Stat(os.DevNull)
+	return err != nil || !os.SameFile(fi, null)
+}
