@@ -127,6 +127,32 @@ type Config struct {
 	// Accept-Encoding asks). Default 1,024; negative turns compression
 	// off.
 	CompressMinBytes int
+	// SlowQuery is the duration from which a request is logged once at
+	// WARN as a slow query (with its plan and the keys and documents it
+	// examined, never document contents or filter values) and counted in
+	// minidbgo_http_slow_requests_total. Default 100 ms; negative turns
+	// it off.
+	SlowQuery time.Duration
+
+	// The settings below are Serve's: the http.Server's and the
+	// shutdown's. New ignores them.
+
+	// ReadHeaderTimeout and IdleTimeout are the http.Server's. Defaults
+	// 5 s and 60 s; negative turns them off. (Serve gives the http.Server
+	// ReadTimeout and WriteTimeout above too, and turns them off when
+	// negative; the streaming routes then use their defaults.)
+	ReadHeaderTimeout, IdleTimeout time.Duration
+	// TLSCertFile and TLSKeyFile, when set, make Serve serve HTTPS (TLS
+	// 1.2 or later).
+	TLSCertFile, TLSKeyFile string
+	// ShutdownTimeout bounds Serve's drain, flush and close once its
+	// context is done: two thirds of it for draining requests, the rest
+	// for flushing and closing. Default 30 s.
+	ShutdownTimeout time.Duration
+	// ListenFileDir, when set, is the data directory in which Serve
+	// records the address it serves (WriteListenFile), removed before the
+	// database closes.
+	ListenFileDir string
 }
 
 func (c Config) withDefaults() Config {
@@ -168,6 +194,18 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Version == "" {
 		c.Version = "dev"
+	}
+	if c.SlowQuery == 0 {
+		c.SlowQuery = 100 * time.Millisecond
+	}
+	if c.ReadHeaderTimeout == 0 {
+		c.ReadHeaderTimeout = 5 * time.Second
+	}
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = 60 * time.Second
+	}
+	if c.ShutdownTimeout <= 0 {
+		c.ShutdownTimeout = 30 * time.Second
 	}
 	return c.admissionDefaults()
 }
