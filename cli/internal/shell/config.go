@@ -29,6 +29,9 @@ type config struct {
 	apiKeys    string // MINIDBGO_API_KEYS of the REST API beside the shell
 	logFormat  string // LOG_FORMAT of MODE=server: text, json or auto
 	args       []string
+	// getenv is the environment the REST API's settings are read from
+	// (MODE=server and --http: serverSettings).
+	getenv func(string) string
 }
 
 // errFlags is a flag error, already reported by the flag package.
@@ -76,6 +79,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 		apiKeys:    getenv("MINIDBGO_API_KEYS"),
 		logFormat:  envOr(getenv, "LOG_FORMAT", "auto"),
 		batchSize:  -1,
+		getenv:     getenv,
 	}
 	host := envOr(getenv, "LISTEN", "127.0.0.1")
 	port := envOr(getenv, "PORT", "6866")
