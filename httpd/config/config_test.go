@@ -173,3 +173,31 @@ func TestAdmissionConfig(t *testing.T) {
 		require.Error(t, err, "%v", env)
 	}
 }
+
+// TestConfigErrorsNameTheSetting: every refused value is reported with
+// the name of its variable, whether it does not parse or does not fit.
+func TestConfigErrorsNameTheSetting(t *testing.T) {
+	for name, value := range map[string]string{
+		"PORT": "70000", "MAX_CONCURRENT": "0", "MAX_BODY_MB": "-1", "MAX_BATCH": "x", "MAX_PAGE": "0",
+		"FLUSH_SIZE": "0", "MAX_MEM_MB": "lots", "READ_TIMEOUT": "soon", "ACCESS_LOG": "maybe",
+		"RATE_LIMIT": "fast", "COMPRESS_MIN_BYTES": "-3", "TRANSFER_WINDOW": "0s", "MODE": "daemon",
+		"SLOW_QUERY_MS": "-1", "LOG_LEVEL": "loud", "LOG_FORMAT": "xml", "DURABILITY": "sometimes",
+		"CORS_ORIGINS": "ftp://x",
+	} {
+		_, err := Parse("minidbgo-server", nil, envOf(map[string]string{name: value}))
+		require.ErrorContains(t, err, name, "%s=%s", name, value)
+	}
+	_, err := Parse("minidbgo-server", nil, envOf(map[string]string{"TLS_CERT": "c.pem"}))
+	require.ErrorContains(t, err, "TLS_KEY")
+
+	c, err := Parse("minidbgo-server", nil, envOf(nil))
+	require.NoError(t, err)
+	require.Equal(t, 100*time.Millisecond, c.SlowQuery)
+	c, err = Parse("minidbgo-server", []string{"-slow-query-ms", "250"}, envOf(map[string]string{"SLOW_QUERY_MS": "0"}))
+	require.NoError(t, err)
+	require.Equal(t, 250*time.Millisecond, c.SlowQuery)
+	require.Equal(t, 250*time.Millisecond, c.Server("127.0.0.1:1", nil, nil, "").SlowQuery)
+	c, err = Parse("minidbgo-server", nil, envOf(map[string]string{"SLOW_QUERY_MS": "0"}))
+	require.NoError(t, err)
+	require.Negative(t, c.Server("127.0.0.1:1", nil, nil, "").SlowQuery, "SLOW_QUERY_MS=0 turns the log off")
+}
