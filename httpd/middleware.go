@@ -33,6 +33,7 @@ type ctxKey int
 const (
 	ctxRequestID ctxKey = iota
 	ctxPrincipal
+	ctxQuery // *queryInfo (slowlog.go)
 )
 
 // requestID returns the request's id, or "".

@@ -30,16 +30,18 @@ func Serve(ctx context.Context, ln net.Listener, db *docstore.DB, cfg Config) er
 	if cfg.ListenAddr == "" {
 		cfg.ListenAddr = ln.Addr().String()
 	}
-	return New(db, cfg).serve(ctx, ln, cfg)
+	return New(db, cfg).Serve(ctx, ln)
 }
 
 // httpTimeout maps one of Config's http.Server timeouts to the
 // http.Server's: negative (off) becomes 0.
 func httpTimeout(d time.Duration) time.Duration { return max(d, 0) }
 
-// serve is Serve; raw is the Config before its defaults.
-func (s *Server) serve(ctx context.Context, ln net.Listener, raw Config) error {
-	cfg, logger := s.cfg, s.logger
+// Serve is httpd.Serve on a Server made by New (for a caller that also
+// calls the Server in process): it takes ownership of the docstore.DB
+// given to New, and closes the Server and the DB before it returns.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	cfg, raw, logger := s.cfg, s.raw, s.logger
 	// New defaulted a non-positive ReadTimeout or WriteTimeout for the
 	// streaming routes; for the http.Server a negative one is off.
 	rt, wt := cfg.ReadTimeout, cfg.WriteTimeout

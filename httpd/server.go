@@ -6,10 +6,12 @@
 // # Basics
 //
 //	db, err := docstore.Open("data/MiniDBGo", nil)
-//	srv := httpd.New(db, httpd.Config{Logger: logger})
-//	defer srv.Close()
-//	hs := &http.Server{Addr: "127.0.0.1:6866", Handler: srv, ReadHeaderTimeout: 5 * time.Second}
-//	err = hs.ListenAndServe()
+//	ln, err := net.Listen("tcp", "127.0.0.1:6866")
+//	err = httpd.Serve(ctx, ln, db, httpd.Config{Logger: logger}) // until ctx is done; closes db
+//
+// Serve (serve.go) owns the http.Server and the shutdown; package
+// httpd/config reads a Config from the environment and flags. A Server
+// (New) is also an http.Handler for tests and in-process use.
 //
 // The routes are in routes.go, the statuses every error maps to in
 // respond.go, and the whole API in docs/openapi.yaml. Package api holds
@@ -24,7 +26,8 @@
 //
 // # Caveats
 //
-// A Server does not own the docstore.DB: close the DB after Close.
+// A Server does not own the docstore.DB: close the DB after Close. Serve
+// is the exception: it closes the DB when it returns.
 package httpd
 
 import (
@@ -215,6 +218,7 @@ func (c Config) withDefaults() Config {
 type Server struct {
 	db        *docstore.DB
 	cfg       Config
+	raw       Config // cfg before its defaults (Serve's http.Server timeouts)
 	logger    *slog.Logger
 	accessLog bool
 	router    chi.Router
@@ -239,10 +243,12 @@ type Server struct {
 
 // New returns a server over db.
 func New(db *docstore.DB, cfg Config) *Server {
+	raw := cfg
 	cfg = cfg.withDefaults()
 	s := &Server{
 		db:          db,
 		cfg:         cfg,
+		raw:         raw,
 		logger:      cfg.Logger,
 		accessLog:   cfg.AccessLog,
 		started:     time.Now(),

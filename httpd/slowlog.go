@@ -35,8 +35,6 @@ type queryInfo struct {
 	inMemorySort bool
 }
 
-const ctxQuery ctxKey = 100
-
 // withQueryInfo returns r with a fresh queryInfo in its context.
 func withQueryInfo(r *http.Request) (*http.Request, *queryInfo) {
 	qi := new(queryInfo)

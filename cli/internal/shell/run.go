@@ -309,8 +309,10 @@ func openEmbedded(cfg config, interactive bool, stderr io.Writer) (backend, func
 	if err != nil {
 		return nil, nil, err
 	}
-	// The shell reads metrics and stats in process, without a key.
-	admin := httpd.New(db, httpd.Config{Logger: logger, Version: version(), SlowQuery: -1})
+	// The shell reads metrics and stats in process: through the REST
+	// API's server when it needs no key (its metrics count the REST
+	// requests), else through one of its own.
+	var admin *httpd.Server
 	var served chan error
 	stopREST := func() {}
 	if rest {
@@ -318,17 +320,26 @@ func openEmbedded(cfg config, interactive bool, stderr io.Writer) (backend, func
 		if err != nil {
 			fmt.Fprintf(stderr, "minidbgo: REST API not started: %v (the shell works without it; --http off hides this)\n", err)
 		} else {
-			hc := settings.Server(ln.Addr().String(), keys, logger, version())
+			srv := httpd.New(db, settings.Server(ln.Addr().String(), keys, logger, version()))
+			if keys == nil {
+				admin = srv
+			}
 			var ctx context.Context
 			ctx, stopREST = context.WithCancel(context.Background())
 			served = make(chan error, 1)
-			go func() { served <- httpd.Serve(ctx, ln, db, hc) }()
+			go func() { served <- srv.Serve(ctx, ln) }()
 			fmt.Fprintf(stderr, "REST API on http://%s\n", ln.Addr())
 		}
 	}
+	ownAdmin := admin == nil
+	if ownAdmin {
+		admin = httpd.New(db, httpd.Config{Logger: logger, Version: version(), SlowQuery: -1})
+	}
 	be := &localBackend{db: db, admin: admin, dir: cfg.dbPath}
 	closeAll := func() {
-		admin.Close()
+		if ownAdmin {
+			admin.Close()
+		}
 		if served != nil {
 			// Serve drains the REST API, flushes and closes the database.
 			stopREST()

@@ -476,3 +476,31 @@ func TestServerModeHonoursServerSettings(t *testing.T) {
 	require.Equal(t, exitUsage, runServer(context.Background(), cfg, &errb2))
 	require.Contains(t, errb2.String(), `MAX_CONCURRENT="lots"`)
 }
+
+// TestRESTBesideShellSettings: the REST API beside the shell (--http)
+// reads minidbgo-server's settings too: MAX_BODY_MB bounds its bodies.
+func TestRESTBesideShellSettings(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "db")
+	pr, pw := io.Pipe()
+	var out, errb syncBuffer
+	done := make(chan int)
+	go func() {
+		done <- Run([]string{"--db", dir, "--http", "127.0.0.1:0"}, pr, &out, &errb,
+			[]string{"HOME=" + t.TempDir(), "MAX_BODY_MB=1", "MAX_INFLIGHT_MB=8"})
+	}()
+	var base string
+	require.Eventually(t, func() bool {
+		m := restAddr.FindStringSubmatch(errb.String())
+		if m != nil {
+			base = m[1]
+		}
+		return m != nil
+	}, 10*time.Second, 10*time.Millisecond, "stderr: %s", errb.String())
+	big := `{"_id":"big","s":"` + strings.Repeat("x", 2<<20) + `"}`
+	resp, err := http.Post(base+"/api/products", "application/json", strings.NewReader(big))
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusRequestEntityTooLarge, resp.StatusCode)
+	require.NoError(t, pw.Close())
+	require.Equal(t, 0, <-done, errb.String())
+}
