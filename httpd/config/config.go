@@ -28,43 +28,45 @@ import (
 // variable (the guide's names) or default, then from its flag. Durations
 // set to 0 through the environment or a flag turn that timeout off.
 type Settings struct {
-	Mode              string
-	DBPath            string
-	Listen            string // host or host:port
-	Port              int
-	Durability        string
-	FlushSize         int
-	MaxMemMB          int
-	MaxImmutable      int
-	MemLimit          string // GOMEMLIMIT
-	GOGC              string // GOGC
-	MaxConcurrent     int
-	MaxBodyMB         int
-	MaxInflightMB     int   // 0: GOMEMLIMIT / 8 (httpd.Config.MaxInflightBytes)
-	MaxSortMB         int   // 0: MAX_INFLIGHT_MB / 2
-	MinTransferRate   int64 // MIN_TRANSFER_RATE, bytes/s; 0 turns it off
-	TransferWindow    time.Duration
-	MaxBatch          int
-	MaxPage           int
-	ReadHeaderTimeout time.Duration
-	ReadTimeout       time.Duration
-	WriteTimeout      time.Duration
-	IdleTimeout       time.Duration
-	RequestTimeout    time.Duration
-	ShutdownTimeout   time.Duration
-	APIKeys           string // MINIDBGO_API_KEYS (env only: flags show in ps)
-	KeyFile           string
-	TLSCert           string
-	TLSKey            string
-	RateLimit         float64
-	RateBurst         int
-	LogLevel          string
-	AccessLog         bool
-	Init              bool // create a new database even where the marker says one existed
-	CORSOrigins       string
-	AllowedHosts      string
-	FormAsJSON        bool
-	CompressMinBytes  int
+	// Each field is the variable named beside it (docs/operations.md,
+	// Configuration, says what each sets).
+	Mode              string        // MODE
+	DBPath            string        // DB_PATH
+	Listen            string        // LISTEN; host or host:port
+	Port              int           // PORT
+	Durability        string        // DURABILITY
+	FlushSize         int           // FLUSH_SIZE
+	MaxMemMB          int           // MAX_MEM_MB
+	MaxImmutable      int           // MAX_IMMUTABLE
+	MemLimit          string        // GOMEMLIMIT
+	GOGC              string        // GOGC
+	MaxConcurrent     int           // MAX_CONCURRENT
+	MaxBodyMB         int           // MAX_BODY_MB
+	MaxInflightMB     int           // MAX_INFLIGHT_MB; 0: GOMEMLIMIT / 8 (httpd.Config.MaxInflightBytes)
+	MaxSortMB         int           // MAX_SORT_MB; 0: MAX_INFLIGHT_MB / 2
+	MinTransferRate   int64         // MIN_TRANSFER_RATE, bytes/s; 0 turns it off
+	TransferWindow    time.Duration // TRANSFER_WINDOW
+	MaxBatch          int           // MAX_BATCH
+	MaxPage           int           // MAX_PAGE
+	ReadHeaderTimeout time.Duration // READ_HEADER_TIMEOUT
+	ReadTimeout       time.Duration // READ_TIMEOUT
+	WriteTimeout      time.Duration // WRITE_TIMEOUT
+	IdleTimeout       time.Duration // IDLE_TIMEOUT
+	RequestTimeout    time.Duration // REQUEST_TIMEOUT
+	ShutdownTimeout   time.Duration // SHUTDOWN_TIMEOUT
+	APIKeys           string        // MINIDBGO_API_KEYS (env only: flags show in ps)
+	KeyFile           string        // MINIDBGO_API_KEY_FILE
+	TLSCert           string        // TLS_CERT
+	TLSKey            string        // TLS_KEY
+	RateLimit         float64       // RATE_LIMIT
+	RateBurst         int           // RATE_BURST
+	LogLevel          string        // LOG_LEVEL
+	AccessLog         bool          // ACCESS_LOG
+	Init              bool          // INIT; create a new database even where the marker says one existed
+	CORSOrigins       string        // CORS_ORIGINS
+	AllowedHosts      string        // ALLOWED_HOSTS
+	FormAsJSON        bool          // FORM_AS_JSON
+	CompressMinBytes  int           // COMPRESS_MIN_BYTES
 	SlowQuery         time.Duration // SLOW_QUERY_MS; 0 turns the slow-query log off
 	LogFormat         string        // LOG_FORMAT: text, json or auto (env only)
 }
