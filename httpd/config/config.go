@@ -76,12 +76,12 @@ type Settings struct {
 // deadline.
 const writeMargin = 5 * time.Second
 
-// writeTimeoutUnset is WRITE_TIMEOUT's placeholder until parseConfig
+// writeTimeoutUnset is WRITE_TIMEOUT's placeholder until FromEnv (then Parse)
 // derives it from REQUEST_TIMEOUT (when neither the variable nor the flag
 // set it).
 const writeTimeoutUnset time.Duration = 0
 
-// env reads the environment through getenv (os.Getenv in main).
+// env reads the environment through getenv (os.Getenv in a program).
 type env func(string) string
 
 func (e env) str(name, def string) string {
