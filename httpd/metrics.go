@@ -27,6 +27,7 @@ type serverMetrics struct {
 	rejectedBusy atomic.Uint64
 	rejectedRate atomic.Uint64
 	serverErrors atomic.Uint64
+	slow         slowRequests // Config.SlowQuery (slowlog.go)
 
 	routes sync.Map // routeKey -> *routeStats
 }
@@ -84,7 +85,7 @@ func (s *Server) apiMetrics() api.Metrics {
 
 		HTTPRequests: s.metrics.requests.Load(), HTTPInFlight: s.metrics.inFlight.Load(),
 		HTTPRejectedBusy: s.metrics.rejectedBusy.Load(), HTTPRejectedRate: s.metrics.rejectedRate.Load(),
-		HTTPServerErrors:  s.metrics.serverErrors.Load(),
+		HTTPServerErrors: s.metrics.serverErrors.Load(), HTTPSlowRequests: s.metrics.slow.total.Load(),
 		HTTPInflightBytes: s.mem.used.Load(), HTTPInflightLimit: s.mem.limit,
 		HTTPRejectedMemory: s.mem.rejected.Load(), HTTPTooSlow: s.mem.tooSlow.Load(),
 		UptimeSeconds: int64(time.Since(s.started).Seconds()),
@@ -185,6 +186,10 @@ func (s *Server) writePrometheus(w io.Writer) error {
 		p.sample("minidbgo_http_request_duration_seconds_count", ls, float64(n))
 	}
 	p.metric("minidbgo_http_requests_in_flight", "gauge", "HTTP requests being served.", float64(s.metrics.inFlight.Load()))
+	p.header("minidbgo_http_slow_requests_total", "counter", "HTTP requests slower than SLOW_QUERY_MS, by route pattern (each logged at WARN).")
+	s.metrics.slow.each(func(route string, n uint64) {
+		p.sample("minidbgo_http_slow_requests_total", label("route", route), float64(n))
+	})
 	p.header("minidbgo_http_rejected_total", "counter", "HTTP requests refused before their handler, by reason.")
 	p.sample("minidbgo_http_rejected_total", `reason="overloaded"`, float64(s.metrics.rejectedBusy.Load()))
 	p.sample("minidbgo_http_rejected_total", `reason="rate_limited"`, float64(s.metrics.rejectedRate.Load()))

@@ -33,6 +33,7 @@ type ctxKey int
 const (
 	ctxRequestID ctxKey = iota
 	ctxPrincipal
+	ctxQuery // *queryInfo (slowlog.go)
 )
 
 // requestID returns the request's id, or "".
@@ -123,11 +124,13 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 func (w *statusWriter) wroteHeader() bool { return w.status != 0 }
 
 // observe writes the access log line and the request metrics: request
-// id, method, route pattern, status, bytes and duration — never bodies.
+// id, method, route pattern, status, bytes and duration — never bodies —
+// and the slow-query log line (slowlog.go).
 func (s *Server) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
+		r, qi := withQueryInfo(r)
 		s.metrics.inFlight.Add(1)
 		defer func() {
 			s.metrics.inFlight.Add(-1)
@@ -138,6 +141,7 @@ func (s *Server) observe(next http.Handler) http.Handler {
 			}
 			route := routeOf(r)
 			s.metrics.observe(route, r.Method, status, d)
+			s.slowQuery(r, route, status, d, qi)
 			if s.accessLog {
 				s.logger.LogAttrs(r.Context(), slog.LevelInfo, "request",
 					slog.String("request_id", requestID(r.Context())),

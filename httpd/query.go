@@ -125,6 +125,7 @@ func (s *Server) runFind(w http.ResponseWriter, r *http.Request, col string, q d
 	}
 	defer cur.Close()
 	ctx := r.Context()
+	defer func() { noteQuery(ctx, cur.Explain()) }() // for the slow-query log
 	var buf bytes.Buffer
 	if wrapped {
 		buf.WriteString(`{"docs":[`)
@@ -184,6 +185,7 @@ func (s *Server) explain(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	noteQuery(r.Context(), e)
 	writeJSON(w, http.StatusOK, api.Explanation{
 		Plan: e.Plan, Index: e.Index, IndexFields: e.IndexFields, Ranges: e.Ranges,
 		SortByIndex: e.SortByIndex, InMemorySort: e.InMemorySort,

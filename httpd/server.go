@@ -6,10 +6,12 @@
 // # Basics
 //
 //	db, err := docstore.Open("data/MiniDBGo", nil)
-//	srv := httpd.New(db, httpd.Config{Logger: logger})
-//	defer srv.Close()
-//	hs := &http.Server{Addr: "127.0.0.1:6866", Handler: srv, ReadHeaderTimeout: 5 * time.Second}
-//	err = hs.ListenAndServe()
+//	ln, err := net.Listen("tcp", "127.0.0.1:6866")
+//	err = httpd.Serve(ctx, ln, db, httpd.Config{Logger: logger}) // until ctx is done; closes db
+//
+// Serve (serve.go) owns the http.Server and the shutdown; package
+// httpd/config reads a Config from the environment and flags. A Server
+// (New) is also an http.Handler for tests and in-process use.
 //
 // The routes are in routes.go, the statuses every error maps to in
 // respond.go, and the whole API in docs/openapi.yaml. Package api holds
@@ -24,7 +26,8 @@
 //
 // # Caveats
 //
-// A Server does not own the docstore.DB: close the DB after Close.
+// A Server does not own the docstore.DB: close the DB after Close. Serve
+// is the exception: it closes the DB when it returns.
 package httpd
 
 import (
@@ -127,6 +130,32 @@ type Config struct {
 	// Accept-Encoding asks). Default 1,024; negative turns compression
 	// off.
 	CompressMinBytes int
+	// SlowQuery is the duration from which a request is logged once at
+	// WARN as a slow query (with its plan and the keys and documents it
+	// examined, never document contents or filter values) and counted in
+	// minidbgo_http_slow_requests_total. Default 100 ms; negative turns
+	// it off.
+	SlowQuery time.Duration
+
+	// The settings below are Serve's: the http.Server's and the
+	// shutdown's. New ignores them.
+
+	// ReadHeaderTimeout and IdleTimeout are the http.Server's. Defaults
+	// 5 s and 60 s; negative turns them off. (Serve gives the http.Server
+	// ReadTimeout and WriteTimeout above too, and turns them off when
+	// negative; the streaming routes then use their defaults.)
+	ReadHeaderTimeout, IdleTimeout time.Duration
+	// TLSCertFile and TLSKeyFile, when set, make Serve serve HTTPS (TLS
+	// 1.2 or later).
+	TLSCertFile, TLSKeyFile string
+	// ShutdownTimeout bounds Serve's drain, flush and close once its
+	// context is done: two thirds of it for draining requests, the rest
+	// for flushing and closing. Default 30 s.
+	ShutdownTimeout time.Duration
+	// ListenFileDir, when set, is the data directory in which Serve
+	// records the address it serves (WriteListenFile), removed before the
+	// database closes.
+	ListenFileDir string
 }
 
 func (c Config) withDefaults() Config {
@@ -169,6 +198,18 @@ func (c Config) withDefaults() Config {
 	if c.Version == "" {
 		c.Version = "dev"
 	}
+	if c.SlowQuery == 0 {
+		c.SlowQuery = 100 * time.Millisecond
+	}
+	if c.ReadHeaderTimeout == 0 {
+		c.ReadHeaderTimeout = 5 * time.Second
+	}
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = 60 * time.Second
+	}
+	if c.ShutdownTimeout <= 0 {
+		c.ShutdownTimeout = 30 * time.Second
+	}
 	return c.admissionDefaults()
 }
 
@@ -177,6 +218,7 @@ func (c Config) withDefaults() Config {
 type Server struct {
 	db        *docstore.DB
 	cfg       Config
+	raw       Config // cfg before its defaults (Serve's http.Server timeouts)
 	logger    *slog.Logger
 	accessLog bool
 	router    chi.Router
@@ -201,10 +243,12 @@ type Server struct {
 
 // New returns a server over db.
 func New(db *docstore.DB, cfg Config) *Server {
+	raw := cfg
 	cfg = cfg.withDefaults()
 	s := &Server{
 		db:          db,
 		cfg:         cfg,
+		raw:         raw,
 		logger:      cfg.Logger,
 		accessLog:   cfg.AccessLog,
 		started:     time.Now(),

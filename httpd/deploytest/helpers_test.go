@@ -61,21 +61,29 @@ var envReaders = map[string]bool{"str": true, "int": true, "float": true, "dur":
 
 // parseServerConfig reads every environment variable and flag of the
 // server from its source: calls e.str/int/float/dur/bool("NAME", def),
-// os.Getenv/os.LookupEnv/getenv("NAME"), and fs.XxxVar(&v, "name", …).
+// os.Getenv/os.LookupEnv/getenv("NAME"), and fs.XxxVar(&v, "name", …),
+// in the server's command and in its configuration loader (httpd/config).
 func parseServerConfig(t testing.TB) serverConfig {
 	t.Helper()
-	dir := filepath.Join(repoRoot(t), "httpd", "cmd", "minidbgo-server")
+	var files []string
+	for _, dir := range []string{
+		filepath.Join(repoRoot(t), "httpd", "cmd", "minidbgo-server"),
+		filepath.Join(repoRoot(t), "httpd", "config"),
+	} {
+		entries, err := os.ReadDir(dir)
+		require.NoError(t, err)
+		for _, e := range entries {
+			files = append(files, filepath.Join(dir, e.Name()))
+		}
+	}
 	fset := token.NewFileSet()
-	entries, err := os.ReadDir(dir)
-	require.NoError(t, err)
 	cfg := serverConfig{defaults: map[string]string{}}
 	seenEnv, seenFlag := map[string]bool{}, map[string]bool{}
-	for _, e := range entries {
-		name := e.Name()
-		if !strings.HasSuffix(name, ".go") || strings.HasSuffix(name, "_test.go") {
+	for _, path := range files {
+		if !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
 			continue
 		}
-		f, err := parser.ParseFile(fset, filepath.Join(dir, name), nil, 0)
+		f, err := parser.ParseFile(fset, path, nil, 0)
 		require.NoError(t, err)
 		ast.Inspect(f, func(n ast.Node) bool {
 			call, ok := n.(*ast.CallExpr)

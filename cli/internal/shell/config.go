@@ -29,6 +29,9 @@ type config struct {
 	apiKeys    string // MINIDBGO_API_KEYS of the REST API beside the shell
 	logFormat  string // LOG_FORMAT of MODE=server: text, json or auto
 	args       []string
+	// getenv is the environment the REST API's settings are read from
+	// (MODE=server and --http: serverSettings).
+	getenv func(string) string
 }
 
 // errFlags is a flag error, already reported by the flag package.
@@ -52,6 +55,16 @@ Usage:
                                     key in MINIDBGO_API_KEY)
   MODE=server minidbgo              serve the REST API only, on LISTEN:PORT
                                     (logs: LOG_FORMAT=text|json|auto)
+                                    The REST API (MODE=server or --http) reads
+                                    minidbgo-server's settings from the
+                                    environment: MAX_CONCURRENT, MAX_BODY_MB,
+                                    MAX_INFLIGHT_MB, MAX_SORT_MB, MAX_BATCH,
+                                    MAX_PAGE, *_TIMEOUT, TLS_CERT, TLS_KEY,
+                                    RATE_LIMIT, RATE_BURST, MINIDBGO_API_KEYS,
+                                    MINIDBGO_API_KEY_FILE, CORS_ORIGINS,
+                                    ALLOWED_HOSTS, SLOW_QUERY_MS, …; MODE=server
+                                    also LOG_LEVEL, ACCESS_LOG, GOMEMLIMIT, GOGC
+                                    (docs/operations.md)
   minidbgo check [--dir DIR]        verify every checksum of a data directory
   minidbgo inspect [--dir DIR]      print its levels, files, sizes and counters
   minidbgo repair --wal=point-in-time [--dir DIR]
@@ -76,6 +89,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 		apiKeys:    getenv("MINIDBGO_API_KEYS"),
 		logFormat:  envOr(getenv, "LOG_FORMAT", "auto"),
 		batchSize:  -1,
+		getenv:     getenv,
 	}
 	host := envOr(getenv, "LISTEN", "127.0.0.1")
 	port := envOr(getenv, "PORT", "6866")

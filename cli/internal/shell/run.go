@@ -24,6 +24,7 @@ import (
 	"github.com/minidbgo/minidbgo/docstore"
 	"github.com/minidbgo/minidbgo/httpd"
 	"github.com/minidbgo/minidbgo/httpd/client"
+	srvconfig "github.com/minidbgo/minidbgo/httpd/config"
 	"github.com/minidbgo/minidbgo/storage"
 	"github.com/minidbgo/minidbgo/storage/tool"
 	"github.com/minidbgo/minidbgo/storage/vfs"
@@ -234,26 +235,6 @@ func openDB(cfg config, logger *slog.Logger) (*docstore.DB, error) {
 	return db, nil
 }
 
-// shellWriteTimeout is the REST API's write deadline: after httpd's
-// default request deadline (30 s), so that the reply of a request that ran
-// to it — a 504 included — is not cut off.
-const shellWriteTimeout = 35 * time.Second
-
-// loopbackAddr reports whether addr (host:port) is on loopback only:
-// then the REST API serves only its own Host names (against DNS
-// rebinding; see httpd.Config.CheckHost).
-func loopbackAddr(addr string) bool {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return false
-	}
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
-
 var heldBy = regexp.MustCompile(`held by pid (\d+)`)
 
 // openError explains a failed Open; for a locked directory it names the
@@ -285,62 +266,91 @@ func openError(dir string, err error) error {
 	return fmt.Errorf("the data directory %s is locked by %s (a minidbgo or minidbgo-server using it); stop it, or, if it serves the REST API, use minidbgo --url http://HOST:PORT with its address: %s", dir, who, how)
 }
 
-// openEmbedded opens the embedded database and, for an interactive shell
-// or when --http was given, serves the REST API beside it. close flushes
-// and closes everything.
+// serverSettings are the REST API's settings for MODE=server and --http:
+// minidbgo-server's, read from the environment by the same loader
+// (httpd/config), with the shell's own flags in place of the variables
+// they stand for (--db, --http, --durability, --flush-size, --max-mem-mb).
+func serverSettings(cfg config) (srvconfig.Settings, error) {
+	getenv := cfg.getenv
+	if getenv == nil {
+		getenv = func(string) string { return "" }
+	}
+	s, err := srvconfig.FromEnv(getenv)
+	if err != nil {
+		return s, err
+	}
+	s.Mode = "server"
+	s.DBPath, s.Listen, s.Durability = cfg.dbPath, cfg.http, cfg.durability
+	s.FlushSize, s.MaxMemMB, s.LogFormat = cfg.flushSize, cfg.maxMemMB, cfg.logFormat
+	return s, s.Validate()
+}
+
+// openEmbedded opens the embedded database and, when --http was given,
+// serves the REST API beside it (httpd.Serve, with minidbgo-server's
+// settings: serverSettings). close stops the REST API, flushes and closes
+// everything.
 func openEmbedded(cfg config, interactive bool, stderr io.Writer) (backend, func(), error) {
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	rest := cfg.http != "off" && cfg.httpSet
+	var (
+		settings srvconfig.Settings
+		keys     *httpd.Keys
+	)
+	if rest {
+		var err error
+		if settings, err = serverSettings(cfg); err != nil {
+			return nil, nil, fmt.Errorf("--http: %w", err)
+		}
+		if keys, err = settings.Keys(); err != nil {
+			return nil, nil, err
+		}
+	}
 	db, err := openDB(cfg, logger)
 	if err != nil {
 		return nil, nil, err
 	}
-	keys, err := parseKeys(cfg.apiKeys)
-	if err != nil {
-		_ = db.Close()
-		return nil, nil, err
-	}
-	srv := httpd.New(db, httpd.Config{Keys: keys, Logger: logger, Version: version(),
-		CheckHost: loopbackAddr(cfg.http), ListenAddr: cfg.http})
-	admin := srv
-	if keys != nil {
-		// The shell reads metrics and stats in process, without a key.
-		admin = httpd.New(db, httpd.Config{Logger: logger, Version: version()})
-	}
-	var hs *http.Server
-	removeListen := func() {}
-	if cfg.http != "off" && cfg.httpSet {
+	// The shell reads metrics and stats in process: through the REST
+	// API's server when it needs no key (its metrics count the REST
+	// requests), else through one of its own.
+	var admin *httpd.Server
+	var served chan error
+	stopREST := func() {}
+	if rest {
 		ln, err := net.Listen("tcp", cfg.http)
 		if err != nil {
 			fmt.Fprintf(stderr, "minidbgo: REST API not started: %v (the shell works without it; --http off hides this)\n", err)
 		} else {
-			hs = &http.Server{Handler: srv, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 15 * time.Second,
-				WriteTimeout: shellWriteTimeout, IdleTimeout: 60 * time.Second, MaxHeaderBytes: 64 << 10,
-				ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
-			go func() { _ = hs.Serve(ln) }()
-			fmt.Fprintf(stderr, "REST API on http://%s\n", ln.Addr())
-			if rm, err := httpd.WriteListenFile(cfg.dbPath, "http", ln.Addr().String()); err == nil {
-				removeListen = rm
+			srv := httpd.New(db, settings.Server(ln.Addr().String(), keys, logger, version()))
+			if keys == nil {
+				admin = srv
 			}
+			var ctx context.Context
+			ctx, stopREST = context.WithCancel(context.Background())
+			served = make(chan error, 1)
+			go func() { served <- srv.Serve(ctx, ln) }()
+			fmt.Fprintf(stderr, "REST API on http://%s\n", ln.Addr())
 		}
+	}
+	ownAdmin := admin == nil
+	if ownAdmin {
+		admin = httpd.New(db, httpd.Config{Logger: logger, Version: version(), SlowQuery: -1})
 	}
 	be := &localBackend{db: db, admin: admin, dir: cfg.dbPath}
 	closeAll := func() {
-		if hs != nil {
-			srv.BeginShutdown()
-			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			if err := hs.Shutdown(sctx); err != nil {
-				_ = hs.Close()
+		if ownAdmin {
+			admin.Close()
+		}
+		if served != nil {
+			// Serve drains the REST API, flushes and closes the database.
+			stopREST()
+			if err := <-served; err != nil {
+				fmt.Fprintln(stderr, "minidbgo: close:", err)
 			}
-			cancel()
+			return
 		}
 		if err := db.Engine().Flush(); err != nil && !errors.Is(err, storage.ErrClosed) {
 			fmt.Fprintln(stderr, "minidbgo: flush:", err)
 		}
-		srv.Close()
-		if admin != srv {
-			admin.Close()
-		}
-		removeListen()
 		if err := db.Close(); err != nil {
 			fmt.Fprintln(stderr, "minidbgo: close:", err)
 		}
@@ -348,84 +358,58 @@ func openEmbedded(cfg config, interactive bool, stderr io.Writer) (backend, func
 	return be, closeAll, nil
 }
 
-func parseKeys(s string) (*httpd.Keys, error) {
-	if s == "" {
-		return nil, nil
-	}
-	k, err := httpd.ParseKeys(s)
-	if err != nil {
-		return nil, fmt.Errorf("MINIDBGO_API_KEYS: %w", err)
-	}
-	return k, nil
-}
-
 // runServer is MODE=server: the REST API on the data directory, no shell,
 // until ctx is done (SIGINT or SIGTERM); then it drains requests, flushes
-// and closes. minidbgo-server is the same server with every setting.
+// and closes (httpd.Serve). It is minidbgo-server with the shell's flags:
+// every other setting is read from the environment as minidbgo-server
+// reads it (serverSettings), GOMEMLIMIT and GOGC included.
 func runServer(ctx context.Context, cfg config, stderr io.Writer) int {
-	handler, err := httpd.NewLogHandler(stderr, cfg.logFormat, nil)
-	if err != nil {
-		fmt.Fprintln(stderr, "minidbgo:", err)
-		return exitUsage
-	}
-	logger := slog.New(handler)
 	if cfg.http == "off" {
 		fmt.Fprintln(stderr, "minidbgo: MODE=server needs an address: --http off leaves nothing to do")
 		return exitUsage
 	}
-	db, err := openDB(cfg, logger.With("component", "storage"))
+	s, err := serverSettings(cfg)
 	if err != nil {
-		fmt.Fprintln(stderr, "minidbgo:", err)
-		return exitFailed
-	}
-	keys, err := parseKeys(cfg.apiKeys)
-	if err != nil {
-		_ = db.Close()
 		fmt.Fprintln(stderr, "minidbgo:", err)
 		return exitUsage
 	}
-	ln, err := net.Listen("tcp", cfg.http)
+	logger, err := s.Logger(stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "minidbgo:", err)
+		return exitUsage
+	}
+	memLimit, gogc, err := s.ApplyRuntime()
+	if err != nil {
+		fmt.Fprintln(stderr, "minidbgo:", err)
+		return exitUsage
+	}
+	keys, err := s.Keys()
+	if err != nil {
+		fmt.Fprintln(stderr, "minidbgo:", err)
+		return exitUsage
+	}
+	opts, err := s.DocstoreOptions(logger)
+	if err != nil {
+		fmt.Fprintln(stderr, "minidbgo:", err)
+		return exitUsage
+	}
+	db, err := docstore.Open(s.DBPath, opts)
+	if err != nil {
+		fmt.Fprintln(stderr, "minidbgo:", openError(s.DBPath, err))
+		return exitFailed
+	}
+	ln, err := net.Listen("tcp", s.Addr())
 	if err != nil {
 		_ = db.Close()
 		fmt.Fprintln(stderr, "minidbgo:", err)
 		return exitFailed
 	}
-	srv := httpd.New(db, httpd.Config{Keys: keys, Logger: logger, AccessLog: true, Version: version(),
-		CheckHost: loopbackAddr(cfg.http), ListenAddr: cfg.http})
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 15 * time.Second,
-		WriteTimeout: shellWriteTimeout, IdleTimeout: 60 * time.Second, MaxHeaderBytes: 64 << 10,
-		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
-	served := make(chan error, 1)
-	go func() { served <- hs.Serve(ln) }()
-	logger.Info("minidbgo serving", "addr", ln.Addr().String(), "db_path", cfg.dbPath, "mode", "server", "version", version())
-	removeListen, err := httpd.WriteListenFile(cfg.dbPath, "http", ln.Addr().String())
-	if err != nil {
-		logger.Warn("cannot record the address in the data directory", "error", err.Error())
-		removeListen = func() {}
+	hc := s.Server(ln.Addr().String(), keys, logger, version())
+	logger.Info("minidbgo serving", "addr", ln.Addr().String(), "db_path", s.DBPath, "mode", "server", "version", version(),
+		"tls", s.TLSCert != "", "auth", keys != nil, "max_concurrent", s.MaxConcurrent, "max_body_mb", s.MaxBodyMB,
+		"gomemlimit", memLimit, "gogc", gogc, "slow_query_ms", s.SlowQuery.Milliseconds())
+	if err := httpd.Serve(ctx, ln, db, hc); err != nil {
+		return exitFailed
 	}
-	code := exitOK
-	select {
-	case <-ctx.Done():
-		logger.Info("shutting down")
-	case err := <-served:
-		logger.Error("server stopped", "error", err.Error())
-		code = exitFailed
-	}
-	srv.BeginShutdown()
-	sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	if err := hs.Shutdown(sctx); err != nil {
-		_ = hs.Close()
-	}
-	cancel()
-	if err := db.Engine().Flush(); err != nil {
-		logger.Error("flush failed", "error", err.Error())
-		code = exitFailed
-	}
-	srv.Close()
-	removeListen()
-	if err := db.Close(); err != nil {
-		logger.Error("close failed", "error", err.Error())
-		code = exitFailed
-	}
-	return code
+	return exitOK
 }

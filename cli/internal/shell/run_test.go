@@ -433,3 +433,74 @@ func TestInterrupter(t *testing.T) {
 	j.interrupt() // a script: everything
 	require.Error(t, root.Err())
 }
+
+// TestServerModeHonoursServerSettings: MODE=server reads the REST API's
+// settings as minidbgo-server does (one loader, httpd/config): a body past
+// MAX_BODY_MB is refused 413, and a bad setting is refused at start,
+// naming it.
+func TestServerModeHonoursServerSettings(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "db")
+	var errb syncBuffer
+	cfg, err := parseConfig([]string{"--db", dir, "--http", "127.0.0.1:0"},
+		envLookup([]string{"MODE=server", "MAX_BODY_MB=1", "MAX_INFLIGHT_MB=8"}), &errb)
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	go func() { done <- runServer(ctx, cfg, &errb) }()
+	addr := regexp.MustCompile(`"addr":"([^"]+)"`)
+	var base string
+	require.Eventually(t, func() bool {
+		m := addr.FindStringSubmatch(errb.String())
+		if m != nil {
+			base = "http://" + m[1]
+		}
+		return m != nil
+	}, 10*time.Second, 10*time.Millisecond)
+	big := `{"_id":"big","s":"` + strings.Repeat("x", 2<<20) + `"}`
+	resp, err := http.Post(base+"/api/products", "application/json", strings.NewReader(big))
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Equal(t, http.StatusRequestEntityTooLarge, resp.StatusCode, string(body))
+	resp, err = http.Post(base+"/api/products", "application/json", strings.NewReader(`{"_id":"small"}`))
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusCreated, resp.StatusCode)
+	cancel()
+	require.Equal(t, 0, <-done, errb.String())
+
+	var errb2 syncBuffer
+	cfg, err = parseConfig([]string{"--db", dir, "--http", "127.0.0.1:0"},
+		envLookup([]string{"MODE=server", "MAX_CONCURRENT=lots"}), &errb2)
+	require.NoError(t, err)
+	require.Equal(t, exitUsage, runServer(context.Background(), cfg, &errb2))
+	require.Contains(t, errb2.String(), `MAX_CONCURRENT="lots"`)
+}
+
+// TestRESTBesideShellSettings: the REST API beside the shell (--http)
+// reads minidbgo-server's settings too: MAX_BODY_MB bounds its bodies.
+func TestRESTBesideShellSettings(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "db")
+	pr, pw := io.Pipe()
+	var out, errb syncBuffer
+	done := make(chan int)
+	go func() {
+		done <- Run([]string{"--db", dir, "--http", "127.0.0.1:0"}, pr, &out, &errb,
+			[]string{"HOME=" + t.TempDir(), "MAX_BODY_MB=1", "MAX_INFLIGHT_MB=8"})
+	}()
+	var base string
+	require.Eventually(t, func() bool {
+		m := restAddr.FindStringSubmatch(errb.String())
+		if m != nil {
+			base = m[1]
+		}
+		return m != nil
+	}, 10*time.Second, 10*time.Millisecond, "stderr: %s", errb.String())
+	big := `{"_id":"big","s":"` + strings.Repeat("x", 2<<20) + `"}`
+	resp, err := http.Post(base+"/api/products", "application/json", strings.NewReader(big))
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusRequestEntityTooLarge, resp.StatusCode)
+	require.NoError(t, pw.Close())
+	require.Equal(t, 0, <-done, errb.String())
+}

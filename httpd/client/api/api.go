@@ -324,5 +324,7 @@ type Metrics struct {
 	HTTPRejectedMemory uint64 `json:"http_rejected_memory"`
 	HTTPTooSlow        uint64 `json:"http_too_slow"`
 	HTTPServerErrors   uint64 `json:"http_server_errors"`
-	UptimeSeconds      int64  `json:"uptime_seconds"`
+	// HTTPSlowRequests counts requests slower than SLOW_QUERY_MS.
+	HTTPSlowRequests uint64 `json:"http_slow_requests"`
+	UptimeSeconds    int64  `json:"uptime_seconds"`
 }

@@ -11,18 +11,19 @@ import (
 	"time"
 
 	"github.com/minidbgo/minidbgo/httpd/client/api"
+	"github.com/minidbgo/minidbgo/httpd/config"
 )
 
 // healthcheck asks the server configured by the same PORT, LISTEN and
 // TLS settings for GET /api/health, and returns 0 only when it answers
 // 200 {"status":"ok"}. It needs no curl, so container images can use it.
 func healthcheck(args []string, getenv func(string) string, stderr io.Writer) int {
-	cfg, err := parseConfig(args, getenv)
+	cfg, err := config.Parse("minidbgo-server healthcheck", args, getenv)
 	if err != nil {
 		fmt.Fprintln(stderr, "healthcheck:", err)
 		return 2
 	}
-	host, port, err := net.SplitHostPort(cfg.addr())
+	host, port, err := net.SplitHostPort(cfg.Addr())
 	if err != nil {
 		fmt.Fprintln(stderr, "healthcheck:", err)
 		return 2
@@ -32,7 +33,7 @@ func healthcheck(args []string, getenv func(string) string, stderr io.Writer) in
 	}
 	scheme := "http"
 	tr := &http.Transport{}
-	if cfg.tlsCert != "" {
+	if cfg.TLSCert != "" {
 		// A liveness probe of our own process over loopback: the
 		// certificate names the public host, not 127.0.0.1.
 		scheme = "https"

@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/minidbgo/minidbgo/httpd"
 	"github.com/minidbgo/minidbgo/loadtest/internal/report"
 	"github.com/minidbgo/minidbgo/loadtest/internal/runner"
 	"github.com/minidbgo/minidbgo/loadtest/internal/target"
@@ -65,7 +64,7 @@ func (f *httpFlags) register(fs *flag.FlagSet, defaultN int64, defaultWarmup tim
 	fs.IntVar(&f.flushSize, "flush-size", 0, "embedded: memtable records before a flush (FLUSH_SIZE; default 10000)")
 	fs.IntVar(&f.maxMemMB, "max-mem-mb", 0, "embedded: memtable bytes before a flush, MiB (MAX_MEM_MB; default 50)")
 	fs.IntVar(&f.maxConc, "max-concurrent", 0, "embedded: server's concurrent request limit (default 100)")
-	fs.StringVar(&f.serverEnv, "server-env", "", "with --server-bin: extra environment, comma-separated KEY=VALUE pairs (e.g. ACCESS_LOG=false,GOGC=100)")
+	fs.StringVar(&f.serverEnv, "server-env", "", "the server's environment, comma-separated KEY=VALUE pairs (e.g. ACCESS_LOG=false,GOGC=100): of the --server-bin process, or the embedded server's settings (as minidbgo-server reads them; GOGC and GOMEMLIMIT apply to --server-bin only)")
 	fs.StringVar(&f.profileDir, "profile", "", "embedded in-process: write CPU, mutex and block profiles of the measured run into this directory")
 	fs.BoolVar(&f.serverGC, "server-gc", true, "embedded in-process: apply the server's GOGC=50 and GOMEMLIMIT=200MiB defaults unless set in the environment")
 	fs.DurationVar(&f.rssInterval, "rss-interval", 100*time.Millisecond, "how often peak RSS is sampled (--url: via /api/stats, at least 200ms)")
@@ -134,23 +133,25 @@ func (f *httpFlags) startServer(out *output) (*server, error) {
 	}
 	so.MemTableRecords = f.flushSize
 	so.MemTableBytes = int64(f.maxMemMB) << 20
+	// The server's settings, as environment variables: for a child
+	// server and the embedded one alike.
+	var env []string
+	if f.durability != "" {
+		env = append(env, "DURABILITY="+f.durability)
+	}
+	if f.flushSize > 0 {
+		env = append(env, fmt.Sprintf("FLUSH_SIZE=%d", f.flushSize))
+	}
+	if f.maxMemMB > 0 {
+		env = append(env, fmt.Sprintf("MAX_MEM_MB=%d", f.maxMemMB))
+	}
+	if f.maxConc > 0 {
+		env = append(env, fmt.Sprintf("MAX_CONCURRENT=%d", f.maxConc))
+	}
+	if f.serverEnv != "" {
+		env = append(env, strings.Split(f.serverEnv, ",")...)
+	}
 	if f.serverBin != "" {
-		var env []string
-		if f.durability != "" {
-			env = append(env, "DURABILITY="+f.durability)
-		}
-		if f.flushSize > 0 {
-			env = append(env, fmt.Sprintf("FLUSH_SIZE=%d", f.flushSize))
-		}
-		if f.maxMemMB > 0 {
-			env = append(env, fmt.Sprintf("MAX_MEM_MB=%d", f.maxMemMB))
-		}
-		if f.maxConc > 0 {
-			env = append(env, fmt.Sprintf("MAX_CONCURRENT=%d", f.maxConc))
-		}
-		if f.serverEnv != "" {
-			env = append(env, strings.Split(f.serverEnv, ",")...)
-		}
 		c, err := target.StartChild(f.serverBin, "", env)
 		if err != nil {
 			return nil, err
@@ -162,7 +163,7 @@ func (f *httpFlags) startServer(out *output) (*server, error) {
 	}
 	e, err := target.StartEmbedded(target.EmbeddedConfig{
 		Storage: so,
-		Server:  httpd.Config{MaxConcurrent: f.maxConc, DebugOpen: true, StatsInterval: time.Second},
+		Env:     env,
 	})
 	if err != nil {
 		return nil, err

@@ -2,15 +2,14 @@ package target
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
-	"time"
+	"strings"
 
 	"github.com/minidbgo/minidbgo/docstore"
 	"github.com/minidbgo/minidbgo/httpd"
+	"github.com/minidbgo/minidbgo/httpd/config"
 	"github.com/minidbgo/minidbgo/storage"
 )
 
@@ -22,8 +21,10 @@ type EmbeddedConfig struct {
 	Dir string
 	// Storage configures the engine (durability, memtable bounds, cache).
 	Storage storage.Options
-	// Server configures the REST server (concurrency limit, body limit…).
-	Server httpd.Config
+	// Env configures the REST server as the environment configures
+	// minidbgo-server ("MAX_CONCURRENT=50", …; httpd/config reads both):
+	// its limits, timeouts and shutdown.
+	Env []string
 }
 
 // Embedded is MiniDBGo's REST server running in this process on
@@ -32,15 +33,28 @@ type Embedded struct {
 	dir     string
 	tempDir bool
 	db      *docstore.DB
-	api     *httpd.Server
-	hs      *http.Server
 	ln      net.Listener
-	done    chan struct{}
+	stop    context.CancelFunc
+	done    chan error // httpd.Serve's result
 }
 
-// StartEmbedded opens a database and serves it on 127.0.0.1 on a free port.
+// StartEmbedded opens a database and serves it on 127.0.0.1 on a free port,
+// with httpd.Serve and the settings cfg.Env gives (httpd/config).
 func StartEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
-	e := &Embedded{dir: cfg.Dir, done: make(chan struct{})}
+	env := make(map[string]string, len(cfg.Env))
+	for _, kv := range cfg.Env {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			env[k] = v
+		}
+	}
+	settings, err := config.FromEnv(func(k string) string { return env[k] })
+	if err == nil {
+		err = settings.Validate()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("target: server settings: %w", err)
+	}
+	e := &Embedded{dir: cfg.Dir, done: make(chan error, 1)}
 	if e.dir == "" {
 		d, err := os.MkdirTemp("", "minidbgo-load-*")
 		if err != nil {
@@ -55,27 +69,18 @@ func StartEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
 		return nil, fmt.Errorf("target: open %s: %w", e.dir, err)
 	}
 	e.db = db
-	e.api = httpd.New(db, cfg.Server)
 	e.ln, err = net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		e.api.Close()
 		_ = db.Close()
 		e.removeDir()
 		return nil, err
 	}
-	// The timeouts of cmd/minidbgo-server (RELIABILITY.md §3, guide).
-	e.hs = &http.Server{
-		Handler:           e.api,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       15 * time.Second,
-		WriteTimeout:      35 * time.Second, // REQUEST_TIMEOUT (30 s) + 5 s
-		IdleTimeout:       60 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-	}
-	go func() {
-		defer close(e.done)
-		_ = e.hs.Serve(e.ln)
-	}()
+	hc := settings.Server(e.ln.Addr().String(), nil, nil, "")
+	hc.ListenFileDir = ""
+	hc.AccessLog = false
+	ctx, stop := context.WithCancel(context.Background())
+	e.stop = stop
+	go func() { e.done <- httpd.Serve(ctx, e.ln, db, hc) }()
 	return e, nil
 }
 
@@ -96,16 +101,11 @@ func (e *Embedded) Describe() string {
 	return "embedded in-process server; RSS includes the load generator"
 }
 
-// Close drains the server, closes the database and removes a temporary
-// data directory.
+// Close drains the server, flushes and closes the database (httpd.Serve)
+// and removes a temporary data directory.
 func (e *Embedded) Close() error {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	e.api.BeginShutdown()
-	err := e.hs.Shutdown(ctx)
-	<-e.done
-	e.api.Close()
-	err = errors.Join(err, e.db.Close())
+	e.stop()
+	err := <-e.done
 	e.removeDir()
 	return err
 }

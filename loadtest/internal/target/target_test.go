@@ -98,6 +98,23 @@ func TestEmbedded(t *testing.T) {
 	assert.True(t, os.IsNotExist(err), "temporary directory removed")
 }
 
+// TestEmbeddedSettings: the embedded server reads its settings as
+// minidbgo-server does (httpd/config): MAX_BODY_MB bounds a body, and a
+// bad setting is refused, naming it.
+func TestEmbeddedSettings(t *testing.T) {
+	e, err := StartEmbedded(EmbeddedConfig{Env: []string{"MAX_BODY_MB=1", "MAX_INFLIGHT_MB=8"}})
+	require.NoError(t, err)
+	defer e.Close()
+	big := `{"_id":"big","s":"` + strings.Repeat("x", 2<<20) + `"}`
+	resp, err := http.Post(e.URL()+"/api/products", "application/json", strings.NewReader(big))
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusRequestEntityTooLarge, resp.StatusCode)
+
+	_, err = StartEmbedded(EmbeddedConfig{Env: []string{"REQUEST_TIMEOUT=soon"}})
+	require.ErrorContains(t, err, "REQUEST_TIMEOUT")
+}
+
 // TestChild starts the minidbgo-server binary on PORT=0 (its address read
 // from the start-up line), and with LOG_LEVEL=warn (no start-up line: a
 // free port picked beforehand).
