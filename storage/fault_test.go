@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -230,4 +232,111 @@ func TestMetricsCountEntries(t *testing.T) {
 	require.Equal(t, uint64(1), m.Deletes)
 	require.Equal(t, uint64(1), m.Batches)
 	require.Equal(t, uint64(2+2+2+1), m.BytesIn) // "a1" "b2" "c3" + the deleted key "a"
+}
+
+// TestFlushFailsOnFullDisk fills the disk for tables (every create and
+// write under sst/ fails with ENOSPC) with the immutable queue full, so a
+// forced Flush stalls in makeRoomForWrite: Flush must return the flush
+// error, and Close must return, promptly — not wait for a flush that will
+// not come. The bounds are liveness bounds, not timings.
+func TestFlushFailsOnFullDisk(t *testing.T) {
+	mem := vfs.NewMem()
+	efs := errorfs.Wrap(mem, nil)
+	db, err := Open("/db", &Options{FS: efs, MemTableRecords: 4, MaxImmutableMemTables: 1,
+		WriteStallTimeout: 50 * time.Millisecond})
+	require.NoError(t, err)
+	efs.SetInjector(errorfs.PathContains(errorfs.OnKind(errorfs.AfterIndex(0, errorfs.ErrNoSpace),
+		errorfs.OpCreate, errorfs.OpFileWrite, errorfs.OpFileSync), sstDirName+"/"))
+	// Fill the memtable twice: the first rotation fills the immutable
+	// queue with a memtable no flush can write; the second memtable stays.
+	for i := range 6 {
+		require.NoError(t, db.Put(fmt.Appendf(nil, "k%02d", i), []byte("v")))
+	}
+
+	within := func(what string, f func() error) error {
+		t.Helper()
+		done := make(chan error, 1)
+		go func() { done <- f() }()
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s did not return on a full disk", what)
+			return nil
+		}
+	}
+	err = within("Flush", db.Flush)
+	require.ErrorIs(t, err, syscall.ENOSPC)
+	// A second Flush, with a flush attempt already failed, returns too.
+	err = within("Flush", db.Flush)
+	require.ErrorIs(t, err, syscall.ENOSPC)
+
+	// Close with a Flush stalled behind the full disk.
+	flushed := make(chan error, 1)
+	go func() { flushed <- db.Flush() }()
+	require.NoError(t, within("Close", db.Close))
+	select {
+	case err := <-flushed:
+		require.Error(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("Flush did not return after Close")
+	}
+
+	// Every acknowledged write is in the WAL.
+	db, err = Open("/db", &Options{FS: mem.CrashClone(vfs.CrashCloneOptions{})})
+	require.NoError(t, err)
+	defer db.Close()
+	for i := range 6 {
+		_, err := db.Get(fmt.Appendf(nil, "k%02d", i))
+		require.NoError(t, err)
+	}
+}
+
+// TestCloseCancelsStalledFlush checks that Close cancels before it waits:
+// a Flush stalled behind a flush worker that is stuck in a table write
+// fails with ErrClosed as soon as Close starts, and Close returns once the
+// worker it joins comes back.
+func TestCloseCancelsStalledFlush(t *testing.T) {
+	mem := vfs.NewMem()
+	efs := errorfs.Wrap(mem, nil)
+	db, err := Open("/db", &Options{FS: efs, MemTableRecords: 4, MaxImmutableMemTables: 1})
+	require.NoError(t, err)
+	release := make(chan struct{})
+	blocked := make(chan struct{}, 1)
+	efs.SetInjector(errorfs.InjectorFunc(func(op errorfs.Op) error {
+		if op.Kind == errorfs.OpCreate && strings.Contains(op.Path, sstDirName+"/") {
+			select {
+			case blocked <- struct{}{}:
+			default:
+			}
+			<-release
+		}
+		return nil
+	}))
+	for i := range 6 {
+		require.NoError(t, db.Put(fmt.Appendf(nil, "k%02d", i), []byte("v")))
+	}
+	<-blocked // the flush worker is stuck creating a table
+	flushed := make(chan error, 1)
+	stalls := db.m.stalls.Load()
+	go func() { flushed <- db.Flush() }()
+	for db.m.stalls.Load() == stalls {
+		time.Sleep(time.Millisecond) // until Flush stalls
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- db.Close() }()
+	select {
+	case err := <-flushed:
+		require.ErrorIs(t, err, ErrClosed)
+	case <-time.After(10 * time.Second):
+		close(release)
+		t.Fatal("a stalled Flush did not fail when Close began")
+	}
+	close(release)
+	select {
+	case err := <-closed:
+		require.NoError(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close did not return")
+	}
 }
