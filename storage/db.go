@@ -58,13 +58,18 @@ type DB struct {
 		logNum      uint64
 		manifest    *wal.Writer
 		manifestNum uint64
-		snapshots   snapshotList
-		flushErr    error
-		flushEpoch  uint64        // incremented after each flush attempt
-		changed     chan struct{} // closed and replaced after each flush or compaction
-		compacting  bool
-		compactPtr  [manifest.NumLevels][]byte
-		closing     bool
+		// manifestBusy is set while a version edit is written to the
+		// MANIFEST with d.mu released (logAndApplyLocked); the next edit
+		// waits on manifestCond.
+		manifestBusy bool
+		manifestCond sync.Cond
+		snapshots    snapshotList
+		flushErr     error
+		flushEpoch   uint64        // incremented after each flush attempt
+		changed      chan struct{} // closed and replaced after each flush or compaction
+		compacting   bool
+		compactPtr   [manifest.NumLevels][]byte
+		closing      bool
 	}
 
 	rsMu sync.RWMutex

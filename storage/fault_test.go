@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -339,4 +340,55 @@ func TestCloseCancelsStalledFlush(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Close did not return")
 	}
+}
+
+// TestMetricsDuringManifestSync holds a flush's MANIFEST sync and checks
+// that Metrics, a read and a snapshot do not wait for it: the engine's
+// mutex is not held across MANIFEST I/O. Then it lets the sync go and
+// checks that the flush completes.
+func TestMetricsDuringManifestSync(t *testing.T) {
+	mem := vfs.NewMem()
+	efs := errorfs.Wrap(mem, nil)
+	db, err := Open("/db", &Options{FS: efs})
+	require.NoError(t, err)
+	defer db.Close()
+	require.NoError(t, db.Put([]byte("a"), []byte("1")))
+
+	release := make(chan struct{})
+	blocked := make(chan struct{}, 1)
+	var once sync.Once
+	efs.SetInjector(errorfs.InjectorFunc(func(op errorfs.Op) error {
+		if op.Kind == errorfs.OpFileSync && strings.Contains(op.Path, "MANIFEST-") {
+			once.Do(func() {
+				blocked <- struct{}{}
+				<-release
+			})
+		}
+		return nil
+	}))
+	flushed := make(chan error, 1)
+	go func() { flushed <- db.Flush() }()
+	<-blocked // the flush's edit is being synced
+
+	done := make(chan Metrics, 1)
+	go func() {
+		v, err := db.Get([]byte("a"))
+		if err != nil || string(v) != "1" {
+			t.Errorf("Get during the MANIFEST sync: %q, %v", v, err)
+		}
+		db.NewSnapshot().Close()
+		done <- db.Metrics()
+	}()
+	select {
+	case m := <-done:
+		require.Equal(t, 1, m.ImmutableMemTables, "the flush is not installed yet")
+	case <-time.After(10 * time.Second):
+		close(release)
+		t.Fatal("Metrics waited for the MANIFEST sync")
+	}
+	close(release)
+	require.NoError(t, <-flushed)
+	m := db.Metrics()
+	require.Equal(t, 0, m.ImmutableMemTables)
+	require.Equal(t, 1, m.Levels[0].Files)
 }
