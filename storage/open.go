@@ -259,19 +259,6 @@ func (d *DB) removeFile(path string) {
 	}
 }
 
-func readSmallFile(d *DB, path string) (string, error) {
-	f, err := d.fs.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, 4096))
-	if err != nil {
-		return "", err
-	}
-	return string(b), nil
-}
-
 // checkNoOrphanData refuses to create a new database over the data files of
 // one whose CURRENT is missing: that is a damaged database, not a new one.
 func (d *DB) checkNoOrphanData() error {

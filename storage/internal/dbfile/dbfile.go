@@ -105,7 +105,21 @@ func SSTPath(dir string, num uint64) string { return filepath.Join(dir, SSTDirNa
 // one is the filesystem's error (errors.Is(err, fs.ErrNotExist)), as is a
 // failed read.
 func ReadCurrent(fs vfs.FS, dir string) (string, error) {
-	f, err := fs.Open(filepath.Join(dir, CurrentFileName))
+	b, err := ReadSmallFile(fs, filepath.Join(dir, CurrentFileName))
+	if err != nil {
+		return "", err
+	}
+	name := strings.TrimSuffix(b, "\n")
+	if kind, _ := Parse(name); kind != KindManifest {
+		return "", base.Corruptf(CurrentFileName, 0, "names %q, not a MANIFEST", b)
+	}
+	return name, nil
+}
+
+// ReadSmallFile returns the first 4 KiB of a small text file, such as
+// CURRENT or the directory marker.
+func ReadSmallFile(fs vfs.FS, path string) (string, error) {
+	f, err := fs.Open(path)
 	if err != nil {
 		return "", err
 	}
@@ -114,11 +128,7 @@ func ReadCurrent(fs vfs.FS, dir string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	name := strings.TrimSuffix(string(b), "\n")
-	if kind, _ := Parse(name); kind != KindManifest {
-		return "", base.Corruptf(CurrentFileName, 0, "names %q, not a MANIFEST", string(b))
-	}
-	return name, nil
+	return string(b), nil
 }
 
 // Replayed is what replaying a MANIFEST yields.
