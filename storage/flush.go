@@ -11,9 +11,12 @@ import (
 )
 
 // Flush freezes the memtable, if it holds anything, and waits until it and
-// every memtable frozen before it are written to L0 tables. It fails with
-// ErrDegraded when L0 is full and a damaged table blocks the compaction
-// that would make room.
+// every memtable frozen before it are written to L0 tables. A flush
+// attempt that fails while it waits (a full disk, say) ends the wait with
+// that error; the flush worker retries in the background, and the WAL
+// keeps the writes meanwhile. It fails with ErrDegraded when L0 is full
+// and a damaged table blocks the compaction that would make room, and with
+// ErrClosed when Close begins.
 func (d *DB) Flush() error {
 	w := &writer{flush: true}
 	if err := d.commit(w); err != nil {
