@@ -297,17 +297,25 @@ func (db *DB) addStatsDelta(c *collection, b *storage.Batch, docs, bytes int64) 
 // afterWrite folds a collection's stats deltas every so many writes.
 func (db *DB) afterWrite(c *collection, n int) {
 	if c.sinceFold.Add(int64(n)) >= 512 && c.foldsQueue.CompareAndSwap(false, true) {
-		go func() {
+		started := db.goBackground(func() {
 			defer c.foldsQueue.Store(false)
 			// A fold of a collection being dropped must not run after the
 			// drop deleted the stats keys: it would write back a base
 			// counting documents that are gone.
 			c.ddl.RLock()
 			defer c.ddl.RUnlock()
-			if !c.dropped {
-				_ = db.foldStats(c)
+			if c.dropped {
+				return
 			}
-		}()
+			// A failed fold loses nothing: the deltas stay, and the next
+			// fold (or a read) sums them.
+			if err := db.foldStats(c); err != nil && !errors.Is(err, storage.ErrClosed) {
+				db.opts.Logger.Warn("docstore: stats fold failed; the next one retries", "collection", c.name, "err", err)
+			}
+		})
+		if !started {
+			c.foldsQueue.Store(false)
+		}
 	}
 }
 

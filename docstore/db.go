@@ -120,7 +120,9 @@ type DB struct {
 	pendingBuilds []pendingBuild
 	closing       chan struct{} // closed by Close: background builds stop
 	closeOnce     sync.Once
-	bg            sync.WaitGroup // background index builds
+	bg            sync.WaitGroup // background index builds and stats folds
+	bgMu          sync.Mutex     // orders goBackground's bg.Add before Close's bg.Wait
+	bgClosed      bool           // set by Close under bgMu: no new background work
 }
 
 // Open opens (or creates) a database in dir.
@@ -161,15 +163,35 @@ func New(engine *storage.DB, opts *Options) (*DB, error) {
 }
 
 // Close stops the background index builds (an unfinished one resumes at
-// the next open) and closes the engine if Open opened it. A DB made by New
-// must be closed before its engine.
+// the next open), waits for them and for the stats folds in progress, and
+// closes the engine if Open opened it. A DB made by New must be closed
+// before its engine.
 func (db *DB) Close() error {
+	db.bgMu.Lock()
+	db.bgClosed = true
+	db.bgMu.Unlock()
 	db.closeOnce.Do(func() { close(db.closing) })
 	db.bg.Wait()
 	if db.ownEngine {
 		return db.engine.Close()
 	}
 	return nil
+}
+
+// goBackground runs f on its own goroutine, which Close waits for. It
+// reports false, and does not run f, once Close has begun.
+func (db *DB) goBackground(f func()) bool {
+	db.bgMu.Lock()
+	defer db.bgMu.Unlock()
+	if db.bgClosed {
+		return false
+	}
+	db.bg.Add(1)
+	go func() {
+		defer db.bg.Done()
+		f()
+	}()
+	return true
 }
 
 // Engine returns the storage engine, for metrics and compaction.

@@ -239,6 +239,7 @@ func (d *DB) writeGroup(group []*writer) error {
 func (d *DB) makeRoomForWrite(force bool) error {
 	d.lastRotated = nil
 	var deadline time.Time
+	var epoch uint64
 	stalled := false
 	for {
 		mem := d.mu.mem
@@ -261,25 +262,43 @@ func (d *DB) makeRoomForWrite(force bool) error {
 			stalled = true
 			d.m.stalls.Add(1)
 			deadline = time.Now().Add(d.opts.WriteStallTimeout)
+			epoch = d.mu.flushEpoch
 		}
-		wait := time.Until(deadline)
-		if force {
-			// An explicit Flush (or Compact) waits as long as it takes.
-			wait = time.Hour
-		} else if wait <= 0 {
+		if force && d.mu.flushEpoch != epoch && d.mu.flushErr != nil {
+			// An explicit Flush (or Compact) waits for the flush worker
+			// as long as it succeeds, and no longer: a flush attempt
+			// failed since the stall began (a full disk, say), so say
+			// why rather than wait for the retries.
+			err := d.mu.flushErr
 			d.mu.Unlock()
-			return ErrBusy
+			return err
+		}
+		if err := d.readOnlyErr(); err != nil {
+			d.mu.Unlock()
+			return err
+		}
+		var timeout <-chan time.Time
+		var t *time.Timer
+		if !force {
+			wait := time.Until(deadline)
+			if wait <= 0 {
+				d.mu.Unlock()
+				return ErrBusy
+			}
+			t = time.NewTimer(wait)
+			timeout = t.C
 		}
 		changed := d.mu.changed
 		d.mu.Unlock()
 		d.wmu.Unlock()
-		t := time.NewTimer(wait)
 		select {
 		case <-changed:
-		case <-t.C:
+		case <-timeout:
 		case <-d.ctx.Done():
 		}
-		t.Stop()
+		if t != nil {
+			t.Stop()
+		}
 		d.wmu.Lock()
 		if d.ctx.Err() != nil {
 			return ErrClosed

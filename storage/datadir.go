@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/minidbgo/minidbgo/storage/internal/dbfile"
 	"github.com/minidbgo/minidbgo/storage/vfs"
 )
 
@@ -77,7 +78,7 @@ func (d *DB) checkDataMissing() error {
 		return nil
 	}
 	written := ""
-	if text, err := readSmallFile(d, marker); err == nil {
+	if text, err := dbfile.ReadSmallFile(d.fs, marker); err == nil {
 		for _, line := range strings.Split(text, "\n") {
 			if v, ok := strings.CutPrefix(line, "created: "); ok {
 				written = " on " + strings.TrimSpace(v)

@@ -9,7 +9,6 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/minidbgo/minidbgo/storage/internal/base"
 	"github.com/minidbgo/minidbgo/storage/internal/cache"
@@ -59,13 +58,18 @@ type DB struct {
 		logNum      uint64
 		manifest    *wal.Writer
 		manifestNum uint64
-		snapshots   snapshotList
-		flushErr    error
-		flushEpoch  uint64        // incremented after each flush attempt
-		changed     chan struct{} // closed and replaced after each flush or compaction
-		compacting  bool
-		compactPtr  [manifest.NumLevels][]byte
-		closing     bool
+		// manifestBusy is set while a version edit is written to the
+		// MANIFEST with d.mu released (logAndApplyLocked); the next edit
+		// waits on manifestCond.
+		manifestBusy bool
+		manifestCond sync.Cond
+		snapshots    snapshotList
+		flushErr     error
+		flushEpoch   uint64        // incremented after each flush attempt
+		changed      chan struct{} // closed and replaced after each flush or compaction
+		compacting   bool
+		compactPtr   [manifest.NumLevels][]byte
+		closing      bool
 	}
 
 	rsMu sync.RWMutex
@@ -170,26 +174,36 @@ func (d *DB) readOnlyErr() error {
 	return nil
 }
 
-// Close waits for in-flight writes, stops background work, makes the WAL
-// durable and releases the directory lock. It does not flush the memtable:
-// the WAL holds its contents and the next Open replays them. Iterators and
-// snapshots must be closed first.
+// Close stops background work, waits for in-flight writes and for every
+// worker Open started, makes the WAL durable and releases the directory
+// lock. It does not flush the memtable: the WAL holds its contents and the
+// next Open replays them. Iterators and snapshots must be closed first.
+//
+// Close cancels before it waits: a writer (or Flush) stalled for the flush
+// worker fails with ErrClosed rather than hold Close up, and a flush or
+// compaction in progress stops at its next check.
 func (d *DB) Close() error {
 	if !d.closed.CompareAndSwap(false, true) {
 		return ErrClosed
-	}
-	// Wait for the commit queue to drain; new writers see closed.
-	d.wmu.Lock()
-	for len(d.writers) > 0 {
-		d.wmu.Unlock()
-		time.Sleep(time.Millisecond)
-		d.wmu.Lock()
 	}
 	d.mu.Lock()
 	d.mu.closing = true
 	d.signalChangedLocked()
 	d.mu.Unlock()
 	d.cancel()
+	// Wait for the commit queue to drain: new writers see closed, so the
+	// queue ends with Close's own entry, which reaches the head once every
+	// writer before it is done.
+	d.wmu.Lock()
+	w := &writer{flush: true} // flush: no leader groups it with a batch
+	w.cond.L = &d.wmu
+	d.writers = append(d.writers, w)
+	for !w.done && d.writers[0] != w {
+		w.cond.Wait()
+	}
+	if !w.done {
+		d.writers = slices.Delete(d.writers, 0, 1)
+	}
 	d.wmu.Unlock()
 	d.wg.Wait()
 	// A manual Compact running on another goroutine sees the cancelled

@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -230,4 +233,239 @@ func TestMetricsCountEntries(t *testing.T) {
 	require.Equal(t, uint64(1), m.Deletes)
 	require.Equal(t, uint64(1), m.Batches)
 	require.Equal(t, uint64(2+2+2+1), m.BytesIn) // "a1" "b2" "c3" + the deleted key "a"
+}
+
+// TestFlushFailsOnFullDisk fills the disk for tables (every create and
+// write under sst/ fails with ENOSPC) with the immutable queue full, so a
+// forced Flush stalls in makeRoomForWrite: Flush must return the flush
+// error, and Close must return, promptly — not wait for a flush that will
+// not come. The bounds are liveness bounds, not timings.
+func TestFlushFailsOnFullDisk(t *testing.T) {
+	mem := vfs.NewMem()
+	efs := errorfs.Wrap(mem, nil)
+	db, err := Open("/db", &Options{FS: efs, MemTableRecords: 4, MaxImmutableMemTables: 1,
+		WriteStallTimeout: 50 * time.Millisecond})
+	require.NoError(t, err)
+	efs.SetInjector(errorfs.PathContains(errorfs.OnKind(errorfs.AfterIndex(0, errorfs.ErrNoSpace),
+		errorfs.OpCreate, errorfs.OpFileWrite, errorfs.OpFileSync), sstDirName+"/"))
+	// Fill the memtable twice: the first rotation fills the immutable
+	// queue with a memtable no flush can write; the second memtable stays.
+	for i := range 6 {
+		require.NoError(t, db.Put(fmt.Appendf(nil, "k%02d", i), []byte("v")))
+	}
+
+	within := func(what string, f func() error) error {
+		t.Helper()
+		done := make(chan error, 1)
+		go func() { done <- f() }()
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s did not return on a full disk", what)
+			return nil
+		}
+	}
+	err = within("Flush", db.Flush)
+	require.ErrorIs(t, err, syscall.ENOSPC)
+	// A second Flush, with a flush attempt already failed, returns too.
+	err = within("Flush", db.Flush)
+	require.ErrorIs(t, err, syscall.ENOSPC)
+
+	// Close with a Flush stalled behind the full disk.
+	flushed := make(chan error, 1)
+	go func() { flushed <- db.Flush() }()
+	require.NoError(t, within("Close", db.Close))
+	select {
+	case err := <-flushed:
+		require.Error(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("Flush did not return after Close")
+	}
+
+	// Every acknowledged write is in the WAL.
+	db, err = Open("/db", &Options{FS: mem.CrashClone(vfs.CrashCloneOptions{})})
+	require.NoError(t, err)
+	defer db.Close()
+	for i := range 6 {
+		_, err := db.Get(fmt.Appendf(nil, "k%02d", i))
+		require.NoError(t, err)
+	}
+}
+
+// TestCloseCancelsStalledFlush checks that Close cancels before it waits:
+// a Flush stalled behind a flush worker that is stuck in a table write
+// fails with ErrClosed as soon as Close starts, and Close returns once the
+// worker it joins comes back.
+func TestCloseCancelsStalledFlush(t *testing.T) {
+	mem := vfs.NewMem()
+	efs := errorfs.Wrap(mem, nil)
+	db, err := Open("/db", &Options{FS: efs, MemTableRecords: 4, MaxImmutableMemTables: 1})
+	require.NoError(t, err)
+	release := make(chan struct{})
+	blocked := make(chan struct{}, 1)
+	efs.SetInjector(errorfs.InjectorFunc(func(op errorfs.Op) error {
+		if op.Kind == errorfs.OpCreate && strings.Contains(op.Path, sstDirName+"/") {
+			select {
+			case blocked <- struct{}{}:
+			default:
+			}
+			<-release
+		}
+		return nil
+	}))
+	for i := range 6 {
+		require.NoError(t, db.Put(fmt.Appendf(nil, "k%02d", i), []byte("v")))
+	}
+	<-blocked // the flush worker is stuck creating a table
+	flushed := make(chan error, 1)
+	stalls := db.m.stalls.Load()
+	go func() { flushed <- db.Flush() }()
+	for db.m.stalls.Load() == stalls {
+		time.Sleep(time.Millisecond) // until Flush stalls
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- db.Close() }()
+	select {
+	case err := <-flushed:
+		require.ErrorIs(t, err, ErrClosed)
+	case <-time.After(10 * time.Second):
+		close(release)
+		t.Fatal("a stalled Flush did not fail when Close began")
+	}
+	close(release)
+	select {
+	case err := <-closed:
+		require.NoError(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close did not return")
+	}
+}
+
+// TestMetricsDuringManifestSync holds a flush's MANIFEST sync and checks
+// that Metrics, a read and a snapshot do not wait for it: the engine's
+// mutex is not held across MANIFEST I/O. Then it lets the sync go and
+// checks that the flush completes.
+func TestMetricsDuringManifestSync(t *testing.T) {
+	mem := vfs.NewMem()
+	efs := errorfs.Wrap(mem, nil)
+	db, err := Open("/db", &Options{FS: efs})
+	require.NoError(t, err)
+	defer db.Close()
+	require.NoError(t, db.Put([]byte("a"), []byte("1")))
+
+	release := make(chan struct{})
+	blocked := make(chan struct{}, 1)
+	var once sync.Once
+	efs.SetInjector(errorfs.InjectorFunc(func(op errorfs.Op) error {
+		if op.Kind == errorfs.OpFileSync && strings.Contains(op.Path, "MANIFEST-") {
+			once.Do(func() {
+				blocked <- struct{}{}
+				<-release
+			})
+		}
+		return nil
+	}))
+	flushed := make(chan error, 1)
+	go func() { flushed <- db.Flush() }()
+	<-blocked // the flush's edit is being synced
+
+	done := make(chan Metrics, 1)
+	go func() {
+		v, err := db.Get([]byte("a"))
+		if err != nil || string(v) != "1" {
+			t.Errorf("Get during the MANIFEST sync: %q, %v", v, err)
+		}
+		_ = db.NewSnapshot().Close()
+		done <- db.Metrics()
+	}()
+	select {
+	case m := <-done:
+		require.Equal(t, 1, m.ImmutableMemTables, "the flush is not installed yet")
+	case <-time.After(10 * time.Second):
+		close(release)
+		t.Fatal("Metrics waited for the MANIFEST sync")
+	}
+	close(release)
+	require.NoError(t, <-flushed)
+	m := db.Metrics()
+	require.Equal(t, 0, m.ImmutableMemTables)
+	require.Equal(t, 1, m.Levels[0].Files)
+}
+
+// TestConcurrentVersionEdits runs flushes, automatic and manual
+// compactions, Metrics and reads at once with tiny memtables, so version
+// edits from the flush worker and compactions race for the MANIFEST (which
+// they write with d.mu released), then checks after a simulated power loss
+// that every acknowledged write is there and the MANIFEST replays.
+func TestConcurrentVersionEdits(t *testing.T) {
+	mem := vfs.NewMem()
+	db, err := Open("/db", &Options{FS: mem, MemTableRecords: 16, L0CompactionThreshold: 2,
+		LBaseMaxBytes: 8 << 10, TargetFileSize: 2 << 10, WriteStallTimeout: 5 * time.Second})
+	require.NoError(t, err)
+	const writers, perWriter = 4, 300
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range perWriter {
+				k := fmt.Appendf(nil, "w%d-%04d", w, i%100)
+				if err := db.Put(k, fmt.Appendf(nil, "%d", i)); err != nil {
+					t.Errorf("Put: %v", err)
+					return
+				}
+			}
+		}()
+	}
+	var bg sync.WaitGroup
+	bg.Add(2)
+	go func() {
+		defer bg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			_ = db.Metrics()
+			_, _ = db.Get([]byte("w0-0001"))
+		}
+	}()
+	go func() {
+		defer bg.Done()
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			var err error
+			if i%4 == 3 {
+				err = db.Compact()
+			} else {
+				err = db.Flush()
+			}
+			if err != nil {
+				t.Errorf("Flush/Compact: %v", err)
+				return
+			}
+		}
+	}()
+	wg.Wait()
+	close(stop)
+	bg.Wait()
+	require.NoError(t, db.Close())
+
+	db, err = Open("/db", &Options{FS: mem.CrashClone(vfs.CrashCloneOptions{})})
+	require.NoError(t, err)
+	defer db.Close()
+	for w := range writers {
+		for i := perWriter - 100; i < perWriter; i++ {
+			v, err := db.Get(fmt.Appendf(nil, "w%d-%04d", w, i%100))
+			require.NoError(t, err)
+			require.Equal(t, fmt.Sprint(i), string(v))
+		}
+	}
 }

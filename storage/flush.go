@@ -11,9 +11,12 @@ import (
 )
 
 // Flush freezes the memtable, if it holds anything, and waits until it and
-// every memtable frozen before it are written to L0 tables. It fails with
-// ErrDegraded when L0 is full and a damaged table blocks the compaction
-// that would make room.
+// every memtable frozen before it are written to L0 tables. A flush
+// attempt that fails while it waits (a full disk, say) ends the wait with
+// that error; the flush worker retries in the background, and the WAL
+// keeps the writes meanwhile. It fails with ErrDegraded when L0 is full
+// and a damaged table blocks the compaction that would make room, and with
+// ErrClosed when Close begins.
 func (d *DB) Flush() error {
 	w := &writer{flush: true}
 	if err := d.commit(w); err != nil {
@@ -238,8 +241,24 @@ func (d *DB) finishTable(num uint64, w *sstable.Writer) (*manifest.FileMetadata,
 // logAndApplyLocked records an edit in the MANIFEST, durably, then installs
 // the version it produces. A MANIFEST write or sync failure makes the DB
 // read-only: whether the edit is on disk is unknown.
-// REQUIRES: d.mu.
+//
+// d.mu is released during the MANIFEST write and sync (and the rotation to
+// a new MANIFEST), so that readers, Metrics and writers rotating the
+// memtable do not wait for the disk. As in Pebble, a manifest lock —
+// d.mu.manifestBusy, waited for on d.mu.manifestCond — serialises version
+// edits meanwhile: the version the edit is applied to is still the
+// current one when the result is installed (only logAndApplyLocked
+// installs versions after Open), and the MANIFEST writer has one user. The
+// edit's NextFileNum is the counter before the write: a number taken
+// meanwhile (a WAL, an output table) is above it, so recovery takes such a
+// file for what it is, newer than the edit.
+// REQUIRES: d.mu, which is released and re-acquired: the caller must not
+// rely on the state d.mu guards, other than the version, staying the same
+// across the call.
 func (d *DB) logAndApplyLocked(edit *manifest.VersionEdit) error {
+	for d.mu.manifestBusy {
+		d.mu.manifestCond.Wait()
+	}
 	if err := d.readOnlyErr(); err != nil {
 		return err
 	}
@@ -252,23 +271,52 @@ func (d *DB) logAndApplyLocked(edit *manifest.VersionEdit) error {
 	if err != nil {
 		return fmt.Errorf("storage: apply version edit: %w", err)
 	}
-	if _, err := d.mu.manifest.WriteRecord(edit.Encode(nil)); err != nil {
-		d.setReadOnly(fmt.Errorf("storage: MANIFEST append: %w", err))
-		return d.readOnlyErr()
+	d.mu.manifestBusy = true
+	defer func() {
+		d.mu.manifestBusy = false
+		d.mu.manifestCond.Broadcast()
+	}()
+	mw := d.mu.manifest
+	d.mu.Unlock()
+	_, err = mw.WriteRecord(edit.Encode(nil))
+	if err != nil {
+		err = fmt.Errorf("storage: MANIFEST append: %w", err)
+	} else if err = mw.Sync(); err != nil {
+		err = fmt.Errorf("storage: MANIFEST sync: %w", err)
 	}
-	if err := d.mu.manifest.Sync(); err != nil {
-		d.setReadOnly(fmt.Errorf("storage: MANIFEST sync: %w", err))
+	if err != nil {
+		d.setReadOnly(err)
+	}
+	d.mu.Lock()
+	if err != nil {
 		return d.readOnlyErr()
 	}
 	nv.Ref()
 	old := d.mu.version
 	d.mu.version = nv
 	old.Unref(d.obsoleteFileLocked)
-	if d.mu.manifest.Size() > manifestRotateBytes {
-		if err := d.writeNewManifestLocked(); err != nil {
+	if mw.Size() > manifestRotateBytes {
+		if err := d.rotateManifestLocked(); err != nil {
 			d.opts.Logger.Warn("storage: MANIFEST rotation failed; continuing with the old one", "err", err)
 		}
 	}
+	return nil
+}
+
+// rotateManifestLocked replaces the MANIFEST with a new one holding a
+// snapshot of the current version. It releases d.mu for the I/O.
+// REQUIRES: d.mu and d.mu.manifestBusy set by the caller.
+func (d *DB) rotateManifestLocked() error {
+	num := d.mu.nextFileNum
+	d.mu.nextFileNum++
+	snap := manifest.Snapshot(d.mu.version, d.mu.logNum, d.mu.nextFileNum, max(base.SeqNum(d.visibleSeq.Load()), 1))
+	d.mu.Unlock()
+	w, err := d.createManifest(num, snap)
+	d.mu.Lock()
+	if err != nil {
+		return err
+	}
+	d.installManifestLocked(w, num)
 	return nil
 }
 

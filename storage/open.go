@@ -9,10 +9,10 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 
 	"github.com/minidbgo/minidbgo/storage/internal/base"
 	"github.com/minidbgo/minidbgo/storage/internal/cache"
+	"github.com/minidbgo/minidbgo/storage/internal/dbfile"
 	"github.com/minidbgo/minidbgo/storage/internal/manifest"
 	"github.com/minidbgo/minidbgo/storage/internal/sstable"
 	"github.com/minidbgo/minidbgo/storage/internal/wal"
@@ -36,6 +36,7 @@ func Open(dir string, opts *Options) (*DB, error) {
 	d := &DB{dir: dir, opts: o, fs: o.FS,
 		flushC: make(chan struct{}, 1), compactC: make(chan struct{}, 1)}
 	d.mu.changed = make(chan struct{})
+	d.mu.manifestCond.L = &d.mu.Mutex
 	d.mu.snapshots.init()
 
 	if err := d.checkDataMissing(); err != nil {
@@ -100,19 +101,17 @@ func (d *DB) recover() error {
 	oldManifest := ""
 	pointInTime := d.opts.WALRecovery == WALRecoveryPointInTime
 
-	current, err := readSmallFile(d, filepath.Join(d.dir, currentFileName))
+	name, err := dbfile.ReadCurrent(d.fs, d.dir)
+	var ce *base.CorruptionError
 	switch {
 	case err == nil:
-		name := strings.TrimSuffix(current, "\n")
-		kind, _ := parseFileName(name)
-		if kind != kindManifest || strings.ContainsAny(name, "/\\\n") {
-			return base.Corruptf(currentFileName, 0, "names %q, not a MANIFEST", current)
-		}
 		oldManifest = name
 		v, logNum, nextFileNum, lastSeq, manifestEnd, err = d.replayManifest(name, pointInTime)
 		if err != nil {
 			return err
 		}
+	case errors.As(err, &ce):
+		return err
 	case errors.Is(err, errNotExist):
 		// A new database, unless files say otherwise.
 		if err := d.checkNoOrphanData(); err != nil {
@@ -131,7 +130,7 @@ func (d *DB) recover() error {
 		// A version whose log is gone while a later log exists lost an
 		// edit: the flush that retired the log was durable, so its table
 		// must not be taken for an orphan and deleted.
-		if err := checkLogNum(oldManifest, manifestEnd, logNum, walNums); err != nil {
+		if err := dbfile.CheckLogNum(oldManifest, manifestEnd, logNum, walNums); err != nil {
 			var ce *base.CorruptionError
 			if !pointInTime || !errors.As(err, &ce) {
 				return err
@@ -246,7 +245,7 @@ func (d *DB) keepLostWAL(num uint64) {
 	lostDir := filepath.Join(d.dir, lostDirName)
 	err := d.fs.MkdirAll(lostDir, 0o755)
 	if err == nil {
-		err = d.fs.Rename(walPath(d.dir, num), filepath.Join(lostDir, fmt.Sprintf("%06d.log", num)))
+		err = d.fs.Rename(walPath(d.dir, num), filepath.Join(lostDir, dbfile.WALFile(num)))
 	}
 	if err != nil {
 		d.opts.Logger.Warn("storage: cannot keep a discarded log; removing it", "log", walName(num), "err", err)
@@ -258,19 +257,6 @@ func (d *DB) removeFile(path string) {
 	if err := d.fs.Remove(path); err != nil && !errors.Is(err, errNotExist) {
 		d.opts.Logger.Warn("storage: remove", "file", path, "err", err)
 	}
-}
-
-func readSmallFile(d *DB, path string) (string, error) {
-	f, err := d.fs.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, 4096))
-	if err != nil {
-		return "", err
-	}
-	return string(b), nil
 }
 
 // checkNoOrphanData refuses to create a new database over the data files of
@@ -334,104 +320,26 @@ func (d *DB) listFiles() (walNums, sstNums, manifestNums []uint64, err error) {
 // the one the edits before the damage make, and d.recovery says where the
 // damage is.
 func (d *DB) replayManifest(name string, pointInTime bool) (v *manifest.Version, logNum, nextFileNum uint64, lastSeq base.SeqNum, end int64, err error) {
-	f, err := d.fs.Open(filepath.Join(d.dir, name))
+	rp, err := dbfile.ReplayManifest(d.fs, d.dir, name, pointInTime)
 	if err != nil {
-		if errors.Is(err, errNotExist) {
-			return nil, 0, 0, 0, 0, base.Corruptf(name, -1, "named by CURRENT but missing")
-		}
-		return nil, 0, 0, 0, 0, fmt.Errorf("storage: open %s: %w", name, err)
-	}
-	defer f.Close()
-	r := wal.NewReader(f, name)
-	v = &manifest.Version{}
-	end = -1
-	// damaged ends the replay at a damaged edit in pointInTime mode and
-	// returns nil; otherwise it returns err.
-	damaged := func(err error) error {
 		var ce *base.CorruptionError
-		if !pointInTime || !errors.As(err, &ce) {
-			return err
+		if !errors.As(err, &ce) {
+			err = fmt.Errorf("storage: read %s: %w", name, err)
 		}
-		d.recovery.DamagedManifest, d.recovery.ManifestDamageOffset = name, ce.Offset
-		end = ce.Offset
-		return nil
+		return nil, 0, 0, 0, 0, err
 	}
-	n := 0
-	for {
-		rec, err := r.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			if err := damaged(err); err != nil {
-				return nil, 0, 0, 0, 0, err
-			}
-			break
-		}
-		var e manifest.VersionEdit
-		nv, err := v, e.Decode(rec)
-		if err == nil {
-			nv, err = v.Apply(&e)
-		}
-		if err != nil {
-			if err := damaged(&base.CorruptionError{File: name, Offset: r.Offset(), Err: err}); err != nil {
-				return nil, 0, 0, 0, 0, err
-			}
-			break
-		}
-		v = nv
-		if e.LogNum != 0 {
-			logNum = e.LogNum
-		}
-		if e.NextFileNum != 0 {
-			nextFileNum = e.NextFileNum
-		}
-		if e.LastSeq != 0 {
-			lastSeq = e.LastSeq
-		}
-		n++
-	}
-	if n == 0 {
-		return nil, 0, 0, 0, 0, base.Corruptf(name, 0, "no complete version edit")
-	}
-	switch {
-	case end >= 0:
-	case r.TailDropped() > 0:
-		end = r.TailOffset()
-	default:
-		if st, err := f.Stat(); err == nil {
-			end = st.Size()
-		}
+	if rp.Damage != nil {
+		d.recovery.DamagedManifest, d.recovery.ManifestDamageOffset = name, rp.Damage.Offset
 	}
 	// Every table the version names must exist.
 	for l := range manifest.NumLevels {
-		for _, f := range v.Levels[l] {
+		for _, f := range rp.Version.Levels[l] {
 			if _, err := d.fs.Stat(sstPath(d.dir, f.FileNum)); err != nil {
 				return nil, 0, 0, 0, 0, base.Corruptf(sstName(f.FileNum), -1, "table at L%d named by %s is missing: %v", l, name, err)
 			}
 		}
 	}
-	return v, logNum, nextFileNum, lastSeq, end, nil
-}
-
-// checkLogNum cross-checks a recovered version against the logs on disk.
-// A log is removed only after an edit retiring it is durable, and logs are
-// numbered in the order they are created, so if the version's log is gone
-// while a later one exists, an edit that retired it is missing from the
-// MANIFEST (damaged, or cut off at a record boundary): the version is not
-// the last durable one, and the tables it lacks are not orphans. end is
-// the offset where the MANIFEST's surviving edits end.
-func checkLogNum(manifestName string, end int64, logNum uint64, walNums []uint64) error {
-	if logNum == 0 || slices.Contains(walNums, logNum) {
-		return nil
-	}
-	for _, n := range walNums {
-		if n > logNum {
-			return base.Corruptf(manifestName, end, "its edits end naming log %06d, which is gone although the later log %06d exists: "+
-				"an edit is missing (damage, not a torn write)", logNum, n)
-		}
-	}
-	return nil
+	return rp.Version, rp.LogNum, rp.NextFileNum, rp.LastSeq, rp.End, nil
 }
 
 // adoptTables completes a version that point-in-time recovery rebuilt
@@ -477,7 +385,7 @@ func (d *DB) adoptTables(v *manifest.Version, nextFileNum uint64, sstNums []uint
 		if merr := d.fs.MkdirAll(lostDir, 0o755); merr != nil {
 			return nil, 0, fmt.Errorf("storage: create %s: %w", lostDir, merr)
 		}
-		if merr := d.fs.Rename(sstPath(d.dir, num), filepath.Join(lostDir, fmt.Sprintf("%06d.sst", num))); merr != nil {
+		if merr := d.fs.Rename(sstPath(d.dir, num), filepath.Join(lostDir, dbfile.SSTFile(num))); merr != nil {
 			return nil, 0, fmt.Errorf("storage: set aside %s: %w", sstName(num), merr)
 		}
 		d.recovery.SetAsideTables = append(d.recovery.SetAsideTables, sstName(num))
@@ -519,7 +427,7 @@ func (d *DB) readTableMeta(num uint64) (*manifest.FileMetadata, error) {
 // Batches numbered up to skipSeq are skipped: they are in tables
 // adoptTables added (a flush writes a log's every batch to one table).
 func (d *DB) replayWAL(num uint64, skipSeq base.SeqNum) (base.SeqNum, error) {
-	name := fmt.Sprintf("%s/%06d.log", walDirName, num)
+	name := walName(num)
 	f, err := d.fs.Open(walPath(d.dir, num))
 	if err != nil {
 		return 0, fmt.Errorf("storage: open %s: %w", name, err)
@@ -616,37 +524,53 @@ func (d *DB) replayWAL(num uint64, skipSeq base.SeqNum) (base.SeqNum, error) {
 
 // writeNewManifestLocked starts a new MANIFEST holding a snapshot of the
 // current version, points CURRENT at it and removes the old one.
-// REQUIRES: d.mu (or exclusive access during Open).
+// REQUIRES: exclusive access during Open.
 func (d *DB) writeNewManifestLocked() error {
 	num := d.mu.nextFileNum
 	d.mu.nextFileNum++
-	name := manifestName(num)
-	path := filepath.Join(d.dir, name)
-	f, err := d.fs.Create(path)
+	snap := manifest.Snapshot(d.mu.version, d.mu.logNum, d.mu.nextFileNum, d.lastSeqForManifest())
+	w, err := d.createManifest(num, snap)
 	if err != nil {
-		return fmt.Errorf("storage: create %s: %w", name, err)
+		return err
+	}
+	d.installManifestLocked(w, num)
+	return nil
+}
+
+// createManifest writes MANIFEST-num holding snap, syncs it and points
+// CURRENT at it. It needs no lock: the file number is the caller's.
+func (d *DB) createManifest(num uint64, snap *manifest.VersionEdit) (*wal.Writer, error) {
+	name := manifestName(num)
+	f, err := d.fs.Create(filepath.Join(d.dir, name))
+	if err != nil {
+		return nil, fmt.Errorf("storage: create %s: %w", name, err)
 	}
 	w := wal.NewWriter(f)
-	snap := manifest.Snapshot(d.mu.version, d.mu.logNum, d.mu.nextFileNum, d.lastSeqForManifest())
 	if _, err := w.WriteRecord(snap.Encode(nil)); err != nil {
 		_ = w.Close()
-		return fmt.Errorf("storage: write %s: %w", name, err)
+		return nil, fmt.Errorf("storage: write %s: %w", name, err)
 	}
 	if err := w.Sync(); err != nil {
 		_ = w.Close()
-		return fmt.Errorf("storage: sync %s: %w", name, err)
+		return nil, fmt.Errorf("storage: sync %s: %w", name, err)
 	}
 	if err := d.setCurrent(name); err != nil {
 		_ = w.Close()
-		return err
+		return nil, err
 	}
+	return w, nil
+}
+
+// installManifestLocked makes w, which CURRENT names, the MANIFEST edits
+// are appended to, and removes the old one.
+// REQUIRES: d.mu (or exclusive access during Open).
+func (d *DB) installManifestLocked(w *wal.Writer, num uint64) {
 	if d.mu.manifest != nil {
 		_ = d.mu.manifest.Close()
 		d.removeFile(filepath.Join(d.dir, manifestName(d.mu.manifestNum)))
 	}
 	d.mu.manifest = w
 	d.mu.manifestNum = num
-	return nil
 }
 
 func (d *DB) lastSeqForManifest() base.SeqNum {

@@ -24,23 +24,14 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
-	"strconv"
-	"strings"
 
 	"github.com/minidbgo/minidbgo/storage"
 	"github.com/minidbgo/minidbgo/storage/internal/base"
+	"github.com/minidbgo/minidbgo/storage/internal/dbfile"
 	"github.com/minidbgo/minidbgo/storage/internal/manifest"
 	"github.com/minidbgo/minidbgo/storage/internal/sstable"
 	"github.com/minidbgo/minidbgo/storage/internal/wal"
 	"github.com/minidbgo/minidbgo/storage/vfs"
-)
-
-// The names the engine gives the files of a data directory (see
-// storage/filenames.go).
-const (
-	currentFile = "CURRENT"
-	walDir      = "wal"
-	sstDir      = "sst"
 )
 
 // ErrNotDataDir is returned by Check and Inspect for a directory that holds
@@ -139,14 +130,13 @@ func listDir(fs vfs.FS, dir string) (dirFiles, error) {
 		return d, fmt.Errorf("tool: list %s: %w", dir, err)
 	}
 	for _, n := range names {
-		switch {
-		case n == currentFile:
+		if n == dbfile.CurrentFileName {
 			d.hasCurrent = true
-		case strings.HasPrefix(n, "MANIFEST-") && isNum(strings.TrimPrefix(n, "MANIFEST-")):
+		} else if kind, _ := dbfile.Parse(n); kind == dbfile.KindManifest {
 			d.manifests = append(d.manifests, n)
 		}
 	}
-	list := func(sub, suffix string) ([]string, error) {
+	list := func(sub string, want dbfile.Kind) ([]string, error) {
 		names, err := fs.List(filepath.Join(dir, sub))
 		if err != nil {
 			if errors.Is(err, errNotExist) {
@@ -156,16 +146,16 @@ func listDir(fs vfs.FS, dir string) (dirFiles, error) {
 		}
 		var out []string
 		for _, n := range names {
-			if strings.HasSuffix(n, suffix) && isNum(strings.TrimSuffix(n, suffix)) {
+			if kind, _ := dbfile.Parse(n); kind == want {
 				out = append(out, n)
 			}
 		}
 		return out, nil
 	}
-	if d.wals, err = list(walDir, ".log"); err != nil {
+	if d.wals, err = list(dbfile.WALDirName, dbfile.KindWAL); err != nil {
 		return d, err
 	}
-	if d.ssts, err = list(sstDir, ".sst"); err != nil {
+	if d.ssts, err = list(dbfile.SSTDirName, dbfile.KindSST); err != nil {
 		return d, err
 	}
 	if !d.hasCurrent && len(d.manifests) == 0 && len(d.wals) == 0 && len(d.ssts) == 0 {
@@ -174,103 +164,32 @@ func listDir(fs vfs.FS, dir string) (dirFiles, error) {
 	return d, nil
 }
 
-func isNum(s string) bool {
-	_, err := strconv.ParseUint(s, 10, 64)
-	return err == nil && s != ""
-}
-
+// fileNum is the number of a WAL, table or MANIFEST name.
 func fileNum(name string) uint64 {
-	i := strings.IndexFunc(name, func(r rune) bool { return r < '0' || r > '9' })
-	if i < 0 {
-		i = len(name)
-	}
-	n, _ := strconv.ParseUint(name[:i], 10, 64)
+	_, n := dbfile.Parse(name)
 	return n
 }
 
 // state is what replaying the live MANIFEST yields.
 type state struct {
-	manifest    string // name named by CURRENT, "" if unreadable
-	version     *manifest.Version
-	logNum      uint64
-	nextFileNum uint64
-	lastSeq     uint64
-	edits       int64
-	end         int64 // offset where the edits applied end
+	manifest string // name named by CURRENT, "" if unreadable
+	dbfile.Replayed
 }
 
 // readCurrent returns the MANIFEST name CURRENT holds.
 func readCurrent(fs vfs.FS, dir string) (string, error) {
-	f, err := fs.Open(filepath.Join(dir, currentFile))
-	if err != nil {
-		if errors.Is(err, errNotExist) {
-			return "", base.Corruptf(currentFile, -1, "CURRENT is missing")
-		}
-		return "", err
+	name, err := dbfile.ReadCurrent(fs, dir)
+	if errors.Is(err, errNotExist) {
+		return "", base.Corruptf(dbfile.CurrentFileName, -1, "CURRENT is missing")
 	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, 4096))
-	if err != nil {
-		return "", err
-	}
-	name := strings.TrimSuffix(string(b), "\n")
-	if !strings.HasPrefix(name, "MANIFEST-") || !isNum(strings.TrimPrefix(name, "MANIFEST-")) {
-		return "", base.Corruptf(currentFile, 0, "names %q, not a MANIFEST", string(b))
-	}
-	return name, nil
+	return name, err
 }
 
 // replayManifest reads every record of a MANIFEST, decodes each edit and
 // applies it. Corruption is a *storage.CorruptionError naming the file.
 func replayManifest(fs vfs.FS, dir, name string) (state, int64, error) {
-	st := state{manifest: name, version: &manifest.Version{}}
-	f, err := fs.Open(filepath.Join(dir, name))
-	if err != nil {
-		if errors.Is(err, errNotExist) {
-			return st, 0, base.Corruptf(name, -1, "named by CURRENT but missing")
-		}
-		return st, 0, err
-	}
-	defer f.Close()
-	r := wal.NewReader(f, name)
-	for {
-		rec, err := r.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return st, 0, err
-		}
-		var e manifest.VersionEdit
-		if err := e.Decode(rec); err != nil {
-			return st, 0, &storage.CorruptionError{File: name, Offset: r.Offset(), Err: err}
-		}
-		v, err := st.version.Apply(&e)
-		if err != nil {
-			return st, 0, &storage.CorruptionError{File: name, Offset: r.Offset(), Err: err}
-		}
-		st.version = v
-		if e.LogNum != 0 {
-			st.logNum = e.LogNum
-		}
-		if e.NextFileNum != 0 {
-			st.nextFileNum = e.NextFileNum
-		}
-		if e.LastSeq != 0 {
-			st.lastSeq = uint64(e.LastSeq)
-		}
-		st.edits++
-	}
-	if st.edits == 0 {
-		return st, r.TailDropped(), base.Corruptf(name, 0, "no complete version edit")
-	}
-	st.end = r.TailOffset()
-	if r.TailDropped() == 0 {
-		if fi, err := f.Stat(); err == nil {
-			st.end = fi.Size()
-		}
-	}
-	return st, r.TailDropped(), nil
+	rp, err := dbfile.ReplayManifest(fs, dir, name, false)
+	return state{manifest: name, Replayed: rp}, rp.TailDropped, err
 }
 
 // Check verifies every checksum of the data directory dir: CURRENT, every
@@ -293,8 +212,8 @@ func Check(fs vfs.FS, dir string) (Report, error) {
 	}
 
 	// CURRENT and the live MANIFEST.
-	cur := FileReport{Path: currentFile, Kind: KindCurrent, Live: true}
-	if fi, err := fs.Stat(filepath.Join(dir, currentFile)); err == nil {
+	cur := FileReport{Path: dbfile.CurrentFileName, Kind: KindCurrent, Live: true}
+	if fi, err := fs.Stat(filepath.Join(dir, dbfile.CurrentFileName)); err == nil {
 		cur.Size = fi.Size()
 	}
 	live, err := readCurrent(fs, dir)
@@ -319,11 +238,11 @@ func Check(fs vfs.FS, dir string) (Report, error) {
 		if err != nil && !isCorruption(err) {
 			return rep, fmt.Errorf("tool: read %s: %w", m, err)
 		}
-		fr.Err, fr.Records, fr.TailDropped = err, s.edits, tail
+		fr.Err, fr.Records, fr.TailDropped = err, s.Edits, tail
 		if m == live && err == nil {
 			st, haveVersion = s, true
 			// The cross-check Open makes: a missing edit is damage.
-			if err := checkLogNum(m, s.end, s.logNum, files.wals); err != nil {
+			if err := dbfile.CheckLogNum(m, s.End, s.LogNum, fileNums(files.wals)); err != nil {
 				fr.Err = err
 			}
 		}
@@ -350,8 +269,8 @@ func Check(fs vfs.FS, dir string) (Report, error) {
 	// WALs: every record's checksum. Those before the log number are
 	// obsolete (Open removes them) but are checked all the same.
 	for _, n := range files.wals {
-		path := filepath.Join(walDir, n)
-		fr := FileReport{Path: path, Kind: KindWAL, Live: !haveVersion || fileNum(n) >= st.logNum}
+		path := filepath.Join(dbfile.WALDirName, n)
+		fr := FileReport{Path: path, Kind: KindWAL, Live: !haveVersion || fileNum(n) >= st.LogNum}
 		fr.Size, fr.Records, fr.TailDropped, fr.Err = checkWAL(fs, dir, path)
 		if fr.Err != nil && !isCorruption(fr.Err) {
 			return rep, fmt.Errorf("tool: read %s: %w", path, fr.Err)
@@ -365,7 +284,7 @@ func Check(fs vfs.FS, dir string) (Report, error) {
 	metas := map[uint64]*manifest.FileMetadata{}
 	if haveVersion {
 		for l := range manifest.NumLevels {
-			for _, f := range st.version.Levels[l] {
+			for _, f := range st.Version.Levels[l] {
 				metas[f.FileNum] = f
 			}
 		}
@@ -374,7 +293,7 @@ func Check(fs vfs.FS, dir string) (Report, error) {
 	for _, n := range files.ssts {
 		num := fileNum(n)
 		present[num] = true
-		path := filepath.Join(sstDir, n)
+		path := filepath.Join(dbfile.SSTDirName, n)
 		meta := metas[num]
 		fr := FileReport{Path: path, Kind: KindSST, Live: !haveVersion || meta != nil}
 		fr.Size, fr.Records, fr.Err = checkTable(fs, dir, path, meta)
@@ -386,11 +305,11 @@ func Check(fs vfs.FS, dir string) (Report, error) {
 	}
 	if haveVersion {
 		for l := range manifest.NumLevels {
-			for _, f := range st.version.Levels[l] {
+			for _, f := range st.Version.Levels[l] {
 				if present[f.FileNum] {
 					continue
 				}
-				path := filepath.Join(sstDir, fmt.Sprintf("%06d.sst", f.FileNum))
+				path := filepath.Join(dbfile.SSTDirName, dbfile.SSTFile(f.FileNum))
 				rep.Files = append(rep.Files, FileReport{Path: path, Kind: KindSST, Live: true,
 					Err: base.Corruptf(path, -1, "table at L%d named by %s is missing", l, st.manifest)})
 			}
@@ -461,28 +380,13 @@ func rangeString(smallest, largest []byte) string {
 	return fmt.Sprintf("[%q-%q]", base.UserKey(smallest), base.UserKey(largest))
 }
 
-// checkLogNum is the cross-check Open makes (see storage/open.go): a log
-// is removed only after an edit retiring it is durable, so a version whose
-// log is gone while a later log exists is missing an edit. end is where
-// the MANIFEST's edits end.
-func checkLogNum(manifestName string, end int64, logNum uint64, wals []string) error {
-	if logNum == 0 {
-		return nil
+// fileNums are the numbers of names, in their order.
+func fileNums(names []string) []uint64 {
+	nums := make([]uint64, len(names))
+	for i, n := range names {
+		nums[i] = fileNum(n)
 	}
-	var later uint64
-	for _, n := range wals {
-		switch num := fileNum(n); {
-		case num == logNum:
-			return nil
-		case num > logNum && later == 0:
-			later = num
-		}
-	}
-	if later == 0 {
-		return nil
-	}
-	return base.Corruptf(manifestName, end, "its edits end naming log %06d, which is gone although the later log %06d exists: "+
-		"an edit is missing (damage, not a torn write)", logNum, later)
+	return nums
 }
 
 func isCorruption(err error) bool { return errors.Is(err, storage.ErrCorruption) }

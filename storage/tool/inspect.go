@@ -1,10 +1,10 @@
 package tool
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
 
+	"github.com/minidbgo/minidbgo/storage/internal/dbfile"
 	"github.com/minidbgo/minidbgo/storage/internal/manifest"
 	"github.com/minidbgo/minidbgo/storage/internal/sstable"
 	"github.com/minidbgo/minidbgo/storage/vfs"
@@ -92,14 +92,14 @@ func Inspect(fs vfs.FS, dir string) (Layout, error) {
 	if err != nil {
 		return lay, err
 	}
-	lay.Manifest, lay.LogNum, lay.NextFileNum, lay.LastSeq = live, st.logNum, st.nextFileNum, st.lastSeq
+	lay.Manifest, lay.LogNum, lay.NextFileNum, lay.LastSeq = live, st.LogNum, st.NextFileNum, uint64(st.LastSeq)
 	if fi, err := fs.Stat(filepath.Join(dir, live)); err == nil {
 		lay.ManifestSize = fi.Size()
 	}
 	lay.Levels = make([]LevelLayout, NumLevels)
 	for l := range NumLevels {
-		ll := LevelLayout{Level: l, Bytes: st.version.LevelSize(l), Files: []TableInfo{}}
-		for _, f := range st.version.Levels[l] {
+		ll := LevelLayout{Level: l, Bytes: st.Version.LevelSize(l), Files: []TableInfo{}}
+		for _, f := range st.Version.Levels[l] {
 			ll.Files = append(ll.Files, tableInfo(fs, dir, f))
 		}
 		lay.Tables += len(ll.Files)
@@ -108,8 +108,8 @@ func Inspect(fs vfs.FS, dir string) (Layout, error) {
 	}
 	lay.WALs = []WALInfo{}
 	for _, n := range files.wals {
-		w := WALInfo{FileNum: fileNum(n), Path: filepath.Join(walDir, n)}
-		w.Live = w.FileNum >= st.logNum
+		w := WALInfo{FileNum: fileNum(n), Path: filepath.Join(dbfile.WALDirName, n)}
+		w.Live = w.FileNum >= st.LogNum
 		if fi, err := fs.Stat(filepath.Join(dir, w.Path)); err == nil {
 			w.Size = fi.Size()
 		}
@@ -120,7 +120,7 @@ func Inspect(fs vfs.FS, dir string) (Layout, error) {
 }
 
 func tableInfo(fs vfs.FS, dir string, f *manifest.FileMetadata) TableInfo {
-	path := filepath.Join(sstDir, fmt.Sprintf("%06d.sst", f.FileNum))
+	path := filepath.Join(dbfile.SSTDirName, dbfile.SSTFile(f.FileNum))
 	ti := TableInfo{FileNum: f.FileNum, Path: path, Size: f.Size,
 		Smallest: f.SmallestUserKey(), Largest: f.LargestUserKey(),
 		SmallestSeq: uint64(f.SmallestSeq), LargestSeq: uint64(f.LargestSeq)}

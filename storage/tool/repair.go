@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/minidbgo/minidbgo/storage"
+	"github.com/minidbgo/minidbgo/storage/internal/dbfile"
 	"github.com/minidbgo/minidbgo/storage/vfs"
 )
 
@@ -43,7 +44,7 @@ func Advice(err error, dir string) string {
 	if !errors.As(err, &ce) {
 		return ""
 	}
-	if strings.HasPrefix(ce.File, walDir+"/") {
+	if strings.HasPrefix(ce.File, dbfile.WALDirName+"/") {
 		return fmt.Sprintf("the write-ahead log is damaged before its end; `minidbgo repair --wal=point-in-time --dir %s` keeps every write before the damage and moves the rest to %s/lost/ (stop the server first; back up the directory if you can)", dir, dir)
 	}
 	if strings.HasPrefix(ce.File, "MANIFEST-") && ce.Offset > 0 {
