@@ -120,6 +120,20 @@ func run(args []string, getenv func(string) string, stderr io.Writer) int {
 	hc := cfg.Server(addr, keys, logger, version)
 	expvar.Publish("minidbgo", expvar.Func(func() any { return db.Engine().Metrics() }))
 
+	// Signals are caught before the start is logged, so that a SIGTERM
+	// sent as soon as the log says the server started drains it instead
+	// of killing it.
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	// Once the signal came: a second one kills the process, and a
+	// shutdown past SHUTDOWN_TIMEOUT exits.
+	context.AfterFunc(ctx, func() {
+		stop()
+		time.AfterFunc(cfg.ShutdownTimeout, func() {
+			logger.Error("shutdown took too long; exiting", "timeout", cfg.ShutdownTimeout.String())
+			os.Exit(1)
+		})
+	})
 	useTLS := cfg.TLSCert != ""
 	logger.Info("minidbgo-server starting",
 		"version", version, "addr", addr, "tls", useTLS, "db_path", cfg.DBPath,
@@ -139,17 +153,6 @@ func run(args []string, getenv func(string) string, stderr io.Writer) int {
 		logger.Warn(w, "addr", addr)
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
-	// Once the signal came: a second one kills the process, and a
-	// shutdown past SHUTDOWN_TIMEOUT exits.
-	context.AfterFunc(ctx, func() {
-		stop()
-		time.AfterFunc(cfg.ShutdownTimeout, func() {
-			logger.Error("shutdown took too long; exiting", "timeout", cfg.ShutdownTimeout.String())
-			os.Exit(1)
-		})
-	})
 	if err := httpd.Serve(ctx, ln, db, hc); err != nil {
 		return 1
 	}
