@@ -1,6 +1,7 @@
 package docstore
 
 import (
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -382,9 +383,13 @@ func (db *DB) Stats(col string) (CollectionInfo, error) {
 // finishes: first the metadata loses the indexes, then the index entries
 // are deleted, then the documents, 1,000 per batch, each batch carrying
 // the count delta of what it deleted; last, one batch deletes the folded
-// stats and the metadata. Memory stays bounded.
-func (db *DB) DropCollection(col string) error {
+// stats and the metadata. Memory stays bounded. ctx is looked at before
+// the drop starts, not after: a drop that has begun runs to its end.
+func (db *DB) DropCollection(ctx context.Context, col string) error {
 	if err := checkName("collection", col); err != nil {
+		return err
+	}
+	if err := ctxErr(ctx, "drop collection"); err != nil {
 		return err
 	}
 	c := db.lockCollection(col, false)

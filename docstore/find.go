@@ -3,6 +3,7 @@ package docstore
 import (
 	"bytes"
 	"container/heap"
+	"context"
 	"fmt"
 	"slices"
 
@@ -54,7 +55,7 @@ const sortReserveStep = 256 << 10
 
 // Cursor streams a query's results, sql.Rows style:
 //
-//	cur, err := db.Find("users", docstore.Query{Filter: []byte(`{"age":{"$gte":18}}`)})
+//	cur, err := db.Find(ctx, "users", docstore.Query{Filter: []byte(`{"age":{"$gte":18}}`)})
 //	if err != nil { ... }
 //	defer cur.Close()
 //	for cur.Next() {
@@ -66,7 +67,9 @@ const sortReserveStep = 256 << 10
 // It reads from a snapshot taken by Find, so a page is consistent, and its
 // memory is bounded by the page (an unindexed sort holds skip+limit
 // documents, up to Options.MaxSortBytes of them, and fails with
-// sort_too_large beyond). A Cursor is not safe for concurrent use.
+// sort_too_large beyond). A Cursor is not safe for concurrent use. Its
+// scan stops, and Err returns the context's error, once the context given
+// to Find is done.
 type Cursor struct {
 	db    *DB
 	p     *plan
@@ -117,8 +120,14 @@ type match struct {
 // as the first), or the same filter, sort and projection again; any other
 // query, or a token that is not intact, is invalid_cursor. Skip applies
 // to the first page only.
-func (db *DB) Find(col string, q Query) (*Cursor, error) {
+//
+// ctx bounds the cursor's whole life: its scan stops with ctx's error
+// (Err) once ctx is done.
+func (db *DB) Find(ctx context.Context, col string, q Query) (*Cursor, error) {
 	if err := checkName("collection", col); err != nil {
+		return nil, err
+	}
+	if err := ctxErr(ctx, "find"); err != nil {
 		return nil, err
 	}
 	var st *cursorState
@@ -187,7 +196,7 @@ func (db *DB) Find(col string, q Query) (*Cursor, error) {
 		return nil, errf("bad_request", "an unindexed sort keeps skip+limit documents in memory; skip %d + limit %d is over the limit of %d (use a cursor or an index)", cur.skip, cur.limit, db.opts.MaxSortDocs)
 	}
 	cur.snap = snap
-	cur.src = newSource(db, cur.snap, p, cur.resumeKey())
+	cur.src = newSource(ctx, db, cur.snap, p, cur.resumeKey())
 	if s == nil && pr == nil {
 		cur.src.keep = filterOnly(f)
 	}
@@ -511,6 +520,8 @@ func (c *Cursor) Close() error {
 
 // source produces a plan's documents in scan order.
 type source struct {
+	ctx   context.Context
+	keys  int // keys stepped over, for looking at ctx every checkEvery
 	db    *DB
 	snap  *storage.Snapshot
 	p     *plan
@@ -544,8 +555,8 @@ func filterOnly(f *query.Filter) func(string) bool {
 	}
 }
 
-func newSource(db *DB, snap *storage.Snapshot, p *plan, after []byte) *source {
-	return &source{db: db, snap: snap, p: p, after: after, ri: -1}
+func newSource(ctx context.Context, db *DB, snap *storage.Snapshot, p *plan, after []byte) *source {
+	return &source{ctx: ctx, db: db, snap: snap, p: p, after: after, ri: -1}
 }
 
 func (s *source) close() error {
@@ -577,8 +588,15 @@ func (s *source) next(st *Explanation, parse bool) (*match, error) {
 }
 
 // step advances to the next key of the scan, moving through ranges (past
-// the resume position); false at the end or on an error.
+// the resume position); false at the end or on an error (ctx's, once it
+// is done).
 func (s *source) step(ranges []keyRange) (bool, error) {
+	if s.keys%checkEvery == 0 {
+		if err := ctxErr(s.ctx, "scan of "+s.p.col); err != nil {
+			return false, err
+		}
+	}
+	s.keys++
 	ok := s.it != nil && s.it.Next()
 	for !ok {
 		if s.it != nil {
@@ -756,7 +774,7 @@ func inRanges(ranges []keyRange, key []byte) bool {
 }
 
 // Count returns the number of documents matching filter.
-func (db *DB) Count(col string, filter []byte) (int64, error) {
+func (db *DB) Count(ctx context.Context, col string, filter []byte) (int64, error) {
 	if err := checkName("collection", col); err != nil {
 		return 0, err
 	}
@@ -778,9 +796,9 @@ func (db *DB) Count(col string, filter []byte) (int64, error) {
 	defer snap.Close()
 	p := db.makePlan(c, col, f, nil)
 	if coveredByIndex(p) {
-		return countKeys(snap, p.ranges)
+		return countKeys(ctx, snap, p.ranges)
 	}
-	src := newSource(db, snap, p, nil)
+	src := newSource(ctx, db, snap, p, nil)
 	src.keep = filterOnly(f)
 	defer src.close()
 	var st Explanation
@@ -822,11 +840,17 @@ func coveredByIndex(p *plan) bool {
 }
 
 // countKeys counts the keys of snap in ranges.
-func countKeys(snap *storage.Snapshot, ranges []keyRange) (int64, error) {
+func countKeys(ctx context.Context, snap *storage.Snapshot, ranges []keyRange) (int64, error) {
 	var n int64
 	for _, r := range ranges {
 		it := snap.NewIter(&storage.IterOptions{LowerBound: r.start, UpperBound: r.end})
 		for ok := it.First(); ok; ok = it.Next() {
+			if n%checkEvery == 0 {
+				if err := ctxErr(ctx, "count"); err != nil {
+					it.Close()
+					return 0, err
+				}
+			}
 			n++
 		}
 		if err := it.Close(); err != nil {
@@ -837,8 +861,8 @@ func countKeys(snap *storage.Snapshot, ranges []keyRange) (int64, error) {
 }
 
 // Explain runs a query to its page's end and reports its plan and cost.
-func (db *DB) Explain(col string, q Query) (Explanation, error) {
-	cur, err := db.Find(col, q)
+func (db *DB) Explain(ctx context.Context, col string, q Query) (Explanation, error) {
+	cur, err := db.Find(ctx, col, q)
 	if err != nil {
 		return Explanation{}, err
 	}
@@ -860,8 +884,11 @@ type ManyResult struct {
 
 // UpdateMany applies an update to every document matching filter. Each
 // document is updated atomically (re-checked against the filter under its
-// lock); the whole set is not one transaction.
-func (db *DB) UpdateMany(col string, filter, update []byte) (ManyResult, error) {
+// lock); the whole set is not one transaction: the documents are written
+// in batches of up to manyChunk, each atomic. When ctx ends, the call
+// returns its error after the batches already committed (counted in the
+// result) and before the next: no document is partly updated.
+func (db *DB) UpdateMany(ctx context.Context, col string, filter, update []byte) (ManyResult, error) {
 	u, repl, err := db.parseUpdate(update)
 	if err != nil {
 		return ManyResult{}, err
@@ -870,14 +897,15 @@ func (db *DB) UpdateMany(col string, filter, update []byte) (ManyResult, error) 
 		return ManyResult{}, errf("invalid_update", "updateMany needs update operators like {\"$set\": {...}}, not a replacement document")
 	}
 	var res ManyResult
-	err = db.forEachMatch(col, filter, func(f *query.Filter, ids []string) error {
+	err = db.forEachMatch(ctx, col, filter, func(f *query.Filter, ids []string) error {
+		var batch ManyResult // counted only once the batch commits
 		ops := make([]*docOp, 0, len(ids))
 		for _, id := range ids {
 			ops = append(ops, &docOp{id: id, needOld: true, apply: func(old *jsondoc.Value, _ bool, _ uint64) (*jsondoc.Value, error) {
 				if old == nil || !f.Match(*old) {
 					return nil, errSkip
 				}
-				res.Matched++
+				batch.Matched++
 				nv, err := db.applyUpdateEnv(u, nil, *old, id, query.UpdateEnv{Filter: f})
 				if err != nil {
 					return nil, err
@@ -885,38 +913,54 @@ func (db *DB) UpdateMany(col string, filter, update []byte) (ManyResult, error) 
 				if jsondoc.Equal(*nv, *old) {
 					return nil, errSkip
 				}
-				res.Modified++
+				batch.Modified++
 				return nv, nil
 			}})
 		}
-		return db.write(col, ops)
+		if err := db.write(ctx, col, ops); err != nil {
+			return err
+		}
+		res.Matched += batch.Matched
+		res.Modified += batch.Modified
+		return nil
 	})
 	return res, err
 }
 
-// DeleteMany deletes every document matching filter, a chunk at a time.
-func (db *DB) DeleteMany(col string, filter []byte) (ManyResult, error) {
+// DeleteMany deletes every document matching filter, a batch of up to
+// manyChunk at a time, each atomic; a cancelled ctx stops it between
+// batches (see UpdateMany).
+func (db *DB) DeleteMany(ctx context.Context, col string, filter []byte) (ManyResult, error) {
 	var res ManyResult
-	err := db.forEachMatch(col, filter, func(f *query.Filter, ids []string) error {
+	err := db.forEachMatch(ctx, col, filter, func(f *query.Filter, ids []string) error {
+		var n int64 // counted only once the batch commits
 		ops := make([]*docOp, 0, len(ids))
 		for _, id := range ids {
 			ops = append(ops, &docOp{id: id, needOld: true, apply: func(old *jsondoc.Value, _ bool, _ uint64) (*jsondoc.Value, error) {
 				if old == nil || !f.Match(*old) {
 					return nil, errSkip
 				}
-				res.Matched++
-				res.Deleted++
+				n++
 				return nil, nil
 			}})
 		}
-		return db.write(col, ops)
+		if err := db.write(ctx, col, ops); err != nil {
+			return err
+		}
+		res.Matched += n
+		res.Deleted += n
+		return nil
 	})
 	return res, err
 }
 
+// manyChunk is how many documents UpdateMany and DeleteMany write per
+// batch.
+const manyChunk = 256
+
 // forEachMatch calls fn with chunks of the ids matching filter, from a
 // snapshot; memory is bounded by the chunk.
-func (db *DB) forEachMatch(col string, filter []byte, fn func(*query.Filter, []string) error) error {
+func (db *DB) forEachMatch(ctx context.Context, col string, filter []byte, fn func(*query.Filter, []string) error) error {
 	if err := checkName("collection", col); err != nil {
 		return err
 	}
@@ -931,11 +975,11 @@ func (db *DB) forEachMatch(col string, filter []byte, fn func(*query.Filter, []s
 	snap := db.engine.NewSnapshot()
 	defer snap.Close()
 	p := db.makePlan(c, col, f, nil)
-	src := newSource(db, snap, p, nil)
+	src := newSource(ctx, db, snap, p, nil)
 	src.keep = filterOnly(f)
 	defer src.close()
 	var st Explanation
-	ids := make([]string, 0, 256)
+	ids := make([]string, 0, manyChunk)
 	for {
 		m, err := src.next(&st, true)
 		if err != nil {

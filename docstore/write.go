@@ -2,6 +2,7 @@ package docstore
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -168,22 +169,22 @@ func jsonError(err error, index int) error {
 
 // InsertOne stores a document, replacing any with the same _id (the
 // guide's POST semantics), and returns its _id, generated when absent.
-func (db *DB) InsertOne(col string, body []byte, opts WriteOptions) (WriteResult, error) {
+func (db *DB) InsertOne(ctx context.Context, col string, body []byte, opts WriteOptions) (WriteResult, error) {
 	doc, id, err := db.parseDoc(body, "", -1)
 	if err != nil {
 		return WriteResult{}, err
 	}
-	return db.putDoc(col, id, doc, opts)
+	return db.putDoc(ctx, col, id, doc, opts)
 }
 
 // Create stores a document only if no document has its _id (ErrExists).
-func (db *DB) Create(col string, body []byte) (WriteResult, error) {
-	return db.InsertOne(col, body, WriteOptions{IfNoneMatch: true})
+func (db *DB) Create(ctx context.Context, col string, body []byte) (WriteResult, error) {
+	return db.InsertOne(ctx, col, body, WriteOptions{IfNoneMatch: true})
 }
 
 // Replace stores body as the document with the given _id (an upsert); a
 // body _id must agree.
-func (db *DB) Replace(col, id string, body []byte, opts WriteOptions) (WriteResult, error) {
+func (db *DB) Replace(ctx context.Context, col, id string, body []byte, opts WriteOptions) (WriteResult, error) {
 	if id == "" {
 		return WriteResult{}, errf("invalid_id", "_id must not be empty")
 	}
@@ -191,17 +192,17 @@ func (db *DB) Replace(col, id string, body []byte, opts WriteOptions) (WriteResu
 	if err != nil {
 		return WriteResult{}, err
 	}
-	return db.putDoc(col, id, doc, opts)
+	return db.putDoc(ctx, col, id, doc, opts)
 }
 
-func (db *DB) putDoc(col, id string, doc jsondoc.Value, opts WriteOptions) (WriteResult, error) {
+func (db *DB) putDoc(ctx context.Context, col, id string, doc jsondoc.Value, opts WriteOptions) (WriteResult, error) {
 	op := &docOp{id: id, apply: func(old *jsondoc.Value, exists bool, oldRev uint64) (*jsondoc.Value, error) {
 		if err := checkPreconditions(col, id, exists, oldRev, opts); err != nil {
 			return nil, err
 		}
 		return &doc, nil
 	}}
-	if err := db.write(col, []*docOp{op}); err != nil {
+	if err := db.write(ctx, col, []*docOp{op}); err != nil {
 		return WriteResult{}, err
 	}
 	return WriteResult{ID: id, Rev: op.rev, Created: op.created, Doc: op.json}, nil
@@ -238,19 +239,19 @@ func duplicateKey(col, id string, index int) error {
 // InsertMany stores up to MaxBatchDocs documents atomically: all or none.
 // Each replaces any document with its _id (WriteResult.Created tells which
 // did). A bad document fails the batch with an Error whose Index names it.
-func (db *DB) InsertMany(col string, bodies [][]byte) ([]WriteResult, error) {
-	return db.insertBatch(col, bodies, false)
+func (db *DB) InsertMany(ctx context.Context, col string, bodies [][]byte) ([]WriteResult, error) {
+	return db.insertBatch(ctx, col, bodies, false)
 }
 
 // InsertNew stores up to MaxBatchDocs new documents atomically, like
 // MongoDB's insertMany: when a document with one of their _ids exists, the
 // batch fails with duplicate_key naming it (its Index is the document's
 // position) and nothing is written.
-func (db *DB) InsertNew(col string, bodies [][]byte) ([]WriteResult, error) {
-	return db.insertBatch(col, bodies, true)
+func (db *DB) InsertNew(ctx context.Context, col string, bodies [][]byte) ([]WriteResult, error) {
+	return db.insertBatch(ctx, col, bodies, true)
 }
 
-func (db *DB) insertBatch(col string, bodies [][]byte, insertOnly bool) ([]WriteResult, error) {
+func (db *DB) insertBatch(ctx context.Context, col string, bodies [][]byte, insertOnly bool) ([]WriteResult, error) {
 	if len(bodies) == 0 {
 		return nil, errf("bad_request", "insertMany needs at least one document")
 	}
@@ -277,7 +278,7 @@ func (db *DB) insertBatch(col string, bodies [][]byte, insertOnly bool) ([]Write
 			return &d, nil
 		}}
 	}
-	if err := db.write(col, ops); err != nil {
+	if err := db.write(ctx, col, ops); err != nil {
 		return nil, err
 	}
 	out := make([]WriteResult, len(ops))
@@ -288,8 +289,11 @@ func (db *DB) insertBatch(col string, bodies [][]byte, insertOnly bool) ([]Write
 }
 
 // Get returns a document by _id.
-func (db *DB) Get(col, id string) (Document, error) {
+func (db *DB) Get(ctx context.Context, col, id string) (Document, error) {
 	if err := checkName("collection", col); err != nil {
+		return Document{}, err
+	}
+	if err := ctxErr(ctx, "get"); err != nil {
 		return Document{}, err
 	}
 	raw, err := db.engine.Get(keyenc.DocKey(nil, col, id))
@@ -308,7 +312,7 @@ func (db *DB) Get(col, id string) (Document, error) {
 
 // Update applies MongoDB update operators (or, for a body without
 // operators, a replacement) to one document, atomically.
-func (db *DB) Update(col, id string, update []byte, opts WriteOptions) (WriteResult, error) {
+func (db *DB) Update(ctx context.Context, col, id string, update []byte, opts WriteOptions) (WriteResult, error) {
 	u, repl, err := db.parseUpdate(update)
 	if err != nil {
 		return WriteResult{}, err
@@ -327,7 +331,7 @@ func (db *DB) Update(col, id string, update []byte, opts WriteOptions) (WriteRes
 		}
 		return db.applyUpdate(u, repl, *base, id)
 	}}
-	if err := db.write(col, []*docOp{op}); err != nil {
+	if err := db.write(ctx, col, []*docOp{op}); err != nil {
 		return WriteResult{}, err
 	}
 	return WriteResult{ID: id, Rev: op.rev, Created: op.created, Doc: op.json}, nil
@@ -403,7 +407,7 @@ func queryError(code string, err error) error {
 }
 
 // Delete removes a document.
-func (db *DB) Delete(col, id string, opts WriteOptions) error {
+func (db *DB) Delete(ctx context.Context, col, id string, opts WriteOptions) error {
 	if err := checkName("collection", col); err != nil {
 		return err
 	}
@@ -419,12 +423,18 @@ func (db *DB) Delete(col, id string, opts WriteOptions) error {
 		}
 		return nil, nil
 	}}
-	return db.write(col, []*docOp{op})
+	return db.write(ctx, col, []*docOp{op})
 }
 
 // write runs ops atomically: one batch holding the documents, their index
 // changes and the collection's count delta.
-func (db *DB) write(col string, ops []*docOp) error {
+//
+// ctx is looked at before the batch commits: a cancelled write commits
+// nothing.
+func (db *DB) write(ctx context.Context, col string, ops []*docOp) error {
+	if err := ctxErr(ctx, "write"); err != nil {
+		return err
+	}
 	b := db.engine.NewBatch()
 	c, release, err := db.ensureCollection(col, b)
 	if err != nil {
@@ -462,7 +472,7 @@ func (db *DB) write(col string, ops []*docOp) error {
 				unlock()
 				unlock = func() {}
 				release()
-				return db.write(col, ops)
+				return db.write(ctx, col, ops)
 			}
 		}
 	}
@@ -563,6 +573,9 @@ func (db *DB) write(col string, ops []*docOp) error {
 			dBytes += int64(len(newJSON))
 		}
 	}
+	if err := ctxErr(ctx, "write"); err != nil {
+		return err
+	}
 	db.addStatsDelta(c, b, dDocs, dBytes)
 	if err := db.engine.Apply(b); err != nil {
 		return err
@@ -622,7 +635,7 @@ func containsKey(keys [][]byte, k []byte) bool {
 // recursively (so a patch cannot store a null). A patch _id must agree
 // with id. With opts.Upsert a missing document is created from the patch
 // applied to {"_id": id}; without, it is not_found.
-func (db *DB) MergePatch(col, id string, patch []byte, opts WriteOptions) (WriteResult, error) {
+func (db *DB) MergePatch(ctx context.Context, col, id string, patch []byte, opts WriteOptions) (WriteResult, error) {
 	if id == "" {
 		return WriteResult{}, errf("invalid_id", "_id must not be empty")
 	}
@@ -661,7 +674,7 @@ func (db *DB) MergePatch(col, id string, patch []byte, opts WriteOptions) (Write
 		}
 		return &nv, nil
 	}}
-	if err := db.write(col, []*docOp{op}); err != nil {
+	if err := db.write(ctx, col, []*docOp{op}); err != nil {
 		return WriteResult{}, err
 	}
 	return WriteResult{ID: id, Rev: op.rev, Created: op.created, Doc: op.json}, nil
@@ -713,7 +726,7 @@ type UpsertResult struct {
 // $setOnInsert fields included, and an _id from the filter or a new one.
 // If another writer creates a document with that _id first, the update is
 // retried against it; duplicate_key when it does not match the filter.
-func (db *DB) UpsertMany(col string, filter, update []byte) (UpsertResult, error) {
+func (db *DB) UpsertMany(ctx context.Context, col string, filter, update []byte) (UpsertResult, error) {
 	u, repl, err := db.parseUpdate(update)
 	if err != nil {
 		return UpsertResult{}, err
@@ -722,7 +735,7 @@ func (db *DB) UpsertMany(col string, filter, update []byte) (UpsertResult, error
 		return UpsertResult{}, errf("invalid_update", "an upsert needs update operators like {\"$set\": {...}}, not a replacement document")
 	}
 	for attempt := 0; ; attempt++ {
-		res, err := db.UpdateMany(col, filter, update)
+		res, err := db.UpdateMany(ctx, col, filter, update)
 		if err != nil || res.Matched > 0 {
 			return UpsertResult{ManyResult: res}, err
 		}
@@ -746,7 +759,7 @@ func (db *DB) UpsertMany(col string, filter, update []byte) (UpsertResult, error
 		if err != nil {
 			return UpsertResult{}, err
 		}
-		wr, err := db.putDoc(col, seedID, *nv, WriteOptions{Insert: true})
+		wr, err := db.putDoc(ctx, col, seedID, *nv, WriteOptions{Insert: true})
 		var de *Error
 		if errors.As(err, &de) && de.Code == "duplicate_key" && attempt < 2 {
 			continue // created meanwhile: update it if it matches
@@ -795,11 +808,11 @@ func upsertSeed(doc, f jsondoc.Value) (jsondoc.Value, error) {
 
 // Patch is PATCH /api/{col}/{id}: a body with update operators is an
 // Update, any other body a MergePatch.
-func (db *DB) Patch(col, id string, body []byte, opts WriteOptions) (WriteResult, error) {
+func (db *DB) Patch(ctx context.Context, col, id string, body []byte, opts WriteOptions) (WriteResult, error) {
 	if len(body) <= db.opts.MaxDocumentBytes {
 		if v, err := jsondoc.ParseDocument(body, db.limits); err == nil && query.IsUpdateDoc(v) {
-			return db.Update(col, id, body, opts)
+			return db.Update(ctx, col, id, body, opts)
 		}
 	}
-	return db.MergePatch(col, id, body, opts)
+	return db.MergePatch(ctx, col, id, body, opts)
 }
