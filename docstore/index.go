@@ -589,9 +589,9 @@ func (db *DB) indexOne(c *collection, ix *index, id string) error {
 	if err != nil {
 		return err
 	}
-	doc, err := jsondoc.Parse(js, jsondoc.Limits{MaxDepth: 1 << 10})
+	doc, err := parseStored(c.name, id, js)
 	if err != nil {
-		return fmt.Errorf("docstore: stored document %q/%q: %w", c.name, id, err)
+		return err
 	}
 	keys, err := ix.entries(c.name, doc, id)
 	if err != nil {

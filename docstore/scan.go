@@ -149,8 +149,8 @@ func (s *source) nextDoc(st *Explanation, parse bool) (*match, error) {
 		}
 		m := &match{id: id, key: key, json: bytes.Clone(js), doc: doc}
 		if parse && s.keep == nil {
-			if m.doc, err = jsondoc.Parse(m.json, jsondoc.Limits{MaxDepth: 1 << 10}); err != nil {
-				return nil, fmt.Errorf("docstore: stored document %q/%q: %w", s.p.col, id, err)
+			if m.doc, err = parseStored(s.p.col, id, m.json); err != nil {
+				return nil, err
 			}
 		}
 		return m, nil
@@ -208,8 +208,8 @@ func (s *source) nextIndexed(st *Explanation, parse bool) (*match, error) {
 		}
 		var doc jsondoc.Value
 		if parse || multikey {
-			if doc, err = jsondoc.Parse(js, jsondoc.Limits{MaxDepth: 1 << 10}); err != nil {
-				return nil, fmt.Errorf("docstore: stored document %q/%q: %w", s.p.col, id, err)
+			if doc, err = parseStored(s.p.col, id, js); err != nil {
+				return nil, err
 			}
 		}
 		if multikey {

@@ -491,9 +491,9 @@ func (db *DB) write(ctx context.Context, col string, ops []*docOp) error {
 				return err
 			}
 			if len(indexes) > 0 || op.needOld {
-				v, perr := jsondoc.Parse(oldJSON, jsondoc.Limits{MaxDepth: 1 << 10})
+				v, perr := parseStored(col, op.id, oldJSON)
 				if perr != nil {
-					return fmt.Errorf("docstore: stored document %q/%q: %w", col, op.id, perr)
+					return perr
 				}
 				old = &v
 			}
