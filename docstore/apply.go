@@ -30,7 +30,9 @@ type docOp struct {
 var errSkip = errors.New("skip")
 
 // write runs ops atomically: one batch holding the documents, their index
-// changes and the collection's count delta.
+// changes and the collection's count delta. Its parts: lockForWrite takes
+// the locks, writeBatch.stage puts each op's changes into the batch
+// (readOld, stageIndex, indexDelta, statsDelta), commit applies it.
 //
 // ctx is looked at before the batch commits: a cancelled write commits
 // nothing.
@@ -44,13 +46,36 @@ func (db *DB) write(ctx context.Context, col string, ops []*docOp) error {
 		return err
 	}
 	defer release()
+	indexes, unlock, retry := db.lockForWrite(c, col, ops)
+	if retry {
+		release()
+		return db.write(ctx, col, ops)
+	}
+	defer unlock()
+	w := &writeBatch{db: db, c: c, col: col, b: b, indexes: indexes, ops: ops, uniqueAdded: map[string]string{}}
+	for i, op := range ops {
+		if err := w.stage(i, op); err != nil {
+			return err
+		}
+	}
+	if err := ctxErr(ctx, "write"); err != nil {
+		return err
+	}
+	return db.commit(c, b, w.dDocs, w.dBytes, len(ops))
+}
+
+// lockForWrite locks ops' documents (the whole collection's writes when
+// it has a unique index) and returns the indexes to maintain, read under
+// those locks, so an index being built concurrently is either seen here
+// or backfills after this write. retry (nothing held) means a unique
+// index appeared meanwhile: the write must start again, serialised.
+func (db *DB) lockForWrite(c *collection, col string, ops []*docOp) (indexes []*index, unlock func(), retry bool) {
 	c.mu.RLock()
 	hasUnique := false
 	for _, ix := range c.indexes {
 		hasUnique = hasUnique || ix.spec.Unique
 	}
 	c.mu.RUnlock()
-	var unlock func()
 	if hasUnique {
 		c.writeMu.Lock()
 		unlock = c.writeMu.Unlock
@@ -61,124 +86,172 @@ func (db *DB) write(ctx context.Context, col string, ops []*docOp) error {
 		}
 		unlock = db.lockDocs(col, ids)
 	}
-	defer func() { unlock() }() // unlock may be replaced below
-
-	// Indexes are read under the document locks, so an index being built
-	// concurrently is either seen here or backfills after this write.
 	c.mu.RLock()
-	indexes := append([]*index(nil), c.indexes...)
+	indexes = append([]*index(nil), c.indexes...)
 	c.mu.RUnlock()
 	if !hasUnique {
 		for _, ix := range indexes {
 			if ix.spec.Unique {
-				// A unique index appeared meanwhile: retry serialised.
 				unlock()
-				unlock = func() {}
-				release()
-				return db.write(ctx, col, ops)
+				return nil, nil, true
 			}
 		}
 	}
+	return indexes, unlock, false
+}
 
-	var dDocs, dBytes int64
-	uniqueAdded := map[string]string{}
-	for i, op := range ops {
-		key := keyenc.DocKey(nil, col, op.id)
-		raw, err := db.engine.Get(key)
-		var old *jsondoc.Value
-		var oldRev uint64
-		var oldJSON []byte
-		if err == nil {
-			oldRev, oldJSON, err = decodeStored(raw)
-			if err != nil {
-				return err
-			}
-			if len(indexes) > 0 || op.needOld {
-				v, perr := parseStored(col, op.id, oldJSON)
-				if perr != nil {
-					return perr
-				}
-				old = &v
-			}
-		} else if err != storage.ErrNotFound {
-			return err
-		}
-		nv, err := op.apply(old, oldJSON != nil, oldRev)
-		if err == errSkip {
-			continue
-		}
-		if err != nil {
-			if e, ok := err.(*Error); ok && len(ops) > 1 && e.Index < 0 {
-				e.Index = i
-			}
-			return err
-		}
-		op.existed = oldJSON != nil
-		var newJSON []byte
-		if nv != nil {
-			newJSON = jsondoc.AppendJSON(nil, *nv)
-			if len(newJSON) > db.opts.MaxDocumentBytes {
-				return &Error{Code: "document_too_large", Index: -1,
-					Msg: fmt.Sprintf("document %q would be %d bytes, over the %d-byte limit", op.id, len(newJSON), db.opts.MaxDocumentBytes)}
-			}
-			op.rev = db.nextRev()
-			op.created = !op.existed
-			op.json = newJSON
-			b.Put(key, encodeStored(op.rev, newJSON))
-		} else {
-			b.Delete(key)
-		}
-		// Index maintenance: delete entries the old version had and the
-		// new one lacks, add the new ones.
-		for _, ix := range indexes {
-			var oldKeys, newKeys [][]byte
-			if old != nil {
-				if oldKeys, err = ix.entries(col, *old, op.id); err != nil {
-					oldKeys = nil // an over-wide old doc was never indexed fully
-				}
-			}
-			if nv != nil {
-				if newKeys, err = ix.entries(col, *nv, op.id); err != nil {
-					return err
-				}
-				db.noteMultikey(c, ix, *nv, b)
-			}
-			for _, k := range oldKeys {
-				if !containsKey(newKeys, k) {
-					b.Delete(k)
-				}
-			}
-			for _, k := range newKeys {
-				if containsKey(oldKeys, k) {
-					continue
-				}
-				if ix.checksUnique() {
-					up := string(ix.uniquePrefix(k, op.id))
-					if other, dup := uniqueAdded[up]; dup && other != op.id {
-						return &Error{Code: "unique_violation", Index: i, Msg: fmt.Sprintf("unique index %q: documents %q and %q have the same values", ix.spec.Name, other, op.id)}
-					}
-					uniqueAdded[up] = op.id
-					if err := db.checkUniqueExcept(ix, k, op.id, ops); err != nil {
-						return err
-					}
-				}
-				b.Put(k, nil)
-			}
-		}
-		switch {
-		case op.existed && nv == nil:
-			dDocs--
-			dBytes -= int64(len(oldJSON))
-		case op.existed:
-			dBytes += int64(len(newJSON) - len(oldJSON))
-		case nv != nil:
-			dDocs++
-			dBytes += int64(len(newJSON))
-		}
-	}
-	if err := ctxErr(ctx, "write"); err != nil {
+// writeBatch gathers the changes of one write's ops into its batch.
+type writeBatch struct {
+	db          *DB
+	c           *collection
+	col         string
+	b           *storage.Batch
+	indexes     []*index
+	ops         []*docOp
+	uniqueAdded map[string]string // unique prefix → _id added by this batch
+	dDocs       int64             // the collection's count delta
+	dBytes      int64             // and its bytes delta
+}
+
+// stage puts op (the i-th) into the batch: the new version or its
+// deletion, its index changes and its share of the count delta.
+func (w *writeBatch) stage(i int, op *docOp) error {
+	key := keyenc.DocKey(nil, w.col, op.id)
+	old, oldRev, oldJSON, err := w.db.readOld(key, w.col, op.id, len(w.indexes) > 0 || op.needOld)
+	if err != nil {
 		return err
 	}
+	nv, err := op.apply(old, oldJSON != nil, oldRev)
+	if err == errSkip {
+		return nil
+	}
+	if err != nil {
+		if e, ok := err.(*Error); ok && len(w.ops) > 1 && e.Index < 0 {
+			e.Index = i
+		}
+		return err
+	}
+	op.existed = oldJSON != nil
+	var newJSON []byte
+	if nv != nil {
+		newJSON = jsondoc.AppendJSON(nil, *nv)
+		if len(newJSON) > w.db.opts.MaxDocumentBytes {
+			return &Error{Code: "document_too_large", Index: -1,
+				Msg: fmt.Sprintf("document %q would be %d bytes, over the %d-byte limit", op.id, len(newJSON), w.db.opts.MaxDocumentBytes)}
+		}
+		op.rev = w.db.nextRev()
+		op.created = !op.existed
+		op.json = newJSON
+		w.b.Put(key, encodeStored(op.rev, newJSON))
+	} else {
+		w.b.Delete(key)
+	}
+	for _, ix := range w.indexes {
+		if err := w.stageIndex(ix, i, op, old, nv); err != nil {
+			return err
+		}
+	}
+	docs, size := statsDelta(op.existed, nv != nil, len(oldJSON), len(newJSON))
+	w.dDocs += docs
+	w.dBytes += size
+	return nil
+}
+
+// readOld reads the stored version of col/id at key: its revision and
+// JSON (nil when there is none) and, when parse is set, its parsed tree.
+func (db *DB) readOld(key []byte, col, id string, parse bool) (old *jsondoc.Value, rev uint64, js []byte, err error) {
+	raw, err := db.engine.Get(key)
+	if err == storage.ErrNotFound {
+		return nil, 0, nil, nil
+	}
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	if rev, js, err = decodeStored(raw); err != nil {
+		return nil, 0, nil, err
+	}
+	if parse {
+		v, err := parseStored(col, id, js)
+		if err != nil {
+			return nil, 0, nil, err
+		}
+		old = &v
+	}
+	return old, rev, js, nil
+}
+
+// stageIndex puts into the batch the changes of ix for op (the i-th) going
+// from old to nv (either nil: none): it deletes the entries the old
+// version had and the new one lacks and adds the new ones, checking a
+// unique index both within the batch and against the stored entries.
+func (w *writeBatch) stageIndex(ix *index, i int, op *docOp, old, nv *jsondoc.Value) error {
+	var oldKeys, newKeys [][]byte
+	var err error
+	if old != nil {
+		if oldKeys, err = ix.entries(w.col, *old, op.id); err != nil {
+			oldKeys = nil // an over-wide old doc was never indexed fully
+		}
+	}
+	if nv != nil {
+		if newKeys, err = ix.entries(w.col, *nv, op.id); err != nil {
+			return err
+		}
+		w.db.noteMultikey(w.c, ix, *nv, w.b)
+	}
+	del, add := indexDelta(oldKeys, newKeys)
+	for _, k := range del {
+		w.b.Delete(k)
+	}
+	for _, k := range add {
+		if ix.checksUnique() {
+			up := string(ix.uniquePrefix(k, op.id))
+			if other, dup := w.uniqueAdded[up]; dup && other != op.id {
+				return &Error{Code: "unique_violation", Index: i, Msg: fmt.Sprintf("unique index %q: documents %q and %q have the same values", ix.spec.Name, other, op.id)}
+			}
+			w.uniqueAdded[up] = op.id
+			if err := w.db.checkUniqueExcept(ix, k, op.id, w.ops); err != nil {
+				return err
+			}
+		}
+		w.b.Put(k, nil)
+	}
+	return nil
+}
+
+// indexDelta returns the keys of oldKeys missing from newKeys (to delete)
+// and those of newKeys missing from oldKeys (to add), each in its order.
+func indexDelta(oldKeys, newKeys [][]byte) (del, add [][]byte) {
+	for _, k := range oldKeys {
+		if !containsKey(newKeys, k) {
+			del = append(del, k)
+		}
+	}
+	for _, k := range newKeys {
+		if !containsKey(oldKeys, k) {
+			add = append(add, k)
+		}
+	}
+	return del, add
+}
+
+// statsDelta is the change to a collection's document count and bytes
+// when a document of oldLen bytes (existed) becomes one of newLen bytes
+// (exists) or is deleted (!exists).
+func statsDelta(existed, exists bool, oldLen, newLen int) (docs, bytes int64) {
+	switch {
+	case existed && !exists:
+		return -1, -int64(oldLen)
+	case existed:
+		return 0, int64(newLen - oldLen)
+	case exists:
+		return 1, int64(newLen)
+	}
+	return 0, 0
+}
+
+// commit applies a write's batch with the collection's count delta, then
+// updates the counts in memory.
+func (db *DB) commit(c *collection, b *storage.Batch, dDocs, dBytes int64, ops int) error {
 	db.addStatsDelta(c, b, dDocs, dBytes)
 	if err := db.engine.Apply(b); err != nil {
 		return err
@@ -186,7 +259,7 @@ func (db *DB) write(ctx context.Context, col string, ops []*docOp) error {
 	c.persisted.Store(true)
 	c.docs.Add(dDocs)
 	c.bytes.Add(dBytes)
-	db.afterWrite(c, len(ops))
+	db.afterWrite(c, ops)
 	return nil
 }
 
