@@ -296,7 +296,7 @@ func TestCrashMidDropIsConsistent(t *testing.T) {
 		if err := db.DropCollection(context.Background(), "c"); err != nil {
 			require.Equal(t, "not_found", errCode(err), "%s: %v", when, err)
 		}
-		for _, p := range [][]byte{keyenc.DocPrefix("c"), keyenc.IndexCollectionPrefix("c"), statsPrefix("c"), metaKey("c")} {
+		for _, p := range [][]byte{keyenc.DocPrefix("c"), keyenc.IndexCollectionPrefix("c"), keyenc.StatsPrefix("c"), metaKey("c")} {
 			it := db.engine.NewIter(&storage.IterOptions{Prefix: p})
 			require.False(t, it.First(), "%s: a key with prefix %q is left", when, p)
 			require.NoError(t, it.Close())
@@ -384,7 +384,7 @@ func TestOpenRemovesLeftoversOfInterruptedDrops(t *testing.T) {
 
 	db, err = Open("/db", &Options{Storage: &storage.Options{FS: fs}})
 	require.NoError(t, err)
-	for _, p := range [][]byte{keyenc.DocPrefix("c"), keyenc.IndexCollectionPrefix("c"), statsPrefix("c"), keyenc.IndexCollectionPrefix("keep")} {
+	for _, p := range [][]byte{keyenc.DocPrefix("c"), keyenc.IndexCollectionPrefix("c"), keyenc.StatsPrefix("c"), keyenc.IndexCollectionPrefix("keep")} {
 		it := db.engine.NewIter(&storage.IterOptions{Prefix: p})
 		require.False(t, it.First(), "a key with prefix %q is left", p)
 		require.NoError(t, it.Close())
