@@ -140,31 +140,6 @@ func cursorAlone(q Query) bool {
 		strings.TrimSpace(q.Fields) == ""
 }
 
-// resume positions the cursor after the last document of the page that
-// issued st (authenticated, for the same query and plan).
-func (c *Cursor) resume(st *cursorState) error {
-	if c.p.sort != nil && !c.p.sortByIndex {
-		v, err := jsondoc.Parse(st.SortAt, jsondoc.Limits{MaxDepth: 1 << 10})
-		if err != nil || v.Kind() != jsondoc.KindObject || st.ID == "" {
-			return errBadCursor()
-		}
-		c.resumeAt = &match{id: st.ID, doc: v}
-		return nil
-	}
-	if len(st.Key) == 0 {
-		return errBadCursor()
-	}
-	c.last = &match{key: st.Key}
-	return nil
-}
-
-func (c *Cursor) resumeKey() []byte {
-	if c.last != nil && c.resumeAt == nil {
-		return c.last.key
-	}
-	return nil
-}
-
 // NextToken returns a token that resumes the query after the last
 // document returned, or "" when no results remain. Call it after Next
 // returned false. The token carries the query (see cursorState): it alone
@@ -174,12 +149,7 @@ func (c *Cursor) NextToken() string {
 		return ""
 	}
 	st := cursorState{Col: c.p.col, Filter: c.form.filter, Sort: c.form.sort, Proj: c.form.proj, Limit: c.limit, Plan: c.p.signature()}
-	if c.p.sort != nil && !c.p.sortByIndex {
-		st.SortAt = sortFieldsOf(c.last.doc, c.p.sort)
-		st.ID = c.last.id
-	} else {
-		st.Key = c.last.key
-	}
+	c.pg.mark(&st, c.last)
 	return c.db.sealCursor(&st)
 }
 
@@ -237,18 +207,14 @@ func (c *Cursor) Close() error {
 		return nil
 	}
 	c.closed = true
-	if c.src != nil {
-		if err := c.src.close(); err != nil && c.err == nil {
+	if c.m.src != nil {
+		if err := c.m.src.close(); err != nil && c.err == nil {
 			c.err = err
 		}
 	}
 	if c.snap != nil {
 		_ = c.snap.Close()
 	}
-	c.sorted = nil
-	if c.sortMem != nil && c.sortReserved > 0 {
-		c.sortMem.Release(c.sortReserved)
-		c.sortReserved = 0
-	}
+	c.pg.close()
 	return c.err
 }

@@ -69,18 +69,14 @@ type Cursor struct {
 	db    *DB
 	p     *plan
 	snap  *storage.Snapshot
-	src   *source
+	m     *matcher
+	pg    pager // streamPager or sortPager
 	limit int
-	skip  int
 
-	matchAll bool // the filter matches every document
-	covered  bool // the index ranges match exactly the filter's documents
-	started  bool
 	returned int
 	cur      []byte
 	curID    string
 	form     queryForm // the query's canonical parts, for the token
-	peek     *match
 	more     bool
 	last     *match // last returned, for the token
 	prev     *match // returned before last (EndPageBefore)
@@ -88,16 +84,47 @@ type Cursor struct {
 	err      error
 	closed   bool
 
-	sorted   []*match // in-memory sort results, ascending
-	sortPos  int
-	resumeAt *match // sorted resume position
-
-	sortMax      int64        // bytes the sort may hold
-	sortBytes    int64        // estimated bytes the sort holds
-	sortMem      MemoryBudget // where sortReserved comes from, or nil
-	sortReserved int64        // bytes reserved from sortMem
-
 	stats Explanation
+}
+
+// pager produces a page's matches in order, from the cursor's matcher:
+// streamPager as the scan yields them (the plan's order is the query's),
+// sortPager after reading them all into a bounded heap (an unindexed
+// sort).
+type pager interface {
+	// resume positions the pager after the position a token recorded
+	// (mark), and returns the key the scan resumes after (nil: from the
+	// start).
+	resume(st *cursorState) (after []byte, err error)
+	// next returns the page's next match, nil at the end of the results.
+	next() (*match, error)
+	// more reports, after a page's last match, whether results remain.
+	more() (bool, error)
+	// mark records in st the position after last, for the next page.
+	mark(st *cursorState, last *match)
+	// close releases what the pager holds.
+	close()
+}
+
+// matcher returns the documents of the scan that pass the filter.
+type matcher struct {
+	src      *source
+	p        *plan
+	noFilter bool // every scanned document matches (empty or covered filter)
+	stats    *Explanation
+}
+
+// next returns the next document of the scan that passes the filter.
+func (m *matcher) next() (*match, error) {
+	for {
+		mt, err := m.src.next(m.stats, !m.noFilter || m.p.proj != nil || m.p.sort != nil)
+		if err != nil || mt == nil {
+			return nil, err
+		}
+		if m.noFilter || m.p.filter.Match(mt.doc) {
+			return mt, nil
+		}
+	}
 }
 
 // match is a document that passed the filter.
@@ -171,29 +198,38 @@ func (db *DB) Find(ctx context.Context, col string, q Query) (*Cursor, error) {
 		}
 	}
 	p.proj = pr
-	cur := &Cursor{db: db, p: p, form: form, limit: limit, skip: q.Skip, matchAll: isEmptyFilter(q.Filter), covered: coveredByIndex(p)}
-	cur.sortMax = db.opts.MaxSortBytes
-	if q.MaxSortBytes > 0 {
-		cur.sortMax = q.MaxSortBytes
-	}
-	cur.sortMem = q.Memory
+	cur := &Cursor{db: db, p: p, form: form, limit: limit}
 	cur.stats = p.explain()
+	cur.m = &matcher{p: p, noFilter: isEmptyFilter(q.Filter) || coveredByIndex(p), stats: &cur.stats}
+	skip := q.Skip
 	if st != nil {
-		if err := cur.resume(st); err != nil {
+		skip = 0 // the first page's skip is behind the token
+	}
+	if p.sort != nil && !p.sortByIndex {
+		// Compared as skip > max-limit-1, since skip+limit+1 can overflow.
+		if skip > db.opts.MaxSortDocs-limit-1 {
+			snap.Close()
+			return nil, errf("bad_request", "an unindexed sort keeps skip+limit documents in memory; skip %d + limit %d is over the limit of %d (use a cursor or an index)", skip, limit, db.opts.MaxSortDocs)
+		}
+		sp := &sortPager{m: cur.m, sort: p.sort, skip: skip, limit: limit, maxBytes: db.opts.MaxSortBytes, mem: q.Memory}
+		if q.MaxSortBytes > 0 {
+			sp.maxBytes = q.MaxSortBytes
+		}
+		cur.pg = sp
+	} else {
+		cur.pg = &streamPager{m: cur.m, skip: skip}
+	}
+	var after []byte
+	if st != nil {
+		if after, err = cur.pg.resume(st); err != nil {
 			snap.Close()
 			return nil, err
 		}
-		cur.skip = 0
-	}
-	// Compared as skip > max-limit-1, since skip+limit+1 can overflow.
-	if s != nil && !p.sortByIndex && cur.skip > db.opts.MaxSortDocs-cur.limit-1 {
-		snap.Close()
-		return nil, errf("bad_request", "an unindexed sort keeps skip+limit documents in memory; skip %d + limit %d is over the limit of %d (use a cursor or an index)", cur.skip, cur.limit, db.opts.MaxSortDocs)
 	}
 	cur.snap = snap
-	cur.src = newSource(ctx, db, cur.snap, p, cur.resumeKey())
+	cur.m.src = newSource(ctx, db, cur.snap, p, after)
 	if s == nil && pr == nil {
-		cur.src.keep = filterOnly(f)
+		cur.m.src.keep = filterOnly(f)
 	}
 	return cur, nil
 }
@@ -217,13 +253,7 @@ func (c *Cursor) Next() bool {
 	if c.returned >= c.limit {
 		return false
 	}
-	var m *match
-	var err error
-	if c.p.sort != nil && !c.p.sortByIndex {
-		m, err = c.nextSorted()
-	} else {
-		m, err = c.nextStreaming()
-	}
+	m, err := c.pg.next()
 	if err != nil {
 		c.err = err
 		return false
@@ -242,49 +272,59 @@ func (c *Cursor) Next() bool {
 	c.cur, c.curID = out, m.id
 	if c.returned >= c.limit {
 		// Is there more after this page?
-		if c.p.sort != nil && !c.p.sortByIndex {
-			c.more = c.sortPos < len(c.sorted)
-		} else {
-			nm, err := c.nextMatch()
-			if err != nil {
-				c.err = err
-				return false
-			}
-			c.peek = nm
-			c.more = nm != nil
+		more, err := c.pg.more()
+		if err != nil {
+			c.err = err
+			return false
 		}
+		c.more = more
 	}
 	return true
 }
 
-func (c *Cursor) nextStreaming() (*match, error) {
-	if !c.started {
-		c.started = true
-		for range c.skip {
-			m, err := c.nextMatch()
+// streamPager returns the matches as the scan yields them: the plan's
+// order (an index's or the _id's) is the query's.
+type streamPager struct {
+	m       *matcher
+	skip    int
+	started bool
+	peek    *match // read by more, returned by the next page's next
+}
+
+func (s *streamPager) resume(st *cursorState) ([]byte, error) {
+	if len(st.Key) == 0 {
+		return nil, errBadCursor()
+	}
+	return st.Key, nil
+}
+
+func (s *streamPager) next() (*match, error) {
+	if !s.started {
+		s.started = true
+		for range s.skip {
+			m, err := s.m.next()
 			if err != nil || m == nil {
 				return nil, err
 			}
 		}
 	}
-	if c.peek != nil {
-		m := c.peek
-		c.peek = nil
+	if s.peek != nil {
+		m := s.peek
+		s.peek = nil
 		return m, nil
 	}
-	return c.nextMatch()
+	return s.m.next()
 }
 
-// nextMatch returns the next document of the scan that passes the filter.
-func (c *Cursor) nextMatch() (*match, error) {
-	for {
-		noFilter := c.matchAll || c.covered
-		m, err := c.src.next(&c.stats, !noFilter || c.p.proj != nil || c.p.sort != nil)
-		if err != nil || m == nil {
-			return nil, err
-		}
-		if noFilter || c.p.filter.Match(m.doc) {
-			return m, nil
-		}
+func (s *streamPager) more() (bool, error) {
+	m, err := s.m.next()
+	if err != nil {
+		return false, err
 	}
+	s.peek = m
+	return m != nil, nil
 }
+
+func (s *streamPager) mark(st *cursorState, last *match) { st.Key = last.key }
+
+func (s *streamPager) close() {}

@@ -2,22 +2,63 @@ package docstore
 
 import (
 	"container/heap"
+	"github.com/minidbgo/minidbgo/docstore/internal/jsondoc"
 
 	"github.com/minidbgo/minidbgo/docstore/internal/query"
 )
 
-// nextSorted reads every match once, keeping the first skip+limit+1 in
-// sort order in a bounded heap, then returns them in order. The heap is
-// bounded in bytes too (sortMax, at the documents' estimated in-memory
-// size): a sort that needs more fails with sort_too_large rather than
-// holding whatever skip+limit documents add up to.
-func (c *Cursor) nextSorted() (*match, error) {
+// sortPager serves a sort no index provides. It reads every match once,
+// keeping the first skip+limit+1 in sort order in a bounded heap, then
+// returns them in order. The heap is bounded in bytes too (maxBytes, at
+// the documents' estimated in-memory size): a sort that needs more fails
+// with sort_too_large rather than holding whatever skip+limit documents
+// add up to.
+type sortPager struct {
+	m           *matcher
+	sort        *query.Sort
+	skip, limit int
+	started     bool
+	sorted      []*match // the results, ascending
+	pos         int
+	resumeAt    *match // the token's position: only later matches count
+
+	maxBytes int64        // bytes the sort may hold
+	bytes    int64        // estimated bytes the sort holds
+	mem      MemoryBudget // where reserved comes from, or nil
+	reserved int64        // bytes reserved from mem
+}
+
+func (c *sortPager) resume(st *cursorState) ([]byte, error) {
+	v, err := jsondoc.Parse(st.SortAt, jsondoc.Limits{MaxDepth: 1 << 10})
+	if err != nil || v.Kind() != jsondoc.KindObject || st.ID == "" {
+		return nil, errBadCursor()
+	}
+	c.resumeAt = &match{id: st.ID, doc: v}
+	return nil, nil // the scan starts over
+}
+
+func (c *sortPager) more() (bool, error) { return c.pos < len(c.sorted), nil }
+
+func (c *sortPager) mark(st *cursorState, last *match) {
+	st.SortAt = sortFieldsOf(last.doc, c.sort)
+	st.ID = last.id
+}
+
+func (c *sortPager) close() {
+	c.sorted = nil
+	if c.mem != nil && c.reserved > 0 {
+		c.mem.Release(c.reserved)
+		c.reserved = 0
+	}
+}
+
+func (c *sortPager) next() (*match, error) {
 	if !c.started {
 		c.started = true
 		k := c.skip + c.limit + 1
-		h := &matchHeap{s: c.p.sort}
+		h := &matchHeap{s: c.sort}
 		for {
-			m, err := c.nextMatch()
+			m, err := c.m.next()
 			if err != nil {
 				return nil, err
 			}
@@ -44,31 +85,31 @@ func (c *Cursor) nextSorted() (*match, error) {
 		for i := len(c.sorted) - 1; i >= 0; i-- {
 			c.sorted[i] = heap.Pop(h).(*match)
 		}
-		c.sortPos = min(c.skip, len(c.sorted))
+		c.pos = min(c.skip, len(c.sorted))
 	}
-	if c.sortPos >= len(c.sorted) {
+	if c.pos >= len(c.sorted) {
 		return nil, nil
 	}
-	m := c.sorted[c.sortPos]
-	c.sortPos++
+	m := c.sorted[c.pos]
+	c.pos++
 	return m, nil
 }
 
 // holdSorted accounts for delta more bytes held by the sort (negative:
-// fewer), reserving from sortMem as the total grows.
-func (c *Cursor) holdSorted(delta int64) error {
-	c.sortBytes += delta
-	if c.sortBytes > c.sortMax {
+// fewer), reserving from mem as the total grows.
+func (c *sortPager) holdSorted(delta int64) error {
+	c.bytes += delta
+	if c.bytes > c.maxBytes {
 		return errf("sort_too_large",
 			"the sort is not served by an index and needs more than its memory limit of %d bytes to hold skip %d + limit %d documents; create an index on the sort fields, page with the cursor instead of skip, or narrow the filter",
-			c.sortMax, c.skip, c.limit)
+			c.maxBytes, c.skip, c.limit)
 	}
-	if c.sortMem != nil && c.sortBytes > c.sortReserved {
-		step := max(int64(sortReserveStep), c.sortBytes-c.sortReserved)
-		if err := c.sortMem.Reserve(step); err != nil {
+	if c.mem != nil && c.bytes > c.reserved {
+		step := max(int64(sortReserveStep), c.bytes-c.reserved)
+		if err := c.mem.Reserve(step); err != nil {
 			return err
 		}
-		c.sortReserved += step
+		c.reserved += step
 	}
 	return nil
 }
