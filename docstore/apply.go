@@ -54,6 +54,11 @@ func (db *DB) write(ctx context.Context, col string, ops []*docOp) error {
 	defer unlock()
 	w := &writeBatch{db: db, c: c, col: col, b: b, indexes: indexes, ops: ops, uniqueAdded: map[string]string{}}
 	for i, op := range ops {
+		// An op may be long (a large document's update): nothing is
+		// written yet, so stopping here leaves nothing behind.
+		if err := ctxErr(ctx, "write"); err != nil {
+			return err
+		}
 		if err := w.stage(i, op); err != nil {
 			return err
 		}

@@ -247,3 +247,25 @@ func TestCancelledWriteCommitsNothing(t *testing.T) {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// TestScanLooksAtContextPerBytes: a scan of large documents looks at its
+// context every checkBytes of documents, not only every checkEvery keys.
+func TestScanLooksAtContextPerBytes(t *testing.T) {
+	db := openMem(t, nil)
+	bg := context.Background()
+	big := bytes.Repeat([]byte("x"), checkBytes/2+1)
+	for i := range 4 {
+		_, err := db.InsertOne(bg, "c", fmt.Appendf(nil, `{"_id":"d%d","s":"%s"}`, i, big), WriteOptions{})
+		require.NoError(t, err)
+	}
+	ctx, cancel := context.WithCancel(bg)
+	defer cancel()
+	cur, err := db.Find(ctx, "c", Query{})
+	require.NoError(t, err)
+	defer cur.Close()
+	require.True(t, cur.Next())
+	require.True(t, cur.Next()) // now past checkBytes
+	cancel()
+	require.False(t, cur.Next(), "the third large document was read after the cancellation")
+	require.ErrorIs(t, cur.Err(), context.Canceled)
+}

@@ -6,8 +6,13 @@ import (
 	"fmt"
 )
 
-// checkEvery is how many keys a scan reads between looks at its context.
-const checkEvery = 256
+// checkEvery is how many keys a scan reads between looks at its context,
+// and checkBytes how many bytes of documents (a few large documents take
+// as long to match as many small ones).
+const (
+	checkEvery = 256
+	checkBytes = 1 << 20
+)
 
 // ctxErr returns nil while ctx is live, else its error wrapped with what
 // stopped.

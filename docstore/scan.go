@@ -16,6 +16,7 @@ import (
 type source struct {
 	ctx   context.Context
 	keys  int // keys stepped over, for looking at ctx every checkEvery
+	bytes int // document bytes read since ctx was last looked at
 	db    *DB
 	snap  *storage.Snapshot
 	p     *plan
@@ -85,10 +86,13 @@ func (s *source) next(st *Explanation, parse bool) (*match, error) {
 // the resume position); false at the end or on an error (ctx's, once it
 // is done).
 func (s *source) step(ranges []keyRange) (bool, error) {
-	if s.keys%checkEvery == 0 {
+	// Large documents take long to match: look at ctx every checkBytes
+	// too.
+	if s.keys%checkEvery == 0 || s.bytes >= checkBytes {
 		if err := ctxErr(s.ctx, "scan of "+s.p.col); err != nil {
 			return false, err
 		}
+		s.bytes = 0
 	}
 	s.keys++
 	ok := s.it != nil && s.it.Next()
@@ -131,6 +135,7 @@ func (s *source) nextDoc(st *Explanation, parse bool) (*match, error) {
 		if err != nil {
 			return nil, err
 		}
+		s.bytes += len(js)
 		var doc jsondoc.Value
 		if parse && s.keep != nil {
 			// Parse only what the filter reads, and copy nothing for a
@@ -206,6 +211,7 @@ func (s *source) nextIndexed(st *Explanation, parse bool) (*match, error) {
 		if err != nil {
 			return nil, err
 		}
+		s.bytes += len(js)
 		var doc jsondoc.Value
 		if parse || multikey {
 			if doc, err = parseStored(s.p.col, id, js); err != nil {
