@@ -273,7 +273,7 @@ func TestCursorKeepsItsPlan(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "IXSCAN", ex.Plan)
 	tok = pageTok(t, db, Query{Filter: filter, Limit: 10})
-	require.NoError(t, db.DropIndex("c", "tags_1"))
+	require.NoError(t, db.DropIndex(context.Background(), "c", "tags_1"))
 	_, err = db.Find(context.Background(), "c", Query{Cursor: tok})
 	requireCode(t, err, "invalid_cursor")
 	// An index of the same name on other fields is another index.

@@ -66,7 +66,7 @@ func TestDistinct(t *testing.T) {
 		check("v", "", all)
 		check("v", `{}`, all)
 		check("v", `{"g":"x"}`, `[1,2]`)
-		require.NoError(t, db.DropIndex("c", spec.Name))
+		require.NoError(t, db.DropIndex(context.Background(), "c", spec.Name))
 	}
 	// Without any stored null, the index's null run is only missing fields.
 	require.NoError(t, db.CreateIndex(context.Background(), "c", IndexSpec{Name: "v_1", Fields: []IndexField{{Path: "v"}}}, nil))

@@ -669,9 +669,13 @@ func (db *DB) IndexInfos(col string) ([]IndexInfo, error) {
 	return out, nil
 }
 
-// DropIndex removes an index and its entries; a build of it stops.
-func (db *DB) DropIndex(col, name string) error {
+// DropIndex removes an index and its entries; a build of it stops. ctx
+// is looked at before the drop starts: once begun, it runs to its end.
+func (db *DB) DropIndex(ctx context.Context, col, name string) error {
 	if err := checkName("collection", col); err != nil {
+		return err
+	}
+	if err := ctxErr(ctx, "drop index"); err != nil {
 		return err
 	}
 	c := db.lockCollection(col, false)

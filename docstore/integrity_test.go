@@ -316,7 +316,7 @@ func TestDropIndexDuringBuild(t *testing.T) {
 	err := db.CreateIndex(context.Background(), "c", spec, func(int64) {
 		if !dropped {
 			dropped = true
-			dropErr = db.DropIndex("c", "k_1")
+			dropErr = db.DropIndex(context.Background(), "c", "k_1")
 		}
 	})
 	require.NoError(t, dropErr)

@@ -149,7 +149,7 @@ func (s *Server) dropIndex(w http.ResponseWriter, r *http.Request) {
 			Msg: "invalid index name " + quote(name) + ": must match ^[A-Za-z0-9_-]{1,64}$"})
 		return
 	}
-	if err := s.db.DropIndex(col, name); err != nil {
+	if err := s.db.DropIndex(r.Context(), col, name); err != nil {
 		s.writeError(w, r, err)
 		return
 	}

@@ -225,7 +225,7 @@ func (b *localBackend) listIndexes(ctx context.Context, col string) ([]api.Index
 }
 
 func (b *localBackend) dropIndex(ctx context.Context, col, name string) error {
-	return b.db.DropIndex(col, name)
+	return b.db.DropIndex(ctx, col, name)
 }
 
 func (b *localBackend) dump(ctx context.Context, w io.Writer) error {
