@@ -199,7 +199,7 @@ func insertAll(b *testing.B, r *result, db *docstore.DB, n int, label string) {
 	for lo := 0; lo < n; lo += 1000 {
 		bodies := benchBatch(lo, min(lo+1000, n), n)
 		var err error
-		r.timed(label, func() { _, err = db.InsertMany(benchCol, bodies) })
+		r.timed(label, func() { _, err = db.InsertMany(context.Background(), benchCol, bodies) })
 		if err != nil {
 			b.Fatalf("InsertMany [%d,%d): %v", lo, lo+len(bodies), err)
 		}
@@ -242,7 +242,7 @@ func getDataset(b *testing.B, n int) *dataset {
 		}
 		db := openBenchDB(b, ds.dir, storage.DurabilityNone)
 		for _, spec := range benchIndexes {
-			if err := db.CreateIndex(benchCol, spec, nil); err != nil {
+			if err := db.CreateIndex(context.Background(), benchCol, spec, nil); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -379,7 +379,7 @@ func (r *result) report(b *testing.B, unit string) {
 // runQuery runs q to the end of its page, checks its plan and result count,
 // and returns its explanation.
 func runQuery(b *testing.B, db *docstore.DB, q docstore.Query, plan string, want int) docstore.Explanation {
-	cur, err := db.Find(benchCol, q)
+	cur, err := db.Find(context.Background(), benchCol, q)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -441,7 +441,7 @@ func benchCollectionsSmall(b *testing.B, rewrites int) {
 			doc = append(doc, strings.Repeat("x", 1+(i/10)%2)...) // a new size each time
 			doc = append(doc, `"}`...)
 		}
-		if _, err := db.InsertOne(benchCol, doc, docstore.WriteOptions{}); err != nil {
+		if _, err := db.InsertOne(context.Background(), benchCol, doc, docstore.WriteOptions{}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -459,7 +459,7 @@ func benchInsertMany(b *testing.B, n int) {
 		}
 		db := openBenchDB(b, dir, storage.DurabilityGroup)
 		for _, spec := range benchIndexes {
-			if err := db.CreateIndex(benchCol, spec, nil); err != nil {
+			if err := db.CreateIndex(context.Background(), benchCol, spec, nil); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -506,7 +506,7 @@ func benchGet(b *testing.B, n, goroutines int) {
 				wg.Go(func() {
 					for range gets / goroutines {
 						id := benchID(rng.IntN(n))
-						doc, err := ds.db.Get(benchCol, id)
+						doc, err := ds.db.Get(context.Background(), benchCol, id)
 						if err != nil || len(doc.JSON) == 0 {
 							errs <- fmt.Errorf("get %s: %v", id, err)
 							return

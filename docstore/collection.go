@@ -1,6 +1,7 @@
 package docstore
 
 import (
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -78,14 +79,6 @@ type CollectionInfo struct {
 }
 
 func metaKey(col string) []byte { return keyenc.CollectionMetaKey(col) }
-
-func statsPrefix(col string) []byte {
-	return append([]byte{'s'}, keyenc.AppendString(nil, col)...)
-}
-
-func statsKey(col string, id uint64) []byte {
-	return binary.BigEndian.AppendUint64(statsPrefix(col), id)
-}
 
 func statsValue(docs, bytes int64) []byte {
 	b := binary.AppendVarint(nil, docs)
@@ -198,10 +191,10 @@ func (db *DB) removeOrphans() error {
 // noteStatsID keeps deltaSeq above every stats id on disk, so that a
 // restart with a clock set back never reuses (and so overwrites) a delta.
 func (db *DB) noteStatsID(key []byte) {
-	if len(key) < 8 {
+	id, ok := keyenc.StatsIDFromKey(key)
+	if !ok {
 		return
 	}
-	id := binary.BigEndian.Uint64(key[len(key)-8:])
 	for {
 		cur := db.deltaSeq.Load()
 		if id < cur || db.deltaSeq.CompareAndSwap(cur, id) {
@@ -291,7 +284,7 @@ func (db *DB) addStatsDelta(c *collection, b *storage.Batch, docs, bytes int64) 
 	if docs == 0 && bytes == 0 {
 		return
 	}
-	b.Put(statsKey(c.name, db.deltaSeq.Add(1)), statsValue(docs, bytes))
+	b.Put(keyenc.StatsKey(c.name, db.deltaSeq.Add(1)), statsValue(docs, bytes))
 }
 
 // afterWrite folds a collection's stats deltas every so many writes.
@@ -334,13 +327,13 @@ func (db *DB) foldStats(c *collection) error {
 	for _, k := range keys {
 		b.Delete(k)
 	}
-	b.Put(statsKey(c.name, 0), statsValue(docs, bytes))
+	b.Put(keyenc.StatsKey(c.name, 0), statsValue(docs, bytes))
 	return db.engine.Apply(b)
 }
 
 // readStats sums a collection's stats keys.
 func (db *DB) readStats(col string, wantKeys bool) (docs, bytes int64, keys [][]byte, err error) {
-	it := db.engine.NewIter(&storage.IterOptions{Prefix: statsPrefix(col)})
+	it := db.engine.NewIter(&storage.IterOptions{Prefix: keyenc.StatsPrefix(col)})
 	defer it.Close()
 	for ok := it.First(); ok; ok = it.Next() {
 		d, b, err := parseStats(it.Value())
@@ -390,9 +383,13 @@ func (db *DB) Stats(col string) (CollectionInfo, error) {
 // finishes: first the metadata loses the indexes, then the index entries
 // are deleted, then the documents, 1,000 per batch, each batch carrying
 // the count delta of what it deleted; last, one batch deletes the folded
-// stats and the metadata. Memory stays bounded.
-func (db *DB) DropCollection(col string) error {
+// stats and the metadata. Memory stays bounded. ctx is looked at before
+// the drop starts, not after: a drop that has begun runs to its end.
+func (db *DB) DropCollection(ctx context.Context, col string) error {
 	if err := checkName("collection", col); err != nil {
+		return err
+	}
+	if err := ctxErr(ctx, "drop collection"); err != nil {
 		return err
 	}
 	c := db.lockCollection(col, false)

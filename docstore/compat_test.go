@@ -2,6 +2,7 @@ package docstore
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io/fs"
@@ -69,34 +70,34 @@ func TestCompatWrite(t *testing.T) {
 	must := func(_ any, err error) { t.Helper(); require.NoError(t, err) }
 
 	// A compacted level: products with three indexes.
-	require.NoError(t, db.CreateIndex("products", IndexSpec{Name: "category", Fields: []IndexField{{Path: "category"}}}, nil))
-	require.NoError(t, db.CreateIndex("products", IndexSpec{Name: "cat_price", Fields: []IndexField{{Path: "category"}, {Path: "price", Desc: true}}}, nil))
-	require.NoError(t, db.CreateIndex("products", IndexSpec{Name: "tags", Fields: []IndexField{{Path: "tags"}}}, nil))
+	require.NoError(t, db.CreateIndex(context.Background(), "products", IndexSpec{Name: "category", Fields: []IndexField{{Path: "category"}}}, nil))
+	require.NoError(t, db.CreateIndex(context.Background(), "products", IndexSpec{Name: "cat_price", Fields: []IndexField{{Path: "category"}, {Path: "price", Desc: true}}}, nil))
+	require.NoError(t, db.CreateIndex(context.Background(), "products", IndexSpec{Name: "tags", Fields: []IndexField{{Path: "tags"}}}, nil))
 	for i := range 1500 {
-		must(db.InsertOne("products", []byte(compatProduct(i)), WriteOptions{}))
+		must(db.InsertOne(context.Background(), "products", []byte(compatProduct(i)), WriteOptions{}))
 	}
 	require.NoError(t, db.Engine().Compact())
 	// An L0 table: updates, replacements and deletes over the level.
 	for i := 0; i < 1500; i += 7 {
-		must(db.Update("products", fmt.Sprintf("p%05d", i), []byte(`{"$inc":{"price":3},"$set":{"dims.h":99}}`), WriteOptions{}))
+		must(db.Update(context.Background(), "products", fmt.Sprintf("p%05d", i), []byte(`{"$inc":{"price":3},"$set":{"dims.h":99}}`), WriteOptions{}))
 	}
 	for i := 3; i < 1500; i += 11 {
-		require.NoError(t, db.Delete("products", fmt.Sprintf("p%05d", i), WriteOptions{}))
+		require.NoError(t, db.Delete(context.Background(), "products", fmt.Sprintf("p%05d", i), WriteOptions{}))
 	}
 	require.NoError(t, db.Engine().Flush())
 	// The WAL: a second collection with a unique index, never flushed.
-	require.NoError(t, db.CreateIndex("orders", IndexSpec{Name: "ref", Fields: []IndexField{{Path: "ref"}}, Unique: true}, nil))
-	require.NoError(t, db.CreateIndex("orders", IndexSpec{Name: "customer_total", Fields: []IndexField{{Path: "customer"}, {Path: "total"}}}, nil))
+	require.NoError(t, db.CreateIndex(context.Background(), "orders", IndexSpec{Name: "ref", Fields: []IndexField{{Path: "ref"}}, Unique: true}, nil))
+	require.NoError(t, db.CreateIndex(context.Background(), "orders", IndexSpec{Name: "customer_total", Fields: []IndexField{{Path: "customer"}, {Path: "total"}}}, nil))
 	var batch [][]byte
 	for i := range 200 {
 		batch = append(batch, fmt.Appendf(nil, `{"_id":"o%04d","ref":"R-%04d","customer":"c%d","total":%d,"note":"ünïcødé \"quoted\" %d"}`, i, i, i%10, (i*53)%700, i))
 	}
-	must(db.InsertMany("orders", batch))
-	require.NoError(t, db.Delete("orders", "o0100", WriteOptions{}))
-	must(db.InsertOne("products", []byte(compatProduct(1500)), WriteOptions{}))
+	must(db.InsertMany(context.Background(), "orders", batch))
+	require.NoError(t, db.Delete(context.Background(), "orders", "o0100", WriteOptions{}))
+	must(db.InsertOne(context.Background(), "products", []byte(compatProduct(1500)), WriteOptions{}))
 
 	var dump bytes.Buffer
-	must(db.Dump(&dump))
+	must(db.Dump(context.Background(), &dump))
 	require.NoError(t, os.WriteFile(filepath.Join(out, "dump.ndjson"), dump.Bytes(), 0o644))
 	answers, _ := compatAnswers(t, db)
 	b, err := json.MarshalIndent(answers, "", "  ")
@@ -126,7 +127,7 @@ func compatAnswers(t *testing.T, db *DB) ([]compatAnswer, int) {
 	indexed := 0
 	for _, q := range compatQueries {
 		a := compatAnswer{Col: q.Col, Filter: q.Filter, Sort: q.Sort, IDs: []string{}}
-		cur, err := db.Find(q.Col, Query{Filter: []byte(q.Filter), Sort: []byte(q.Sort), Limit: 1000})
+		cur, err := db.Find(context.Background(), q.Col, Query{Filter: []byte(q.Filter), Sort: []byte(q.Sort), Limit: 1000})
 		require.NoError(t, err)
 		for cur.Next() {
 			a.IDs = append(a.IDs, cur.ID())
@@ -163,7 +164,7 @@ func TestCompat(t *testing.T) {
 			want, err := os.ReadFile(filepath.Join(v, "dump.ndjson"))
 			require.NoError(t, err)
 			var got bytes.Buffer
-			_, err = db.Dump(&got)
+			_, err = db.Dump(context.Background(), &got)
 			require.NoError(t, err)
 			require.Equal(t, string(want), got.String(), "the dump differs")
 
@@ -178,20 +179,20 @@ func TestCompat(t *testing.T) {
 			cols, err := db.Collections()
 			require.NoError(t, err)
 			for _, c := range cols {
-				n, err := db.Count(c.Name, nil)
+				n, err := db.Count(context.Background(), c.Name, nil)
 				require.NoError(t, err)
 				require.Equal(t, n, c.DocCount, "collection %s: stored count vs documents", c.Name)
 			}
 
 			// The old directory takes new writes and reopens.
-			_, err = db.InsertOne("orders", []byte(`{"_id":"new","ref":"R-NEW"}`), WriteOptions{})
+			_, err = db.InsertOne(context.Background(), "orders", []byte(`{"_id":"new","ref":"R-NEW"}`), WriteOptions{})
 			require.NoError(t, err)
-			_, err = db.InsertOne("orders", []byte(`{"_id":"dup","ref":"R-0042"}`), WriteOptions{})
+			_, err = db.InsertOne(context.Background(), "orders", []byte(`{"_id":"dup","ref":"R-0042"}`), WriteOptions{})
 			require.Error(t, err, "the unique index survives")
 			require.NoError(t, db.Close())
 			db, err = Open(dir, nil)
 			require.NoError(t, err)
-			_, err = db.Get("orders", "new")
+			_, err = db.Get(context.Background(), "orders", "new")
 			require.NoError(t, err)
 			require.NoError(t, db.Close())
 		})

@@ -139,3 +139,82 @@ func cursorAlone(q Query) bool {
 		strings.TrimSpace(q.SortString) == "" && len(bytes.TrimSpace(q.Projection)) == 0 &&
 		strings.TrimSpace(q.Fields) == ""
 }
+
+// NextToken returns a token that resumes the query after the last
+// document returned, or "" when no results remain. Call it after Next
+// returned false. The token carries the query (see cursorState): it alone
+// continues the query.
+func (c *Cursor) NextToken() string {
+	if !c.more || c.last == nil {
+		return ""
+	}
+	st := cursorState{Col: c.p.col, Filter: c.form.filter, Sort: c.form.sort, Proj: c.form.proj, Limit: c.limit, Plan: c.p.signature()}
+	c.pg.mark(&st, c.last)
+	return c.db.sealCursor(&st)
+}
+
+// sortFieldsOf copies the top-level fields a sort reads.
+func sortFieldsOf(doc jsondoc.Value, s *query.Sort) []byte {
+	var ms []jsondoc.Member
+	seen := map[string]bool{}
+	for _, f := range s.Fields() {
+		top := f.Path
+		if i := bytes.IndexByte([]byte(top), '.'); i >= 0 {
+			top = top[:i]
+		}
+		if seen[top] {
+			continue
+		}
+		seen[top] = true
+		if v, ok := doc.Field(top); ok {
+			ms = append(ms, jsondoc.Member{Key: top, Value: v})
+		}
+	}
+	return jsondoc.AppendJSON(nil, jsondoc.Object(ms))
+}
+
+// EndPageBefore ends the page before the current document, with which
+// the page of NextToken then starts: a server ends a page early so when it
+// has no memory for more. It reports false, and changes nothing, when the
+// current document is the page's first: a page is never empty.
+func (c *Cursor) EndPageBefore() bool {
+	if c.closed || c.err != nil || c.ended || c.returned < 2 {
+		return false
+	}
+	c.last, c.prev = c.prev, nil
+	c.returned--
+	c.stats.NReturned--
+	c.more, c.ended = true, true
+	c.cur, c.curID = nil, ""
+	return true
+}
+
+// Doc returns the current document's JSON (projected).
+func (c *Cursor) Doc() []byte { return c.cur }
+
+// ID returns the current document's _id.
+func (c *Cursor) ID() string { return c.curID }
+
+// Err returns the error that stopped the cursor.
+func (c *Cursor) Err() error { return c.err }
+
+// Explain returns the plan and the work done so far.
+func (c *Cursor) Explain() Explanation { return c.stats }
+
+// Close releases the cursor's snapshot and iterators.
+func (c *Cursor) Close() error {
+	if c.closed {
+		return nil
+	}
+	c.closed = true
+	if c.m.src != nil {
+		if err := c.m.src.close(); err != nil && c.err == nil {
+			c.err = err
+		}
+	}
+	if c.snap != nil {
+		_ = c.snap.Close()
+	}
+	c.pg.close()
+	return c.err
+}

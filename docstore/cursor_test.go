@@ -1,6 +1,7 @@
 package docstore
 
 import (
+	"context"
 	"encoding/base64"
 	"fmt"
 	"slices"
@@ -19,7 +20,7 @@ func pageAll(t *testing.T, db *DB, col string, q Query, alone bool) []string {
 	next := q
 	for pages := 0; ; pages++ {
 		require.Less(t, pages, 100000, "paging does not end")
-		cur, err := db.Find(col, next)
+		cur, err := db.Find(context.Background(), col, next)
 		require.NoError(t, err, "page %d of %s", pages, q.Filter)
 		for cur.Next() {
 			ids = append(ids, cur.ID())
@@ -48,14 +49,14 @@ func TestMultikeyPagingReturnsEachDocumentOnce(t *testing.T) {
 	for i := range 1500 {
 		docs = append(docs, fmt.Appendf(nil, `{"_id":"d%04d","tags":["blue","red"]}`, i))
 		if len(docs) == 500 {
-			_, err := db.InsertMany("c", docs)
+			_, err := db.InsertMany(context.Background(), "c", docs)
 			require.NoError(t, err)
 			docs = docs[:0]
 		}
 	}
 	spec, err := ParseIndexSpec([]byte(`{"fields":["tags"]}`))
 	require.NoError(t, err)
-	require.NoError(t, db.CreateIndex("c", spec, nil))
+	require.NoError(t, db.CreateIndex(context.Background(), "c", spec, nil))
 
 	for _, filter := range []string{
 		`{"tags":{"$gte":"blue"}}`,
@@ -65,7 +66,7 @@ func TestMultikeyPagingReturnsEachDocumentOnce(t *testing.T) {
 	} {
 		for _, limit := range []int{0, 100, 333} {
 			t.Run(fmt.Sprintf("%s/limit=%d", filter, limit), func(t *testing.T) {
-				ex, err := db.Explain("c", Query{Filter: []byte(filter), Limit: limit})
+				ex, err := db.Explain(context.Background(), "c", Query{Filter: []byte(filter), Limit: limit})
 				require.NoError(t, err)
 				if !strings.Contains(filter, "$or") {
 					require.Equal(t, "IXSCAN", ex.Plan)
@@ -81,7 +82,7 @@ func TestMultikeyPagingReturnsEachDocumentOnce(t *testing.T) {
 					q := Query{Filter: []byte(filter), Limit: limit, Sort: []byte(`{"_id":1}`)}
 					require.True(t, slices.Equal(sorted, pageAll(t, db, "c", q, false)), "sorted by _id")
 				}
-				n, err := db.Count("c", []byte(filter))
+				n, err := db.Count(context.Background(), "c", []byte(filter))
 				require.NoError(t, err)
 				require.EqualValues(t, 1500, n)
 			})
@@ -95,12 +96,12 @@ func TestMultikeyPagingReturnsEachDocumentOnce(t *testing.T) {
 func TestCursorAloneContinuesItsQuery(t *testing.T) {
 	db := openMem(t, nil)
 	for i := range 50 {
-		_, err := db.InsertOne("c", fmt.Appendf(nil, `{"_id":"d%02d","age":%d,"name":"n%02d","tags":["x","y"]}`, i, i%9, (i*7)%50), WriteOptions{})
+		_, err := db.InsertOne(context.Background(), "c", fmt.Appendf(nil, `{"_id":"d%02d","age":%d,"name":"n%02d","tags":["x","y"]}`, i, i%9, (i*7)%50), WriteOptions{})
 		require.NoError(t, err)
 	}
 	spec, err := ParseIndexSpec([]byte(`{"fields":["tags"]}`))
 	require.NoError(t, err)
-	require.NoError(t, db.CreateIndex("c", spec, nil))
+	require.NoError(t, db.CreateIndex(context.Background(), "c", spec, nil))
 	for _, q := range []Query{
 		{Limit: 7},
 		{Filter: []byte(`{"age":{"$gte":3}}`), Limit: 4},
@@ -115,7 +116,7 @@ func TestCursorAloneContinuesItsQuery(t *testing.T) {
 	}
 
 	// The first page of {"sort":{"age":-1}}.
-	cur, err := db.Find("c", Query{Sort: []byte(`{"age":-1}`), Limit: 5})
+	cur, err := db.Find(context.Background(), "c", Query{Sort: []byte(`{"age":-1}`), Limit: 5})
 	require.NoError(t, err)
 	for cur.Next() {
 	}
@@ -124,7 +125,7 @@ func TestCursorAloneContinuesItsQuery(t *testing.T) {
 	require.NotEmpty(t, tok)
 
 	// A cursor alone pages at the size of its first page.
-	cur, err = db.Find("c", Query{Cursor: tok})
+	cur, err = db.Find(context.Background(), "c", Query{Cursor: tok})
 	require.NoError(t, err)
 	n := 0
 	for cur.Next() {
@@ -139,13 +140,13 @@ func TestCursorAloneContinuesItsQuery(t *testing.T) {
 		{SortString: "-age", Cursor: tok},
 		{Filter: []byte(`{}`), Sort: []byte(`{"age":-1}`), Cursor: tok, Limit: 2},
 	} {
-		cur, err := db.Find("c", q)
+		cur, err := db.Find(context.Background(), "c", q)
 		require.NoError(t, err, "%+v", q)
 		require.NoError(t, cur.Close())
 	}
 
 	// Another query, or another collection, is refused.
-	_, err = db.InsertOne("other", []byte(`{"_id":"x"}`), WriteOptions{})
+	_, err = db.InsertOne(context.Background(), "other", []byte(`{"_id":"x"}`), WriteOptions{})
 	require.NoError(t, err)
 	for _, c := range []struct {
 		col string
@@ -158,7 +159,7 @@ func TestCursorAloneContinuesItsQuery(t *testing.T) {
 		{"c", Query{Sort: []byte(`{"age":-1}`), Fields: "name", Cursor: tok}},
 		{"other", Query{Cursor: tok}},
 	} {
-		_, err := db.Find(c.col, c.q)
+		_, err := db.Find(context.Background(), c.col, c.q)
 		requireCode(t, err, "invalid_cursor")
 	}
 }
@@ -169,11 +170,11 @@ func TestCursorAloneContinuesItsQuery(t *testing.T) {
 func TestCursorTamperedOrTruncated(t *testing.T) {
 	db := openMem(t, nil)
 	for i := range 20 {
-		_, err := db.InsertOne("c", fmt.Appendf(nil, `{"_id":"secret%02d","age":%d}`, i, i), WriteOptions{})
+		_, err := db.InsertOne(context.Background(), "c", fmt.Appendf(nil, `{"_id":"secret%02d","age":%d}`, i, i), WriteOptions{})
 		require.NoError(t, err)
 	}
 	for _, q := range []Query{{Limit: 3}, {Sort: []byte(`{"age":-1}`), Limit: 3}} {
-		cur, err := db.Find("c", q)
+		cur, err := db.Find(context.Background(), "c", q)
 		require.NoError(t, err)
 		for cur.Next() {
 		}
@@ -197,7 +198,7 @@ func TestCursorTamperedOrTruncated(t *testing.T) {
 			if b == "" {
 				continue // no cursor: a first page
 			}
-			_, err := db.Find("c", Query{Cursor: b, Limit: q.Limit, Sort: q.Sort})
+			_, err := db.Find(context.Background(), "c", Query{Cursor: b, Limit: q.Limit, Sort: q.Sort})
 			requireCode(t, err, "invalid_cursor")
 			require.NotContains(t, err.Error(), "secret", "the message echoes the cursor's content")
 			require.NotContains(t, err.Error(), "age", "the message echoes the cursor's content")
@@ -207,21 +208,21 @@ func TestCursorTamperedOrTruncated(t *testing.T) {
 	// A cursor from another database (or from before a restart) is
 	// refused: the key that signs cursors is the database's own.
 	other := openMem(t, nil)
-	cur, err := other.Find("c", Query{Limit: 3})
+	cur, err := other.Find(context.Background(), "c", Query{Limit: 3})
 	require.NoError(t, err)
 	for cur.Next() {
 	}
 	require.NoError(t, cur.Close())
-	_, err = other.InsertOne("c", []byte(`{"_id":"x"}`), WriteOptions{})
+	_, err = other.InsertOne(context.Background(), "c", []byte(`{"_id":"x"}`), WriteOptions{})
 	require.NoError(t, err)
 	tok := pageTok(t, db, Query{Limit: 3})
-	_, err = other.Find("c", Query{Cursor: tok})
+	_, err = other.Find(context.Background(), "c", Query{Cursor: tok})
 	requireCode(t, err, "invalid_cursor")
 }
 
 func pageTok(t *testing.T, db *DB, q Query) string {
 	t.Helper()
-	cur, err := db.Find("c", q)
+	cur, err := db.Find(context.Background(), "c", q)
 	require.NoError(t, err)
 	for cur.Next() {
 	}
@@ -244,7 +245,7 @@ func requireCode(t *testing.T, err error, code string) {
 func TestCursorKeepsItsPlan(t *testing.T) {
 	db := openMem(t, nil)
 	for i := range 30 {
-		_, err := db.InsertOne("c", fmt.Appendf(nil, `{"_id":"d%02d","tags":["t%d","t%d"],"age":%d}`, i, i%4, (i+1)%4, i%5), WriteOptions{})
+		_, err := db.InsertOne(context.Background(), "c", fmt.Appendf(nil, `{"_id":"d%02d","tags":["t%d","t%d"],"age":%d}`, i, i%4, (i+1)%4, i%5), WriteOptions{})
 		require.NoError(t, err)
 	}
 	filter := []byte(`{"tags":{"$gte":"t1"}}`)
@@ -253,7 +254,7 @@ func TestCursorKeepsItsPlan(t *testing.T) {
 
 	// A collection scan, then an index appears: the cursor goes on
 	// scanning, and every document still comes once.
-	cur, err := db.Find("c", Query{Filter: filter, Limit: 10})
+	cur, err := db.Find(context.Background(), "c", Query{Filter: filter, Limit: 10})
 	require.NoError(t, err)
 	var got []string
 	for cur.Next() {
@@ -263,22 +264,22 @@ func TestCursorKeepsItsPlan(t *testing.T) {
 	require.NoError(t, cur.Close())
 	spec, err := ParseIndexSpec([]byte(`{"name":"tags_1","fields":["tags"]}`))
 	require.NoError(t, err)
-	require.NoError(t, db.CreateIndex("c", spec, nil))
+	require.NoError(t, db.CreateIndex(context.Background(), "c", spec, nil))
 	got = append(got, pageAll(t, db, "c", Query{Cursor: tok}, true)...)
 	require.Equal(t, want, got)
 
 	// An index scan whose index is dropped: refused, not a wrong page.
-	ex, err := db.Explain("c", Query{Filter: filter})
+	ex, err := db.Explain(context.Background(), "c", Query{Filter: filter})
 	require.NoError(t, err)
 	require.Equal(t, "IXSCAN", ex.Plan)
 	tok = pageTok(t, db, Query{Filter: filter, Limit: 10})
-	require.NoError(t, db.DropIndex("c", "tags_1"))
-	_, err = db.Find("c", Query{Cursor: tok})
+	require.NoError(t, db.DropIndex(context.Background(), "c", "tags_1"))
+	_, err = db.Find(context.Background(), "c", Query{Cursor: tok})
 	requireCode(t, err, "invalid_cursor")
 	// An index of the same name on other fields is another index.
 	spec, err = ParseIndexSpec([]byte(`{"name":"tags_1","fields":["age"]}`))
 	require.NoError(t, err)
-	require.NoError(t, db.CreateIndex("c", spec, nil))
-	_, err = db.Find("c", Query{Cursor: tok})
+	require.NoError(t, db.CreateIndex(context.Background(), "c", spec, nil))
+	_, err = db.Find(context.Background(), "c", Query{Cursor: tok})
 	requireCode(t, err, "invalid_cursor")
 }

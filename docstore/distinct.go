@@ -2,6 +2,7 @@ package docstore
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -35,7 +36,7 @@ const distinctValueOverhead = 64
 //
 // Memory is bounded by Options.MaxDistinctBytes: when the distinct values
 // need more, Distinct fails with code distinct_too_large.
-func (db *DB) Distinct(col, field string, filter []byte) ([]json.RawMessage, error) {
+func (db *DB) Distinct(ctx context.Context, col, field string, filter []byte) ([]json.RawMessage, error) {
 	if err := checkName("collection", col); err != nil {
 		return nil, err
 	}
@@ -60,9 +61,9 @@ func (db *DB) Distinct(col, field string, filter []byte) ([]json.RawMessage, err
 	snap := db.engine.NewSnapshot()
 	defer snap.Close()
 	if ix := distinctIndex(c, field); ix != nil && isEmptyFilter(filter) {
-		err = db.distinctFromIndex(snap, col, ix, set)
+		err = db.distinctFromIndex(ctx, snap, col, ix, set)
 	} else {
-		err = db.distinctFromScan(snap, c, col, f, set)
+		err = db.distinctFromScan(ctx, snap, c, col, f, set)
 	}
 	if err != nil {
 		return nil, err
@@ -121,9 +122,9 @@ func distinctIndex(c *collection, field string) *index {
 	return nil
 }
 
-func (db *DB) distinctFromScan(snap *storage.Snapshot, c *collection, col string, f *query.Filter, set *distinctSet) error {
+func (db *DB) distinctFromScan(ctx context.Context, snap *storage.Snapshot, c *collection, col string, f *query.Filter, set *distinctSet) error {
 	p := db.makePlan(c, col, f, nil)
-	src := newSource(db, snap, p, nil)
+	src := newSource(ctx, db, snap, p, nil)
 	defer src.close()
 	top, _, _ := strings.Cut(set.field, ".")
 	reads := filterOnly(f)
@@ -150,10 +151,16 @@ func (db *DB) distinctFromScan(snap *storage.Snapshot, c *collection, col string
 // distinctFromIndex reads the first value of each run of index keys that
 // share it, seeking past the run. A null run also holds the documents
 // without the field; it counts only when one of them holds a null.
-func (db *DB) distinctFromIndex(snap *storage.Snapshot, col string, ix *index, set *distinctSet) error {
+func (db *DB) distinctFromIndex(ctx context.Context, snap *storage.Snapshot, col string, ix *index, set *distinctSet) error {
 	it := snap.NewIter(&storage.IterOptions{LowerBound: ix.prefix, UpperBound: keyenc.PrefixEnd(ix.prefix)})
 	var enc []byte
-	for ok := it.First(); ok; {
+	for ok, n := it.First(), 0; ok; n++ {
+		if n%checkEvery == 0 {
+			if err := ctxErr(ctx, "distinct"); err != nil {
+				_ = it.Close()
+				return err
+			}
+		}
 		key := it.Key()
 		rest := key[len(ix.prefix):]
 		decode := keyenc.DecodeValue

@@ -1,6 +1,7 @@
 package docstore
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -38,13 +39,13 @@ func TestDistinct(t *testing.T) {
 		`{"_id":"11","v":12345678901234567891,"g":"z"}`,
 	}
 	for _, d := range docs {
-		_, err := db.InsertOne("c", []byte(d), WriteOptions{})
+		_, err := db.InsertOne(context.Background(), "c", []byte(d), WriteOptions{})
 		require.NoError(t, err)
 	}
 	const all = `[null,1,2,3,12345678901234567891,"a","b",{"k":1},[1,2],true]`
 	check := func(field, filter, want string) {
 		t.Helper()
-		vals, err := db.Distinct("c", field, []byte(filter))
+		vals, err := db.Distinct(context.Background(), "c", field, []byte(filter))
 		require.NoError(t, err)
 		require.Equal(t, want, distinctJSON(t, vals), "distinct %s %s", field, filter)
 	}
@@ -60,27 +61,27 @@ func TestDistinct(t *testing.T) {
 		{Name: "v_1", Fields: []IndexField{{Path: "v"}}},
 		{Name: "v_-1_g_1", Fields: []IndexField{{Path: "v", Desc: true}, {Path: "g"}}},
 	} {
-		require.NoError(t, db.CreateIndex("c", spec, nil))
+		require.NoError(t, db.CreateIndex(context.Background(), "c", spec, nil))
 		require.NotNil(t, distinctIndex(db.getCollection("c"), "v"))
 		check("v", "", all)
 		check("v", `{}`, all)
 		check("v", `{"g":"x"}`, `[1,2]`)
-		require.NoError(t, db.DropIndex("c", spec.Name))
+		require.NoError(t, db.DropIndex(context.Background(), "c", spec.Name))
 	}
 	// Without any stored null, the index's null run is only missing fields.
-	require.NoError(t, db.CreateIndex("c", IndexSpec{Name: "v_1", Fields: []IndexField{{Path: "v"}}}, nil))
-	require.NoError(t, db.Delete("c", "7", WriteOptions{}))
+	require.NoError(t, db.CreateIndex(context.Background(), "c", IndexSpec{Name: "v_1", Fields: []IndexField{{Path: "v"}}}, nil))
+	require.NoError(t, db.Delete(context.Background(), "c", "7", WriteOptions{}))
 	check("v", "", strings.Replace(all, "null,", "", 1))
 
-	_, err := db.Distinct("c", "", nil)
+	_, err := db.Distinct(context.Background(), "c", "", nil)
 	require.Equal(t, "invalid_query", errCode(err))
-	_, err = db.Distinct("c", "a..b", nil)
+	_, err = db.Distinct(context.Background(), "c", "a..b", nil)
 	require.Equal(t, "invalid_query", errCode(err))
-	_, err = db.Distinct("c", "a.$x", nil)
+	_, err = db.Distinct(context.Background(), "c", "a.$x", nil)
 	require.Equal(t, "invalid_query", errCode(err))
-	_, err = db.Distinct("c", "v", []byte(`{"v":{"$bad":1}}`))
+	_, err = db.Distinct(context.Background(), "c", "v", []byte(`{"v":{"$bad":1}}`))
 	require.Equal(t, "invalid_query", errCode(err))
-	vals, err := db.Distinct("missing", "v", nil)
+	vals, err := db.Distinct(context.Background(), "missing", "v", nil)
 	require.NoError(t, err)
 	require.Empty(t, vals)
 }
@@ -93,17 +94,17 @@ func TestDistinctLimit(t *testing.T) {
 	for i := range 300 {
 		batch = append(batch, []byte(fmt.Sprintf(`{"_id":"%d","v":"value-%05d","same":1}`, i, i)))
 	}
-	_, err := db.InsertMany("c", batch)
+	_, err := db.InsertMany(context.Background(), "c", batch)
 	require.NoError(t, err)
-	_, err = db.Distinct("c", "v", nil)
+	_, err = db.Distinct(context.Background(), "c", "v", nil)
 	require.Equal(t, "distinct_too_large", errCode(err), "%v", err)
-	vals, err := db.Distinct("c", "same", nil)
+	vals, err := db.Distinct(context.Background(), "c", "same", nil)
 	require.NoError(t, err)
 	require.Equal(t, `[1]`, distinctJSON(t, vals))
-	require.NoError(t, db.CreateIndex("c", IndexSpec{Name: "v_1", Fields: []IndexField{{Path: "v"}}}, nil))
-	_, err = db.Distinct("c", "v", nil)
+	require.NoError(t, db.CreateIndex(context.Background(), "c", IndexSpec{Name: "v_1", Fields: []IndexField{{Path: "v"}}}, nil))
+	_, err = db.Distinct(context.Background(), "c", "v", nil)
 	require.Equal(t, "distinct_too_large", errCode(err), "%v", err)
-	vals, err = db.Distinct("c", "v", []byte(`{"v":{"$lt":"value-00003"}}`))
+	vals, err = db.Distinct(context.Background(), "c", "v", []byte(`{"v":{"$lt":"value-00003"}}`))
 	require.NoError(t, err)
 	require.Equal(t, `["value-00000","value-00001","value-00002"]`, distinctJSON(t, vals))
 }
@@ -116,7 +117,7 @@ func TestDistinctModel(t *testing.T) {
 	var docs []jsondoc.Value
 	for i := range 400 {
 		js := randDoc(rng, fmt.Sprintf("d%03d", i))
-		_, err := db.InsertOne("m", []byte(js), WriteOptions{})
+		_, err := db.InsertOne(context.Background(), "m", []byte(js), WriteOptions{})
 		require.NoError(t, err)
 		v, err := jsondoc.Parse([]byte(js), jsondoc.Limits{})
 		require.NoError(t, err)
@@ -146,7 +147,7 @@ func TestDistinctModel(t *testing.T) {
 	run := func() {
 		for _, field := range fields {
 			for _, filter := range filters {
-				vals, err := db.Distinct("m", field, []byte(filter))
+				vals, err := db.Distinct(context.Background(), "m", field, []byte(filter))
 				require.NoError(t, err)
 				require.Equal(t, model(field, filter), distinctJSON(t, vals), "distinct %s %s", field, filter)
 			}
@@ -154,7 +155,7 @@ func TestDistinctModel(t *testing.T) {
 	}
 	run()
 	for _, field := range fields[:6] {
-		require.NoError(t, db.CreateIndex("m", IndexSpec{Name: strings.ReplaceAll(field, ".", "_"), Fields: []IndexField{{Path: field}}}, nil))
+		require.NoError(t, db.CreateIndex(context.Background(), "m", IndexSpec{Name: strings.ReplaceAll(field, ".", "_"), Fields: []IndexField{{Path: field}}}, nil))
 	}
 	run()
 }

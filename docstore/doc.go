@@ -7,9 +7,9 @@
 // # Basics
 //
 //	db, err := docstore.Open("data/MiniDBGo", nil)
-//	res, err := db.InsertOne("users", []byte(`{"name":"Ada","age":36}`), docstore.WriteOptions{})
-//	doc, err := db.Get("users", res.ID)
-//	cur, err := db.Find("users", docstore.Query{Filter: []byte(`{"age":{"$gte":18}}`)})
+//	res, err := db.InsertOne(ctx, "users", []byte(`{"name":"Ada","age":36}`), docstore.WriteOptions{})
+//	doc, err := db.Get(ctx, "users", res.ID)
+//	cur, err := db.Find(ctx, "users", docstore.Query{Filter: []byte(`{"age":{"$gte":18}}`)})
 //
 // # Guarantees
 //
@@ -36,6 +36,27 @@
 // a sort no index provides, by skip+limit documents), never by the
 // collection. Cursor tokens resume a query after the last document of a
 // page.
+//
+// # Cancellation
+//
+// Every method that reads or writes takes a context.Context first. A scan
+// (Find's cursor, Count, Distinct, UpdateMany, DeleteMany, an index
+// backfill, Dump, Export) looks at it every few hundred keys; a write looks
+// at it before it commits. A call whose context ends returns the
+// context's error wrapped (errors.Is(err, context.Canceled) or
+// context.DeadlineExceeded holds) and leaves nothing half-written:
+//
+//   - a single-document write or an InsertMany batch commits entirely or
+//     not at all;
+//   - UpdateMany and DeleteMany write the matching documents in batches
+//     of up to 256, each batch atomically: when cancelled, the
+//     batches committed before the cancellation stay written, none after
+//     it is started, and no document is ever partly updated;
+//   - a cancelled CreateIndex removes the index it was building;
+//   - Restore and Import stop between batches (the batches before stay
+//     written, as after a bad line);
+//   - DropCollection looks at its context only before it starts: once
+//     it deletes anything it runs to the end.
 //
 // # Keyspace
 //

@@ -3,6 +3,7 @@ package docstore
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -32,7 +33,7 @@ type DumpStats struct {
 
 // Dump writes every collection, from one consistent snapshot, as NDJSON.
 // Memory is bounded by one document whatever the database's size.
-func (db *DB) Dump(w io.Writer) (DumpStats, error) {
+func (db *DB) Dump(ctx context.Context, w io.Writer) (DumpStats, error) {
 	snap := db.engine.NewSnapshot()
 	defer snap.Close()
 	bw := bufio.NewWriterSize(w, 64<<10)
@@ -45,6 +46,10 @@ func (db *DB) Dump(w io.Writer) (DumpStats, error) {
 	}
 	var cols []colMeta
 	for ok := it.First(); ok; ok = it.Next() {
+		if err := ctxErr(ctx, "dump"); err != nil {
+			it.Close()
+			return st, err
+		}
 		name, _, err := keyenc.DecodeString(it.Key()[1:])
 		if err != nil {
 			it.Close()
@@ -98,6 +103,12 @@ func (db *DB) Dump(w io.Writer) (DumpStats, error) {
 			}
 		}
 		for ; ok; ok = dit.Next() {
+			if st.Documents%checkEvery == 0 {
+				if err := ctxErr(ctx, "dump"); err != nil {
+					dit.Close()
+					return st, err
+				}
+			}
 			_, js, err := decodeStored(dit.Value())
 			if err == nil {
 				err = emit(colJSON, "doc", js)
@@ -119,7 +130,7 @@ func (db *DB) Dump(w io.Writer) (DumpStats, error) {
 // batches, indexes created. Objects may be separated by newlines or not.
 // A bad object stops the restore with an Error whose Index is the 1-based
 // line it starts on; objects before it are stored.
-func (db *DB) Restore(r io.Reader) (DumpStats, error) {
+func (db *DB) Restore(ctx context.Context, r io.Reader) (DumpStats, error) {
 	var st DumpStats
 	lr := newValueReader(r, db.opts.MaxDocumentBytes+4096)
 	seenCols := map[string]bool{}
@@ -130,7 +141,7 @@ func (db *DB) Restore(r io.Reader) (DumpStats, error) {
 		if len(pending) == 0 {
 			return nil
 		}
-		if _, err := db.upsertMany(pendingCol, pending); err != nil {
+		if _, err := db.upsertMany(ctx, pendingCol, pending); err != nil {
 			return err
 		}
 		st.Documents += int64(len(pending))
@@ -141,6 +152,9 @@ func (db *DB) Restore(r io.Reader) (DumpStats, error) {
 		line, n, err := lr.next()
 		if err == io.EOF {
 			break
+		}
+		if isCtxErr(err) {
+			return st, err
 		}
 		if err != nil {
 			return st, &Error{Code: "bad_request", Index: n, Msg: fmt.Sprintf("line %d: %v", n, err), Err: err}
@@ -167,7 +181,7 @@ func (db *DB) Restore(r io.Reader) (DumpStats, error) {
 			if err != nil {
 				return st, lineError(n, err)
 			}
-			if err := db.CreateIndex(col, spec, nil); err != nil {
+			if err := db.CreateIndex(ctx, col, spec, nil); err != nil {
 				return st, lineError(n, err)
 			}
 			st.Indexes++
@@ -219,6 +233,9 @@ func indexSpecBody(v jsondoc.Value) []byte {
 }
 
 func lineError(n int, err error) error {
+	if isCtxErr(err) {
+		return err // the caller's context ended: not the line's fault
+	}
 	var e *Error
 	if errors.As(err, &e) {
 		return &Error{Code: e.Code, Index: n, Msg: fmt.Sprintf("line %d: %s", n, e.Msg), Err: err}
@@ -228,7 +245,7 @@ func lineError(n int, err error) error {
 
 // upsertMany is InsertMany without the create-only duplicate check:
 // later lines with the same _id win.
-func (db *DB) upsertMany(col string, bodies [][]byte) ([]WriteResult, error) {
+func (db *DB) upsertMany(ctx context.Context, col string, bodies [][]byte) ([]WriteResult, error) {
 	// Keep the last version of each _id within the chunk.
 	ids := make(map[string]int, len(bodies))
 	var keep [][]byte
@@ -247,11 +264,11 @@ func (db *DB) upsertMany(col string, bodies [][]byte) ([]WriteResult, error) {
 		}
 		keep = append(keep, b)
 	}
-	return db.InsertMany(col, keep)
+	return db.InsertMany(ctx, col, keep)
 }
 
 // Export writes one collection's documents as NDJSON, from a snapshot.
-func (db *DB) Export(col string, w io.Writer) (int64, error) {
+func (db *DB) Export(ctx context.Context, col string, w io.Writer) (int64, error) {
 	if err := checkName("collection", col); err != nil {
 		return 0, err
 	}
@@ -264,6 +281,12 @@ func (db *DB) Export(col string, w io.Writer) (int64, error) {
 	it := snap.NewIter(&storage.IterOptions{Prefix: keyenc.DocPrefix(col)})
 	var n int64
 	for ok := it.First(); ok; ok = it.Next() {
+		if n%checkEvery == 0 {
+			if err := ctxErr(ctx, "export"); err != nil {
+				it.Close()
+				return n, err
+			}
+		}
 		_, js, err := decodeStored(it.Value())
 		if err != nil {
 			it.Close()
@@ -292,7 +315,7 @@ const streamBatchBytes = 1 << 20
 
 // Import reads NDJSON documents into a collection (upserting), in batches.
 // A bad line stops it with an Error whose Index is the line number.
-func (db *DB) Import(col string, r io.Reader) (int64, error) {
+func (db *DB) Import(ctx context.Context, col string, r io.Reader) (int64, error) {
 	if err := checkName("collection", col); err != nil {
 		return 0, err
 	}
@@ -305,7 +328,7 @@ func (db *DB) Import(col string, r io.Reader) (int64, error) {
 		if len(pending) == 0 {
 			return nil
 		}
-		if _, err := db.upsertMany(col, pending); err != nil {
+		if _, err := db.upsertMany(ctx, col, pending); err != nil {
 			var e *Error
 			if errors.As(err, &e) && e.Index >= 0 {
 				return lineError(firstLine+e.Index, err)
@@ -320,6 +343,9 @@ func (db *DB) Import(col string, r io.Reader) (int64, error) {
 		line, ln, err := lr.next()
 		if err == io.EOF {
 			break
+		}
+		if isCtxErr(err) {
+			return n, err
 		}
 		if err != nil {
 			code := "bad_request"

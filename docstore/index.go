@@ -2,6 +2,7 @@ package docstore
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -304,12 +305,17 @@ func ParseIndexSpec(body []byte) (IndexSpec, error) {
 // Creating an index that exists with the same fields returns at once, or,
 // when that index is still building, waits for its build and returns its
 // outcome. A unique index whose documents hold duplicates fails with
-// ErrUniqueViolation and is removed.
-func (db *DB) CreateIndex(col string, spec IndexSpec, progress func(done int64)) error {
+// ErrUniqueViolation and is removed, and so is one whose build ctx
+// cancels (CreateIndex then returns ctx's error; waiting for another
+// call's build does not look at ctx).
+func (db *DB) CreateIndex(ctx context.Context, col string, spec IndexSpec, progress func(done int64)) error {
 	if err := checkName("collection", col); err != nil {
 		return err
 	}
 	if err := checkName("index", spec.Name); err != nil {
+		return err
+	}
+	if err := ctxErr(ctx, "index build"); err != nil {
 		return err
 	}
 	c := db.lockCollection(col, true)
@@ -351,7 +357,7 @@ func (db *DB) CreateIndex(col string, spec IndexSpec, progress func(done int64))
 	}
 	c.persisted.Store(true)
 	c.ddl.Unlock()
-	err := db.runBuild(c, ix, progress)
+	err := db.runBuild(ctx, c, ix, progress)
 	ix.build.finish(err)
 	return err
 }
@@ -359,8 +365,8 @@ func (db *DB) CreateIndex(col string, spec IndexSpec, progress func(done int64))
 // runBuild backfills a building index and makes it ready. A build that
 // fails removes the index (but one the DB's closing stops is resumed at
 // the next open). The caller finishes ix.build with the outcome.
-func (db *DB) runBuild(c *collection, ix *index, progress func(int64)) error {
-	err := db.backfill(c, ix, progress)
+func (db *DB) runBuild(ctx context.Context, c *collection, ix *index, progress func(int64)) error {
+	err := db.backfill(ctx, c, ix, progress)
 	if err == nil {
 		err = db.finishBuild(c, ix)
 	}
@@ -390,7 +396,7 @@ func (db *DB) resumeBuilds() {
 		defer db.bg.Done()
 		for _, p := range pending {
 			log.Info("resuming an interrupted index build", "collection", p.c.name, "index", p.ix.spec.Name)
-			err := db.runBuild(p.c, p.ix, nil)
+			err := db.runBuild(context.Background(), p.c, p.ix, nil)
 			switch {
 			case err == nil:
 				log.Info("index built", "collection", p.c.name, "index", p.ix.spec.Name, "documents", p.ix.build.indexed.Load())
@@ -504,7 +510,7 @@ func (db *DB) removeIndexFromMemory(c *collection, name string) {
 // lock and indexed as it is now. A resumed build starts over: entries of
 // the interrupted one are right (each was written with its document, or
 // from it under its lock), and indexing a document twice is harmless.
-func (db *DB) backfill(c *collection, ix *index, progress func(int64)) error {
+func (db *DB) backfill(ctx context.Context, c *collection, ix *index, progress func(int64)) error {
 	var last []byte
 	var done int64
 	prefix := keyenc.DocPrefix(c.name)
@@ -538,7 +544,12 @@ func (db *DB) backfill(c *collection, ix *index, progress func(int64)) error {
 		if len(ids) == 0 {
 			return nil
 		}
-		for _, id := range ids {
+		for i, id := range ids {
+			if i%64 == 0 {
+				if err := ctxErr(ctx, "index build"); err != nil {
+					return err
+				}
+			}
 			if err := db.indexOne(c, ix, id); err != nil {
 				return err
 			}
@@ -578,9 +589,9 @@ func (db *DB) indexOne(c *collection, ix *index, id string) error {
 	if err != nil {
 		return err
 	}
-	doc, err := jsondoc.Parse(js, jsondoc.Limits{MaxDepth: 1 << 10})
+	doc, err := parseStored(c.name, id, js)
 	if err != nil {
-		return fmt.Errorf("docstore: stored document %q/%q: %w", c.name, id, err)
+		return err
 	}
 	keys, err := ix.entries(c.name, doc, id)
 	if err != nil {
@@ -658,9 +669,13 @@ func (db *DB) IndexInfos(col string) ([]IndexInfo, error) {
 	return out, nil
 }
 
-// DropIndex removes an index and its entries; a build of it stops.
-func (db *DB) DropIndex(col, name string) error {
+// DropIndex removes an index and its entries; a build of it stops. ctx
+// is looked at before the drop starts: once begun, it runs to its end.
+func (db *DB) DropIndex(ctx context.Context, col, name string) error {
 	if err := checkName("collection", col); err != nil {
+		return err
+	}
+	if err := ctxErr(ctx, "drop index"); err != nil {
 		return err
 	}
 	c := db.lockCollection(col, false)

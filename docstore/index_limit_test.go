@@ -2,6 +2,7 @@ package docstore
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"testing"
@@ -19,7 +20,7 @@ func TestHugeArrayIntoIndexedField(t *testing.T) {
 	db := openMem(t, nil)
 	spec, err := ParseIndexSpec([]byte(`{"fields":["tags"]}`))
 	require.NoError(t, err)
-	require.NoError(t, db.CreateIndex("c", spec, nil))
+	require.NoError(t, db.CreateIndex(context.Background(), "c", spec, nil))
 
 	var b bytes.Buffer
 	b.WriteString(`{"_id":"big","tags":[`)
@@ -30,12 +31,12 @@ func TestHugeArrayIntoIndexedField(t *testing.T) {
 		fmt.Fprintf(&b, "%d", i)
 	}
 	b.WriteString(`]}`)
-	_, err = db.InsertOne("c", b.Bytes(), WriteOptions{})
+	_, err = db.InsertOne(context.Background(), "c", b.Bytes(), WriteOptions{})
 	var de *Error
 	require.True(t, errors.As(err, &de), "got %v", err)
 	require.Equal(t, "bad_request", de.Code)
 	require.Contains(t, err.Error(), "more than 1000 entries")
-	_, err = db.Get("c", "big")
+	_, err = db.Get(context.Background(), "c", "big")
 	require.Error(t, err, "nothing was written")
 
 	// Repeats count once, as before: 200,000 copies of 5 values index 5 keys.
@@ -48,9 +49,9 @@ func TestHugeArrayIntoIndexedField(t *testing.T) {
 		fmt.Fprintf(&b, "%d", i%5)
 	}
 	b.WriteString(`]}`)
-	_, err = db.InsertOne("c", b.Bytes(), WriteOptions{})
+	_, err = db.InsertOne(context.Background(), "c", b.Bytes(), WriteOptions{})
 	require.NoError(t, err)
-	n, err := db.Count("c", []byte(`{"tags":3}`))
+	n, err := db.Count(context.Background(), "c", []byte(`{"tags":3}`))
 	require.NoError(t, err)
 	require.EqualValues(t, 1, n)
 }

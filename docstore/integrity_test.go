@@ -2,6 +2,7 @@ package docstore
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"log/slog"
 	"runtime"
@@ -70,10 +71,10 @@ func TestDropDuringWritesKeepsCounts(t *testing.T) {
 					for j := range batch {
 						batch[j] = []byte(fmt.Sprintf(`{"_id":"r%dw%di%dj%d","v":%d}`, round, w, i, j, i*j))
 					}
-					_, err := db.InsertMany("c", batch)
+					_, err := db.InsertMany(context.Background(), "c", batch)
 					require.NoError(t, err)
 					if i%3 == 0 {
-						err := db.Delete("c", fmt.Sprintf("r%dw%di%dj0", round, w, i), WriteOptions{})
+						err := db.Delete(context.Background(), "c", fmt.Sprintf("r%dw%di%dj0", round, w, i), WriteOptions{})
 						require.True(t, err == nil || errCode(err) == "not_found", "delete: %v", err)
 					}
 				}
@@ -87,7 +88,7 @@ func TestDropDuringWritesKeepsCounts(t *testing.T) {
 			}
 			runtime.Gosched()
 		}
-		err := db.DropCollection("c")
+		err := db.DropCollection(context.Background(), "c")
 		require.True(t, err == nil || errCode(err) == "not_found", "drop: %v", err)
 		wg.Wait()
 		requireCountsMatchScan(t, db, "c", fmt.Sprintf("round %d, before reopening", round))
@@ -110,7 +111,7 @@ func loadNumbered(t *testing.T, db *DB, n int, dup map[int]int) {
 		}
 		batch = append(batch, []byte(fmt.Sprintf(`{"_id":"%05d","k":%d}`, i, k)))
 		if len(batch) == 500 || i == n-1 {
-			_, err := db.InsertMany("c", batch)
+			_, err := db.InsertMany(context.Background(), "c", batch)
 			require.NoError(t, err)
 			batch = nil
 		}
@@ -125,7 +126,7 @@ func buildAndCrash(t *testing.T, db *DB, fs *vfs.MemFS) (error, *vfs.MemFS) {
 	spec, err := ParseIndexSpec([]byte(`{"name":"k_u","fields":["k"],"unique":true}`))
 	require.NoError(t, err)
 	var crashed *vfs.MemFS
-	err = db.CreateIndex("c", spec, func(done int64) {
+	err = db.CreateIndex(context.Background(), "c", spec, func(done int64) {
 		if crashed == nil && done >= 1000 {
 			crashed = fs.CrashClone(vfs.CrashCloneOptions{})
 		}
@@ -161,16 +162,16 @@ func TestCrashMidIndexBuildResumes(t *testing.T) {
 	require.Len(t, specs, 1)
 	// The same request waits for the resumed build.
 	spec, _ := ParseIndexSpec([]byte(`{"name":"k_u","fields":["k"],"unique":true}`))
-	require.NoError(t, db.CreateIndex("c", spec, nil))
+	require.NoError(t, db.CreateIndex(context.Background(), "c", spec, nil))
 	specs = indexSpecs(t, db)
 	require.Len(t, specs, 1)
 	require.False(t, specs[0].Building, "the index is still building after its build returned")
 
 	for _, k := range []int{5, 999, 1500, 2999} {
-		_, err := db.InsertOne("c", []byte(fmt.Sprintf(`{"_id":"dup%d","k":%d}`, k, k)), WriteOptions{})
+		_, err := db.InsertOne(context.Background(), "c", []byte(fmt.Sprintf(`{"_id":"dup%d","k":%d}`, k, k)), WriteOptions{})
 		require.Equal(t, "unique_violation", errCode(err), "a duplicate of k=%d", k)
 	}
-	_, err = db.InsertOne("c", []byte(`{"_id":"new","k":3000}`), WriteOptions{})
+	_, err = db.InsertOne(context.Background(), "c", []byte(`{"_id":"new","k":3000}`), WriteOptions{})
 	require.NoError(t, err)
 	ids, ex := findIDs(t, db, "c", Query{Filter: []byte(`{"k":2500}`)})
 	require.Equal(t, "IXSCAN", ex.Plan)
@@ -186,7 +187,7 @@ func TestCrashMidIndexBuildResumes(t *testing.T) {
 	require.Equal(t, 3001, entries)
 
 	var dump bytes.Buffer
-	st, err := db.Dump(&dump)
+	st, err := db.Dump(context.Background(), &dump)
 	require.NoError(t, err)
 	require.Equal(t, 1, st.Indexes)
 	require.True(t, bytes.Contains(dump.Bytes(), []byte(`"index":{"name":"k_u"`)), "the dump has no line for the index")
@@ -211,13 +212,13 @@ func TestCrashMidUniqueBuildWithDuplicates(t *testing.T) {
 	require.NoError(t, err)
 	defer db.Close()
 	spec, _ := ParseIndexSpec([]byte(`{"name":"k_u","fields":["k"],"unique":true}`))
-	err = db.CreateIndex("c", spec, nil) // waits for the resumed build
+	err = db.CreateIndex(context.Background(), "c", spec, nil) // waits for the resumed build
 	require.Equal(t, "unique_violation", errCode(err), "%v", err)
 	require.Empty(t, indexSpecs(t, db))
 	require.Contains(t, log.String(), "index build failed")
 	require.Contains(t, log.String(), "k_u")
 	for _, k := range []int{5, 2500} {
-		_, err := db.InsertOne("c", []byte(fmt.Sprintf(`{"_id":"dup%d","k":%d}`, k, k)), WriteOptions{})
+		_, err := db.InsertOne(context.Background(), "c", []byte(fmt.Sprintf(`{"_id":"dup%d","k":%d}`, k, k)), WriteOptions{})
 		require.NoError(t, err, "no unique index is left to enforce k=%d", k)
 	}
 	// No entry of the failed index is left behind.
@@ -236,10 +237,10 @@ func TestUniqueBuildChecksWritesConsistently(t *testing.T) {
 	loadNumbered(t, db, 3000, nil)
 	spec, _ := ParseIndexSpec([]byte(`{"name":"k_u","fields":["k"],"unique":true}`))
 	var errs []error
-	err := db.CreateIndex("c", spec, func(done int64) {
+	err := db.CreateIndex(context.Background(), "c", spec, func(done int64) {
 		if errs == nil {
 			for _, k := range []int{3, 2800} {
-				_, err := db.InsertOne("c", []byte(fmt.Sprintf(`{"_id":"dup%d","k":%d}`, k, k)), WriteOptions{})
+				_, err := db.InsertOne(context.Background(), "c", []byte(fmt.Sprintf(`{"_id":"dup%d","k":%d}`, k, k)), WriteOptions{})
 				errs = append(errs, err)
 			}
 		}
@@ -261,7 +262,7 @@ func TestCrashMidDropIsConsistent(t *testing.T) {
 	require.NoError(t, err)
 	loadNumbered(t, db, 4000, nil)
 	spec, _ := ParseIndexSpec([]byte(`{"name":"k_1","fields":["k"]}`))
-	require.NoError(t, db.CreateIndex("c", spec, nil))
+	require.NoError(t, db.CreateIndex(context.Background(), "c", spec, nil))
 	var clones []*vfs.MemFS
 	stop, done := make(chan struct{}), make(chan struct{})
 	go func() {
@@ -276,7 +277,7 @@ func TestCrashMidDropIsConsistent(t *testing.T) {
 			runtime.Gosched()
 		}
 	}()
-	require.NoError(t, db.DropCollection("c"))
+	require.NoError(t, db.DropCollection(context.Background(), "c"))
 	close(stop)
 	<-done
 	require.NoError(t, db.Close())
@@ -292,10 +293,10 @@ func TestCrashMidDropIsConsistent(t *testing.T) {
 			scan, _ := findIDs(t, db, "c", Query{Filter: []byte(`{"$or":[{"k":{"$gte":0}}]}`), Limit: 1000})
 			require.Equal(t, scan, ids, when)
 		}
-		if err := db.DropCollection("c"); err != nil {
+		if err := db.DropCollection(context.Background(), "c"); err != nil {
 			require.Equal(t, "not_found", errCode(err), "%s: %v", when, err)
 		}
-		for _, p := range [][]byte{keyenc.DocPrefix("c"), keyenc.IndexCollectionPrefix("c"), statsPrefix("c"), metaKey("c")} {
+		for _, p := range [][]byte{keyenc.DocPrefix("c"), keyenc.IndexCollectionPrefix("c"), keyenc.StatsPrefix("c"), metaKey("c")} {
 			it := db.engine.NewIter(&storage.IterOptions{Prefix: p})
 			require.False(t, it.First(), "%s: a key with prefix %q is left", when, p)
 			require.NoError(t, it.Close())
@@ -312,10 +313,10 @@ func TestDropIndexDuringBuild(t *testing.T) {
 	spec, _ := ParseIndexSpec([]byte(`{"name":"k_1","fields":["k"]}`))
 	var dropErr error
 	dropped := false
-	err := db.CreateIndex("c", spec, func(int64) {
+	err := db.CreateIndex(context.Background(), "c", spec, func(int64) {
 		if !dropped {
 			dropped = true
-			dropErr = db.DropIndex("c", "k_1")
+			dropErr = db.DropIndex(context.Background(), "c", "k_1")
 		}
 	})
 	require.NoError(t, dropErr)
@@ -346,11 +347,11 @@ func TestCloseDuringResumedBuild(t *testing.T) {
 	require.NoError(t, err)
 	defer db.Close()
 	spec, _ := ParseIndexSpec([]byte(`{"name":"k_u","fields":["k"],"unique":true}`))
-	require.NoError(t, db.CreateIndex("c", spec, nil))
+	require.NoError(t, db.CreateIndex(context.Background(), "c", spec, nil))
 	specs := indexSpecs(t, db)
 	require.Len(t, specs, 1)
 	require.False(t, specs[0].Building)
-	_, err = db.InsertOne("c", []byte(`{"_id":"dup","k":2999}`), WriteOptions{})
+	_, err = db.InsertOne(context.Background(), "c", []byte(`{"_id":"dup","k":2999}`), WriteOptions{})
 	require.Equal(t, "unique_violation", errCode(err))
 }
 
@@ -366,10 +367,10 @@ func TestOpenRemovesLeftoversOfInterruptedDrops(t *testing.T) {
 	require.NoError(t, err)
 	loadNumbered(t, db, 1200, nil)
 	spec, _ := ParseIndexSpec([]byte(`{"name":"k_1","fields":["k"]}`))
-	require.NoError(t, db.CreateIndex("c", spec, nil))
-	_, err = db.InsertOne("keep", []byte(`{"_id":"a","k":1}`), WriteOptions{})
+	require.NoError(t, db.CreateIndex(context.Background(), "c", spec, nil))
+	_, err = db.InsertOne(context.Background(), "keep", []byte(`{"_id":"a","k":1}`), WriteOptions{})
 	require.NoError(t, err)
-	require.NoError(t, db.CreateIndex("keep", spec, nil))
+	require.NoError(t, db.CreateIndex(context.Background(), "keep", spec, nil))
 	// What the old DropCollection did before a crash: the metadata first.
 	b := db.engine.NewBatch()
 	b.Delete(metaKey("c"))
@@ -383,12 +384,12 @@ func TestOpenRemovesLeftoversOfInterruptedDrops(t *testing.T) {
 
 	db, err = Open("/db", &Options{Storage: &storage.Options{FS: fs}})
 	require.NoError(t, err)
-	for _, p := range [][]byte{keyenc.DocPrefix("c"), keyenc.IndexCollectionPrefix("c"), statsPrefix("c"), keyenc.IndexCollectionPrefix("keep")} {
+	for _, p := range [][]byte{keyenc.DocPrefix("c"), keyenc.IndexCollectionPrefix("c"), keyenc.StatsPrefix("c"), keyenc.IndexCollectionPrefix("keep")} {
 		it := db.engine.NewIter(&storage.IterOptions{Prefix: p})
 		require.False(t, it.First(), "a key with prefix %q is left", p)
 		require.NoError(t, it.Close())
 	}
-	_, err = db.InsertOne("c", []byte(`{"_id":"new","k":5}`), WriteOptions{})
+	_, err = db.InsertOne(context.Background(), "c", []byte(`{"_id":"new","k":5}`), WriteOptions{})
 	require.NoError(t, err)
 	requireCountsMatchScan(t, db, "c", "a new collection over the leftovers")
 	requireCountsMatchScan(t, db, "keep", "the collection kept")
@@ -407,16 +408,16 @@ func TestDumpHoldsBuildingIndex(t *testing.T) {
 	spec, _ := ParseIndexSpec([]byte(`{"name":"k_1","fields":["-k"]}`))
 	var dump bytes.Buffer
 	var dumpErr error
-	require.NoError(t, db.CreateIndex("c", spec, func(int64) {
+	require.NoError(t, db.CreateIndex(context.Background(), "c", spec, func(int64) {
 		if dump.Len() == 0 {
-			_, dumpErr = db.Dump(&dump)
+			_, dumpErr = db.Dump(context.Background(), &dump)
 		}
 	}))
 	require.NoError(t, dumpErr)
 	require.True(t, bytes.Contains(dump.Bytes(), []byte(`{"collection":"c","index":{"name":"k_1","fields":[{"path":"k","desc":true}],"building":true}}`)),
 		"the dump has no line for the building index")
 	dst := openMem(t, nil)
-	st, err := dst.Restore(&dump)
+	st, err := dst.Restore(context.Background(), &dump)
 	require.NoError(t, err)
 	require.Equal(t, 1, st.Indexes)
 	require.Equal(t, int64(1200), st.Documents)

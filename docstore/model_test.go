@@ -1,6 +1,7 @@
 package docstore
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -179,7 +180,7 @@ func bruteForce(t *testing.T, docs map[string]string, filter, sort string, skip,
 
 func findIDs(t *testing.T, db *DB, col string, q Query) ([]string, Explanation) {
 	t.Helper()
-	cur, err := db.Find(col, q)
+	cur, err := db.Find(context.Background(), col, q)
 	require.NoError(t, err, "find %s", q.Filter)
 	ids := []string{}
 	for cur.Next() {
@@ -211,7 +212,7 @@ func TestModel(t *testing.T) {
 				} {
 					s, err := ParseIndexSpec([]byte(spec))
 					require.NoError(t, err)
-					require.NoError(t, db.CreateIndex(col, s, nil))
+					require.NoError(t, db.CreateIndex(context.Background(), col, s, nil))
 				}
 			}
 			steps := 600
@@ -224,11 +225,11 @@ func TestModel(t *testing.T) {
 				switch p := rng.IntN(100); {
 				case p < 40:
 					doc := randDoc(rng, id)
-					_, err := db.InsertOne(col, []byte(doc), WriteOptions{})
+					_, err := db.InsertOne(context.Background(), col, []byte(doc), WriteOptions{})
 					require.NoError(t, err)
 					model[id] = canon(t, doc)
 				case p < 50:
-					err := db.Delete(col, id, WriteOptions{})
+					err := db.Delete(context.Background(), col, id, WriteOptions{})
 					if _, ok := model[id]; ok {
 						require.NoError(t, err)
 						delete(model, id)
@@ -237,10 +238,10 @@ func TestModel(t *testing.T) {
 					}
 				case p < 58:
 					upd := fmt.Sprintf(`{"$set":{"name":"%s"},"$inc":{"n":1}}`, []string{"ada", "zed"}[rng.IntN(2)])
-					res, err := db.Update(col, id, []byte(upd), WriteOptions{})
+					res, err := db.Update(context.Background(), col, id, []byte(upd), WriteOptions{})
 					if _, ok := model[id]; ok {
 						require.NoError(t, err)
-						d, err := db.Get(col, id)
+						d, err := db.Get(context.Background(), col, id)
 						require.NoError(t, err)
 						require.Equal(t, res.Rev, d.Rev)
 						model[id] = canon(t, string(d.JSON))
@@ -249,7 +250,7 @@ func TestModel(t *testing.T) {
 					}
 				case p < 62:
 					filter := randFilter(rng)
-					res, err := db.DeleteMany(col, []byte(filter))
+					res, err := db.DeleteMany(context.Background(), col, []byte(filter))
 					require.NoError(t, err)
 					want := bruteForce(t, model, filter, "", 0, 1<<30)
 					require.Equal(t, int64(len(want)), res.Deleted, "deleteMany %s", filter)
@@ -282,7 +283,7 @@ func TestModel(t *testing.T) {
 					} else {
 						require.Equal(t, want, got, "step %d filter %s sort %s skip %d limit %d plan %+v", step, filter, sort, skip, limit, ex)
 					}
-					n, err := db.Count(col, []byte(filter))
+					n, err := db.Count(context.Background(), col, []byte(filter))
 					require.NoError(t, err)
 					require.Equal(t, int64(len(bruteForce(t, model, filter, "", 0, 1<<30))), n, "count %s", filter)
 				}
@@ -310,7 +311,7 @@ func checkCollection(t *testing.T, db *DB, col string, model map[string]string) 
 	t.Helper()
 	var bytes int64
 	for id, want := range model {
-		d, err := db.Get(col, id)
+		d, err := db.Get(context.Background(), col, id)
 		require.NoError(t, err)
 		require.JSONEq(t, want, string(d.JSON))
 		bytes += int64(len(d.JSON))
@@ -323,7 +324,7 @@ func checkCollection(t *testing.T, db *DB, col string, model map[string]string) 
 	seen := map[string]bool{}
 	tok := ""
 	for {
-		cur, err := db.Find(col, Query{Limit: 7, Cursor: tok})
+		cur, err := db.Find(context.Background(), col, Query{Limit: 7, Cursor: tok})
 		require.NoError(t, err)
 		for cur.Next() {
 			require.False(t, seen[cur.ID()], "duplicate %s across pages", cur.ID())
@@ -398,7 +399,7 @@ func TestModelPaging(t *testing.T) {
 			for _, spec := range cfg.specs {
 				s, err := ParseIndexSpec([]byte(spec))
 				require.NoError(t, err)
-				require.NoError(t, db.CreateIndex(col, s, nil))
+				require.NoError(t, db.CreateIndex(context.Background(), col, s, nil))
 			}
 			model := map[string]string{}
 			steps := 200
@@ -412,20 +413,20 @@ func TestModelPaging(t *testing.T) {
 				case p < 45:
 					doc := randDoc(rng, id)
 					doc = doc[:len(doc)-1] + `,"u":"u` + id + `"}`
-					_, err := db.InsertOne(col, []byte(doc), WriteOptions{})
+					_, err := db.InsertOne(context.Background(), col, []byte(doc), WriteOptions{})
 					require.NoError(t, err)
 					model[id] = canon(t, doc)
 				case p < 52:
 					if _, ok := model[id]; ok {
-						require.NoError(t, db.Delete(col, id, WriteOptions{}))
+						require.NoError(t, db.Delete(context.Background(), col, id, WriteOptions{}))
 						delete(model, id)
 					}
 				case p < 58:
 					if _, ok := model[id]; ok {
 						upd := fmt.Sprintf(`{"$set":{"tags":["%s","b"]}}`, []string{"a", "d"}[rng.IntN(2)])
-						_, err := db.Update(col, id, []byte(upd), WriteOptions{})
+						_, err := db.Update(context.Background(), col, id, []byte(upd), WriteOptions{})
 						require.NoError(t, err)
-						d, err := db.Get(col, id)
+						d, err := db.Get(context.Background(), col, id)
 						require.NoError(t, err)
 						model[id] = canon(t, string(d.JSON))
 					}
@@ -441,7 +442,7 @@ func TestModelPaging(t *testing.T) {
 					for _, size := range []int{1, 7, 100, 1000} {
 						q := Query{Filter: []byte(filter), Sort: []byte(sort), Skip: skip, Limit: size}
 						if size == 1 {
-							ex, err := db.Explain(col, q)
+							ex, err := db.Explain(context.Background(), col, q)
 							require.NoError(t, err)
 							if ex.Plan == "IXSCAN" {
 								usedIndex++

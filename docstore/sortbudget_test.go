@@ -2,6 +2,7 @@ package docstore
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"sync"
@@ -42,7 +43,7 @@ func insertPadded(t *testing.T, db *DB, col string, n, pad int) {
 	for i := range n {
 		docs = append(docs, fmt.Appendf(nil, `{"_id":"d%05d","n":%d,"pad":"%0*d"}`, i, n-i, pad, i))
 		if len(docs) == 500 || i == n-1 {
-			_, err := db.InsertMany(col, docs)
+			_, err := db.InsertMany(context.Background(), col, docs)
 			require.NoError(t, err)
 			docs = docs[:0]
 		}
@@ -56,7 +57,7 @@ func TestSortBytesLimit(t *testing.T) {
 	db := openMem(t, &Options{MaxSortBytes: 256 << 10})
 	insertPadded(t, db, "c", 2000, 200)
 
-	cur, err := db.Find("c", Query{Sort: []byte(`{"n":1}`), Skip: 1900, Limit: 10})
+	cur, err := db.Find(context.Background(), "c", Query{Sort: []byte(`{"n":1}`), Skip: 1900, Limit: 10})
 	require.NoError(t, err)
 	require.False(t, cur.Next())
 	var de *Error
@@ -67,18 +68,18 @@ func TestSortBytesLimit(t *testing.T) {
 	_ = cur.Close()
 
 	// A small sort fits; a per-query limit replaces the database's.
-	cur, err = db.Find("c", Query{Sort: []byte(`{"n":1}`), Skip: 10, Limit: 5})
+	cur, err = db.Find(context.Background(), "c", Query{Sort: []byte(`{"n":1}`), Skip: 10, Limit: 5})
 	require.NoError(t, err)
 	require.True(t, cur.Next())
 	require.Equal(t, "d01989", cur.ID())
 	require.NoError(t, cur.Close())
-	cur, err = db.Find("c", Query{Sort: []byte(`{"n":1}`), Skip: 10, Limit: 5, MaxSortBytes: 1024})
+	cur, err = db.Find(context.Background(), "c", Query{Sort: []byte(`{"n":1}`), Skip: 10, Limit: 5, MaxSortBytes: 1024})
 	require.NoError(t, err)
 	require.False(t, cur.Next())
 	require.ErrorAs(t, cur.Err(), &de)
 	require.Equal(t, "sort_too_large", de.Code)
 	_ = cur.Close()
-	cur, err = db.Find("c", Query{Sort: []byte(`{"n":1}`), Skip: 1900, Limit: 10, MaxSortBytes: 64 << 20})
+	cur, err = db.Find(context.Background(), "c", Query{Sort: []byte(`{"n":1}`), Skip: 1900, Limit: 10, MaxSortBytes: 64 << 20})
 	require.NoError(t, err)
 	require.True(t, cur.Next())
 	require.Equal(t, "d00099", cur.ID())
@@ -92,7 +93,7 @@ func TestSortMemoryBudget(t *testing.T) {
 	insertPadded(t, db, "c", 2000, 200)
 
 	b := &countingBudget{cap: 64 << 20}
-	cur, err := db.Find("c", Query{Sort: []byte(`{"n":-1}`), Skip: 1500, Limit: 10, Memory: b})
+	cur, err := db.Find(context.Background(), "c", Query{Sort: []byte(`{"n":-1}`), Skip: 1500, Limit: 10, Memory: b})
 	require.NoError(t, err)
 	require.True(t, cur.Next())
 	require.Equal(t, "d01500", cur.ID())
@@ -101,7 +102,7 @@ func TestSortMemoryBudget(t *testing.T) {
 	require.Zero(t, b.out, "Close gives the sort's memory back")
 
 	small := &countingBudget{cap: 300 << 10}
-	cur, err = db.Find("c", Query{Sort: []byte(`{"n":-1}`), Skip: 1500, Limit: 10, Memory: small})
+	cur, err = db.Find(context.Background(), "c", Query{Sort: []byte(`{"n":-1}`), Skip: 1500, Limit: 10, Memory: small})
 	require.NoError(t, err)
 	require.False(t, cur.Next())
 	require.ErrorIs(t, cur.Err(), errBudget)
@@ -118,18 +119,18 @@ func TestStreamBatchBytes(t *testing.T) {
 		fmt.Fprintf(&in, `{"_id":"d%d","pad":"%0*d"}`+"\n", i, 256<<10, i)
 	}
 	before := db.Engine().Metrics().Batches
-	n, err := db.Import("c", bytes.NewReader(in.Bytes()))
+	n, err := db.Import(context.Background(), "c", bytes.NewReader(in.Bytes()))
 	require.NoError(t, err)
 	require.Equal(t, int64(12), n)
 	// 12 documents of 256 KiB in batches of at most 1 MiB + one document.
 	require.GreaterOrEqual(t, db.Engine().Metrics().Batches-before, uint64(12*256/(1024+256)))
 
 	var dump bytes.Buffer
-	_, err = db.Dump(&dump)
+	_, err = db.Dump(context.Background(), &dump)
 	require.NoError(t, err)
 	db2 := openMem(t, nil)
 	before = db2.Engine().Metrics().Batches
-	st, err := db2.Restore(bytes.NewReader(dump.Bytes()))
+	st, err := db2.Restore(context.Background(), bytes.NewReader(dump.Bytes()))
 	require.NoError(t, err)
 	require.Equal(t, int64(12), st.Documents)
 	require.GreaterOrEqual(t, db2.Engine().Metrics().Batches-before, uint64(12*256/(1024+256)))
@@ -153,7 +154,7 @@ func TestEndPageBefore(t *testing.T) {
 			if tok != "" {
 				qq = Query{Cursor: tok}
 			}
-			cur, err := db.Find("c", qq)
+			cur, err := db.Find(context.Background(), "c", qq)
 			require.NoError(t, err)
 			n := 0
 			for cur.Next() {
@@ -174,7 +175,7 @@ func TestEndPageBefore(t *testing.T) {
 		}
 		// The same walk without ending pages early.
 		var want []string
-		cur, err := db.Find("c", Query{Limit: 50, Sort: q.Sort, Skip: q.Skip})
+		cur, err := db.Find(context.Background(), "c", Query{Limit: 50, Sort: q.Sort, Skip: q.Skip})
 		require.NoError(t, err)
 		for cur.Next() {
 			want = append(want, cur.ID())
@@ -183,7 +184,7 @@ func TestEndPageBefore(t *testing.T) {
 		require.Equal(t, want, got, "%+v", q)
 	}
 
-	cur, err := db.Find("c", Query{Limit: 10})
+	cur, err := db.Find(context.Background(), "c", Query{Limit: 10})
 	require.NoError(t, err)
 	require.True(t, cur.Next())
 	require.False(t, cur.EndPageBefore(), "a page is never empty")

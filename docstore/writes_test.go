@@ -1,6 +1,7 @@
 package docstore
 
 import (
+	"context"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -8,7 +9,7 @@ import (
 
 func getJSON(t *testing.T, db *DB, col, id string) string {
 	t.Helper()
-	d, err := db.Get(col, id)
+	d, err := db.Get(context.Background(), col, id)
 	require.NoError(t, err)
 	return string(d.JSON)
 }
@@ -18,34 +19,34 @@ func getJSON(t *testing.T, db *DB, col, id string) string {
 // the batch.
 func TestInsertNewIsAtomic(t *testing.T) {
 	db := openMem(t, nil)
-	_, err := db.InsertOne("c", []byte(`{"_id":"b","v":"old"}`), WriteOptions{})
+	_, err := db.InsertOne(context.Background(), "c", []byte(`{"_id":"b","v":"old"}`), WriteOptions{})
 	require.NoError(t, err)
 
-	_, err = db.InsertNew("c", [][]byte{[]byte(`{"_id":"a"}`), []byte(`{"_id":"b","v":"new"}`)})
+	_, err = db.InsertNew(context.Background(), "c", [][]byte{[]byte(`{"_id":"a"}`), []byte(`{"_id":"b","v":"new"}`)})
 	require.Equal(t, "duplicate_key", errCode(err))
 	require.ErrorContains(t, err, `"b"`)
 	var e *Error
 	require.ErrorAs(t, err, &e)
 	require.Equal(t, 1, e.Index)
-	_, err = db.Get("c", "a")
+	_, err = db.Get(context.Background(), "c", "a")
 	require.Equal(t, "not_found", errCode(err), "nothing of a failed batch is written")
 	require.Equal(t, `{"_id":"b","v":"old"}`, getJSON(t, db, "c", "b"))
 	st, err := db.Stats("c")
 	require.NoError(t, err)
 	require.EqualValues(t, 1, st.DocCount)
 
-	res, err := db.InsertNew("c", [][]byte{[]byte(`{"_id":"a"}`), []byte(`{"v":1}`)})
+	res, err := db.InsertNew(context.Background(), "c", [][]byte{[]byte(`{"_id":"a"}`), []byte(`{"v":1}`)})
 	require.NoError(t, err)
 	require.True(t, res[0].Created)
 	require.True(t, res[1].Created)
 
 	// InsertOne insert-only.
-	_, err = db.InsertOne("c", []byte(`{"_id":"a","x":1}`), WriteOptions{Insert: true})
+	_, err = db.InsertOne(context.Background(), "c", []byte(`{"_id":"a","x":1}`), WriteOptions{Insert: true})
 	require.Equal(t, "duplicate_key", errCode(err))
 	require.Equal(t, `{"_id":"a"}`, getJSON(t, db, "c", "a"))
 
 	// InsertMany still replaces, and says which it did.
-	res, err = db.InsertMany("c", [][]byte{[]byte(`{"_id":"a","x":2}`), []byte(`{"_id":"z"}`)})
+	res, err = db.InsertMany(context.Background(), "c", [][]byte{[]byte(`{"_id":"a","x":2}`), []byte(`{"_id":"z"}`)})
 	require.NoError(t, err)
 	require.False(t, res[0].Created)
 	require.True(t, res[1].Created)
@@ -55,9 +56,9 @@ func TestInsertNewIsAtomic(t *testing.T) {
 // apply to objects), _id protection, upsert and preconditions.
 func TestMergePatch(t *testing.T) {
 	db := openMem(t, nil)
-	_, err := db.InsertOne("c", []byte(`{"_id":"d","title":"Goodbye!","author":{"givenName":"John","familyName":"Doe"},"tags":["example","sample"],"content":"This will be unchanged"}`), WriteOptions{})
+	_, err := db.InsertOne(context.Background(), "c", []byte(`{"_id":"d","title":"Goodbye!","author":{"givenName":"John","familyName":"Doe"},"tags":["example","sample"],"content":"This will be unchanged"}`), WriteOptions{})
 	require.NoError(t, err)
-	res, err := db.MergePatch("c", "d", []byte(`{"title":"Hello!","phoneNumber":"+01-123-456-7890","author":{"familyName":null},"tags":["example"]}`), WriteOptions{})
+	res, err := db.MergePatch(context.Background(), "c", "d", []byte(`{"title":"Hello!","phoneNumber":"+01-123-456-7890","author":{"familyName":null},"tags":["example"]}`), WriteOptions{})
 	require.NoError(t, err)
 	require.False(t, res.Created)
 	require.Equal(t, `{"_id":"d","title":"Hello!","author":{"givenName":"John"},"tags":["example"],"content":"This will be unchanged","phoneNumber":"+01-123-456-7890"}`,
@@ -75,9 +76,9 @@ func TestMergePatch(t *testing.T) {
 		{`{"e":null}`, `{"a":1}`, `{"e":null,"a":1}`},
 		{`{}`, `{"a":{"bb":{"ccc":null}}}`, `{"a":{"bb":{}}}`},
 	} {
-		_, err := db.Replace("c", "x", []byte(tc.doc), WriteOptions{})
+		_, err := db.Replace(context.Background(), "c", "x", []byte(tc.doc), WriteOptions{})
 		require.NoError(t, err)
-		_, err = db.MergePatch("c", "x", []byte(tc.patch), WriteOptions{})
+		_, err = db.MergePatch(context.Background(), "c", "x", []byte(tc.patch), WriteOptions{})
 		require.NoError(t, err, tc.patch)
 		var want string
 		if tc.want == `{}` {
@@ -88,30 +89,30 @@ func TestMergePatch(t *testing.T) {
 		require.Equal(t, want, getJSON(t, db, "c", "x"), "%s + %s", tc.doc, tc.patch)
 	}
 
-	_, err = db.MergePatch("c", "x", []byte(`{"_id":null}`), WriteOptions{})
+	_, err = db.MergePatch(context.Background(), "c", "x", []byte(`{"_id":null}`), WriteOptions{})
 	require.Equal(t, "id_mismatch", errCode(err))
-	_, err = db.MergePatch("c", "x", []byte(`{"_id":"y"}`), WriteOptions{})
+	_, err = db.MergePatch(context.Background(), "c", "x", []byte(`{"_id":"y"}`), WriteOptions{})
 	require.Equal(t, "id_mismatch", errCode(err))
-	_, err = db.MergePatch("c", "x", []byte(`[1]`), WriteOptions{})
+	_, err = db.MergePatch(context.Background(), "c", "x", []byte(`[1]`), WriteOptions{})
 	require.Equal(t, "document_must_be_object", errCode(err))
-	_, err = db.MergePatch("c", "missing", []byte(`{"a":1}`), WriteOptions{})
+	_, err = db.MergePatch(context.Background(), "c", "missing", []byte(`{"a":1}`), WriteOptions{})
 	require.Equal(t, "not_found", errCode(err))
-	res, err = db.MergePatch("c", "new", []byte(`{"a":1,"b":null}`), WriteOptions{Upsert: true})
+	res, err = db.MergePatch(context.Background(), "c", "new", []byte(`{"a":1,"b":null}`), WriteOptions{Upsert: true})
 	require.NoError(t, err)
 	require.True(t, res.Created)
 	require.Equal(t, `{"_id":"new","a":1}`, getJSON(t, db, "c", "new"))
-	_, err = db.MergePatch("c", "new", []byte(`{"a":2}`), WriteOptions{IfMatch: res.Rev + 100})
+	_, err = db.MergePatch(context.Background(), "c", "new", []byte(`{"a":2}`), WriteOptions{IfMatch: res.Rev + 100})
 	require.ErrorIs(t, err, ErrPrecondition)
-	_, err = db.MergePatch("c", "new", []byte(`{"$set":{"a":2}}`), WriteOptions{})
+	_, err = db.MergePatch(context.Background(), "c", "new", []byte(`{"$set":{"a":2}}`), WriteOptions{})
 	require.Equal(t, "invalid_patch", errCode(err))
 
 	// Patch: operators update, anything else merge-patches.
-	_, err = db.Patch("c", "new", []byte(`{"$inc":{"a":1}}`), WriteOptions{})
+	_, err = db.Patch(context.Background(), "c", "new", []byte(`{"$inc":{"a":1}}`), WriteOptions{})
 	require.NoError(t, err)
-	_, err = db.Patch("c", "new", []byte(`{"b":2}`), WriteOptions{})
+	_, err = db.Patch(context.Background(), "c", "new", []byte(`{"b":2}`), WriteOptions{})
 	require.NoError(t, err)
 	require.Equal(t, `{"_id":"new","a":2,"b":2}`, getJSON(t, db, "c", "new"))
-	_, err = db.Patch("c", "new", []byte(`{"b":`), WriteOptions{})
+	_, err = db.Patch(context.Background(), "c", "new", []byte(`{"b":`), WriteOptions{})
 	require.Equal(t, "invalid_json", errCode(err))
 }
 
@@ -120,14 +121,14 @@ func TestMergePatch(t *testing.T) {
 // $setOnInsert alone.
 func TestUpsertMany(t *testing.T) {
 	db := openMem(t, nil)
-	res, err := db.UpsertMany("c", []byte(`{"name":"ada","$and":[{"o.k":{"$eq":3}},{"age":{"$gt":5}}],"$or":[{"z":1}]}`),
+	res, err := db.UpsertMany(context.Background(), "c", []byte(`{"name":"ada","$and":[{"o.k":{"$eq":3}},{"age":{"$gt":5}}],"$or":[{"z":1}]}`),
 		[]byte(`{"$set":{"n":1},"$setOnInsert":{"created":true}}`))
 	require.NoError(t, err)
 	require.Len(t, res.UpsertedID, 24)
 	require.EqualValues(t, 0, res.Matched)
 	require.Equal(t, `{"_id":"`+res.UpsertedID+`","name":"ada","o":{"k":3},"n":1,"created":true}`, getJSON(t, db, "c", res.UpsertedID))
 
-	res, err = db.UpsertMany("c", []byte(`{"name":"ada"}`), []byte(`{"$set":{"n":2},"$setOnInsert":{"created":false}}`))
+	res, err = db.UpsertMany(context.Background(), "c", []byte(`{"name":"ada"}`), []byte(`{"$set":{"n":2},"$setOnInsert":{"created":false}}`))
 	require.NoError(t, err)
 	require.Empty(t, res.UpsertedID)
 	require.EqualValues(t, 1, res.Matched)
@@ -137,27 +138,27 @@ func TestUpsertMany(t *testing.T) {
 	require.EqualValues(t, 1, st.DocCount)
 
 	// The _id comes from the filter.
-	res, err = db.UpsertMany("c", []byte(`{"_id":"k1"}`), []byte(`{"$inc":{"n":1}}`))
+	res, err = db.UpsertMany(context.Background(), "c", []byte(`{"_id":"k1"}`), []byte(`{"$inc":{"n":1}}`))
 	require.NoError(t, err)
 	require.Equal(t, "k1", res.UpsertedID)
 	require.Equal(t, `{"_id":"k1","n":1}`, getJSON(t, db, "c", "k1"))
 
 	// An _id that exists but does not match the filter: duplicate_key.
-	_, err = db.UpsertMany("c", []byte(`{"_id":"k1","n":5}`), []byte(`{"$set":{"m":1}}`))
+	_, err = db.UpsertMany(context.Background(), "c", []byte(`{"_id":"k1","n":5}`), []byte(`{"$set":{"m":1}}`))
 	require.Equal(t, "duplicate_key", errCode(err))
 	require.Equal(t, `{"_id":"k1","n":1}`, getJSON(t, db, "c", "k1"))
 
-	_, err = db.UpsertMany("c", []byte(`{"_id":"k2"}`), []byte(`{"m":1}`))
+	_, err = db.UpsertMany(context.Background(), "c", []byte(`{"_id":"k2"}`), []byte(`{"m":1}`))
 	require.Equal(t, "invalid_update", errCode(err))
-	_, err = db.UpsertMany("c", []byte(`{"_id":7}`), []byte(`{"$set":{"m":1}}`))
+	_, err = db.UpsertMany(context.Background(), "c", []byte(`{"_id":7}`), []byte(`{"$set":{"m":1}}`))
 	require.Equal(t, "invalid_id", errCode(err))
 
 	// Update (by _id) with Upsert applies $setOnInsert only on create.
-	wr, err := db.Update("c", "u", []byte(`{"$inc":{"n":1},"$setOnInsert":{"first":true}}`), WriteOptions{Upsert: true})
+	wr, err := db.Update(context.Background(), "c", "u", []byte(`{"$inc":{"n":1},"$setOnInsert":{"first":true}}`), WriteOptions{Upsert: true})
 	require.NoError(t, err)
 	require.True(t, wr.Created)
 	require.Equal(t, `{"_id":"u","n":1,"first":true}`, getJSON(t, db, "c", "u"))
-	_, err = db.Update("c", "u", []byte(`{"$inc":{"n":1},"$setOnInsert":{"first":false}}`), WriteOptions{Upsert: true})
+	_, err = db.Update(context.Background(), "c", "u", []byte(`{"$inc":{"n":1},"$setOnInsert":{"first":false}}`), WriteOptions{Upsert: true})
 	require.NoError(t, err)
 	require.Equal(t, `{"_id":"u","n":2,"first":true}`, getJSON(t, db, "c", "u"))
 }

@@ -74,7 +74,7 @@ func (s *Server) dumpDB(w http.ResponseWriter, r *http.Request) {
 		return // the headers only: do not stream the database into nothing
 	}
 	dw := s.downloadWriter(w)
-	st, err := s.db.Dump(dw)
+	st, err := s.db.Dump(r.Context(), dw)
 	s.endStream(w, r, dw, err, slog.Int64("documents", st.Documents))
 }
 
@@ -87,7 +87,7 @@ func (s *Server) restoreDB(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	st, err := s.db.Restore(s.uploadReader(w, r.Body))
+	st, err := s.db.Restore(r.Context(), s.uploadReader(w, r.Body))
 	if err != nil {
 		s.writeError(w, r, err)
 		return

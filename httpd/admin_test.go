@@ -3,6 +3,7 @@ package httpd
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -267,12 +268,12 @@ func TestDegradedByDamagedTable(t *testing.T) {
 	db, err := docstore.Open("db", &docstore.Options{Storage: &storage.Options{FS: fs, BlockSize: 1024,
 		DisableAutomaticCompactions: true}})
 	require.NoError(t, err)
-	_, err = db.InsertOne("c", doc("seed", 0), docstore.WriteOptions{})
+	_, err = db.InsertOne(context.Background(), "c", doc("seed", 0), docstore.WriteOptions{})
 	require.NoError(t, err)
 	require.NoError(t, db.Engine().Flush())
 	for _, p := range []string{"k", "m"} { // one table each
 		for i := range 200 {
-			_, err := db.InsertOne("c", doc(fmt.Sprintf("%s%04d", p, i), i), docstore.WriteOptions{})
+			_, err := db.InsertOne(context.Background(), "c", doc(fmt.Sprintf("%s%04d", p, i), i), docstore.WriteOptions{})
 			require.NoError(t, err)
 		}
 		require.NoError(t, db.Engine().Flush())

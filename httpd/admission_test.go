@@ -2,6 +2,7 @@ package httpd
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -130,7 +131,7 @@ func insertPadded(t *testing.T, db *docstore.DB, col string, n, pad int) {
 	for i := range n {
 		docs = append(docs, fmt.Appendf(nil, `{"_id":"d%05d","n":%d,"pad":"%0*d"}`, i, n-i, pad, i))
 		if len(docs) == 500 || i == n-1 {
-			_, err := db.InsertMany(col, docs)
+			_, err := db.InsertMany(context.Background(), col, docs)
 			require.NoError(t, err)
 			docs = docs[:0]
 		}

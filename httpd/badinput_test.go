@@ -1,6 +1,7 @@
 package httpd
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"net/http"
@@ -29,7 +30,7 @@ func runBadInputs(t *testing.T, e *env, key string, rows func(staleETag string) 
 	require.NoError(t, err)
 	run := &badinput.Runner{Target: tg, State: func() (badinput.State, error) {
 		h := sha256.New()
-		if _, err := e.db.Dump(h); err != nil {
+		if _, err := e.db.Dump(context.Background(), h); err != nil {
 			return badinput.State{}, err
 		}
 		return badinput.State{Dump: hex.EncodeToString(h.Sum(nil)), LastSeq: e.db.Engine().Metrics().LastSeq}, nil

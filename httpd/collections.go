@@ -46,7 +46,7 @@ func (s *Server) dropCollection(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	if err := s.db.DropCollection(col); err != nil {
+	if err := s.db.DropCollection(r.Context(), col); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -118,7 +118,7 @@ func (s *Server) createIndex(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	if err := s.db.CreateIndex(col, spec, nil); err != nil {
+	if err := s.db.CreateIndex(r.Context(), col, spec, nil); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -149,7 +149,7 @@ func (s *Server) dropIndex(w http.ResponseWriter, r *http.Request) {
 			Msg: "invalid index name " + quote(name) + ": must match ^[A-Za-z0-9_-]{1,64}$"})
 		return
 	}
-	if err := s.db.DropIndex(col, name); err != nil {
+	if err := s.db.DropIndex(r.Context(), col, name); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -173,7 +173,7 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	dw := s.downloadWriter(w)
-	n, err := s.db.Export(col, dw)
+	n, err := s.db.Export(r.Context(), col, dw)
 	s.endStream(w, r, dw, err, slog.Int64("documents", n))
 }
 
@@ -191,7 +191,7 @@ func (s *Server) importDocs(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	n, err := s.db.Import(col, s.uploadReader(w, r.Body))
+	n, err := s.db.Import(r.Context(), col, s.uploadReader(w, r.Body))
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -3,6 +3,7 @@ package httpd
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"fmt"
 	"net/http"
 	"strings"
@@ -165,7 +166,7 @@ func TestCreateIndexWhileBuilding(t *testing.T) {
 	paused, resume, built := make(chan struct{}), make(chan struct{}), make(chan error)
 	go func() {
 		var once sync.Once
-		built <- e.db.CreateIndex("c", spec, func(int64) {
+		built <- e.db.CreateIndex(context.Background(), "c", spec, func(int64) {
 			once.Do(func() { close(paused); <-resume })
 		})
 	}()

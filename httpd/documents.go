@@ -59,7 +59,7 @@ func (s *Server) insertOne(w http.ResponseWriter, r *http.Request) {
 			opts.IfMatch = revs[0]
 		}
 	}
-	res, err := s.db.InsertOne(col, body, opts)
+	res, err := s.db.InsertOne(r.Context(), col, body, opts)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -80,7 +80,7 @@ func (s *Server) getDoc(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	doc, err := s.db.Get(col, id)
+	doc, err := s.db.Get(r.Context(), col, id)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -111,7 +111,7 @@ func (s *Server) putDoc(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	res, err := s.db.Replace(col, id, body, opts)
+	res, err := s.db.Replace(r.Context(), col, id, body, opts)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -142,9 +142,9 @@ func (s *Server) patchDoc(w http.ResponseWriter, r *http.Request) {
 	}
 	var res docstore.WriteResult
 	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "application/merge-patch+json" {
-		res, err = s.db.MergePatch(col, id, body, opts)
+		res, err = s.db.MergePatch(r.Context(), col, id, body, opts)
 	} else {
-		res, err = s.db.Patch(col, id, body, opts)
+		res, err = s.db.Patch(r.Context(), col, id, body, opts)
 	}
 	if err != nil {
 		s.writeError(w, r, err)
@@ -159,7 +159,7 @@ func (s *Server) deleteDoc(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if err := s.db.Delete(col, id, opts); err != nil {
+	if err := s.db.Delete(r.Context(), col, id, opts); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -212,7 +212,7 @@ func (s *Server) insertMany(w http.ResponseWriter, r *http.Request) {
 	if !upsert {
 		insert = s.db.InsertNew
 	}
-	res, err := insert(col, docs)
+	res, err := insert(r.Context(), col, docs)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -244,7 +244,7 @@ func boolParam(r *http.Request, name string, def bool) (bool, error) {
 
 // upsertMany serves POST /api/{col}/_update with "upsert": true.
 func (s *Server) upsertMany(w http.ResponseWriter, r *http.Request, col string, req api.UpdateRequest) {
-	res, err := s.db.UpsertMany(col, req.Filter, req.Update)
+	res, err := s.db.UpsertMany(r.Context(), col, req.Filter, req.Update)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

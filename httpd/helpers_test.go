@@ -2,6 +2,7 @@ package httpd
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -169,7 +170,7 @@ func errorBody(t testing.TB, r response, status int, code string) api.Error {
 func (e *env) state() string {
 	e.t.Helper()
 	h := sha256.New()
-	_, err := e.db.Dump(h)
+	_, err := e.db.Dump(context.Background(), h)
 	require.NoError(e.t, err)
 	return hex.EncodeToString(h.Sum(nil)) + "/" + jsonString(e.db.Engine().Metrics().LastSeq)
 }

@@ -88,7 +88,12 @@ func TestConcurrencyLimit(t *testing.T) {
 
 func TestRequestTimeout(t *testing.T) {
 	e := newEnv(t, envOptions{cfg: Config{RequestTimeout: time.Nanosecond}})
-	e.seed()
+	// A write past the timeout answers 504 and stores nothing.
+	errorBody(t, e.do("POST", "/api/products", `{"_id":"p1","name":"lamp"}`), http.StatusGatewayTimeout, "timeout")
+	_, err := e.db.Get(context.Background(), "products", "p1")
+	require.ErrorIs(t, err, docstore.ErrNotFound)
+	_, err = e.db.InsertOne(context.Background(), "products", []byte(`{"_id":"p1","name":"lamp"}`), docstore.WriteOptions{})
+	require.NoError(t, err)
 	errorBody(t, e.do("POST", "/api/products/_find", `{}`), http.StatusGatewayTimeout, "timeout")
 	errorBody(t, e.do("POST", "/api/products/_search", `{}`), http.StatusGatewayTimeout, "timeout")
 	e.healthy()

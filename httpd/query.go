@@ -118,7 +118,7 @@ func (s *Server) find(w http.ResponseWriter, r *http.Request) {
 // the page ends before it and the cursor continues with it), so an error
 // midway is still a clean error response.
 func (s *Server) runFind(w http.ResponseWriter, r *http.Request, col string, q docstore.Query, wrapped bool) {
-	cur, err := s.db.Find(col, s.budgeted(q))
+	cur, err := s.db.Find(r.Context(), col, s.budgeted(q))
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -180,7 +180,7 @@ func (s *Server) explain(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	e, err := s.db.Explain(col, s.budgeted(q))
+	e, err := s.db.Explain(r.Context(), col, s.budgeted(q))
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -205,7 +205,7 @@ func (s *Server) count(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	n, err := s.db.Count(col, req.Filter)
+	n, err := s.db.Count(r.Context(), col, req.Filter)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -230,7 +230,7 @@ func (s *Server) distinct(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, reqErr(codeBadBody, `_distinct needs "field": the dot path whose values to list`))
 		return
 	}
-	vals, err := s.db.Distinct(col, req.Field, req.Filter)
+	vals, err := s.db.Distinct(r.Context(), col, req.Field, req.Filter)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -259,7 +259,7 @@ func (s *Server) updateMany(w http.ResponseWriter, r *http.Request) {
 		s.upsertMany(w, r, col, req)
 		return
 	}
-	res, err := s.db.UpdateMany(col, req.Filter, req.Update)
+	res, err := s.db.UpdateMany(r.Context(), col, req.Filter, req.Update)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -283,7 +283,7 @@ func (s *Server) deleteMany(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, reqErr(codeBadBody, `_delete needs "filter" ({} deletes every document)`))
 		return
 	}
-	res, err := s.db.DeleteMany(col, req.Filter)
+	res, err := s.db.DeleteMany(r.Context(), col, req.Filter)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -256,7 +256,7 @@ func (s *Server) writeOptions(r *http.Request, col, id string) (docstore.WriteOp
 		o.IfMatch = revs[0]
 		return o, nil
 	}
-	cur, err := s.db.Get(col, id)
+	cur, err := s.db.Get(r.Context(), col, id)
 	if errors.Is(err, docstore.ErrNotFound) {
 		return o, reqErr("precondition_failed", fmt.Sprintf("document %q does not exist; If-Match requires it", id))
 	}

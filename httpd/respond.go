@@ -101,6 +101,13 @@ func statusOf(r *http.Request, err error) (status int, code string) {
 		return http.StatusBadRequest, re.code
 	case errors.As(err, &mb):
 		return http.StatusRequestEntityTooLarge, codeBodyTooLarge
+	// A context that ended stopped the work (docstore returns its error
+	// wrapped): before the codes, which may wrap it too.
+	case errors.Is(err, context.DeadlineExceeded):
+		return http.StatusGatewayTimeout, codeTimeout
+	case errors.Is(err, context.Canceled) && r != nil && r.Context().Err() != nil:
+		// The client disconnected; the work was abandoned, not failed.
+		return statusClientClosed, codeClientClosed
 	// The engine's own failures come before docstore's codes: a docstore
 	// error that wraps one (a restore line whose batch the engine could
 	// not write) is the server's fault, not the request's.
@@ -141,11 +148,6 @@ func statusOf(r *http.Request, err error) (status int, code string) {
 			return http.StatusRequestEntityTooLarge, de.Code
 		}
 		return http.StatusBadRequest, de.Code
-	case errors.Is(err, context.DeadlineExceeded):
-		return http.StatusGatewayTimeout, codeTimeout
-	case errors.Is(err, context.Canceled) && r != nil && r.Context().Err() != nil:
-		// The client disconnected; the work was abandoned, not failed.
-		return statusClientClosed, codeClientClosed
 	}
 	return http.StatusInternalServerError, codeInternal
 }

@@ -1,6 +1,7 @@
 package httpd
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -30,7 +31,7 @@ func TestDumpOutlivesWriteTimeout(t *testing.T) {
 		for i := range docs {
 			docs[i] = []byte(fmt.Sprintf(`{"_id":"d%02d-%04d","pad":%q}`, b, i, pad))
 		}
-		_, err := e.db.InsertMany("big", docs)
+		_, err := e.db.InsertMany(context.Background(), "big", docs)
 		require.NoError(t, err)
 	}
 	resp, err := e.hc.Get(e.url + "/api/dumpDB")

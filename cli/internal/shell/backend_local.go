@@ -13,9 +13,9 @@ import (
 	"github.com/minidbgo/minidbgo/httpd/client/api"
 )
 
-// localBackend runs commands on the embedded database. The docstore calls
-// are not cancellable; the streaming ones (dump, restore) stop at the next
-// chunk once ctx is done.
+// localBackend runs commands on the embedded database. Every docstore
+// call gets the command's context, which Ctrl-C cancels: a scan stops
+// within a few hundred keys, a write before it commits.
 type localBackend struct {
 	db *docstore.DB
 	// admin serves /api/metrics and /api/stats in process (an
@@ -33,17 +33,17 @@ func writeResult(r docstore.WriteResult) api.WriteResult {
 	return api.WriteResult{ID: r.ID, Rev: r.Rev, Created: r.Created}
 }
 
-func (b *localBackend) insertOne(_ context.Context, col string, doc []byte) (api.WriteResult, error) {
-	r, err := b.db.InsertOne(col, doc, docstore.WriteOptions{Insert: true})
+func (b *localBackend) insertOne(ctx context.Context, col string, doc []byte) (api.WriteResult, error) {
+	r, err := b.db.InsertOne(ctx, col, doc, docstore.WriteOptions{Insert: true})
 	return writeResult(r), err
 }
 
-func (b *localBackend) insertMany(_ context.Context, col string, docs []json.RawMessage) (api.InsertManyResult, error) {
+func (b *localBackend) insertMany(ctx context.Context, col string, docs []json.RawMessage) (api.InsertManyResult, error) {
 	bodies := make([][]byte, len(docs))
 	for i, d := range docs {
 		bodies[i] = d
 	}
-	res, err := b.db.InsertNew(col, bodies)
+	res, err := b.db.InsertNew(ctx, col, bodies)
 	if err != nil {
 		return api.InsertManyResult{}, err
 	}
@@ -54,26 +54,26 @@ func (b *localBackend) insertMany(_ context.Context, col string, docs []json.Raw
 	return out, nil
 }
 
-func (b *localBackend) replace(_ context.Context, col, id string, doc []byte, ifMatch uint64) (json.RawMessage, error) {
-	r, err := b.db.Replace(col, id, doc, docstore.WriteOptions{IfMatch: ifMatch})
+func (b *localBackend) replace(ctx context.Context, col, id string, doc []byte, ifMatch uint64) (json.RawMessage, error) {
+	r, err := b.db.Replace(ctx, col, id, doc, docstore.WriteOptions{IfMatch: ifMatch})
 	return r.Doc, err
 }
 
-func (b *localBackend) get(_ context.Context, col, id string) (json.RawMessage, uint64, error) {
-	d, err := b.db.Get(col, id)
+func (b *localBackend) get(ctx context.Context, col, id string) (json.RawMessage, uint64, error) {
+	d, err := b.db.Get(ctx, col, id)
 	if err != nil {
 		return nil, 0, err
 	}
 	return d.JSON, d.Rev, nil
 }
 
-func (b *localBackend) update(_ context.Context, col, id string, update []byte, ifMatch uint64) (json.RawMessage, error) {
-	r, err := b.db.Update(col, id, update, docstore.WriteOptions{IfMatch: ifMatch})
+func (b *localBackend) update(ctx context.Context, col, id string, update []byte, ifMatch uint64) (json.RawMessage, error) {
+	r, err := b.db.Update(ctx, col, id, update, docstore.WriteOptions{IfMatch: ifMatch})
 	return r.Doc, err
 }
 
-func (b *localBackend) delete(_ context.Context, col, id string) error {
-	return b.db.Delete(col, id, docstore.WriteOptions{})
+func (b *localBackend) delete(ctx context.Context, col, id string) error {
+	return b.db.Delete(ctx, col, id, docstore.WriteOptions{})
 }
 
 // query turns a find request into a docstore.Query the way the server
@@ -106,7 +106,7 @@ func (b *localBackend) find(ctx context.Context, col string, req api.FindRequest
 	if err != nil {
 		return api.FindResult{}, err
 	}
-	cur, err := b.db.Find(col, q)
+	cur, err := b.db.Find(ctx, col, q)
 	if err != nil {
 		return api.FindResult{}, err
 	}
@@ -125,35 +125,35 @@ func (b *localBackend) find(ctx context.Context, col string, req api.FindRequest
 	return res, nil
 }
 
-func (b *localBackend) count(_ context.Context, col string, filter json.RawMessage) (int64, error) {
-	return b.db.Count(col, filter)
+func (b *localBackend) count(ctx context.Context, col string, filter json.RawMessage) (int64, error) {
+	return b.db.Count(ctx, col, filter)
 }
 
-func (b *localBackend) distinct(_ context.Context, col, field string, filter json.RawMessage) ([]json.RawMessage, error) {
-	return b.db.Distinct(col, field, filter)
+func (b *localBackend) distinct(ctx context.Context, col, field string, filter json.RawMessage) ([]json.RawMessage, error) {
+	return b.db.Distinct(ctx, col, field, filter)
 }
 
-func (b *localBackend) updateMany(_ context.Context, col string, filter, update json.RawMessage) (api.UpdateResult, error) {
-	r, err := b.db.UpdateMany(col, filter, update)
+func (b *localBackend) updateMany(ctx context.Context, col string, filter, update json.RawMessage) (api.UpdateResult, error) {
+	r, err := b.db.UpdateMany(ctx, col, filter, update)
 	return api.UpdateResult{Matched: r.Matched, Modified: r.Modified}, err
 }
 
-func (b *localBackend) upsert(_ context.Context, col string, filter, update json.RawMessage) (api.UpdateResult, error) {
-	r, err := b.db.UpsertMany(col, filter, update)
+func (b *localBackend) upsert(ctx context.Context, col string, filter, update json.RawMessage) (api.UpdateResult, error) {
+	r, err := b.db.UpsertMany(ctx, col, filter, update)
 	return api.UpdateResult{Matched: r.Matched, Modified: r.Modified, UpsertedID: r.UpsertedID}, err
 }
 
-func (b *localBackend) deleteMany(_ context.Context, col string, filter json.RawMessage) (int64, error) {
-	r, err := b.db.DeleteMany(col, filter)
+func (b *localBackend) deleteMany(ctx context.Context, col string, filter json.RawMessage) (int64, error) {
+	r, err := b.db.DeleteMany(ctx, col, filter)
 	return r.Deleted, err
 }
 
-func (b *localBackend) explain(_ context.Context, col string, req api.FindRequest) (api.Explanation, error) {
+func (b *localBackend) explain(ctx context.Context, col string, req api.FindRequest) (api.Explanation, error) {
 	q, err := query(req)
 	if err != nil {
 		return api.Explanation{}, err
 	}
-	e, err := b.db.Explain(col, q)
+	e, err := b.db.Explain(ctx, col, q)
 	return api.Explanation{
 		Plan: e.Plan, Index: e.Index, IndexFields: e.IndexFields, Ranges: e.Ranges,
 		SortByIndex: e.SortByIndex, InMemorySort: e.InMemorySort,
@@ -161,7 +161,7 @@ func (b *localBackend) explain(_ context.Context, col string, req api.FindReques
 	}, err
 }
 
-func (b *localBackend) collections(context.Context) ([]api.Collection, error) {
+func (b *localBackend) collections(ctx context.Context) ([]api.Collection, error) {
 	cols, err := b.db.Collections()
 	out := make([]api.Collection, len(cols))
 	for i, c := range cols {
@@ -170,13 +170,13 @@ func (b *localBackend) collections(context.Context) ([]api.Collection, error) {
 	return out, err
 }
 
-func (b *localBackend) collection(_ context.Context, col string) (api.Collection, error) {
+func (b *localBackend) collection(ctx context.Context, col string) (api.Collection, error) {
 	c, err := b.db.Stats(col)
 	return api.Collection{Name: c.Name, DocCount: c.DocCount, ByteSize: c.ByteSize}, err
 }
 
-func (b *localBackend) dropCollection(_ context.Context, col string) error {
-	return b.db.DropCollection(col)
+func (b *localBackend) dropCollection(ctx context.Context, col string) error {
+	return b.db.DropCollection(ctx, col)
 }
 
 func indexOf(spec docstore.IndexSpec) api.Index {
@@ -188,7 +188,7 @@ func indexOf(spec docstore.IndexSpec) api.Index {
 	return ix
 }
 
-func (b *localBackend) createIndex(_ context.Context, col string, req api.IndexRequest, progress func(int64)) (api.Index, error) {
+func (b *localBackend) createIndex(ctx context.Context, col string, req api.IndexRequest, progress func(int64)) (api.Index, error) {
 	body, err := json.Marshal(req)
 	if err != nil {
 		return api.Index{}, err
@@ -197,7 +197,7 @@ func (b *localBackend) createIndex(_ context.Context, col string, req api.IndexR
 	if err != nil {
 		return api.Index{}, err
 	}
-	if err := b.db.CreateIndex(col, spec, progress); err != nil {
+	if err := b.db.CreateIndex(ctx, col, spec, progress); err != nil {
 		return api.Index{}, err
 	}
 	specs, err := b.db.ListIndexes(col)
@@ -212,7 +212,7 @@ func (b *localBackend) createIndex(_ context.Context, col string, req api.IndexR
 	return indexOf(spec), nil
 }
 
-func (b *localBackend) listIndexes(_ context.Context, col string) ([]api.Index, error) {
+func (b *localBackend) listIndexes(ctx context.Context, col string) ([]api.Index, error) {
 	specs, err := b.db.ListIndexes(col)
 	if err != nil {
 		return nil, err
@@ -224,22 +224,22 @@ func (b *localBackend) listIndexes(_ context.Context, col string) ([]api.Index, 
 	return out, nil
 }
 
-func (b *localBackend) dropIndex(_ context.Context, col, name string) error {
-	return b.db.DropIndex(col, name)
+func (b *localBackend) dropIndex(ctx context.Context, col, name string) error {
+	return b.db.DropIndex(ctx, col, name)
 }
 
 func (b *localBackend) dump(ctx context.Context, w io.Writer) error {
-	_, err := b.db.Dump(ctxWriter{ctx, w})
+	_, err := b.db.Dump(ctx, ctxWriter{ctx, w})
 	return err
 }
 
 func (b *localBackend) export(ctx context.Context, col string, w io.Writer) error {
-	_, err := b.db.Export(col, ctxWriter{ctx, w})
+	_, err := b.db.Export(ctx, col, ctxWriter{ctx, w})
 	return err
 }
 
 func (b *localBackend) restore(ctx context.Context, r io.Reader) (api.DumpStats, error) {
-	st, err := b.db.Restore(ctxReader{ctx, r})
+	st, err := b.db.Restore(ctx, ctxReader{ctx, r})
 	return api.DumpStats{Collections: st.Collections, Documents: st.Documents, Indexes: st.Indexes, Bytes: st.Bytes}, err
 }
 

@@ -1,6 +1,7 @@
 package shell
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -19,7 +20,7 @@ func flushedDocs(t *testing.T, dir string) {
 	db, err := docstore.Open(dir, nil)
 	require.NoError(t, err)
 	for i := range 610 {
-		_, err := db.InsertOne("products", fmt.Appendf(nil, `{"_id":"p%04d","price":%d}`, i, i), docstore.WriteOptions{})
+		_, err := db.InsertOne(context.Background(), "products", fmt.Appendf(nil, `{"_id":"p%04d","price":%d}`, i, i), docstore.WriteOptions{})
 		require.NoError(t, err)
 		if i == 299 || i == 599 {
 			require.NoError(t, db.Engine().Flush())

@@ -1,6 +1,7 @@
 package shell
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -21,7 +22,7 @@ func TestRepairDamagedWAL(t *testing.T) {
 	require.NoError(t, err)
 	const n = 300
 	for i := range n {
-		_, err := db.InsertOne("products", fmt.Appendf(nil, `{"_id":"p%04d","price":%d}`, i, i), docstore.WriteOptions{})
+		_, err := db.InsertOne(context.Background(), "products", fmt.Appendf(nil, `{"_id":"p%04d","price":%d}`, i, i), docstore.WriteOptions{})
 		require.NoError(t, err)
 	}
 	require.NoError(t, db.Close()) // the documents stay in the WAL

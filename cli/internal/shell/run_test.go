@@ -292,7 +292,7 @@ func TestCheckAndInspect(t *testing.T) {
 	db, err := docstore.Open(dir, nil)
 	require.NoError(t, err)
 	for i := range 500 {
-		_, err := db.InsertOne("products", fmt.Appendf(nil, `{"_id":"p%04d","name":"product %d","price":%d}`, i, i, i), docstore.WriteOptions{})
+		_, err := db.InsertOne(context.Background(), "products", fmt.Appendf(nil, `{"_id":"p%04d","name":"product %d","price":%d}`, i, i, i), docstore.WriteOptions{})
 		require.NoError(t, err)
 	}
 	require.NoError(t, db.Engine().Flush())

@@ -75,10 +75,13 @@
 //	+-----+-----+-----+----------------------+-----+
 //	| 'i' | col | idx | value1 … valueN       | id  |   index entry
 //	+-----+-----+-----+----------------------+-----+
+//	+-----+-----+---------------+
+//	| 's' | col | id uint64 BE  |                       statistics (0: base)
+//	+-----+-----+---------------+
 //
 // Index values are AppendValue or, for descending fields, AppendValueDesc
 // forms; the trailing id keeps entries unique and DecodeIndexKeyID recovers
 // it. DocPrefix, IndexCollectionPrefix and IndexPrefix give the ranges;
-// PrefixEnd turns a prefix into an exclusive upper bound. The docstore adds
-// its own 's' col … keys for statistics.
+// PrefixEnd turns a prefix into an exclusive upper bound. StatsPrefix and
+// StatsKey give the statistics keys (their values are the docstore's).
 package keyenc

@@ -2,6 +2,7 @@ package keyenc
 
 import (
 	"bytes"
+	"encoding/binary"
 
 	"github.com/minidbgo/minidbgo/docstore/internal/jsondoc"
 )
@@ -11,6 +12,7 @@ const (
 	docTag   = 'd'
 	metaTag  = 'm'
 	indexTag = 'i'
+	statsTag = 's'
 )
 
 // DocKey appends the key of document id in collection to dst:
@@ -57,6 +59,28 @@ func CollectionMetaKey(collection string) []byte {
 // MetaPrefix returns the prefix of every CollectionMetaKey, "m"; the
 // collection name follows it as an AppendString form.
 func MetaPrefix() []byte { return []byte{metaTag} }
+
+// StatsPrefix returns the prefix of every statistics key of collection:
+// 's' | AppendString(collection).
+func StatsPrefix(collection string) []byte {
+	return AppendString([]byte{statsTag}, collection)
+}
+
+// StatsKey returns the key of statistics record id of collection:
+// StatsPrefix(collection) | id as 8 bytes big-endian. Id 0 is the folded
+// base; the others are deltas, in the order they were written.
+func StatsKey(collection string, id uint64) []byte {
+	return binary.BigEndian.AppendUint64(StatsPrefix(collection), id)
+}
+
+// StatsIDFromKey returns the id of a StatsKey; false when key is too
+// short to hold one.
+func StatsIDFromKey(key []byte) (uint64, bool) {
+	if len(key) < 8 {
+		return 0, false
+	}
+	return binary.BigEndian.Uint64(key[len(key)-8:]), true
+}
 
 // IndexCollectionPrefix returns the prefix of every index entry of
 // collection: 'i' | AppendString(collection).

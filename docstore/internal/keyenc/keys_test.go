@@ -220,3 +220,28 @@ func BenchmarkDecodeIndexKeyID(b *testing.B) {
 		}
 	}
 }
+
+func TestStatsKeys(t *testing.T) {
+	for _, col := range tricky {
+		p := StatsPrefix(col)
+		require.Equal(t, byte('s'), p[0])
+		for _, id := range []uint64{0, 1, 1 << 40, ^uint64(0)} {
+			k := StatsKey(col, id)
+			require.True(t, bytes.HasPrefix(k, p))
+			got, ok := StatsIDFromKey(k)
+			require.True(t, ok)
+			require.Equal(t, id, got)
+			// No other collection's stats prefix holds the key.
+			for _, other := range tricky {
+				if other != col {
+					require.False(t, bytes.HasPrefix(k, StatsPrefix(other)), "%q under %q", col, other)
+				}
+			}
+		}
+		// Ids sort as numbers: the base first, deltas in order.
+		require.Negative(t, bytes.Compare(StatsKey(col, 0), StatsKey(col, 1)))
+		require.Negative(t, bytes.Compare(StatsKey(col, 255), StatsKey(col, 256)))
+	}
+	_, ok := StatsIDFromKey([]byte("short"))
+	require.False(t, ok)
+}

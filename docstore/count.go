@@ -1,0 +1,109 @@
+package docstore
+
+import (
+	"context"
+
+	"github.com/minidbgo/minidbgo/storage"
+)
+
+// Count returns the number of documents matching filter.
+func (db *DB) Count(ctx context.Context, col string, filter []byte) (int64, error) {
+	if err := checkName("collection", col); err != nil {
+		return 0, err
+	}
+	c := db.getCollection(col)
+	if c == nil {
+		if _, _, _, err := db.parseQueryParts(Query{Filter: filter}); err != nil {
+			return 0, err
+		}
+		return 0, nil
+	}
+	if isEmptyFilter(filter) {
+		return c.docs.Load(), nil
+	}
+	f, _, _, err := db.parseQueryParts(Query{Filter: filter})
+	if err != nil {
+		return 0, err
+	}
+	snap := db.engine.NewSnapshot()
+	defer snap.Close()
+	p := db.makePlan(c, col, f, nil)
+	if coveredByIndex(p) {
+		return countKeys(ctx, snap, p.ranges)
+	}
+	src := newSource(ctx, db, snap, p, nil)
+	src.keep = filterOnly(f)
+	defer src.close()
+	var st Explanation
+	var n int64
+	for {
+		m, err := src.next(&st, true)
+		if err != nil {
+			return 0, err
+		}
+		if m == nil {
+			return n, nil
+		}
+		if f.Match(m.doc) {
+			n++
+		}
+	}
+}
+
+// coveredByIndex reports whether p's index ranges hold exactly one key per
+// matching document: the filter is only scalar equalities, each on one of
+// the leading index fields the ranges fix, and no document has an array
+// along the index's paths (one key per document). A count then counts
+// keys and reads no document, and a find returns the documents the keys
+// name without parsing them to test the filter.
+func coveredByIndex(p *plan) bool {
+	if p.index == nil || p.index.multikey.Load() {
+		return false
+	}
+	eqs, ok := p.filter.ScalarEqualities()
+	if !ok || len(eqs) != p.eqFields {
+		return false
+	}
+	for _, path := range p.index.paths[:p.eqFields] {
+		if _, ok := eqs[path]; !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// countKeys counts the keys of snap in ranges.
+func countKeys(ctx context.Context, snap *storage.Snapshot, ranges []keyRange) (int64, error) {
+	var n int64
+	for _, r := range ranges {
+		it := snap.NewIter(&storage.IterOptions{LowerBound: r.start, UpperBound: r.end})
+		for ok := it.First(); ok; ok = it.Next() {
+			if n%checkEvery == 0 {
+				if err := ctxErr(ctx, "count"); err != nil {
+					it.Close()
+					return 0, err
+				}
+			}
+			n++
+		}
+		if err := it.Close(); err != nil {
+			return 0, err
+		}
+	}
+	return n, nil
+}
+
+// Explain runs a query to its page's end and reports its plan and cost.
+func (db *DB) Explain(ctx context.Context, col string, q Query) (Explanation, error) {
+	cur, err := db.Find(ctx, col, q)
+	if err != nil {
+		return Explanation{}, err
+	}
+	defer cur.Close()
+	for cur.Next() {
+	}
+	if err := cur.Err(); err != nil {
+		return Explanation{}, err
+	}
+	return cur.Explain(), nil
+}
