@@ -91,7 +91,7 @@ func TestServeDrainsFlushesCloses(t *testing.T) {
 	db = open() // the lock was released: the database is closed
 	defer db.Close()
 	for _, id := range []string{"p1", "p2"} {
-		_, err := db.Get("products", id)
+		_, err := db.Get(context.Background(), "products", id)
 		require.NoError(t, err, id)
 	}
 }
