@@ -259,8 +259,8 @@ func getDataset(b *testing.B, n int) *dataset {
 		b.Logf("loaded %d documents in %s (inserts: %.0f docs/s, durability none)", n, time.Since(start).Round(time.Millisecond), ds.loadRate)
 	}
 	ds.db = openBenchDB(b, ds.dir, storage.DurabilityGroup)
-	waitCompactions(ds.db.Engine())
-	m := ds.db.Engine().Metrics()
+	waitCompactions(ds.db)
+	m := ds.db.Metrics()
 	b.Logf("docs=%d: %d tables, %.1f MB, read amplification %d, levels %v", n, m.TotalTables, float64(m.TotalTableBytes)/1e6, m.ReadAmplification, m.Levels)
 	if datasets == nil {
 		datasets = make(map[int]*dataset)
@@ -271,7 +271,7 @@ func getDataset(b *testing.B, n int) *dataset {
 
 // waitCompactions waits until no compaction has run for a while (at most a
 // minute), so that reads see the tree's settled shape.
-func waitCompactions(e *storage.DB) {
+func waitCompactions(e *docstore.DB) {
 	deadline := time.Now().Add(time.Minute)
 	last, quiet := e.Metrics().Compactions, 0
 	for quiet < 5 && time.Now().Before(deadline) {
@@ -345,7 +345,7 @@ func processCPU() time.Duration {
 }
 
 // timedCache is timed, also counting e's block cache hits and misses.
-func (r *result) timedCache(e *storage.DB, label string, fn func()) {
+func (r *result) timedCache(e *docstore.DB, label string, fn func()) {
 	m0 := e.Metrics()
 	r.timed(label, fn)
 	m1 := e.Metrics()
@@ -498,7 +498,7 @@ func benchGet(b *testing.B, n, goroutines int) {
 	seed := uint64(1)
 	round := func(r *result) {
 		errs := make(chan error, goroutines)
-		r.timedCache(ds.db.Engine(), label, func() {
+		r.timedCache(ds.db, label, func() {
 			var wg sync.WaitGroup
 			for g := range goroutines {
 				seed++
@@ -551,7 +551,7 @@ func benchFindEq(b *testing.B, n int, indexed bool) {
 				filters[i] = fmt.Appendf(nil, `{"zip":%q}`, benchZip(c))
 			}
 		}
-		r.timedCache(ds.db.Engine(), label, func() {
+		r.timedCache(ds.db, label, func() {
 			for _, f := range filters {
 				e := runQuery(b, ds.db, docstore.Query{Filter: f}, plan, 100)
 				r.examined += e.DocsExamined
@@ -579,7 +579,7 @@ func benchFindRange(b *testing.B, n int) {
 		for i := range filters {
 			filters[i] = fmt.Appendf(nil, `{"age":{"$gte":%d}}`, 18+rng.IntN(50))
 		}
-		r.timedCache(ds.db.Engine(), "find-range", func() {
+		r.timedCache(ds.db, "find-range", func() {
 			for _, f := range filters {
 				e := runQuery(b, ds.db, docstore.Query{Filter: f, Sort: []byte(`{"age":1}`), Limit: 100}, "IXSCAN", 100)
 				if !e.SortByIndex {
@@ -605,7 +605,7 @@ func benchCollections(b *testing.B, db *docstore.DB, n int) {
 	const calls = 20_000
 	round := func(r *result) {
 		var err error
-		r.timedCache(db.Engine(), "collections", func() {
+		r.timedCache(db, "collections", func() {
 			for range calls {
 				var cols []docstore.CollectionInfo
 				if cols, err = db.Collections(); err != nil {

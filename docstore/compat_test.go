@@ -76,7 +76,7 @@ func TestCompatWrite(t *testing.T) {
 	for i := range 1500 {
 		must(db.InsertOne(context.Background(), "products", []byte(compatProduct(i)), WriteOptions{}))
 	}
-	require.NoError(t, db.Engine().Compact())
+	require.NoError(t, db.Compact())
 	// An L0 table: updates, replacements and deletes over the level.
 	for i := 0; i < 1500; i += 7 {
 		must(db.Update(context.Background(), "products", fmt.Sprintf("p%05d", i), []byte(`{"$inc":{"price":3},"$set":{"dims.h":99}}`), WriteOptions{}))
@@ -84,7 +84,7 @@ func TestCompatWrite(t *testing.T) {
 	for i := 3; i < 1500; i += 11 {
 		require.NoError(t, db.Delete(context.Background(), "products", fmt.Sprintf("p%05d", i), WriteOptions{}))
 	}
-	require.NoError(t, db.Engine().Flush())
+	require.NoError(t, db.Flush())
 	// The WAL: a second collection with a unique index, never flushed.
 	require.NoError(t, db.CreateIndex(context.Background(), "orders", IndexSpec{Name: "ref", Fields: []IndexField{{Path: "ref"}}, Unique: true}, nil))
 	require.NoError(t, db.CreateIndex(context.Background(), "orders", IndexSpec{Name: "customer_total", Fields: []IndexField{{Path: "customer"}, {Path: "total"}}}, nil))

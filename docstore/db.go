@@ -194,9 +194,6 @@ func (db *DB) goBackground(f func()) bool {
 	return true
 }
 
-// Engine returns the storage engine, for metrics and compaction.
-func (db *DB) Engine() *storage.DB { return db.engine }
-
 // Limits returns the effective limits.
 func (db *DB) Limits() Options { return db.opts }
 

@@ -118,22 +118,22 @@ func TestStreamBatchBytes(t *testing.T) {
 	for i := range 12 {
 		fmt.Fprintf(&in, `{"_id":"d%d","pad":"%0*d"}`+"\n", i, 256<<10, i)
 	}
-	before := db.Engine().Metrics().Batches
+	before := db.Metrics().Batches
 	n, err := db.Import(context.Background(), "c", bytes.NewReader(in.Bytes()))
 	require.NoError(t, err)
 	require.Equal(t, int64(12), n)
 	// 12 documents of 256 KiB in batches of at most 1 MiB + one document.
-	require.GreaterOrEqual(t, db.Engine().Metrics().Batches-before, uint64(12*256/(1024+256)))
+	require.GreaterOrEqual(t, db.Metrics().Batches-before, uint64(12*256/(1024+256)))
 
 	var dump bytes.Buffer
 	_, err = db.Dump(context.Background(), &dump)
 	require.NoError(t, err)
 	db2 := openMem(t, nil)
-	before = db2.Engine().Metrics().Batches
+	before = db2.Metrics().Batches
 	st, err := db2.Restore(context.Background(), bytes.NewReader(dump.Bytes()))
 	require.NoError(t, err)
 	require.Equal(t, int64(12), st.Documents)
-	require.GreaterOrEqual(t, db2.Engine().Metrics().Batches-before, uint64(12*256/(1024+256)))
+	require.GreaterOrEqual(t, db2.Metrics().Batches-before, uint64(12*256/(1024+256)))
 }
 
 // A page ended before its current document continues with it: walking

@@ -1,6 +1,7 @@
 package httpd
 
 import (
+	"errors"
 	"log/slog"
 	"net/http"
 	"net/http/pprof"
@@ -10,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/minidbgo/minidbgo/docstore"
 	"github.com/minidbgo/minidbgo/httpd/client/api"
 )
 
@@ -23,16 +25,14 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 // down, after an I/O error made the engine read-only, or once a damaged
 // table degraded it (the reason names the table).
 func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
-	engine := s.db.Engine()
-	damage := engine.Damage()
+	var de *docstore.DegradedError
+	err := s.db.Ready()
 	switch {
 	case s.isDraining():
 		writeJSON(w, http.StatusServiceUnavailable, api.Ready{Status: "not_ready", Reason: "shutting down"})
-	case engine.ReadOnlyErr() != nil:
-		writeJSON(w, http.StatusServiceUnavailable, api.Ready{Status: "not_ready", Reason: readOnlyReason(engine.ReadOnlyErr())})
-	case len(damage) > 0:
-		names := make([]string, len(damage))
-		for i, ce := range damage {
+	case errors.As(err, &de):
+		names := make([]string, len(de.Tables))
+		for i, ce := range de.Tables {
 			names[i] = dataFileName(ce.File)
 			if ce.Offset >= 0 {
 				names[i] += " (offset " + strconv.FormatInt(ce.Offset, 10) + ")"
@@ -41,6 +41,8 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusServiceUnavailable, api.Ready{Status: "not_ready",
 			Reason: "degraded: damaged table " + strings.Join(names, ", ") +
 				"; undamaged data is served, reads of the damaged blocks fail and writes stop once L0 is full; stop the server and run minidbgo check (docs/operations.md, Damaged data)"})
+	case err != nil:
+		writeJSON(w, http.StatusServiceUnavailable, api.Ready{Status: "not_ready", Reason: readOnlyReason(err)})
 	default:
 		writeJSON(w, http.StatusOK, api.Ready{Status: "ready"})
 	}

@@ -270,13 +270,13 @@ func TestDegradedByDamagedTable(t *testing.T) {
 	require.NoError(t, err)
 	_, err = db.InsertOne(context.Background(), "c", doc("seed", 0), docstore.WriteOptions{})
 	require.NoError(t, err)
-	require.NoError(t, db.Engine().Flush())
+	require.NoError(t, db.Flush())
 	for _, p := range []string{"k", "m"} { // one table each
 		for i := range 200 {
 			_, err := db.InsertOne(context.Background(), "c", doc(fmt.Sprintf("%s%04d", p, i), i), docstore.WriteOptions{})
 			require.NoError(t, err)
 		}
-		require.NoError(t, db.Engine().Flush())
+		require.NoError(t, db.Flush())
 	}
 	require.NoError(t, db.Close())
 	names, err := fs.List("db/sst")
@@ -446,11 +446,11 @@ func TestDataDirRefusesFiles(t *testing.T) {
 		}
 		errorBody(t, r, http.StatusServiceUnavailable, "unavailable")
 		if refused == 0 {
-			next = e.db.Engine().Metrics().NextFileNumber
+			next = e.db.Metrics().NextFileNumber
 		}
 		refused++
 	}
 	require.Positive(t, refused)
-	require.Equal(t, next, e.db.Engine().Metrics().NextFileNumber, "no file number per failed request")
+	require.Equal(t, next, e.db.Metrics().NextFileNumber, "no file number per failed request")
 	mustStatus(t, e.do("GET", "/api/ready", nil), http.StatusServiceUnavailable)
 }

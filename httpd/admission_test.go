@@ -253,7 +253,7 @@ func TestStalledDumpReaderReleasesSnapshot(t *testing.T) {
 
 	eventually(t, "the dump to start", func() bool { return e.srv.metrics.inFlight.Load() == 1 })
 	eventually(t, "the stalled dump's snapshot to be released", func() bool {
-		return e.srv.metrics.inFlight.Load() == 0 && e.db.Engine().Metrics().Snapshots == 0
+		return e.srv.metrics.inFlight.Load() == 0 && e.db.Metrics().Snapshots == 0
 	})
 	var m api.Metrics
 	e.do("GET", "/api/metrics", nil).json(t, &m)

@@ -33,7 +33,7 @@ func runBadInputs(t *testing.T, e *env, key string, rows func(staleETag string) 
 		if _, err := e.db.Dump(context.Background(), h); err != nil {
 			return badinput.State{}, err
 		}
-		return badinput.State{Dump: hex.EncodeToString(h.Sum(nil)), LastSeq: e.db.Engine().Metrics().LastSeq}, nil
+		return badinput.State{Dump: hex.EncodeToString(h.Sum(nil)), LastSeq: e.db.Metrics().LastSeq}, nil
 	}}
 	for _, row := range rows(stale) {
 		t.Run(row.Title(), func(t *testing.T) {

@@ -58,7 +58,7 @@ func FuzzHTTPHandler(f *testing.F) {
 			return
 		}
 		tb.TB, e.t = t, t
-		if e.db.Engine().Metrics().BytesIn > fuzzEnvBytes {
+		if e.db.Metrics().BytesIn > fuzzEnvBytes {
 			tb.close()
 			e = newFuzzEnv(tb)
 		}

@@ -172,7 +172,7 @@ func (e *env) state() string {
 	h := sha256.New()
 	_, err := e.db.Dump(context.Background(), h)
 	require.NoError(e.t, err)
-	return hex.EncodeToString(h.Sum(nil)) + "/" + jsonString(e.db.Engine().Metrics().LastSeq)
+	return hex.EncodeToString(h.Sum(nil)) + "/" + jsonString(e.db.Metrics().LastSeq)
 }
 
 func jsonString(v any) string {

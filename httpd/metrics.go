@@ -67,7 +67,7 @@ func (m *serverMetrics) observe(route, method string, status int, d time.Duratio
 
 // apiMetrics builds the body of GET /api/metrics.
 func (s *Server) apiMetrics() api.Metrics {
-	em := s.db.Engine().Metrics()
+	em := s.db.Metrics()
 	m := api.Metrics{
 		Puts: em.Puts, Gets: em.Gets, Deletes: em.Deletes, Flushes: em.Flushes, Compacts: em.Compactions,
 		Batches: em.Batches, CommitGroups: em.CommitGroups, WALSyncs: em.WALSyncs, WALBytes: em.WALBytes,
@@ -198,7 +198,7 @@ func (s *Server) writePrometheus(w io.Writer) error {
 	p.metric("minidbgo_http_inflight_bytes", "gauge", "Memory reserved by request bodies and sorts in flight (admission).", float64(s.mem.used.Load()))
 	p.metric("minidbgo_http_inflight_bytes_limit", "gauge", "The in-flight memory budget, MAX_INFLIGHT_MB.", float64(s.mem.limit))
 
-	em := s.db.Engine().Metrics()
+	em := s.db.Metrics()
 	writeEngineMetrics(p, em)
 
 	cs := s.compactor.status()

@@ -106,7 +106,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		_ = hs.Close()
 	}
 	cancel()
-	if err := s.db.Engine().Flush(); err != nil && !errors.Is(err, storage.ErrClosed) {
+	if err := s.db.Flush(); err != nil && !errors.Is(err, storage.ErrClosed) {
 		logger.Error("flush failed", "error", err.Error())
 		errs = append(errs, err)
 	}

@@ -325,7 +325,7 @@ func (c *compactor) start() bool {
 	c.runs++
 	c.wg.Go(func() {
 		t := time.Now()
-		err := c.db.Engine().Compact()
+		err := c.db.Compact()
 		d := time.Since(t)
 		c.mu.Lock()
 		c.running = false

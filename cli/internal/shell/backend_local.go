@@ -244,7 +244,7 @@ func (b *localBackend) restore(ctx context.Context, r io.Reader) (api.DumpStats,
 }
 
 func (b *localBackend) compact(context.Context) error {
-	return b.db.Engine().Compact()
+	return b.db.Compact()
 }
 
 // adminGet answers GET path from the in-process server.

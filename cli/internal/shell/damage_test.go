@@ -23,7 +23,7 @@ func flushedDocs(t *testing.T, dir string) {
 		_, err := db.InsertOne(context.Background(), "products", fmt.Appendf(nil, `{"_id":"p%04d","price":%d}`, i, i), docstore.WriteOptions{})
 		require.NoError(t, err)
 		if i == 299 || i == 599 {
-			require.NoError(t, db.Engine().Flush())
+			require.NoError(t, db.Flush())
 		}
 	}
 	require.NoError(t, db.Close())

@@ -348,7 +348,7 @@ func openEmbedded(cfg config, interactive bool, stderr io.Writer) (backend, func
 			}
 			return
 		}
-		if err := db.Engine().Flush(); err != nil && !errors.Is(err, storage.ErrClosed) {
+		if err := db.Flush(); err != nil && !errors.Is(err, storage.ErrClosed) {
 			fmt.Fprintln(stderr, "minidbgo: flush:", err)
 		}
 		if err := db.Close(); err != nil {

@@ -295,7 +295,7 @@ func TestCheckAndInspect(t *testing.T) {
 		_, err := db.InsertOne(context.Background(), "products", fmt.Appendf(nil, `{"_id":"p%04d","name":"product %d","price":%d}`, i, i, i), docstore.WriteOptions{})
 		require.NoError(t, err)
 	}
-	require.NoError(t, db.Engine().Flush())
+	require.NoError(t, db.Flush())
 	require.NoError(t, db.Close())
 
 	code, stdout, stderr := runCLI(t, "", nil, "check", "--dir", dir)

@@ -118,7 +118,7 @@ func run(args []string, getenv func(string) string, stderr io.Writer) int {
 	}
 	addr := ln.Addr().String()
 	hc := cfg.Server(addr, keys, logger, version)
-	expvar.Publish("minidbgo", expvar.Func(func() any { return db.Engine().Metrics() }))
+	expvar.Publish("minidbgo", expvar.Func(func() any { return db.Metrics() }))
 
 	// Signals are caught before the start is logged, so that a SIGTERM
 	// sent as soon as the log says the server started drains it instead
