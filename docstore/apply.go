@@ -141,7 +141,7 @@ func (w *writeBatch) stage(i int, op *docOp) error {
 	if nv != nil {
 		newJSON = jsondoc.AppendJSON(nil, *nv)
 		if len(newJSON) > w.db.opts.MaxDocumentBytes {
-			return &Error{Code: "document_too_large", Index: -1,
+			return &Error{Code: CodeDocumentTooLarge, Index: -1,
 				Msg: fmt.Sprintf("document %q would be %d bytes, over the %d-byte limit", op.id, len(newJSON), w.db.opts.MaxDocumentBytes)}
 		}
 		op.rev = w.db.nextRev()
@@ -211,7 +211,7 @@ func (w *writeBatch) stageIndex(ix *index, i int, op *docOp, old, nv *jsondoc.Va
 		if ix.checksUnique() {
 			up := string(ix.uniquePrefix(k, op.id))
 			if other, dup := w.uniqueAdded[up]; dup && other != op.id {
-				return &Error{Code: "unique_violation", Index: i, Msg: fmt.Sprintf("unique index %q: documents %q and %q have the same values", ix.spec.Name, other, op.id)}
+				return &Error{Code: CodeUniqueViolation, Index: i, Msg: fmt.Sprintf("unique index %q: documents %q and %q have the same values", ix.spec.Name, other, op.id)}
 			}
 			w.uniqueAdded[up] = op.id
 			if err := w.db.checkUniqueExcept(ix, k, op.id, w.ops); err != nil {
@@ -273,7 +273,7 @@ func (db *DB) commit(c *collection, b *storage.Batch, dDocs, dBytes int64, ops i
 func (db *DB) checkUniqueExcept(ix *index, key []byte, id string, ops []*docOp) error {
 	err := db.checkUnique(ix, key, id)
 	var e *Error
-	if err == nil || !errors.As(err, &e) || e.Code != "unique_violation" {
+	if err == nil || !errors.As(err, &e) || e.Code != CodeUniqueViolation {
 		return err
 	}
 	// The holder may be rewritten by this batch; re-check precisely.

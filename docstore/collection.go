@@ -369,7 +369,7 @@ func (db *DB) Stats(col string) (CollectionInfo, error) {
 	}
 	c := db.getCollection(col)
 	if c == nil {
-		return CollectionInfo{}, errf("not_found", "collection %q not found", col)
+		return CollectionInfo{}, errf(CodeNotFound, "collection %q not found", col)
 	}
 	return CollectionInfo{Name: col, DocCount: c.docs.Load(), ByteSize: c.bytes.Load()}, nil
 }
@@ -394,7 +394,7 @@ func (db *DB) DropCollection(ctx context.Context, col string) error {
 	}
 	c := db.lockCollection(col, false)
 	if c == nil {
-		return errf("not_found", "collection %q not found", col)
+		return errf(CodeNotFound, "collection %q not found", col)
 	}
 	defer c.ddl.Unlock()
 	if !c.persisted.Load() {

@@ -108,7 +108,7 @@ func (db *DB) sealCursor(st *cursorState) string {
 // errBadCursor is the answer for any token that is not one this DB
 // issued, intact. It says nothing of what the token decoded to.
 func errBadCursor() error {
-	return errf("invalid_cursor", "cursor is not valid: it was changed or cut short, or was issued before the server restarted; restart the query without a cursor")
+	return errf(CodeInvalidCursor, "cursor is not valid: it was changed or cut short, or was issued before the server restarted; restart the query without a cursor")
 }
 
 // openCursor authenticates a token issued for collection col and returns
@@ -127,7 +127,7 @@ func (db *DB) openCursor(col, tok string) (*cursorState, error) {
 		return nil, errBadCursor()
 	}
 	if st.Col != col {
-		return nil, errf("invalid_cursor", "cursor was issued for a query on another collection; send it to the collection it came from")
+		return nil, errf(CodeInvalidCursor, "cursor was issued for a query on another collection; send it to the collection it came from")
 	}
 	return &st, nil
 }

@@ -236,7 +236,7 @@ func requireCode(t *testing.T, err error, code string) {
 	t.Helper()
 	var e *Error
 	require.ErrorAs(t, err, &e)
-	require.Equal(t, code, e.Code, "%v", err)
+	require.Equal(t, code, string(e.Code), "%v", err)
 }
 
 // TestCursorKeepsItsPlan checks that later pages read the access path the

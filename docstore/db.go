@@ -214,7 +214,7 @@ func ValidName(s string) bool {
 
 func checkName(kind, s string) error {
 	if !ValidName(s) {
-		e := errf("invalid_name", "invalid %s name %q: must match ^[A-Za-z0-9_-]{1,64}$", kind, s)
+		e := errf(CodeInvalidName, "invalid %s name %q: must match ^[A-Za-z0-9_-]{1,64}$", kind, s)
 		return e
 	}
 	return nil

@@ -42,11 +42,11 @@ func (db *DB) Distinct(ctx context.Context, col, field string, filter []byte) ([
 	}
 	segs, err := jsondoc.SplitPath(field)
 	if err != nil || field == "" {
-		return nil, errf("invalid_query", "distinct needs a field path such as \"tags\" or \"items.sku\", got %q", field)
+		return nil, errf(CodeInvalidQuery, "distinct needs a field path such as \"tags\" or \"items.sku\", got %q", field)
 	}
 	for _, s := range segs {
 		if strings.HasPrefix(s, "$") {
-			return nil, errf("invalid_query", "distinct field %q: segment %q starts with $", field, s)
+			return nil, errf(CodeInvalidQuery, "distinct field %q: segment %q starts with $", field, s)
 		}
 	}
 	f, _, _, err := db.parseQueryParts(Query{Filter: filter})
@@ -87,7 +87,7 @@ func (s *distinctSet) add(enc []byte) error {
 	}
 	s.bytes += len(enc) + distinctValueOverhead
 	if s.bytes > s.limit {
-		return errf("distinct_too_large", "the distinct values of %q need more than %d bytes (%d values so far); narrow the filter", s.field, s.limit, len(s.keys))
+		return errf(CodeDistinctTooLarge, "the distinct values of %q need more than %d bytes (%d values so far); narrow the filter", s.field, s.limit, len(s.keys))
 	}
 	s.keys[string(enc)] = struct{}{}
 	return nil

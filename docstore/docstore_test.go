@@ -19,7 +19,7 @@ import (
 func errCode(err error) string {
 	var e *Error
 	if errors.As(err, &e) {
-		return e.Code
+		return string(e.Code)
 	}
 	return ""
 }

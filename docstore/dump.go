@@ -157,7 +157,7 @@ func (db *DB) Restore(ctx context.Context, r io.Reader) (DumpStats, error) {
 			return st, err
 		}
 		if err != nil {
-			return st, &Error{Code: "bad_request", Index: n, Msg: fmt.Sprintf("line %d: %v", n, err), Err: err}
+			return st, &Error{Code: CodeBadRequest, Index: n, Msg: fmt.Sprintf("line %d: %v", n, err), Err: err}
 		}
 		st.Bytes += int64(len(line)) + 1
 		v, err := jsondoc.ParseDocument(line, db.limits)
@@ -166,7 +166,7 @@ func (db *DB) Restore(ctx context.Context, r io.Reader) (DumpStats, error) {
 		}
 		colV, _ := v.Field("collection")
 		if colV.Kind() != jsondoc.KindString || !ValidName(colV.Str()) {
-			return st, lineError(n, errf("bad_request", "\"collection\" must be a valid collection name"))
+			return st, lineError(n, errf(CodeBadRequest, "\"collection\" must be a valid collection name"))
 		}
 		col := colV.Str()
 		if !seenCols[col] {
@@ -198,7 +198,7 @@ func (db *DB) Restore(ctx context.Context, r io.Reader) (DumpStats, error) {
 			continue
 		}
 		if !ok || docV.Kind() != jsondoc.KindObject {
-			return st, lineError(n, errf("bad_request", "a dump line needs \"doc\" (an object) or \"index\""))
+			return st, lineError(n, errf(CodeBadRequest, "a dump line needs \"doc\" (an object) or \"index\""))
 		}
 		if col != pendingCol || len(pending) >= db.opts.MaxBatchDocs || pendingBytes >= streamBatchBytes {
 			if err := flush(); err != nil {
@@ -240,7 +240,7 @@ func lineError(n int, err error) error {
 	if errors.As(err, &e) {
 		return &Error{Code: e.Code, Index: n, Msg: fmt.Sprintf("line %d: %s", n, e.Msg), Err: err}
 	}
-	return &Error{Code: "bad_request", Index: n, Msg: fmt.Sprintf("line %d: %v", n, err), Err: err}
+	return &Error{Code: CodeBadRequest, Index: n, Msg: fmt.Sprintf("line %d: %v", n, err), Err: err}
 }
 
 // upsertMany is InsertMany without the create-only duplicate check:
@@ -273,7 +273,7 @@ func (db *DB) Export(ctx context.Context, col string, w io.Writer) (int64, error
 		return 0, err
 	}
 	if db.getCollection(col) == nil {
-		return 0, errf("not_found", "collection %q not found", col)
+		return 0, errf(CodeNotFound, "collection %q not found", col)
 	}
 	snap := db.engine.NewSnapshot()
 	defer snap.Close()
@@ -348,9 +348,9 @@ func (db *DB) Import(ctx context.Context, col string, r io.Reader) (int64, error
 			return n, err
 		}
 		if err != nil {
-			code := "bad_request"
+			code := CodeBadRequest
 			if errors.Is(err, errNotObject) {
-				code = "document_must_be_object"
+				code = CodeDocumentMustBeObject
 			}
 			return n, &Error{Code: code, Index: ln, Msg: fmt.Sprintf("line %d: %v", ln, err), Err: err}
 		}

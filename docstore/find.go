@@ -167,10 +167,10 @@ func (db *DB) Find(ctx context.Context, col string, q Query) (*Cursor, error) {
 		return nil, err
 	}
 	if q.Skip < 0 {
-		return nil, errf("bad_request", "skip must be >= 0, got %d", q.Skip)
+		return nil, errf(CodeBadRequest, "skip must be >= 0, got %d", q.Skip)
 	}
 	if q.Limit < 0 {
-		return nil, errf("bad_request", "limit must be >= 0, got %d", q.Limit)
+		return nil, errf(CodeBadRequest, "limit must be >= 0, got %d", q.Limit)
 	}
 	limit := q.Limit
 	if limit == 0 && st != nil {
@@ -190,11 +190,11 @@ func (db *DB) Find(ctx context.Context, col string, q Query) (*Cursor, error) {
 	} else {
 		if !form.equal(queryForm{filter: st.Filter, sort: st.Sort, proj: st.Proj}) {
 			snap.Close()
-			return nil, errf("invalid_cursor", "cursor was issued for another query: its filter, sort and fields must be the ones that returned it (or send the cursor alone)")
+			return nil, errf(CodeInvalidCursor, "cursor was issued for another query: its filter, sort and fields must be the ones that returned it (or send the cursor alone)")
 		}
 		if p = db.pinnedPlan(c, col, f, s, st.Plan); p == nil {
 			snap.Close()
-			return nil, errf("invalid_cursor", "the index this cursor reads was dropped or changed since its first page; restart the query without a cursor")
+			return nil, errf(CodeInvalidCursor, "the index this cursor reads was dropped or changed since its first page; restart the query without a cursor")
 		}
 	}
 	p.proj = pr
@@ -209,7 +209,7 @@ func (db *DB) Find(ctx context.Context, col string, q Query) (*Cursor, error) {
 		// Compared as skip > max-limit-1, since skip+limit+1 can overflow.
 		if skip > db.opts.MaxSortDocs-limit-1 {
 			snap.Close()
-			return nil, errf("bad_request", "an unindexed sort keeps skip+limit documents in memory; skip %d + limit %d is over the limit of %d (use a cursor or an index)", skip, limit, db.opts.MaxSortDocs)
+			return nil, errf(CodeBadRequest, "an unindexed sort keeps skip+limit documents in memory; skip %d + limit %d is over the limit of %d (use a cursor or an index)", skip, limit, db.opts.MaxSortDocs)
 		}
 		sp := &sortPager{m: cur.m, sort: p.sort, skip: skip, limit: limit, maxBytes: db.opts.MaxSortBytes, mem: q.Memory}
 		if q.MaxSortBytes > 0 {

@@ -128,7 +128,7 @@ func (ix *index) entries(col string, doc jsondoc.Value, id string) ([][]byte, er
 		}
 		vals, ok := dedupValues(vals, maxIndexEntriesPerDoc/len(combos))
 		if !ok {
-			return nil, errf("bad_request", "document %q would add more than %d entries to index %q", id, maxIndexEntriesPerDoc, ix.spec.Name)
+			return nil, errf(CodeBadRequest, "document %q would add more than %d entries to index %q", id, maxIndexEntriesPerDoc, ix.spec.Name)
 		}
 		next := make([][]jsondoc.Value, 0, len(combos)*len(vals))
 		for _, c := range combos {
@@ -223,21 +223,21 @@ func ParseIndexSpec(body []byte) (IndexSpec, error) {
 		switch m.Key {
 		case "name":
 			if m.Value.Kind() != jsondoc.KindString {
-				return spec, errf("bad_request", "index name must be a string")
+				return spec, errf(CodeBadRequest, "index name must be a string")
 			}
 			spec.Name = m.Value.Str()
 		case "unique":
 			if m.Value.Kind() != jsondoc.KindBool {
-				return spec, errf("bad_request", "index unique must be true or false")
+				return spec, errf(CodeBadRequest, "index unique must be true or false")
 			}
 			spec.Unique = m.Value.BoolValue()
 		case "fields":
 			if m.Value.Kind() != jsondoc.KindArray {
-				return spec, errf("bad_request", "index fields must be an array of paths like [\"a\", \"-b\"]")
+				return spec, errf(CodeBadRequest, "index fields must be an array of paths like [\"a\", \"-b\"]")
 			}
 			for i, f := range m.Value.Elems() {
 				if f.Kind() != jsondoc.KindString {
-					return spec, errf("bad_request", "index fields[%d] must be a string", i)
+					return spec, errf(CodeBadRequest, "index fields[%d] must be a string", i)
 				}
 				p, desc := f.Str(), false
 				if rest, ok := strings.CutPrefix(p, "-"); ok {
@@ -247,32 +247,32 @@ func ParseIndexSpec(body []byte) (IndexSpec, error) {
 			}
 		case "keys":
 			if m.Value.Kind() != jsondoc.KindObject {
-				return spec, errf("bad_request", "index keys must be an object like {\"a\": 1, \"b\": -1}")
+				return spec, errf(CodeBadRequest, "index keys must be an object like {\"a\": 1, \"b\": -1}")
 			}
 			for _, k := range m.Value.Members() {
 				dir, _ := k.Value.Int64()
 				if k.Value.Kind() != jsondoc.KindNumber || (dir != 1 && dir != -1) {
-					return spec, errf("bad_request", "index keys.%s must be 1 or -1", k.Key)
+					return spec, errf(CodeBadRequest, "index keys.%s must be 1 or -1", k.Key)
 				}
 				spec.Fields = append(spec.Fields, IndexField{Path: k.Key, Desc: dir == -1})
 			}
 		default:
-			return spec, errf("bad_request", "unknown index option %q (want name, fields or keys, unique)", m.Key)
+			return spec, errf(CodeBadRequest, "unknown index option %q (want name, fields or keys, unique)", m.Key)
 		}
 	}
 	if len(spec.Fields) == 0 {
-		return spec, errf("bad_request", "an index needs at least one field")
+		return spec, errf(CodeBadRequest, "an index needs at least one field")
 	}
 	if len(spec.Fields) > 16 {
-		return spec, errf("bad_request", "an index has at most 16 fields, got %d", len(spec.Fields))
+		return spec, errf(CodeBadRequest, "an index has at most 16 fields, got %d", len(spec.Fields))
 	}
 	seen := map[string]bool{}
 	for _, f := range spec.Fields {
 		if _, err := jsondoc.SplitPath(f.Path); err != nil {
-			return spec, errf("bad_request", "index field %q: %v", f.Path, err)
+			return spec, errf(CodeBadRequest, "index field %q: %v", f.Path, err)
 		}
 		if seen[f.Path] {
-			return spec, errf("bad_request", "index field %q appears twice", f.Path)
+			return spec, errf(CodeBadRequest, "index field %q appears twice", f.Path)
 		}
 		seen[f.Path] = true
 	}
@@ -326,7 +326,7 @@ func (db *DB) CreateIndex(ctx context.Context, col string, spec IndexSpec, progr
 			c.mu.Unlock()
 			c.ddl.Unlock()
 			if !same {
-				return errf("exists", "index %q already exists on %q with different fields", spec.Name, col)
+				return errf(CodeExists, "index %q already exists on %q with different fields", spec.Name, col)
 			}
 			if build != nil {
 				return build.wait()
@@ -467,7 +467,7 @@ func (db *DB) checkNoDuplicates(snap *storage.Snapshot, ix *index) error {
 		}
 		p := ix.uniquePrefix(it.Key(), id)
 		if prev != nil && id != prevID && bytes.Equal(p, prev) {
-			return errf("unique_violation", "unique index %q: documents %q and %q have the same values", ix.spec.Name, prevID, id)
+			return errf(CodeUniqueViolation, "unique index %q: documents %q and %q have the same values", ix.spec.Name, prevID, id)
 		}
 		prev, prevID = append(prev[:0], p...), id
 	}
@@ -475,7 +475,7 @@ func (db *DB) checkNoDuplicates(snap *storage.Snapshot, ix *index) error {
 }
 
 func errIndexDropped(c *collection, ix *index) error {
-	return errf("not_found", "index %q on %q was dropped while it was being built", ix.spec.Name, c.name)
+	return errf(CodeNotFound, "index %q on %q was dropped while it was being built", ix.spec.Name, c.name)
 }
 
 // SameDefinition reports whether two specs define the same index: the
@@ -622,7 +622,7 @@ func (db *DB) checkUnique(ix *index, key []byte, id string) error {
 			return err
 		}
 		if other != id {
-			return errf("unique_violation", "unique index %q: document %q already has these values", ix.spec.Name, other)
+			return errf(CodeUniqueViolation, "unique index %q: document %q already has these values", ix.spec.Name, other)
 		}
 	}
 	return it.Err()
@@ -635,7 +635,7 @@ func (db *DB) ListIndexes(col string) ([]IndexSpec, error) {
 	}
 	c := db.getCollection(col)
 	if c == nil {
-		return nil, errf("not_found", "collection %q not found", col)
+		return nil, errf(CodeNotFound, "collection %q not found", col)
 	}
 	c.mu.RLock()
 	defer c.mu.RUnlock()
@@ -654,7 +654,7 @@ func (db *DB) IndexInfos(col string) ([]IndexInfo, error) {
 	}
 	c := db.getCollection(col)
 	if c == nil {
-		return nil, errf("not_found", "collection %q not found", col)
+		return nil, errf(CodeNotFound, "collection %q not found", col)
 	}
 	c.mu.RLock()
 	defer c.mu.RUnlock()
@@ -680,7 +680,7 @@ func (db *DB) DropIndex(ctx context.Context, col, name string) error {
 	}
 	c := db.lockCollection(col, false)
 	if c == nil {
-		return errf("not_found", "collection %q not found", col)
+		return errf(CodeNotFound, "collection %q not found", col)
 	}
 	c.mu.RLock()
 	var ix *index
@@ -692,7 +692,7 @@ func (db *DB) DropIndex(ctx context.Context, col, name string) error {
 	c.mu.RUnlock()
 	c.ddl.Unlock()
 	if ix == nil {
-		return errf("not_found", "index %q not found on collection %q", name, col)
+		return errf(CodeNotFound, "index %q not found on collection %q", name, col)
 	}
 	return db.removeIndex(c, ix)
 }

@@ -34,7 +34,7 @@ func TestHugeArrayIntoIndexedField(t *testing.T) {
 	_, err = db.InsertOne(context.Background(), "c", b.Bytes(), WriteOptions{})
 	var de *Error
 	require.True(t, errors.As(err, &de), "got %v", err)
-	require.Equal(t, "bad_request", de.Code)
+	require.Equal(t, CodeBadRequest, de.Code)
 	require.Contains(t, err.Error(), "more than 1000 entries")
 	_, err = db.Get(context.Background(), "c", "big")
 	require.Error(t, err, "nothing was written")

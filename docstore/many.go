@@ -26,7 +26,7 @@ func (db *DB) UpdateMany(ctx context.Context, col string, filter, update []byte)
 		return ManyResult{}, err
 	}
 	if repl != nil {
-		return ManyResult{}, errf("invalid_update", "updateMany needs update operators like {\"$set\": {...}}, not a replacement document")
+		return ManyResult{}, errf(CodeInvalidUpdate, "updateMany needs update operators like {\"$set\": {...}}, not a replacement document")
 	}
 	var res ManyResult
 	err = db.forEachMatch(ctx, col, filter, func(f *query.Filter, ids []string) error {

@@ -375,14 +375,14 @@ func (db *DB) parseParts(q Query, form *queryForm) (*query.Filter, *query.Sort, 
 			return nil, nil, nil, jsonError(err, -1)
 		}
 		if v.Kind() != jsondoc.KindObject {
-			return nil, nil, nil, errf("invalid_query", "filter must be a JSON object, got %s", jsondoc.TypeName(v))
+			return nil, nil, nil, errf(CodeInvalidQuery, "filter must be a JSON object, got %s", jsondoc.TypeName(v))
 		}
 		fv = v
 	}
 	form.filter = jsondoc.AppendJSON(nil, fv)
 	f, err := query.ParseFilter(fv)
 	if err != nil {
-		return nil, nil, nil, queryError("invalid_query", err)
+		return nil, nil, nil, queryError(CodeInvalidQuery, err)
 	}
 	var s *query.Sort
 	switch {

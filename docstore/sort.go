@@ -100,7 +100,7 @@ func (c *sortPager) next() (*match, error) {
 func (c *sortPager) holdSorted(delta int64) error {
 	c.bytes += delta
 	if c.bytes > c.maxBytes {
-		return errf("sort_too_large",
+		return errf(CodeSortTooLarge,
 			"the sort is not served by an index and needs more than its memory limit of %d bytes to hold skip %d + limit %d documents; create an index on the sort fields, page with the cursor instead of skip, or narrow the filter",
 			c.maxBytes, c.skip, c.limit)
 	}

@@ -62,7 +62,7 @@ func TestSortBytesLimit(t *testing.T) {
 	require.False(t, cur.Next())
 	var de *Error
 	require.ErrorAs(t, cur.Err(), &de)
-	require.Equal(t, "sort_too_large", de.Code)
+	require.Equal(t, CodeSortTooLarge, de.Code)
 	require.Contains(t, de.Msg, "262144 bytes")
 	require.Contains(t, de.Msg, "index")
 	_ = cur.Close()
@@ -77,7 +77,7 @@ func TestSortBytesLimit(t *testing.T) {
 	require.NoError(t, err)
 	require.False(t, cur.Next())
 	require.ErrorAs(t, cur.Err(), &de)
-	require.Equal(t, "sort_too_large", de.Code)
+	require.Equal(t, CodeSortTooLarge, de.Code)
 	_ = cur.Close()
 	cur, err = db.Find(context.Background(), "c", Query{Sort: []byte(`{"n":1}`), Skip: 1900, Limit: 10, MaxSortBytes: 64 << 20})
 	require.NoError(t, err)

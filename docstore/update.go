@@ -24,7 +24,7 @@ func (db *DB) Update(ctx context.Context, col, id string, update []byte, opts Wr
 		base := old
 		if base == nil {
 			if !opts.Upsert {
-				return nil, &Error{Code: "not_found", Index: -1, Msg: fmt.Sprintf("document %q not found in %q", id, col)}
+				return nil, &Error{Code: CodeNotFound, Index: -1, Msg: fmt.Sprintf("document %q not found in %q", id, col)}
 			}
 			empty := jsondoc.Object([]jsondoc.Member{{Key: "_id", Value: jsondoc.String(id)}})
 			return db.applyInsert(u, repl, empty, id)
@@ -39,7 +39,7 @@ func (db *DB) Update(ctx context.Context, col, id string, update []byte, opts Wr
 
 func (db *DB) parseUpdate(update []byte) (*query.Update, *jsondoc.Value, error) {
 	if len(update) > db.opts.MaxDocumentBytes {
-		return nil, nil, errf("document_too_large", "update is %d bytes, over the %d-byte limit", len(update), db.opts.MaxDocumentBytes)
+		return nil, nil, errf(CodeDocumentTooLarge, "update is %d bytes, over the %d-byte limit", len(update), db.opts.MaxDocumentBytes)
 	}
 	v, err := jsondoc.ParseDocument(update, db.limits)
 	if err != nil {
@@ -50,7 +50,7 @@ func (db *DB) parseUpdate(update []byte) (*query.Update, *jsondoc.Value, error) 
 	}
 	u, err := query.ParseUpdate(v)
 	if err != nil {
-		return nil, nil, queryError("invalid_update", err)
+		return nil, nil, queryError(CodeInvalidUpdate, err)
 	}
 	return u, nil, nil
 }
@@ -73,10 +73,10 @@ func (db *DB) applyUpdateEnv(u *query.Update, repl *jsondoc.Value, old jsondoc.V
 		var err error
 		nv, err = u.ApplyEnv(old, env)
 		if err != nil {
-			return nil, queryError("invalid_update", err)
+			return nil, queryError(CodeInvalidUpdate, err)
 		}
 		if idv, _ := nv.Field("_id"); idv.Kind() != jsondoc.KindString || idv.Str() != id {
-			return nil, errf("invalid_update", "an update may not change _id")
+			return nil, errf(CodeInvalidUpdate, "an update may not change _id")
 		}
 	}
 	return &nv, nil
@@ -90,15 +90,15 @@ func (db *DB) applyInsert(u *query.Update, repl *jsondoc.Value, seed jsondoc.Val
 	}
 	nv, err := u.ApplyInsert(seed)
 	if err != nil {
-		return nil, queryError("invalid_update", err)
+		return nil, queryError(CodeInvalidUpdate, err)
 	}
 	if idv, _ := nv.Field("_id"); idv.Kind() != jsondoc.KindString || idv.Str() != id {
-		return nil, errf("invalid_update", "an update may not change _id")
+		return nil, errf(CodeInvalidUpdate, "an update may not change _id")
 	}
 	return &nv, nil
 }
 
-func queryError(code string, err error) error {
+func queryError(code Code, err error) error {
 	var e *Error
 	if errors.As(err, &e) {
 		return err
@@ -114,10 +114,10 @@ func queryError(code string, err error) error {
 // applied to {"_id": id}; without, it is not_found.
 func (db *DB) MergePatch(ctx context.Context, col, id string, patch []byte, opts WriteOptions) (WriteResult, error) {
 	if id == "" {
-		return WriteResult{}, errf("invalid_id", "_id must not be empty")
+		return WriteResult{}, errf(CodeInvalidId, "_id must not be empty")
 	}
 	if len(patch) > db.opts.MaxDocumentBytes {
-		return WriteResult{}, errf("document_too_large", "merge patch is %d bytes, over the %d-byte limit", len(patch), db.opts.MaxDocumentBytes)
+		return WriteResult{}, errf(CodeDocumentTooLarge, "merge patch is %d bytes, over the %d-byte limit", len(patch), db.opts.MaxDocumentBytes)
 	}
 	p, err := jsondoc.ParseDocument(patch, db.limits)
 	if err != nil {
@@ -125,12 +125,12 @@ func (db *DB) MergePatch(ctx context.Context, col, id string, patch []byte, opts
 	}
 	for _, m := range p.Members() {
 		if strings.HasPrefix(m.Key, "$") {
-			return WriteResult{}, errf("invalid_patch", "merge patch field %q starts with $: update operators are not part of a merge patch (send them as application/json)", m.Key)
+			return WriteResult{}, errf(CodeInvalidPatch, "merge patch field %q starts with $: update operators are not part of a merge patch (send them as application/json)", m.Key)
 		}
 	}
 	if idv, has := p.Field("_id"); has {
 		if idv.Kind() != jsondoc.KindString || idv.Str() != id {
-			return WriteResult{}, &Error{Code: "id_mismatch", Index: -1,
+			return WriteResult{}, &Error{Code: CodeIdMismatch, Index: -1,
 				Msg: fmt.Sprintf("merge patch _id %s does not match the path's %q (a patch cannot change or remove _id)", jsondoc.AppendJSON(nil, idv), id)}
 		}
 	}
@@ -142,7 +142,7 @@ func (db *DB) MergePatch(ctx context.Context, col, id string, patch []byte, opts
 		if old != nil {
 			base = *old
 		} else if !opts.Upsert {
-			return nil, &Error{Code: "not_found", Index: -1, Msg: fmt.Sprintf("document %q not found in %q", id, col)}
+			return nil, &Error{Code: CodeNotFound, Index: -1, Msg: fmt.Sprintf("document %q not found in %q", id, col)}
 		}
 		// The merged document is checked like any stored document.
 		nv, _, err := db.parseDoc(jsondoc.AppendJSON(nil, mergePatch(base, p)), id, -1)
@@ -209,7 +209,7 @@ func (db *DB) UpsertMany(ctx context.Context, col string, filter, update []byte)
 		return UpsertResult{}, err
 	}
 	if repl != nil {
-		return UpsertResult{}, errf("invalid_update", "an upsert needs update operators like {\"$set\": {...}}, not a replacement document")
+		return UpsertResult{}, errf(CodeInvalidUpdate, "an upsert needs update operators like {\"$set\": {...}}, not a replacement document")
 	}
 	for attempt := 0; ; attempt++ {
 		res, err := db.UpdateMany(ctx, col, filter, update)
@@ -238,7 +238,7 @@ func (db *DB) UpsertMany(ctx context.Context, col string, filter, update []byte)
 		}
 		wr, err := db.putDoc(ctx, col, seedID, *nv, WriteOptions{Insert: true})
 		var de *Error
-		if errors.As(err, &de) && de.Code == "duplicate_key" && attempt < 2 {
+		if errors.As(err, &de) && de.Code == CodeDuplicateKey && attempt < 2 {
 			continue // created meanwhile: update it if it matches
 		}
 		if err != nil {
@@ -274,10 +274,10 @@ func upsertSeed(doc, f jsondoc.Value) (jsondoc.Value, error) {
 		}
 		segs, err := jsondoc.SplitPath(m.Key)
 		if err != nil {
-			return doc, errf("invalid_query", "filter.%s: invalid field path", m.Key)
+			return doc, errf(CodeInvalidQuery, "filter.%s: invalid field path", m.Key)
 		}
 		if doc, err = doc.SetPath(segs, v); err != nil {
-			return doc, errf("invalid_update", "cannot build the upsert document from filter field %q: %v", m.Key, err)
+			return doc, errf(CodeInvalidUpdate, "cannot build the upsert document from filter field %q: %v", m.Key, err)
 		}
 	}
 	return doc, nil

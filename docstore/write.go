@@ -82,7 +82,7 @@ func NewID() string {
 // pathID, when set, must agree with a body _id.
 func (db *DB) parseDoc(body []byte, pathID string, index int) (jsondoc.Value, string, error) {
 	if len(body) > db.opts.MaxDocumentBytes {
-		return jsondoc.Value{}, "", &Error{Code: "document_too_large", Index: index,
+		return jsondoc.Value{}, "", &Error{Code: CodeDocumentTooLarge, Index: index,
 			Msg: fmt.Sprintf("document is %d bytes, over the %d-byte limit", len(body), db.opts.MaxDocumentBytes)}
 	}
 	v, err := jsondoc.ParseDocument(body, db.limits)
@@ -97,12 +97,12 @@ func (db *DB) normalizeDoc(v jsondoc.Value, pathID string, index int) (jsondoc.V
 	var id string
 	switch {
 	case has && idv.Kind() != jsondoc.KindString:
-		return v, "", &Error{Code: "invalid_id", Index: index,
+		return v, "", &Error{Code: CodeInvalidId, Index: index,
 			Msg: fmt.Sprintf("_id must be a string, got %s", jsondoc.TypeName(idv))}
 	case has:
 		id = idv.Str()
 		if pathID != "" && id != pathID {
-			return v, "", &Error{Code: "id_mismatch", Index: index,
+			return v, "", &Error{Code: CodeIdMismatch, Index: index,
 				Msg: fmt.Sprintf("body _id %q does not match the path's %q", id, pathID)}
 		}
 	case pathID != "":
@@ -111,7 +111,7 @@ func (db *DB) normalizeDoc(v jsondoc.Value, pathID string, index int) (jsondoc.V
 		id = NewID()
 	}
 	if id == "" || len(id) > MaxIDBytes {
-		return v, "", &Error{Code: "invalid_id", Index: index,
+		return v, "", &Error{Code: CodeInvalidId, Index: index,
 			Msg: fmt.Sprintf("_id must be 1 to %d bytes, got %d", MaxIDBytes, len(id))}
 	}
 	return withIDFirst(v, id), id, nil
@@ -141,9 +141,9 @@ func jsonError(err error, index int) error {
 		if index >= 0 {
 			msg = fmt.Sprintf("document %d: %s", index, msg)
 		}
-		return &Error{Code: se.Code, Msg: msg, Index: index, Err: err}
+		return &Error{Code: Code(se.Code), Msg: msg, Index: index, Err: err}
 	}
-	return &Error{Code: "invalid_json", Msg: err.Error(), Index: index, Err: err}
+	return &Error{Code: CodeInvalidJson, Msg: err.Error(), Index: index, Err: err}
 }
 
 // InsertOne stores a document, replacing any with the same _id (the
@@ -165,7 +165,7 @@ func (db *DB) Create(ctx context.Context, col string, body []byte) (WriteResult,
 // body _id must agree.
 func (db *DB) Replace(ctx context.Context, col, id string, body []byte, opts WriteOptions) (WriteResult, error) {
 	if id == "" {
-		return WriteResult{}, errf("invalid_id", "_id must not be empty")
+		return WriteResult{}, errf(CodeInvalidId, "_id must not be empty")
 	}
 	doc, id, err := db.parseDoc(body, id, -1)
 	if err != nil {
@@ -192,14 +192,14 @@ func checkPreconditions(col, id string, exists bool, rev uint64, opts WriteOptio
 		return duplicateKey(col, id, -1)
 	}
 	if opts.IfNoneMatch && exists {
-		return &Error{Code: "exists", Index: -1, Msg: fmt.Sprintf("document %q already exists in %q", id, col)}
+		return &Error{Code: CodeExists, Index: -1, Msg: fmt.Sprintf("document %q already exists in %q", id, col)}
 	}
 	if opts.IfMatch != 0 {
 		if !exists {
-			return &Error{Code: "precondition_failed", Index: -1, Msg: fmt.Sprintf("document %q does not exist; If-Match requires revision %d", id, opts.IfMatch)}
+			return &Error{Code: CodePreconditionFailed, Index: -1, Msg: fmt.Sprintf("document %q does not exist; If-Match requires revision %d", id, opts.IfMatch)}
 		}
 		if rev != opts.IfMatch {
-			return &Error{Code: "precondition_failed", Index: -1, Msg: fmt.Sprintf("document %q is at revision %d, not %d", id, rev, opts.IfMatch)}
+			return &Error{Code: CodePreconditionFailed, Index: -1, Msg: fmt.Sprintf("document %q is at revision %d, not %d", id, rev, opts.IfMatch)}
 		}
 	}
 	return nil
@@ -212,7 +212,7 @@ func duplicateKey(col, id string, index int) error {
 	if index >= 0 {
 		msg = fmt.Sprintf("document %d: %s", index, msg)
 	}
-	return &Error{Code: "duplicate_key", Index: index, Msg: msg}
+	return &Error{Code: CodeDuplicateKey, Index: index, Msg: msg}
 }
 
 // InsertMany stores up to MaxBatchDocs documents atomically: all or none.
@@ -232,10 +232,10 @@ func (db *DB) InsertNew(ctx context.Context, col string, bodies [][]byte) ([]Wri
 
 func (db *DB) insertBatch(ctx context.Context, col string, bodies [][]byte, insertOnly bool) ([]WriteResult, error) {
 	if len(bodies) == 0 {
-		return nil, errf("bad_request", "insertMany needs at least one document")
+		return nil, errf(CodeBadRequest, "insertMany needs at least one document")
 	}
 	if len(bodies) > db.opts.MaxBatchDocs {
-		return nil, &Error{Code: "too_many_documents", Index: -1,
+		return nil, &Error{Code: CodeTooManyDocuments, Index: -1,
 			Msg: fmt.Sprintf("batch has %d documents, over the limit of %d", len(bodies), db.opts.MaxBatchDocs)}
 	}
 	ops := make([]*docOp, len(bodies))
@@ -246,7 +246,7 @@ func (db *DB) insertBatch(ctx context.Context, col string, bodies [][]byte, inse
 			return nil, err
 		}
 		if j, dup := seen[id]; dup {
-			return nil, &Error{Code: "duplicate_id", Index: i, Msg: fmt.Sprintf("document %d has the same _id %q as document %d", i, id, j)}
+			return nil, &Error{Code: CodeDuplicateId, Index: i, Msg: fmt.Sprintf("document %d has the same _id %q as document %d", i, id, j)}
 		}
 		seen[id] = i
 		d := doc
@@ -277,7 +277,7 @@ func (db *DB) Get(ctx context.Context, col, id string) (Document, error) {
 	}
 	raw, err := db.engine.Get(keyenc.DocKey(nil, col, id))
 	if err == storage.ErrNotFound {
-		return Document{}, &Error{Code: "not_found", Index: -1, Msg: fmt.Sprintf("document %q not found in %q", id, col)}
+		return Document{}, &Error{Code: CodeNotFound, Index: -1, Msg: fmt.Sprintf("document %q not found in %q", id, col)}
 	}
 	if err != nil {
 		return Document{}, err
@@ -295,11 +295,11 @@ func (db *DB) Delete(ctx context.Context, col, id string, opts WriteOptions) err
 		return err
 	}
 	if db.getCollection(col) == nil {
-		return &Error{Code: "not_found", Index: -1, Msg: fmt.Sprintf("document %q not found in %q", id, col)}
+		return &Error{Code: CodeNotFound, Index: -1, Msg: fmt.Sprintf("document %q not found in %q", id, col)}
 	}
 	op := &docOp{id: id, apply: func(old *jsondoc.Value, exists bool, oldRev uint64) (*jsondoc.Value, error) {
 		if !exists {
-			return nil, &Error{Code: "not_found", Index: -1, Msg: fmt.Sprintf("document %q not found in %q", id, col)}
+			return nil, &Error{Code: CodeNotFound, Index: -1, Msg: fmt.Sprintf("document %q not found in %q", id, col)}
 		}
 		if err := checkPreconditions(col, id, true, oldRev, opts); err != nil {
 			return nil, err

@@ -124,32 +124,36 @@ func statusOf(r *http.Request, err error) (status int, code string) {
 	case engineFault(err):
 		return http.StatusInternalServerError, codeInternal
 	case errors.As(err, &de):
-		switch de.Code {
-		case "not_found":
-			return http.StatusNotFound, de.Code
-		case "precondition_failed":
-			return http.StatusPreconditionFailed, de.Code
-		case "exists":
+		code := string(de.Code)
+		switch {
+		case de.Code == docstore.CodeExists && r != nil && r.Header.Get("If-None-Match") != "":
 			// A create-only write (If-None-Match: *) is a failed
 			// precondition; creating an index that exists is a conflict.
-			if r != nil && r.Header.Get("If-None-Match") != "" {
-				return http.StatusPreconditionFailed, de.Code
-			}
-			return http.StatusConflict, de.Code
-		case "unique_violation":
-			return http.StatusConflict, de.Code
-		case "duplicate_key":
-			// An insert-only write met an existing _id; the same code
-			// from the JSON parser (a key repeated in an object) is 400.
-			if de.Err == nil {
-				return http.StatusConflict, de.Code
-			}
-		case "document_too_large", "too_many_documents":
-			return http.StatusRequestEntityTooLarge, de.Code
+			return http.StatusPreconditionFailed, code
+		case de.Code == docstore.CodeDuplicateKey && de.Err != nil:
+			// The JSON parser's code for a key repeated in an object is
+			// the request's syntax; an insert-only write that met an
+			// existing _id (no cause) is a conflict.
+			return http.StatusBadRequest, code
 		}
-		return http.StatusBadRequest, de.Code
+		if status, ok := docstoreStatus[de.Code]; ok {
+			return status, code
+		}
+		return http.StatusBadRequest, code
 	}
 	return http.StatusInternalServerError, codeInternal
+}
+
+// docstoreStatus is the HTTP status of each docstore code that is not a
+// plain 400 (statusOf adds the two that depend on the request).
+var docstoreStatus = map[docstore.Code]int{
+	docstore.CodeNotFound:           http.StatusNotFound,
+	docstore.CodePreconditionFailed: http.StatusPreconditionFailed,
+	docstore.CodeExists:             http.StatusConflict,
+	docstore.CodeUniqueViolation:    http.StatusConflict,
+	docstore.CodeDuplicateKey:       http.StatusConflict,
+	docstore.CodeDocumentTooLarge:   http.StatusRequestEntityTooLarge,
+	docstore.CodeTooManyDocuments:   http.StatusRequestEntityTooLarge,
 }
 
 // noSpace reports whether err comes from a full disk (or an exhausted
@@ -185,14 +189,46 @@ func readOnlyReason(err error) string {
 // errors are logged (with the request id) and answered with a generic
 // message, so that internals do not leak.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	body, logMsg := answer(r, err)
+	body.RequestID = requestID(r.Context())
+	if logMsg != "" {
+		s.logger.LogAttrs(r.Context(), slog.LevelError, logMsg,
+			slog.String("request_id", body.RequestID), slog.String("error", err.Error()))
+	}
+	switch body.Code {
+	case codeOverloaded, codeBusy, codeRateLimited:
+		// Transient: a retry after a pause should succeed. (A read-only
+		// engine needs a restart, so "unavailable" has no Retry-After.)
+		if w.Header().Get("Retry-After") == "" { // a limiter may know better
+			w.Header().Set("Retry-After", retryAfterSeconds)
+		}
+	}
+	if body.Status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="minidbgo"`)
+	}
+	writeJSON(w, body.Status, body)
+}
+
+// ErrorAnswer is the error body the server answers for err (without a
+// request id): its status, code, message and, for a request's fault, the
+// index of the element at fault. The shell's embedded mode prints it, so
+// that a failure reads the same there as through --url.
+func ErrorAnswer(err error) api.Error {
+	body, _ := answer(nil, err)
+	return body
+}
+
+// answer is the error body for err, and the line to log when the error is
+// the server's (whose details the client does not see); r may be nil.
+func answer(r *http.Request, err error) (body api.Error, logMsg string) {
 	status, code := statusOf(r, err)
 	msg := err.Error()
-	body := api.Error{Status: status, Code: code, RequestID: requestID(r.Context())}
+	body = api.Error{Status: status, Code: code}
 	var de *docstore.Error
 	if errors.As(err, &de) {
 		msg = de.Msg
 		if msg == "" {
-			msg = de.Code
+			msg = string(de.Code)
 		}
 		if de.Index >= 0 && status < 500 {
 			// The index names the element at fault; a server error is not
@@ -206,15 +242,13 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.As(err, &mb):
 		msg = "request body is larger than the " + strconv.FormatInt(mb.Limit, 10) + "-byte limit"
 	case code == codeNoSpace:
-		s.logger.LogAttrs(r.Context(), slog.LevelError, "disk full",
-			slog.String("request_id", body.RequestID), slog.String("error", err.Error()))
+		logMsg = "disk full"
 		msg = "the server's disk is full: the write was not stored"
 		if errors.Is(err, storage.ErrReadOnly) {
 			msg += "; the database is read-only until the server is restarted with free space"
 		}
 	case status == http.StatusServiceUnavailable && code == codeUnavailable:
-		s.logger.LogAttrs(r.Context(), slog.LevelError, "database unavailable",
-			slog.String("request_id", body.RequestID), slog.String("error", err.Error()))
+		logMsg = "database unavailable"
 		msg = "the database is not accepting requests (read-only after an I/O error, or shutting down)"
 		if errors.Is(err, storage.ErrReadOnly) {
 			msg = "the database is not accepting writes: " + readOnlyReason(err)
@@ -222,27 +256,14 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	case status == http.StatusServiceUnavailable && code == codeBusy:
 		msg = "the database is busy flushing; retry shortly"
 	case code == codeDegraded || code == codeDataCorruption:
-		s.logger.LogAttrs(r.Context(), slog.LevelError, "damaged data",
-			slog.String("request_id", body.RequestID), slog.String("error", err.Error()))
+		logMsg = "damaged data"
 		msg = corruptionMessage(code, err)
 	case status >= 500 && code == codeInternal:
-		s.logger.LogAttrs(r.Context(), slog.LevelError, "internal error",
-			slog.String("request_id", body.RequestID), slog.String("error", err.Error()))
+		logMsg = "internal error"
 		msg = "internal server error"
 	}
-	switch code {
-	case codeOverloaded, codeBusy, codeRateLimited:
-		// Transient: a retry after a pause should succeed. (A read-only
-		// engine needs a restart, so "unavailable" has no Retry-After.)
-		if w.Header().Get("Retry-After") == "" { // a limiter may know better
-			w.Header().Set("Retry-After", retryAfterSeconds)
-		}
-	}
-	if status == http.StatusUnauthorized {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="minidbgo"`)
-	}
 	body.Error = msg
-	writeJSON(w, status, body)
+	return body, logMsg
 }
 
 // corruptionMessage tells a client which stored file is damaged, by its

@@ -268,3 +268,18 @@ func TestLockErrorIsNotOtherErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestLockErrorNamesHolder: a failed Lock is a *LockError that matches
+// ErrLocked and carries the holder's pid, so that callers need not parse
+// the message.
+func TestLockErrorNamesHolder(t *testing.T) {
+	fs := vfs.NewMem()
+	l, err := fs.Lock("/LOCK")
+	require.NoError(t, err)
+	defer l.Close()
+	_, err = fs.Lock("/LOCK")
+	require.ErrorIs(t, err, vfs.ErrLocked)
+	var le *vfs.LockError
+	require.ErrorAs(t, err, &le)
+	require.Equal(t, "/LOCK", le.Name)
+}

@@ -6,7 +6,9 @@ import (
 	"io"
 
 	"github.com/minidbgo/minidbgo/docstore"
+	"github.com/minidbgo/minidbgo/httpd"
 	"github.com/minidbgo/minidbgo/httpd/client"
+	"github.com/minidbgo/minidbgo/storage"
 )
 
 // Exit statuses of Run.
@@ -50,7 +52,6 @@ func errorCode(err error) (code, msg string) {
 	}
 	var (
 		ce *cmdError
-		de *docstore.Error
 		he *client.Error
 	)
 	switch {
@@ -58,14 +59,25 @@ func errorCode(err error) (code, msg string) {
 		return ce.code, ce.msg
 	case errors.As(err, &he):
 		return he.Code, he.Message
-	case errors.As(err, &de):
-		msg := de.Msg
-		if msg == "" {
-			msg = de.Code
-		}
-		return de.Code, msg
+	case !embeddedFailure(err):
+		return "", err.Error()
 	}
-	return "", err.Error()
+	// The database's and the engine's failures read as the server answers
+	// them through --url (httpd.ErrorAnswer). An internal error adds its
+	// cause: in embedded mode there is no server log to look in.
+	a := httpd.ErrorAnswer(err)
+	if a.Code == "internal" {
+		return a.Code, a.Error + ": " + err.Error()
+	}
+	return a.Code, a.Error
+}
+
+// embeddedFailure reports whether err came from the database in embedded
+// mode (a docstore or storage error) rather than from the shell itself.
+func embeddedFailure(err error) bool {
+	var de *docstore.Error
+	return errors.As(err, &de) || errors.Is(err, storage.ErrBusy) || errors.Is(err, storage.ErrReadOnly) ||
+		errors.Is(err, storage.ErrClosed) || errors.Is(err, storage.ErrCorruption)
 }
 
 // printError writes err to w the way every command reports failure:

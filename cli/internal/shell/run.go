@@ -12,7 +12,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"regexp"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -235,8 +234,6 @@ func openDB(cfg config, logger *slog.Logger) (*docstore.DB, error) {
 	return db, nil
 }
 
-var heldBy = regexp.MustCompile(`held by pid (\d+)`)
-
 // openError explains a failed Open; for a locked directory it names the
 // process holding it.
 func openError(dir string, err error) error {
@@ -247,8 +244,9 @@ func openError(dir string, err error) error {
 		return fmt.Errorf("open %s: %w", dir, err)
 	}
 	pid := 0
-	if m := heldBy.FindStringSubmatch(err.Error()); m != nil {
-		pid, _ = strconv.Atoi(m[1])
+	var le *vfs.LockError
+	if errors.As(err, &le) && le.PID > 0 {
+		pid = le.PID
 	} else if b, rerr := os.ReadFile(filepath.Join(dir, "LOCK")); rerr == nil {
 		pid, _ = strconv.Atoi(strings.TrimSpace(string(b)))
 	}
