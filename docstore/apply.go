@@ -166,7 +166,7 @@ func (w *writeBatch) stage(i int, op *docOp) error {
 // JSON (nil when there is none) and, when parse is set, its parsed tree.
 func (db *DB) readOld(key []byte, col, id string, parse bool) (old *jsondoc.Value, rev uint64, js []byte, err error) {
 	raw, err := db.engine.Get(key)
-	if err == storage.ErrNotFound {
+	if errors.Is(err, storage.ErrNotFound) {
 		return nil, 0, nil, nil
 	}
 	if err != nil {

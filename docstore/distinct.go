@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -207,7 +208,7 @@ func (db *DB) runHoldsNull(snap *storage.Snapshot, col string, ix *index, run []
 			return false, err
 		}
 		raw, err := snap.Get(keyenc.DocKey(nil, col, id))
-		if err == storage.ErrNotFound {
+		if errors.Is(err, storage.ErrNotFound) {
 			continue
 		}
 		if err != nil {

@@ -45,13 +45,13 @@ const (
 	CodeBadRequest           Code = "bad_request"             // a malformed query, update, option or document
 	CodeDistinctTooLarge     Code = "distinct_too_large"      // a distinct result beyond Options.MaxDistinctBytes
 	CodeDocumentTooLarge     Code = "document_too_large"      // a document beyond Options.MaxDocumentBytes
-	CodeDuplicateId          Code = "duplicate_id"            // two documents of one batch with the same _id
+	CodeDuplicateID          Code = "duplicate_id"            // two documents of one batch with the same _id
 	CodeDuplicateKey         Code = "duplicate_key"           // an insert-only write met an existing _id (a key repeated in a JSON object has the same code, with the parse error as the cause)
 	CodeExists               Code = "exists"                  // a create-only write found the document, or an index of that name exists
-	CodeIdMismatch           Code = "id_mismatch"             // a body's _id differs from the one in the path
+	CodeIDMismatch           Code = "id_mismatch"             // a body's _id differs from the one in the path
 	CodeInvalidCursor        Code = "invalid_cursor"          // a cursor that is malformed, tampered with, from another query or no longer valid
-	CodeInvalidId            Code = "invalid_id"              // an _id that is not a non-empty string within the limit
-	CodeInvalidJson          Code = "invalid_json"            // a body that is not JSON
+	CodeInvalidID            Code = "invalid_id"              // an _id that is not a non-empty string within the limit
+	CodeInvalidJSON          Code = "invalid_json"            // a body that is not JSON
 	CodeInvalidName          Code = "invalid_name"            // a collection or index name that is not ^[A-Za-z0-9_-]{1,64}$
 	CodeInvalidPatch         Code = "invalid_patch"           // a merge patch with $ fields
 	CodeInvalidQuery         Code = "invalid_query"           // a filter, sort or projection that cannot be parsed

@@ -579,7 +579,7 @@ func (db *DB) indexOne(c *collection, ix *index, id string) error {
 	}
 	defer unlock()
 	raw, err := db.engine.Get(keyenc.DocKey(nil, c.name, id))
-	if err == storage.ErrNotFound {
+	if errors.Is(err, storage.ErrNotFound) {
 		return nil
 	}
 	if err != nil {

@@ -3,6 +3,7 @@ package docstore
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -200,7 +201,7 @@ func (s *source) nextIndexed(st *Explanation, parse bool) (*match, error) {
 			}
 		}
 		raw, err := s.snap.Get(keyenc.DocKey(nil, s.p.col, id))
-		if err == storage.ErrNotFound {
+		if errors.Is(err, storage.ErrNotFound) {
 			continue // an index entry whose document is gone: skip
 		}
 		if err != nil {

@@ -114,7 +114,7 @@ func queryError(code Code, err error) error {
 // applied to {"_id": id}; without, it is not_found.
 func (db *DB) MergePatch(ctx context.Context, col, id string, patch []byte, opts WriteOptions) (WriteResult, error) {
 	if id == "" {
-		return WriteResult{}, errf(CodeInvalidId, "_id must not be empty")
+		return WriteResult{}, errf(CodeInvalidID, "_id must not be empty")
 	}
 	if len(patch) > db.opts.MaxDocumentBytes {
 		return WriteResult{}, errf(CodeDocumentTooLarge, "merge patch is %d bytes, over the %d-byte limit", len(patch), db.opts.MaxDocumentBytes)
@@ -130,7 +130,7 @@ func (db *DB) MergePatch(ctx context.Context, col, id string, patch []byte, opts
 	}
 	if idv, has := p.Field("_id"); has {
 		if idv.Kind() != jsondoc.KindString || idv.Str() != id {
-			return WriteResult{}, &Error{Code: CodeIdMismatch, Index: -1,
+			return WriteResult{}, &Error{Code: CodeIDMismatch, Index: -1,
 				Msg: fmt.Sprintf("merge patch _id %s does not match the path's %q (a patch cannot change or remove _id)", jsondoc.AppendJSON(nil, idv), id)}
 		}
 	}

@@ -97,12 +97,12 @@ func (db *DB) normalizeDoc(v jsondoc.Value, pathID string, index int) (jsondoc.V
 	var id string
 	switch {
 	case has && idv.Kind() != jsondoc.KindString:
-		return v, "", &Error{Code: CodeInvalidId, Index: index,
+		return v, "", &Error{Code: CodeInvalidID, Index: index,
 			Msg: fmt.Sprintf("_id must be a string, got %s", jsondoc.TypeName(idv))}
 	case has:
 		id = idv.Str()
 		if pathID != "" && id != pathID {
-			return v, "", &Error{Code: CodeIdMismatch, Index: index,
+			return v, "", &Error{Code: CodeIDMismatch, Index: index,
 				Msg: fmt.Sprintf("body _id %q does not match the path's %q", id, pathID)}
 		}
 	case pathID != "":
@@ -111,7 +111,7 @@ func (db *DB) normalizeDoc(v jsondoc.Value, pathID string, index int) (jsondoc.V
 		id = NewID()
 	}
 	if id == "" || len(id) > MaxIDBytes {
-		return v, "", &Error{Code: CodeInvalidId, Index: index,
+		return v, "", &Error{Code: CodeInvalidID, Index: index,
 			Msg: fmt.Sprintf("_id must be 1 to %d bytes, got %d", MaxIDBytes, len(id))}
 	}
 	return withIDFirst(v, id), id, nil
@@ -143,7 +143,7 @@ func jsonError(err error, index int) error {
 		}
 		return &Error{Code: Code(se.Code), Msg: msg, Index: index, Err: err}
 	}
-	return &Error{Code: CodeInvalidJson, Msg: err.Error(), Index: index, Err: err}
+	return &Error{Code: CodeInvalidJSON, Msg: err.Error(), Index: index, Err: err}
 }
 
 // InsertOne stores a document, replacing any with the same _id (the
@@ -165,7 +165,7 @@ func (db *DB) Create(ctx context.Context, col string, body []byte) (WriteResult,
 // body _id must agree.
 func (db *DB) Replace(ctx context.Context, col, id string, body []byte, opts WriteOptions) (WriteResult, error) {
 	if id == "" {
-		return WriteResult{}, errf(CodeInvalidId, "_id must not be empty")
+		return WriteResult{}, errf(CodeInvalidID, "_id must not be empty")
 	}
 	doc, id, err := db.parseDoc(body, id, -1)
 	if err != nil {
@@ -246,7 +246,7 @@ func (db *DB) insertBatch(ctx context.Context, col string, bodies [][]byte, inse
 			return nil, err
 		}
 		if j, dup := seen[id]; dup {
-			return nil, &Error{Code: CodeDuplicateId, Index: i, Msg: fmt.Sprintf("document %d has the same _id %q as document %d", i, id, j)}
+			return nil, &Error{Code: CodeDuplicateID, Index: i, Msg: fmt.Sprintf("document %d has the same _id %q as document %d", i, id, j)}
 		}
 		seen[id] = i
 		d := doc
@@ -276,7 +276,7 @@ func (db *DB) Get(ctx context.Context, col, id string) (Document, error) {
 		return Document{}, err
 	}
 	raw, err := db.engine.Get(keyenc.DocKey(nil, col, id))
-	if err == storage.ErrNotFound {
+	if errors.Is(err, storage.ErrNotFound) {
 		return Document{}, &Error{Code: CodeNotFound, Index: -1, Msg: fmt.Sprintf("document %q not found in %q", id, col)}
 	}
 	if err != nil {

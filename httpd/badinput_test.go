@@ -50,7 +50,7 @@ func TestBadInputs(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	cfg := e.srv.cfg
 	runBadInputs(t, e, "", func(stale string) []badinput.Row {
-		return badinput.Rows(badinput.Setup{StaleETag: stale, MaxBodyBytes: cfg.MaxBodyBytes, MaxBatch: cfg.MaxBatch})
+		return badinput.Rows(badinput.Setup{StaleETag: stale, MaxBodyBytes: cfg.MaxBodyBytes, MaxBatch: e.db.Limits().MaxBatchDocs})
 	})
 }
 

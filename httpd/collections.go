@@ -145,7 +145,7 @@ func (s *Server) dropIndex(w http.ResponseWriter, r *http.Request) {
 	}
 	name, err := pathParam(r, "name")
 	if err != nil || !docstore.ValidName(name) {
-		s.writeError(w, r, &docstore.Error{Code: "invalid_name", Index: -1,
+		s.writeError(w, r, &docstore.Error{Code: docstore.CodeInvalidName, Index: -1,
 			Msg: "invalid index name " + quote(name) + ": must match ^[A-Za-z0-9_-]{1,64}$"})
 		return
 	}

@@ -184,7 +184,7 @@ func (s *Server) docTarget(w http.ResponseWriter, r *http.Request) (col, id stri
 }
 
 // insertMany serves POST /api/{col}/_insertMany: a bare JSON array of up
-// to Config.MaxBatch documents, stored atomically (all or none). Each
+// to the docstore's MaxBatchDocs (MAX_BATCH) documents, stored atomically (all or none). Each
 // document replaces any with its _id (the answer counts inserted and
 // replaced ones); with ?upsert=false an existing _id fails the batch with
 // 409 duplicate_key. Two documents with the same _id are refused.
@@ -201,11 +201,6 @@ func (s *Server) insertMany(w http.ResponseWriter, r *http.Request) {
 	docs, err := splitArray(body)
 	if err != nil {
 		s.writeError(w, r, err)
-		return
-	}
-	if len(docs) > s.cfg.MaxBatch {
-		s.writeError(w, r, &docstore.Error{Code: "too_many_documents", Index: -1,
-			Msg: "batch has " + itoa(len(docs)) + " documents, over the limit of " + itoa(s.cfg.MaxBatch)})
 		return
 	}
 	insert := s.db.InsertMany

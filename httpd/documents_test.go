@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/minidbgo/minidbgo/docstore"
 	"github.com/minidbgo/minidbgo/httpd/client/api"
 )
 
@@ -151,7 +152,7 @@ func TestDeleteDoc(t *testing.T) {
 }
 
 func TestInsertMany(t *testing.T) {
-	e := newEnv(t, envOptions{cfg: Config{MaxBatch: 5}})
+	e := newEnv(t, envOptions{docstore: &docstore.Options{MaxBatchDocs: 5}})
 	r := mustStatus(t, e.do("POST", "/api/c/_insertMany", `[{"_id":"a"},{"_id":"b","n":9007199254740993},{"x":1}]`), http.StatusCreated)
 	var res api.InsertManyResult
 	r.json(t, &res)

@@ -44,7 +44,8 @@ func rawOrString(v json.RawMessage, raw *[]byte, str *string, name string) error
 // overflowed that sum and panicked, a 500).
 const maxSkip = 1<<31 - 1
 
-// checkPage validates skip and limit, caps limit at Config.MaxPage and
+// checkPage validates skip and limit, caps limit at the docstore's
+// MaxLimit (MAX_PAGE) and
 // skip at maxSkip. A query continuing a cursor without a limit keeps 0:
 // its pages are as long as its first (which this cap bounded).
 func (s *Server) checkPage(q *docstore.Query) error {
@@ -54,8 +55,8 @@ func (s *Server) checkPage(q *docstore.Query) error {
 	if q.Skip < 0 {
 		return reqErr(codeBadParameter, "skip must be >= 0, got "+strconv.Itoa(q.Skip))
 	}
-	if (q.Limit == 0 && q.Cursor == "") || q.Limit > s.cfg.MaxPage {
-		q.Limit = s.cfg.MaxPage
+	if maxPage := s.db.Limits().MaxLimit; (q.Limit == 0 && q.Cursor == "") || q.Limit > maxPage {
+		q.Limit = maxPage
 	}
 	q.Skip = min(q.Skip, maxSkip)
 	return nil

@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/minidbgo/minidbgo/docstore"
 	"github.com/minidbgo/minidbgo/httpd/client/api"
 )
 
@@ -66,7 +67,7 @@ func TestSearch(t *testing.T) {
 }
 
 func TestSearchPageCap(t *testing.T) {
-	e := newEnv(t, envOptions{cfg: Config{MaxPage: 3}})
+	e := newEnv(t, envOptions{docstore: &docstore.Options{MaxLimit: 3}})
 	e.seed()
 	var docs []json.RawMessage
 	r := mustStatus(t, e.do("POST", "/api/products/_search?limit=1000000000", `{}`), http.StatusOK)

@@ -166,7 +166,7 @@ func splitArray(body []byte) ([][]byte, error) {
 func colParam(r *http.Request) (string, error) {
 	col, err := pathParam(r, "col")
 	if err != nil || !docstore.ValidName(col) {
-		return "", &docstore.Error{Code: "invalid_name", Index: -1,
+		return "", &docstore.Error{Code: docstore.CodeInvalidName, Index: -1,
 			Msg: fmt.Sprintf("invalid collection name %q: must match ^[A-Za-z0-9_-]{1,64}$", col)}
 	}
 	return col, nil
@@ -177,7 +177,7 @@ func colParam(r *http.Request) (string, error) {
 func idParam(r *http.Request) (string, error) {
 	id, err := pathParam(r, "id")
 	if err != nil || id == "" || len(id) > docstore.MaxIDBytes || !utf8.ValidString(id) {
-		return "", &docstore.Error{Code: "invalid_id", Index: -1,
+		return "", &docstore.Error{Code: docstore.CodeInvalidID, Index: -1,
 			Msg: fmt.Sprintf("invalid _id in the path: must be 1 to %d bytes of valid UTF-8", docstore.MaxIDBytes)}
 	}
 	return id, nil

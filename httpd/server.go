@@ -53,11 +53,6 @@ type Config struct {
 	// MaxBodyBytes bounds a request body (413 beyond). Default 10 MiB.
 	// restoreDB and _import stream and bound each document instead.
 	MaxBodyBytes int64
-	// MaxBatch bounds the documents of one _insertMany. Default 1,000.
-	MaxBatch int
-	// MaxPage bounds the documents of one query page: a larger limit is
-	// capped. Default 1,000.
-	MaxPage int
 	// RequestTimeout bounds a request's handling (504 beyond). Default
 	// 30 s. Streaming routes (dumpDB, restoreDB, _export, _import) are
 	// bounded instead by ReadTimeout/WriteTimeout between chunks.
@@ -164,12 +159,6 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxBodyBytes <= 0 {
 		c.MaxBodyBytes = 10 << 20
-	}
-	if c.MaxBatch <= 0 {
-		c.MaxBatch = 1000
-	}
-	if c.MaxPage <= 0 {
-		c.MaxPage = 1000
 	}
 	if c.RequestTimeout <= 0 {
 		c.RequestTimeout = 30 * time.Second

@@ -121,8 +121,6 @@ func (c Settings) Server(addr string, keys *httpd.Keys, logger *slog.Logger, ver
 	hc := httpd.Config{
 		MaxConcurrent:     c.MaxConcurrent,
 		MaxBodyBytes:      int64(c.MaxBodyMB) << 20,
-		MaxBatch:          c.MaxBatch,
-		MaxPage:           c.MaxPage,
 		RequestTimeout:    c.RequestTimeout,
 		ReadTimeout:       offIfZero(c.ReadTimeout),
 		WriteTimeout:      offIfZero(c.WriteTimeout),
