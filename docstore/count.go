@@ -28,24 +28,25 @@ func (db *DB) Count(ctx context.Context, col string, filter []byte) (int64, erro
 	snap := db.engine.NewSnapshot()
 	defer snap.Close()
 	p := db.makePlan(c, col, f, nil)
+	st := explainFor(ctx, p)
 	if coveredByIndex(p) {
-		return countKeys(ctx, snap, p.ranges)
+		n, err := countKeys(ctx, snap, p.ranges)
+		st.KeysExamined, st.NReturned = n, n
+		return n, err
 	}
 	src := newSource(ctx, db, snap, p, nil)
 	src.keep = filterOnly(f)
 	defer src.close()
-	var st Explanation
-	var n int64
 	for {
-		m, err := src.next(&st, true)
+		m, err := src.next(st, true)
 		if err != nil {
 			return 0, err
 		}
 		if m == nil {
-			return n, nil
+			return st.NReturned, nil
 		}
 		if f.Match(m.doc) {
-			n++
+			st.NReturned++
 		}
 	}
 }

@@ -130,16 +130,17 @@ func (db *DB) distinctFromScan(ctx context.Context, snap *storage.Snapshot, c *c
 	top, _, _ := strings.Cut(set.field, ".")
 	reads := filterOnly(f)
 	src.keep = func(k string) bool { return k == top || reads(k) }
-	var st Explanation
+	st := explainFor(ctx, p)
 	var enc []byte
 	for {
-		m, err := src.next(&st, true)
+		m, err := src.next(st, true)
 		if err != nil || m == nil {
 			return err
 		}
 		if !f.Match(m.doc) {
 			continue
 		}
+		st.NReturned++
 		for _, v := range query.Lookup(m.doc, set.field) {
 			enc = keyenc.AppendValue(enc[:0], v)
 			if err := set.add(enc); err != nil {
@@ -154,8 +155,14 @@ func (db *DB) distinctFromScan(ctx context.Context, snap *storage.Snapshot, c *c
 // without the field; it counts only when one of them holds a null.
 func (db *DB) distinctFromIndex(ctx context.Context, snap *storage.Snapshot, col string, ix *index, set *distinctSet) error {
 	it := snap.NewIter(&storage.IterOptions{LowerBound: ix.prefix, UpperBound: keyenc.PrefixEnd(ix.prefix)})
+	st, _ := ctx.Value(explainKey{}).(*Explanation)
+	if st == nil {
+		st = new(Explanation)
+	}
+	*st = Explanation{Plan: "IXSCAN", Index: ix.spec.Name, IndexFields: ix.paths[:1]}
 	var enc []byte
 	for ok, n := it.First(), 0; ok; n++ {
+		st.KeysExamined++ // one seek per distinct value
 		if n%checkEvery == 0 {
 			if err := ctxErr(ctx, "distinct"); err != nil {
 				_ = it.Close()
@@ -182,6 +189,7 @@ func (db *DB) distinctFromIndex(ctx context.Context, snap *storage.Snapshot, col
 			}
 		}
 		if keep {
+			st.NReturned++
 			enc = keyenc.AppendValue(enc[:0], v)
 			if err := set.add(enc); err != nil {
 				_ = it.Close()

@@ -110,15 +110,16 @@ func (db *DB) forEachMatch(ctx context.Context, col string, filter []byte, fn fu
 	src := newSource(ctx, db, snap, p, nil)
 	src.keep = filterOnly(f)
 	defer src.close()
-	var st Explanation
+	st := explainFor(ctx, p)
 	ids := make([]string, 0, manyChunk)
 	for {
-		m, err := src.next(&st, true)
+		m, err := src.next(st, true)
 		if err != nil {
 			return err
 		}
 		if m != nil && f.Match(m.doc) {
 			ids = append(ids, m.id)
+			st.NReturned++
 		}
 		if (m == nil && len(ids) > 0) || len(ids) == cap(ids) {
 			if err := fn(f, ids); err != nil {

@@ -206,7 +206,9 @@ func (s *Server) count(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	n, err := s.db.Count(r.Context(), col, req.Filter)
+	ctx, note := explained(r.Context())
+	n, err := s.db.Count(ctx, col, req.Filter)
+	note()
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -231,7 +233,9 @@ func (s *Server) distinct(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, reqErr(codeBadBody, `_distinct needs "field": the dot path whose values to list`))
 		return
 	}
-	vals, err := s.db.Distinct(r.Context(), col, req.Field, req.Filter)
+	ctx, note := explained(r.Context())
+	vals, err := s.db.Distinct(ctx, col, req.Field, req.Filter)
+	note()
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -260,7 +264,9 @@ func (s *Server) updateMany(w http.ResponseWriter, r *http.Request) {
 		s.upsertMany(w, r, col, req)
 		return
 	}
-	res, err := s.db.UpdateMany(r.Context(), col, req.Filter, req.Update)
+	ctx, note := explained(r.Context())
+	res, err := s.db.UpdateMany(ctx, col, req.Filter, req.Update)
+	note()
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -284,7 +290,9 @@ func (s *Server) deleteMany(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, reqErr(codeBadBody, `_delete needs "filter" ({} deletes every document)`))
 		return
 	}
-	res, err := s.db.DeleteMany(r.Context(), col, req.Filter)
+	ctx, note := explained(r.Context())
+	res, err := s.db.DeleteMany(ctx, col, req.Filter)
+	note()
 	if err != nil {
 		s.writeError(w, r, err)
 		return

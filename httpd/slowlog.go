@@ -53,6 +53,19 @@ func noteQuery(ctx context.Context, e docstore.Explanation) {
 		docsExamined: e.DocsExamined, results: e.NReturned, inMemorySort: e.InMemorySort}
 }
 
+// explained returns a context under which a docstore Count, Distinct,
+// UpdateMany or DeleteMany records its plan and cost
+// (docstore.WithExplain), and the func that notes them for the slow-query
+// log once the call returned.
+func explained(ctx context.Context) (context.Context, func()) {
+	e := new(docstore.Explanation)
+	return docstore.WithExplain(ctx, e), func() {
+		if e.Plan != "" {
+			noteQuery(ctx, *e)
+		}
+	}
+}
+
 // slowRequests counts slow requests per route pattern.
 type slowRequests struct {
 	total  atomic.Uint64

@@ -113,3 +113,49 @@ func TestSlowQueryThreshold(t *testing.T) {
 		require.Empty(t, logs.lines(t, "slow request"), d)
 	}
 }
+
+// TestSlowQueryLogManyRoutes: _count, _distinct, _update and _delete log
+// their plan and cost too (recorded by docstore under WithExplain), never
+// a filter value.
+func TestSlowQueryLogManyRoutes(t *testing.T) {
+	var logs logBuffer
+	e := newEnv(t, envOptions{cfg: Config{Logger: slog.New(slog.NewJSONHandler(&logs, nil)), SlowQuery: time.Nanosecond}})
+	for i := range 20 {
+		mustStatus(t, e.do("POST", "/api/products", fmt.Sprintf(`{"_id":"p%02d","cat":"secret-cat-%d","n":%d}`, i, i%4, i)), http.StatusCreated)
+	}
+	mustStatus(t, e.do("POST", "/api/products/_indexes", `{"fields":["cat"]}`), http.StatusCreated)
+	mustStatus(t, e.do("POST", "/api/products/_count", `{"filter":{"n":{"$gte":10}}}`), http.StatusOK)
+	mustStatus(t, e.do("POST", "/api/products/_distinct", `{"field":"cat"}`), http.StatusOK)
+	mustStatus(t, e.do("POST", "/api/products/_update", `{"filter":{"cat":"secret-cat-1"},"update":{"$inc":{"n":1}}}`), http.StatusOK)
+	mustStatus(t, e.do("POST", "/api/products/_delete", `{"filter":{"_id":{"$lt":"p03"}}}`), http.StatusOK)
+	line := func(route string) map[string]any {
+		var got map[string]any
+		require.Eventually(t, func() bool {
+			for _, l := range logs.lines(t, "slow request") {
+				if l["route"] == route {
+					got = l
+					return true
+				}
+			}
+			return false
+		}, 5*time.Second, time.Millisecond, route)
+		return got
+	}
+	for _, tc := range []struct {
+		route, plan   string
+		docs, results int64
+		keysAtLeast   int64
+	}{
+		{"/api/{col}/_count", "COLLSCAN", 20, 10, 0},
+		{"/api/{col}/_distinct", "IXSCAN", 0, 4, 4},
+		{"/api/{col}/_update", "IXSCAN", 5, 5, 5},
+		{"/api/{col}/_delete", "IDSCAN", 3, 3, 0},
+	} {
+		l := line(tc.route)
+		require.Equal(t, tc.plan, l["plan"], tc.route)
+		require.EqualValues(t, tc.results, l["results"], tc.route)
+		require.EqualValues(t, tc.docs, l["docs_examined"], tc.route)
+		require.GreaterOrEqual(t, l["keys_examined"], float64(tc.keysAtLeast), tc.route)
+	}
+	require.NotContains(t, logs.String(), "secret-cat", "no filter values or documents in the log")
+}
