@@ -84,6 +84,19 @@ const writeTimeoutUnset time.Duration = 0
 // env reads the environment through getenv (os.Getenv in a program).
 type env func(string) string
 
+// EnvString reads the variable name through getenv, trimmed; def when it
+// is unset or blank. The shell reads its own settings with it.
+func EnvString(getenv func(string) string, name, def string) string {
+	return env(getenv).str(name, def)
+}
+
+// EnvInt reads the integer variable name through getenv; def when it is
+// unset or blank. A value that is not an integer appends an error naming
+// the variable to errs and gives def.
+func EnvInt(getenv func(string) string, name string, def int, errs *[]error) int {
+	return env(getenv).int(name, def, errs)
+}
+
 func (e env) str(name, def string) string {
 	if v := strings.TrimSpace(e(name)); v != "" {
 		return v

@@ -6,8 +6,9 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"strconv"
 	"strings"
+
+	srvconfig "github.com/minidbgo/minidbgo/httpd/config"
 )
 
 // config is the command line and environment of minidbgo.
@@ -80,26 +81,26 @@ Flags (each also read from the environment variable in brackets):
 // parseConfig reads the environment, then the flags.
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
 	c := config{
-		mode:       envOr(getenv, "MODE", "cli"),
-		dbPath:     envOr(getenv, "DB_PATH", "data/MiniDBGo"),
+		mode:       srvconfig.EnvString(getenv, "MODE", "cli"),
+		dbPath:     srvconfig.EnvString(getenv, "DB_PATH", "data/MiniDBGo"),
 		url:        getenv("MINIDBGO_URL"),
 		apiKey:     getenv("MINIDBGO_API_KEY"),
 		history:    getenv("MINIDBGO_HISTORY"),
-		durability: envOr(getenv, "DURABILITY", "group"),
+		durability: srvconfig.EnvString(getenv, "DURABILITY", "group"),
 		apiKeys:    getenv("MINIDBGO_API_KEYS"),
-		logFormat:  envOr(getenv, "LOG_FORMAT", "auto"),
+		logFormat:  srvconfig.EnvString(getenv, "LOG_FORMAT", "auto"),
 		batchSize:  -1,
 		getenv:     getenv,
 	}
-	host := envOr(getenv, "LISTEN", "127.0.0.1")
-	port := envOr(getenv, "PORT", "6866")
+	host := srvconfig.EnvString(getenv, "LISTEN", "127.0.0.1")
+	port := srvconfig.EnvString(getenv, "PORT", "6866")
 	c.http = host
 	if _, _, err := net.SplitHostPort(host); err != nil {
 		c.http = net.JoinHostPort(strings.Trim(host, "[]"), port)
 	}
 	var errs []error
-	c.flushSize = envInt(getenv, "FLUSH_SIZE", 10000, &errs)
-	c.maxMemMB = envInt(getenv, "MAX_MEM_MB", 50, &errs)
+	c.flushSize = srvconfig.EnvInt(getenv, "FLUSH_SIZE", 10000, &errs)
+	c.maxMemMB = srvconfig.EnvInt(getenv, "MAX_MEM_MB", 50, &errs)
 	if len(errs) > 0 {
 		return c, errors.Join(errs...)
 	}
@@ -186,28 +187,6 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	return c, nil
 }
 
-func envOr(getenv func(string) string, name, def string) string {
-	if v := strings.TrimSpace(getenv(name)); v != "" {
-		return v
-	}
-	return def
-}
-
-func envInt(getenv func(string) string, name string, def int, errs *[]error) int {
-	v := strings.TrimSpace(getenv(name))
-	if v == "" {
-		return def
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil {
-		*errs = append(*errs, fmt.Errorf("%s=%q: not an integer", name, v))
-		return def
-	}
-	return n
-}
-
-// envLookup turns an environment list (os.Environ) into a getenv; the
-// last setting of a name wins, as in the os package.
 func envLookup(env []string) func(string) string {
 	m := make(map[string]string, len(env))
 	for _, kv := range env {
