@@ -31,15 +31,25 @@ import (
 type ctxKey int
 
 const (
-	ctxRequestID ctxKey = iota
+	ctxRequestID ctxKey = iota // *reqState
 	ctxPrincipal
-	ctxQuery // *queryInfo (slowlog.go)
 )
+
+// reqState is what the middleware and the handlers of one request share
+// through its context, in one value so that the hot path adds one
+// context node: the request id, and what the request's query did (for
+// the slow-query log, slowlog.go).
+type reqState struct {
+	id    string
+	query queryInfo
+}
 
 // requestID returns the request's id, or "".
 func requestID(ctx context.Context) string {
-	id, _ := ctx.Value(ctxRequestID).(string)
-	return id
+	if st, _ := ctx.Value(ctxRequestID).(*reqState); st != nil {
+		return st.id
+	}
+	return ""
 }
 
 var (
@@ -77,7 +87,7 @@ func (s *Server) withRequestID(next http.Handler) http.Handler {
 		h := w.Header()
 		h.Set("X-Request-ID", id)
 		h.Set("X-Content-Type-Options", "nosniff")
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxRequestID, id)))
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxRequestID, &reqState{id: id})))
 	})
 }
 
@@ -130,7 +140,7 @@ func (s *Server) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
-		r, qi := withQueryInfo(r)
+		qi := queryInfoOf(r.Context())
 		s.metrics.inFlight.Add(1)
 		defer func() {
 			s.metrics.inFlight.Add(-1)

@@ -14,7 +14,7 @@ import (
 	"github.com/minidbgo/minidbgo/docstore"
 )
 
-// The slow-query log: observe gives every request a queryInfo; a handler
+// The slow-query log: every request has a queryInfo (in its reqState); a handler
 // that ran a query records on it the plan and the work the query's cursor
 // counted (noteQuery); a request slower than Config.SlowQuery is then
 // logged once at WARN with them, and counted per route in
@@ -35,20 +35,24 @@ type queryInfo struct {
 	inMemorySort bool
 }
 
-// withQueryInfo returns r with a fresh queryInfo in its context.
-func withQueryInfo(r *http.Request) (*http.Request, *queryInfo) {
-	qi := new(queryInfo)
-	return r.WithContext(context.WithValue(r.Context(), ctxQuery, qi)), qi
+// queryInfoOf returns the queryInfo of the request whose context ctx is
+// (a scratch one when withRequestID did not run).
+func queryInfoOf(ctx context.Context) *queryInfo {
+	if st, _ := ctx.Value(ctxRequestID).(*reqState); st != nil {
+		return &st.query
+	}
+	return new(queryInfo)
 }
 
 // noteQuery records the plan and the work of the request's query, as
 // the query's cursor counted them (docstore.Cursor.Explain): the query is
 // not run again.
 func noteQuery(ctx context.Context, e docstore.Explanation) {
-	qi, _ := ctx.Value(ctxQuery).(*queryInfo)
-	if qi == nil {
+	st, _ := ctx.Value(ctxRequestID).(*reqState)
+	if st == nil {
 		return
 	}
+	qi := &st.query
 	*qi = queryInfo{set: true, plan: e.Plan, index: e.Index, keysExamined: e.KeysExamined,
 		docsExamined: e.DocsExamined, results: e.NReturned, inMemorySort: e.InMemorySort}
 }
