@@ -222,6 +222,12 @@ func (d *DB) Close() error {
 	d.wmu.Unlock()
 
 	d.mu.Lock()
+	if n := len(d.mu.imm); n > 0 && d.mu.flushErr != nil {
+		// Nothing is lost (the WAL holds these writes and the next Open
+		// replays them), but the operator must learn that flushes were
+		// failing, e.g. on a full disk.
+		errs = append(errs, fmt.Errorf("storage: %d memtable(s) could not be flushed (their writes are in the WAL, replayed at the next open): %w", n, d.mu.flushErr))
+	}
 	if d.mu.manifest != nil {
 		if err := d.mu.manifest.Close(); err != nil && d.readOnlyErr() == nil {
 			errs = append(errs, fmt.Errorf("storage: close MANIFEST: %w", err))
