@@ -47,6 +47,7 @@ type DegradedError struct {
 	Tables []storage.CorruptionError
 }
 
+// Error names the damaged tables and the offsets of their damage.
 func (e *DegradedError) Error() string {
 	var b strings.Builder
 	b.WriteString("degraded: damaged table ")

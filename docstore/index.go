@@ -630,18 +630,13 @@ func (db *DB) checkUnique(ix *index, key []byte, id string) error {
 
 // ListIndexes returns a collection's indexes.
 func (db *DB) ListIndexes(col string) ([]IndexSpec, error) {
-	if err := checkName("collection", col); err != nil {
+	infos, err := db.IndexInfos(col)
+	if err != nil {
 		return nil, err
 	}
-	c := db.getCollection(col)
-	if c == nil {
-		return nil, errf(CodeNotFound, "collection %q not found", col)
-	}
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	out := make([]IndexSpec, 0, len(c.indexes))
-	for _, ix := range c.indexes {
-		out = append(out, ix.spec)
+	out := make([]IndexSpec, len(infos))
+	for i, info := range infos {
+		out[i] = info.IndexSpec
 	}
 	return out, nil
 }

@@ -13,6 +13,7 @@ type LockError struct {
 	PID  int    // the holder's process id; 0 when unknown
 }
 
+// Error names the lock file and its holder.
 func (e *LockError) Error() string {
 	if e.PID > 0 {
 		return fmt.Sprintf("lock %s: held by pid %d: %v", e.Name, e.PID, ErrLocked)
