@@ -339,20 +339,12 @@ func (d *DB) rotateLocked() error {
 
 // periodicSyncLoop fsyncs the WAL every interval (DurabilityPeriodic).
 func (d *DB) periodicSyncLoop(interval time.Duration) {
-	defer d.wg.Done()
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-d.ctx.Done():
-			return
-		case <-t.C:
-		}
+	d.every(interval, func() bool {
 		d.wmu.Lock()
 		f := d.walFile
 		d.wmu.Unlock()
 		if f == nil {
-			continue
+			return true
 		}
 		// The leader flushes every group before acknowledging it, so the
 		// file holds every acknowledged write; fsync it without the lock.
@@ -363,8 +355,27 @@ func (d *DB) periodicSyncLoop(interval time.Duration) {
 			if current && !d.closed.Load() {
 				d.setReadOnly(fmt.Errorf("storage: periodic WAL sync: %w", err))
 			}
-			continue
+			return true
 		}
 		d.m.walSyncs.Add(1)
+		return true
+	})
+}
+
+// every runs tick every interval, on a goroutine counted in d.wg, until
+// the engine closes or tick returns false.
+func (d *DB) every(interval time.Duration, tick func() bool) {
+	defer d.wg.Done()
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-d.ctx.Done():
+			return
+		case <-t.C:
+		}
+		if !tick() {
+			return
+		}
 	}
 }

@@ -183,23 +183,16 @@ func (d *DB) checkDir() error {
 // dirCheckLoop runs checkDir every interval until the engine closes or
 // turns read-only.
 func (d *DB) dirCheckLoop(interval time.Duration) {
-	defer d.wg.Done()
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-d.ctx.Done():
-			return
-		case <-t.C:
-		}
+	d.every(interval, func() bool {
 		if d.readOnlyErr() != nil {
-			return
+			return false
 		}
 		if err := d.checkDir(); err != nil && !d.closed.Load() {
 			d.setReadOnly(err)
-			return
+			return false
 		}
-	}
+		return true
+	})
 }
 
 // permanentIOError reports whether a background I/O error will not go
