@@ -36,6 +36,21 @@
 // target size by merging tables into the next level, streaming. Compact
 // merges everything on demand.
 //
+// # Checkpoints
+//
+// Checkpoint(dir) writes a consistent copy of the database into a new
+// directory that Open opens as an ordinary database: the live tables
+// hard-linked (copied where linking fails, as across filesystems), a new
+// MANIFEST naming exactly those tables, and the part of the WAL not yet in
+// tables, copied up to the checkpoint's point in history. Writes,
+// flushes and compactions go on meanwhile; a referenced version keeps the
+// tables from being deleted until they are linked. The copy is built in
+// dir+".checkpoint-tmp" and renamed into place, so a crash leaves no
+// half-written dir. It carries no LOCK and no data-directory marker (the
+// marker is about a path, not a database; Open writes one for the new
+// path). checkpoint.go describes the steps; physical backups (GET
+// /api/backup, minidbgo restore) are built on it.
+//
 // # Caveats
 //
 // A directory may be open in one DB at a time; Open fails with an error
