@@ -41,6 +41,7 @@ func (s *Server) routes() chi.Router {
 		// uploads reserve memory before their slot (admission.go).
 		r.With(s.streamAdmit, s.throttle, read).Get("/api/dumpDB", s.dumpDB)
 		r.With(s.streamAdmit, s.throttle, admin).Post("/api/restoreDB", s.restoreDB)
+		r.With(s.streamAdmit, s.throttle, admin).Get("/api/backup", s.backup)
 		r.With(s.streamAdmit, s.throttle, read).Get("/api/{col}/_export", s.export)
 		r.With(s.streamAdmit, s.throttle, write).Post("/api/{col}/_import", s.importDocs)
 
