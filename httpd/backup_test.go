@@ -4,9 +4,9 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net/http"
 	"path/filepath"
 	"strings"
-	"net/http"
 	"testing"
 
 	"github.com/stretchr/testify/require"
