@@ -48,8 +48,24 @@
 // dir+".checkpoint-tmp" and renamed into place, so a crash leaves no
 // half-written dir. It carries no LOCK and no data-directory marker (the
 // marker is about a path, not a database; Open writes one for the new
-// path). checkpoint.go describes the steps; physical backups (GET
-// /api/backup, minidbgo restore) are built on it.
+// path). checkpoint.go describes the steps.
+//
+// # Physical backups
+//
+// Backup streams a checkpoint, built in the data directory's tmp/ and
+// removed afterwards (Open removes a leftover tmp/), as a tar archive,
+// zstd-compressed unless BackupOptions.Uncompressed:
+//
+//	MINIDBGO-BACKUP        JSON header: format "minidbgo-backup", version 1
+//	sst/, wal/             directories
+//	sst/*.sst, wal/*.log   the checkpoint's files, under their own names
+//	MANIFEST-*, CURRENT
+//	MINIDBGO-BACKUP.sum    JSON: every file's name, size and CRC-32C
+//
+// RestoreBackup checks every file against that list while unpacking into
+// a new directory beside the target, opens the result once, and renames
+// it into place. GET /api/backup and minidbgo restore use the two;
+// backup.go and docs/formats.md give the details.
 //
 // # Caveats
 //
