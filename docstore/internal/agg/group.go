@@ -484,7 +484,7 @@ func (h *groupHeap) Less(i, j int) bool {
 	return h.items[i].src < h.items[j].src
 }
 func (h *groupHeap) Swap(i, j int) { h.items[i], h.items[j] = h.items[j], h.items[i] }
-func (h *groupHeap) Push(x any)   { h.items = append(h.items, x.(groupItem)) }
+func (h *groupHeap) Push(x any)    { h.items = append(h.items, x.(groupItem)) }
 func (h *groupHeap) Pop() any {
 	n := len(h.items)
 	x := h.items[n-1]

@@ -191,7 +191,7 @@ func (h *mergeHeap) Less(i, j int) bool {
 	return h.items[i].src < h.items[j].src
 }
 func (h *mergeHeap) Swap(i, j int) { h.items[i], h.items[j] = h.items[j], h.items[i] }
-func (h *mergeHeap) Push(x any)   { h.items = append(h.items, x.(mergeItem)) }
+func (h *mergeHeap) Push(x any)    { h.items = append(h.items, x.(mergeItem)) }
 func (h *mergeHeap) Pop() any {
 	n := len(h.items)
 	x := h.items[n-1]
