@@ -5,6 +5,7 @@ import (
 	"os"
 	"testing"
 
+	"github.com/minidbgo/minidbgo/httpd/client"
 	"github.com/minidbgo/minidbgo/httpd/client/api"
 	"github.com/stretchr/testify/require"
 )
@@ -81,4 +82,25 @@ func TestAggregateSpillConfig(t *testing.T) {
 		mustStatus(t, e2.do("PUT", "/api/c/d"+string(rune('a'+i%26))+string(rune('a'+i/26)), `{"g":1}`), http.StatusCreated)
 	}
 	errorBody(t, e2.do("POST", "/api/c/_aggregate", pipe), http.StatusBadRequest, "too_large")
+}
+
+// TestClientAggregate runs a pipeline through the Go client, over pages.
+func TestClientAggregate(t *testing.T) {
+	c, e := newClient(t, Config{})
+	e.seed()
+	ctx := t.Context()
+	pipe := []map[string]any{{"$sort": map[string]any{"price": -1}}, {"$project": map[string]any{"price": 1}}}
+	var got []string
+	for d, err := range c.AggregateAll(ctx, "products", pipe, client.AggregateOptions{Limit: 3}) {
+		require.NoError(t, err)
+		got = append(got, string(d))
+	}
+	require.Equal(t, []string{`{"_id":"p2","price":150}`, `{"_id":"p4","price":90}`, `{"_id":"p1","price":20}`, `{"_id":"p3","price":2}`}, got)
+	x, err := c.ExplainAggregate(ctx, "products", `[{"$match":{"_id":"p1"}}]`)
+	require.NoError(t, err)
+	require.Equal(t, "IDSCAN", x.Source.Plan)
+	_, err = c.Aggregate(ctx, "products", `[{"$bogus":1}]`, client.AggregateOptions{})
+	var ce *client.Error
+	require.ErrorAs(t, err, &ce)
+	require.Equal(t, "invalid_pipeline", ce.Code)
 }
