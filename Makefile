@@ -3,7 +3,7 @@ MODULES := storage docstore httpd httpd/client cli loadtest
 GO      ?= go
 PKGS     = $(foreach m,$(MODULES),./$(m)/...)
 
-.PHONY: test race vet fmt-check lint bench bench-storage bench-load standalone fuzz run
+.PHONY: test race vet fmt-check lint bench bench-storage bench-load standalone fuzz run agg-diff bench-agg
 
 # Tests that measure reliability figures (kill loops, bad inputs, soak,
 # fuzzing) append a one-line summary to FIGURES; `make test` prints them
@@ -111,3 +111,9 @@ soak:
 	cd httpd && $(GO) build -o $(SOAK_OUT)/minidbgo-server ./cmd/minidbgo-server
 	$(SOAK_OUT)/minidbgo-load soak -d $(SOAK_D) -c 50 --server-bin $(SOAK_OUT)/minidbgo-server --out $(SOAK_OUT)/rss.csv
 .PHONY: soak
+
+# Differential test of the aggregation pipeline against mingo (installed
+# from the npm registry into a temporary directory; needs node and npm).
+# Not part of `make test`, which skips it.
+agg-diff:
+	cd docstore && AGG_DIFF=1 $(GO) test -count=1 -run 'TestAggregateDifferential' -v .
