@@ -117,3 +117,16 @@ soak:
 # Not part of `make test`, which skips it.
 agg-diff:
 	cd docstore && AGG_DIFF=1 $(GO) test -count=1 -run 'TestAggregateDifferential' -v .
+
+# The aggregation benchmark of docs/benchmarks.md: $group of 1,000,000
+# documents into 100,000 groups, the aggregation in its own process under
+# /usr/bin/time -v (peak RSS), with the server's GOGC and GOMEMLIMIT.
+AGG_BENCH_DIR ?= /tmp/minidbgo-bench-agg
+bench-agg:
+	cd docstore && AGG_BENCH_DIR=$(AGG_BENCH_DIR) $(GO) test -count=1 -run 'TestAggregateGroupBenchLoad' -v .
+	cd docstore && $(GO) test -c -o $(AGG_BENCH_DIR)/docstore.test .
+	for p in '[{"$$group":{"_id":"$$k","n":{"$$sum":1},"t":{"$$sum":"$$v"}}},{"$$count":"groups"}]' \
+	         '[{"$$group":{"_id":"$$k","n":{"$$sum":1},"t":{"$$sum":"$$v"},"a":{"$$avg":"$$v"},"mx":{"$$max":"$$s"}}},{"$$sort":{"t":-1,"_id":1}},{"$$limit":3}]'; do \
+	  AGG_BENCH_PIPELINE="$$p" AGG_BENCH_DIR=$(AGG_BENCH_DIR) GOGC=50 GOMEMLIMIT=200MiB \
+	    /usr/bin/time -v $(AGG_BENCH_DIR)/docstore.test -test.run 'TestAggregateGroupBench$$' -test.v 2>&1 | \
+	    grep -E 'aggbench|MiB|Maximum resident|Elapsed|User time|System time'; done

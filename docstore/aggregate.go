@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/minidbgo/minidbgo/docstore/internal/agg"
@@ -235,6 +236,12 @@ func (db *DB) Aggregate(ctx context.Context, col string, pipeline []byte, opts A
 	ex := pl.explain()
 	cur.stats = &ex
 	src := &scanIter{src: newSource(ctx, db, snap, pl, nil), f: f, stats: cur.stats, noFilter: pushed == 0}
+	if fs, ok := p.Fields(pushed); ok {
+		// The stages read only these fields (and the scan's filter its
+		// own): parse nothing else.
+		fs = append(fs, f.TopLevelFields()...)
+		src.src.keep = func(k string) bool { return slices.Contains(fs, k) }
+	}
 	env := &agg.Env{
 		Ctx:       ctx,
 		MaxMemory: opts.MaxMemoryBytes,

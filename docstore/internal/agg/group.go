@@ -183,52 +183,81 @@ func (a *acc) result(op string) jsondoc.Value {
 	return jsondoc.Array(a.list)
 }
 
-// state encodes a partial state for a spill run: [n, count, seen, v, list].
-func (a *acc) state() jsondoc.Value {
-	nv, _ := a.n.value()
-	if a.n.isInt {
-		nv = jsondoc.Int(a.n.i)
-	} else if v, err := jsondoc.Float(a.n.f); err == nil {
-		nv = jsondoc.Array([]jsondoc.Value{v}) // a float sum, even when integral
+// state encodes a partial state for a spill run, by accumulator: $sum
+// and $count their number (a float sum as [f], even when integral), $avg
+// [sum, count], $min $max $first $last [] or [value], $push and
+// $addToSet the array of values.
+func (a *acc) state(op string) jsondoc.Value {
+	sum := func() jsondoc.Value {
+		if a.n.isInt {
+			return jsondoc.Int(a.n.i)
+		}
+		v, err := jsondoc.Float(a.n.f)
+		if err != nil {
+			v = jsondoc.Null()
+		}
+		return jsondoc.Array([]jsondoc.Value{v})
 	}
-	v := a.v
-	if v.IsMissing() {
-		v = jsondoc.Null()
+	switch op {
+	case "$sum", "$count":
+		return sum()
+	case "$avg":
+		return jsondoc.Array([]jsondoc.Value{sum(), jsondoc.Int(a.count)})
+	case "$min", "$max", "$first", "$last":
+		if !a.seen {
+			return jsondoc.Array(nil)
+		}
+		v := a.v
+		if v.IsMissing() {
+			v = jsondoc.Null()
+		}
+		return jsondoc.Array([]jsondoc.Value{v})
 	}
-	list := a.list
-	if list == nil {
-		list = []jsondoc.Value{}
-	}
-	return jsondoc.Array([]jsondoc.Value{nv, jsondoc.Int(a.count), jsondoc.Bool(a.seen), v, jsondoc.Array(list)})
+	return jsondoc.Array(a.list)
 }
 
-func accFromState(op string, s jsondoc.Value) *acc {
-	e := s.Elems()
-	a := &acc{}
-	if len(e) != 5 {
-		return a
+func accFromState(op string, s jsondoc.Value) acc {
+	sum := func(v jsondoc.Value) num {
+		if v.Kind() == jsondoc.KindArray && len(v.Elems()) == 1 {
+			f, _ := v.Elems()[0].Float64()
+			return num{f: f}
+		}
+		n, _ := numOf(v)
+		return n
 	}
-	if e[0].Kind() == jsondoc.KindArray && len(e[0].Elems()) == 1 {
-		f, _ := e[0].Elems()[0].Float64()
-		a.n = num{f: f}
-	} else {
-		a.n, _ = numOf(e[0])
-	}
-	a.count, _ = e[1].Int64()
-	a.seen = e[2].BoolValue()
-	a.v = e[3]
-	if op == "$addToSet" {
-		for _, v := range e[4].Elems() {
+	var a acc
+	switch op {
+	case "$sum", "$count":
+		a.n = sum(s)
+	case "$avg":
+		if e := s.Elems(); len(e) == 2 {
+			a.n = sum(e[0])
+			a.count, _ = e[1].Int64()
+		}
+	case "$min", "$max", "$first", "$last":
+		if e := s.Elems(); len(e) == 1 {
+			a.v, a.seen = e[0], true
+		}
+	case "$addToSet":
+		for _, v := range s.Elems() {
 			a.add(op, v)
 		}
-	} else if len(e[4].Elems()) > 0 {
-		a.list = e[4].Elems()
+	default:
+		a.list = s.Elems()
 	}
 	return a
 }
 
+// groupOverhead and accOverhead are a group's and an accumulator's
+// bytes besides their values: the map slot, the group and acc structs.
+const (
+	groupOverhead = 192
+	accOverhead   = 128
+)
+
+// size is the bytes an accumulator's values hold, beyond accOverhead.
 func (a *acc) size() int64 {
-	n := int64(96)
+	n := int64(0)
 	if a.seen {
 		n += valueSize(a.v)
 	}
@@ -244,7 +273,7 @@ func (a *acc) size() int64 {
 type group struct {
 	key  string
 	id   jsondoc.Value
-	accs []*acc
+	accs []acc
 }
 
 // grouper is $group: groups are kept in a hash map up to the memory
@@ -297,13 +326,13 @@ func (g *grouper) fill() error {
 		g.keyb = keyenc.AppendValue(g.keyb[:0], id)
 		gr := g.groups[string(g.keyb)]
 		if gr == nil {
-			gr = &group{key: string(g.keyb), id: id, accs: make([]*acc, len(g.g.accs))}
+			gr = &group{key: string(g.keyb), id: id, accs: make([]acc, len(g.g.accs))}
 			for i := range gr.accs {
-				gr.accs[i] = &acc{n: num{isInt: true}}
+				gr.accs[i].n = num{isInt: true}
 			}
 			g.groups[gr.key] = gr
 			g.order = append(g.order, gr)
-			g.size += 160 + 2*int64(len(gr.key)) + valueSize(id) + int64(len(gr.accs))*96
+			g.size += groupOverhead + 2*int64(len(gr.key)) + valueSize(id) + int64(len(gr.accs))*accOverhead
 		}
 		for i, a := range g.g.accs {
 			var v jsondoc.Value
@@ -359,8 +388,8 @@ func (g *grouper) spill() error {
 		}
 		st := make([]jsondoc.Value, 0, 1+len(gr.accs))
 		st = append(st, gr.id)
-		for _, a := range gr.accs {
-			st = append(st, a.state())
+		for i, a := range g.g.accs {
+			st = append(st, gr.accs[i].state(a.op))
 		}
 		buf = jsondoc.AppendJSON(buf[:0], jsondoc.Array(st))
 		if err := r.write(buf); err != nil {
@@ -423,7 +452,7 @@ func (g *grouper) Next() (jsondoc.Value, bool, error) {
 			gr = part
 		} else {
 			for i, a := range g.g.accs {
-				gr.accs[i].merge(a.op, part.accs[i])
+				gr.accs[i].merge(a.op, &part.accs[i])
 			}
 		}
 		if err := g.h.pushFrom(it.src, g.runs[it.src]); err != nil {
@@ -440,7 +469,7 @@ func (g *grouper) decode(it groupItem) (*group, error) {
 		return nil, err
 	}
 	e := v.Elems()
-	gr := &group{key: it.key, id: e[0], accs: make([]*acc, len(g.g.accs))}
+	gr := &group{key: it.key, id: e[0], accs: make([]acc, len(g.g.accs))}
 	for i, a := range g.g.accs {
 		gr.accs[i] = accFromState(a.op, e[1+i])
 	}

@@ -44,6 +44,9 @@ type Stage struct {
 	sort     *query.Sort   // $sort
 	limit    int64         // $limit
 	blocking bool
+	// deps, when set, returns the top-level fields the stage reads (see
+	// Pipeline.Fields); stages that pass other fields through have none.
+	deps func() ([]string, bool)
 }
 
 // At names the stage for messages: "stage 2 ($group)".
@@ -115,6 +118,7 @@ func parseStage(v jsondoc.Value, i, depth int) (*Stage, error) {
 		if err != nil {
 			return nil, err
 		}
+		st.deps = func() ([]string, bool) { return projectDeps(p) }
 		st.open = func(in Iter, env *Env) Iter {
 			return &mapIter{in: in, at: at, fn: func(d jsondoc.Value) (jsondoc.Value, bool, error) {
 				r, err := p.apply(d)
@@ -210,6 +214,7 @@ func parseStage(v jsondoc.Value, i, depth int) (*Stage, error) {
 			return nil, perr(at, "$count needs a non-empty field name without '$' or '.', got %s", spec)
 		}
 		st.blocking = true
+		st.deps = func() ([]string, bool) { return []string{}, true }
 		st.open = func(in Iter, env *Env) Iter { return &countIter{in: in, field: f} }
 	case "$unwind":
 		u, err := parseUnwind(spec, at)
@@ -223,6 +228,7 @@ func parseStage(v jsondoc.Value, i, depth int) (*Stage, error) {
 			return nil, err
 		}
 		st.blocking = true
+		st.deps = func() ([]string, bool) { return groupDeps(g) }
 		st.open = func(in Iter, env *Env) Iter { return newGrouper(in, env, g, at) }
 	case "$sortByCount":
 		x, err := compileExpr(spec, at)
@@ -237,6 +243,7 @@ func parseStage(v jsondoc.Value, i, depth int) (*Stage, error) {
 		g := &groupSpec{id: x, names: []string{"count"}, accs: []accDef{{op: "$sum", arg: literal{jsondoc.Int(1)}}}}
 		s, _ := query.ParseSort(jsondoc.Object([]jsondoc.Member{{Key: "count", Value: jsondoc.Int(-1)}}))
 		st.blocking = true
+		st.deps = func() ([]string, bool) { return groupDeps(g) }
 		st.open = func(in Iter, env *Env) Iter {
 			return newSorter(newGrouper(in, env, g, at), env, s, 0, at)
 		}
@@ -582,4 +589,118 @@ func valueSize(v jsondoc.Value) int64 {
 		}
 	}
 	return n
+}
+
+// Fields returns the top-level fields of the input documents that the
+// stages from index from on read, when that is known: the pipeline then
+// starts (after any $match, $skip and $limit) with $group, $sortByCount,
+// $count or an inclusion $project that does not read $$ROOT whole. ok is
+// false when the stages need whole documents.
+func (p *Pipeline) Fields(from int) (fields []string, ok bool) {
+	set := map[string]bool{}
+	add := func(fs []string) {
+		for _, f := range fs {
+			set[f] = true
+		}
+	}
+	for i := from; i < len(p.Stages); i++ {
+		st := p.Stages[i]
+		switch {
+		case st.filter != nil:
+			add(st.filter.TopLevelFields())
+			continue
+		case st.Name == "$skip" || st.Name == "$limit":
+			continue
+		case st.deps != nil:
+			fs, ok := st.deps()
+			if !ok {
+				return nil, false
+			}
+			add(fs)
+			out := make([]string, 0, len(set))
+			for f := range set {
+				out = append(out, f)
+			}
+			return out, true
+		}
+		return nil, false
+	}
+	return nil, false
+}
+
+// exprDeps adds to fs the top-level fields x reads; false when it reads
+// the whole document ($$ROOT).
+func exprDeps(x expr, fs *[]string) bool {
+	switch e := x.(type) {
+	case nil, literal:
+		return true
+	case fieldPath:
+		if len(e.segs) == 0 {
+			return false
+		}
+		*fs = append(*fs, e.segs[0])
+		return true
+	case *objectExpr:
+		for _, c := range e.exprs {
+			if !exprDeps(c, fs) {
+				return false
+			}
+		}
+		return true
+	case *arrayExpr:
+		for _, c := range e.exprs {
+			if !exprDeps(c, fs) {
+				return false
+			}
+		}
+		return true
+	case *opExpr:
+		for _, c := range e.args {
+			if !exprDeps(c, fs) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
+func groupDeps(g *groupSpec) ([]string, bool) {
+	var fs []string
+	if !exprDeps(g.id, &fs) {
+		return nil, false
+	}
+	for _, a := range g.accs {
+		if !exprDeps(a.arg, &fs) {
+			return nil, false
+		}
+	}
+	return fs, true
+}
+
+func projectDeps(p *projection) ([]string, bool) {
+	if p.exclusion {
+		return nil, false
+	}
+	fs := []string{"_id"}
+	var walk func(n *projNode, top bool) bool
+	walk = func(n *projNode, top bool) bool {
+		for i, k := range n.keys {
+			it := n.items[i]
+			if top {
+				fs = append(fs, k)
+			}
+			if it.expr != nil && !exprDeps(it.expr, &fs) {
+				return false
+			}
+			if it.sub != nil && !walk(it.sub, false) {
+				return false
+			}
+		}
+		return true
+	}
+	if !walk(p.root, true) {
+		return nil, false
+	}
+	return fs, true
 }
