@@ -46,6 +46,12 @@ type AggOptions struct {
 	// too_large. A server points it at a directory of its data directory
 	// that it empties at start (CleanSpillDir).
 	SpillDir string
+	// Memory, when set, lends the blocking stages their memory: each
+	// reserves what it holds (in steps of 256 KiB) and releases it when
+	// the cursor is closed. A stage refused a reservation spills early
+	// (with a SpillDir, once it holds 256 KiB) or ends the pipeline with
+	// the refusal's error.
+	Memory MemoryBudget
 }
 
 // AggExplanation describes how a pipeline runs.
@@ -246,6 +252,7 @@ func (db *DB) Aggregate(ctx context.Context, col string, pipeline []byte, opts A
 		Ctx:       ctx,
 		MaxMemory: opts.MaxMemoryBytes,
 		SpillDir:  opts.SpillDir,
+		Memory:    opts.Memory,
 		Lookup: func(from, field string, v jsondoc.Value, each func(jsondoc.Value) error) error {
 			return db.lookup(ctx, snap, from, field, v, each)
 		},

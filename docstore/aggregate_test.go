@@ -267,3 +267,41 @@ func TestAggregateCursor(t *testing.T) {
 	require.Empty(t, cur.NextToken())
 	require.NoError(t, cur.Close())
 }
+
+// TestAggregateMemoryBudget checks that blocking stages reserve what they
+// hold from AggOptions.Memory and release it at Close, spill early when
+// the budget refuses (same results), and fail with the refusal when they
+// cannot spill.
+func TestAggregateMemoryBudget(t *testing.T) {
+	db := openMem(t, nil)
+	ctx := context.Background()
+	for i := range 4000 {
+		_, err := db.InsertOne(ctx, "c", fmt.Appendf(nil, `{"_id":"d%05d","g":%d,"v":%d}`, i, i%1500, i%7), WriteOptions{})
+		require.NoError(t, err)
+	}
+	p := []byte(`[{"$group":{"_id":"$g","n":{"$sum":"$v"},"p":{"$push":"$v"}}},{"$sort":{"n":-1,"_id":1}}]`)
+	want, err := runAggAll(t, db, "c", p, AggOptions{Limit: 1000})
+	require.NoError(t, err)
+
+	b := &countingBudget{cap: 1 << 30}
+	got, err := runAggAll(t, db, "c", p, AggOptions{Limit: 1000, Memory: b})
+	require.NoError(t, err)
+	require.Equal(t, want, got)
+	require.Positive(t, b.peak, "the stages reserved nothing")
+	require.Zero(t, b.out, "reservations outlived the cursor")
+
+	// A budget of 600 KiB: the $group (about 1 MiB) spills early.
+	b = &countingBudget{cap: 600 << 10}
+	dir := t.TempDir()
+	got, err = runAggAll(t, db, "c", p, AggOptions{Limit: 1000, Memory: b, SpillDir: dir})
+	require.NoError(t, err)
+	require.Equal(t, want, got)
+	require.LessOrEqual(t, b.peak, int64(600<<10))
+	require.Zero(t, b.out)
+
+	// Without spilling, the refusal ends the pipeline.
+	b = &countingBudget{cap: 600 << 10}
+	_, err = runAggAll(t, db, "c", p, AggOptions{Limit: 1000, Memory: b})
+	require.ErrorIs(t, err, errBudget)
+	require.Zero(t, b.out)
+}

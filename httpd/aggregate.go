@@ -64,14 +64,17 @@ func (s *Server) aggregate(w http.ResponseWriter, r *http.Request) {
 	writeRaw(w, http.StatusOK, buf.Bytes())
 }
 
-// aggOptions are a request's options with the server's memory limit and
-// spill directory.
+// aggOptions are a request's options with the server's memory limit,
+// spill directory and in-flight memory budget (blocking stages reserve
+// what they hold from it, and spill early or answer 503 overloaded when
+// it has no room).
 func (s *Server) aggOptions(req api.AggregateRequest) docstore.AggOptions {
 	return docstore.AggOptions{
 		Limit:          req.Limit,
 		Cursor:         req.Cursor,
 		MaxMemoryBytes: s.cfg.AggMaxMemoryBytes,
 		SpillDir:       s.cfg.AggSpillDir,
+		Memory:         s.mem,
 	}
 }
 

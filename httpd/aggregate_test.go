@@ -1,8 +1,10 @@
 package httpd
 
 import (
+	"fmt"
 	"net/http"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/minidbgo/minidbgo/httpd/client"
@@ -103,4 +105,34 @@ func TestClientAggregate(t *testing.T) {
 	var ce *client.Error
 	require.ErrorAs(t, err, &ce)
 	require.Equal(t, "invalid_pipeline", ce.Code)
+}
+
+// TestAggregateInflightBudget checks that blocking stages take their
+// memory from the server's in-flight budget: with no room and no
+// spilling the answer is 503 overloaded; with spilling, the stage spills
+// early and answers.
+func TestAggregateInflightBudget(t *testing.T) {
+	pipe := `[{"$group":{"_id":"$_id","v":{"$push":"$pad"}}},{"$count":"n"}]`
+	load := func(e *env) {
+		var docs []string
+		for i := range 3000 {
+			docs = append(docs, fmt.Sprintf(`{"_id":"d%05d","pad":"%0200d"}`, i, i))
+			if len(docs) == 500 {
+				mustStatus(t, e.do("POST", "/api/c/_insertMany", "["+strings.Join(docs, ",")+"]"), http.StatusCreated)
+				docs = nil
+			}
+		}
+	}
+	cfg := Config{MaxBodyBytes: 256 << 10, MaxInflightBytes: 512 << 10, AggMaxMemoryBytes: 16 << 20}
+	e := newEnv(t, envOptions{cfg: cfg})
+	load(e)
+	errorBody(t, e.do("POST", "/api/c/_aggregate", pipe), http.StatusServiceUnavailable, "overloaded")
+	require.Zero(t, e.srv.mem.used.Load(), "the reservation outlived the request")
+
+	cfg.AggSpillDir = t.TempDir()
+	e = newEnv(t, envOptions{cfg: cfg})
+	load(e)
+	r := mustStatus(t, e.do("POST", "/api/c/_aggregate", pipe), http.StatusOK)
+	require.JSONEq(t, `{"docs":[{"n":3000}]}`, string(r.body))
+	require.Zero(t, e.srv.mem.used.Load())
 }

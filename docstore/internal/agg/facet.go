@@ -45,10 +45,11 @@ type facetIter struct {
 	at   string
 	done bool
 	run  *run
+	res  reservation
 }
 
 func newFacetIter(in Iter, env *Env, f *facetSpec, at string) *facetIter {
-	return &facetIter{in: in, env: env, f: f, at: at}
+	return &facetIter{in: in, env: env, f: f, at: at, res: reservation{mem: env.Memory}}
 }
 
 func (fi *facetIter) Next() (jsondoc.Value, bool, error) {
@@ -74,7 +75,12 @@ func (fi *facetIter) Next() (jsondoc.Value, bool, error) {
 		}
 		docs = append(docs, d)
 		size += valueSize(d)
-		if size > fi.env.MaxMemory {
+		if over, rerr := fi.env.overLimit(&fi.res, size); over {
+			if rerr != nil && (fi.env.SpillDir == "" || fi.res.held < reserveStep) {
+				// No room in the shared budget, not even for a run
+				// worth writing: the request fails (and may retry).
+				return d, false, rerr
+			}
 			if fi.env.SpillDir == "" {
 				return d, false, tooLarge(fi.at, fi.env.MaxMemory)
 			}
@@ -130,6 +136,7 @@ func (fi *facetIter) Next() (jsondoc.Value, bool, error) {
 }
 
 func (fi *facetIter) Close() error {
+	fi.res.release()
 	if fi.run != nil {
 		fi.run.remove()
 	}

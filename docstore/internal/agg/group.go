@@ -296,10 +296,11 @@ type grouper struct {
 	runs    []*run
 	h       *groupHeap
 	err     error
+	res     reservation
 }
 
 func newGrouper(in Iter, env *Env, g *groupSpec, at string) *grouper {
-	return &grouper{in: in, env: env, g: g, at: at, groups: map[string]*group{}}
+	return &grouper{in: in, env: env, g: g, at: at, groups: map[string]*group{}, res: reservation{mem: env.Memory}}
 }
 
 func (g *grouper) fill() error {
@@ -345,7 +346,12 @@ func (g *grouper) fill() error {
 			gr.accs[i].add(a.op, v)
 			g.size += gr.accs[i].size() - before
 		}
-		if g.size > g.env.MaxMemory {
+		if over, rerr := g.env.overLimit(&g.res, g.size); over {
+			if rerr != nil && (g.env.SpillDir == "" || g.res.held < reserveStep) {
+				// No room in the shared budget, not even for a run
+				// worth writing: the request fails (and may retry).
+				return rerr
+			}
 			if g.env.SpillDir == "" {
 				return tooLarge(g.at, g.env.MaxMemory)
 			}
@@ -362,6 +368,10 @@ func (g *grouper) fill() error {
 			return err
 		}
 	}
+	g.groups, g.order = nil, nil
+	// The groups are in the runs now: what the merge holds is small, so
+	// the reservation goes back for the stages after this one.
+	g.res.release()
 	g.h = &groupHeap{}
 	for i, r := range g.runs {
 		if err := r.rewind(); err != nil {
@@ -424,6 +434,8 @@ func (g *grouper) Next() (jsondoc.Value, bool, error) {
 	}
 	if g.h == nil {
 		if g.pos >= len(g.order) {
+			g.order = nil
+			g.res.release()
 			return jsondoc.Value{}, false, nil
 		}
 		g.pos++
@@ -477,6 +489,7 @@ func (g *grouper) decode(it groupItem) (*group, error) {
 }
 
 func (g *grouper) Close() error {
+	g.res.release()
 	for _, r := range g.runs {
 		r.remove()
 	}

@@ -28,10 +28,11 @@ type sorter struct {
 	h       *mergeHeap
 	emitted int64
 	err     error
+	res     reservation
 }
 
 func newSorter(in Iter, env *Env, s *query.Sort, limit int64, at string) *sorter {
-	return &sorter{in: in, env: env, s: s, limit: limit, at: at}
+	return &sorter{in: in, env: env, s: s, limit: limit, at: at, res: reservation{mem: env.Memory}}
 }
 
 func (s *sorter) sortBuf() {
@@ -63,7 +64,12 @@ func (s *sorter) fill() error {
 		if s.limit > 0 && int64(len(s.buf)) >= 2*s.limit {
 			s.sortBuf()
 		}
-		if s.bufSize > s.env.MaxMemory {
+		if over, rerr := s.env.overLimit(&s.res, s.bufSize); over {
+			if rerr != nil && (s.env.SpillDir == "" || s.res.held < reserveStep) {
+				// No room in the shared budget, not even for a run
+				// worth writing: the request fails (and may retry).
+				return rerr
+			}
 			if s.env.SpillDir == "" {
 				return tooLarge(s.at, s.env.MaxMemory)
 			}
@@ -121,6 +127,8 @@ func (s *sorter) Next() (jsondoc.Value, bool, error) {
 	s.emitted++
 	if s.h == nil {
 		if s.pos >= len(s.buf) {
+			s.buf = nil
+			s.res.release()
 			return jsondoc.Value{}, false, nil
 		}
 		s.pos++
@@ -147,6 +155,7 @@ func (s *sorter) Next() (jsondoc.Value, bool, error) {
 }
 
 func (s *sorter) Close() error {
+	s.res.release()
 	for _, r := range s.runs {
 		r.remove()
 	}

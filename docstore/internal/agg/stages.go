@@ -31,6 +31,59 @@ type Env struct {
 	// matches value by equality (null matching null and missing, an
 	// array value matching any of its elements). It may use an index.
 	Lookup func(from, field string, value jsondoc.Value, each func(jsondoc.Value) error) error
+	// Memory, when set, is memory shared with other requests (a server's
+	// in-flight budget): blocking stages reserve what they hold from it
+	// as they grow (in steps of reserveStep) and release it when closed.
+	// When a reservation fails, a stage spills early, or fails with the
+	// reservation's error when it cannot spill.
+	Memory Memory
+}
+
+// Memory is memory shared by concurrent requests.
+type Memory interface {
+	Reserve(n int64) error
+	Release(n int64)
+}
+
+// reserveStep is the least a stage reserves from Env.Memory at a time.
+const reserveStep = 256 << 10
+
+// reservation is what one stage holds of Env.Memory.
+type reservation struct {
+	mem  Memory
+	held int64
+}
+
+// need makes the reservation at least n bytes.
+func (r *reservation) need(n int64) error {
+	if r.mem == nil || n <= r.held {
+		return nil
+	}
+	step := max(n-r.held, reserveStep)
+	if err := r.mem.Reserve(step); err != nil {
+		return err
+	}
+	r.held += step
+	return nil
+}
+
+func (r *reservation) release() {
+	if r.mem != nil && r.held > 0 {
+		r.mem.Release(r.held)
+		r.held = 0
+	}
+}
+
+// overLimit reports whether a stage holding size bytes must spill (or
+// fail): over MaxMemory, or refused by Env.Memory. err is the refusal.
+func (env *Env) overLimit(r *reservation, size int64) (over bool, err error) {
+	if size > env.MaxMemory {
+		return true, nil
+	}
+	if err := r.need(size); err != nil {
+		return true, err
+	}
+	return false, nil
 }
 
 // Stage is one compiled stage.
