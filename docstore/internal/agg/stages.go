@@ -603,6 +603,9 @@ func (l *lookupIter) Next() (jsondoc.Value, bool, error) {
 	if local.IsMissing() {
 		local = jsondoc.Null()
 	}
+	if l.env.Lookup == nil {
+		return d, false, &Error{Code: CodeInvalidPipeline, Msg: l.at + ": $lookup is not available here"}
+	}
 	var found []jsondoc.Value
 	var size int64
 	err = l.env.Lookup(l.lk.from, l.lk.foreign, local, func(f jsondoc.Value) error {
