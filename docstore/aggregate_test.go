@@ -305,3 +305,28 @@ func TestAggregateMemoryBudget(t *testing.T) {
 	require.ErrorIs(t, err, errBudget)
 	require.Zero(t, b.out)
 }
+
+// TestAggregateCanceled checks that a pipeline stops with the context's
+// error once its context is done, and leaves no spill file.
+func TestAggregateCanceled(t *testing.T) {
+	db := openMem(t, nil)
+	bg := context.Background()
+	for i := range 2000 {
+		_, err := db.InsertOne(bg, "c", fmt.Appendf(nil, `{"_id":"d%05d","g":%d}`, i, i%300), WriteOptions{})
+		require.NoError(t, err)
+	}
+	for _, p := range []string{`[{"$group":{"_id":"$g"}}]`, `[{"$sort":{"g":-1}}]`, `[{"$project":{"g":1}}]`} {
+		ctx, cancel := context.WithCancel(bg)
+		dir := t.TempDir()
+		cur, err := db.Aggregate(ctx, "c", []byte(p), AggOptions{SpillDir: dir, MaxMemoryBytes: 4 << 10})
+		require.NoError(t, err)
+		cancel()
+		for cur.Next() {
+		}
+		require.ErrorIs(t, cur.Err(), context.Canceled, p)
+		cur.Close()
+		ents, err := os.ReadDir(dir)
+		require.NoError(t, err)
+		require.Empty(t, ents)
+	}
+}
