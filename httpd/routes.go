@@ -84,6 +84,7 @@ func (s *Server) routes() chi.Router {
 			r.With(read).Post("/api/{col}/_count", s.count)
 			r.With(read).Post("/api/{col}/_distinct", s.distinct)
 			r.With(read).Post("/api/{col}/_explain", s.explain)
+			r.With(read).Post("/api/{col}/_aggregate", s.aggregate)
 			r.With(write).Post("/api/{col}/_update", s.updateMany)
 			r.With(write).Post("/api/{col}/_delete", s.deleteMany)
 

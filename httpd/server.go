@@ -86,6 +86,14 @@ type Config struct {
 	// MaxSortBytes bounds the memory one unindexed sort may hold (400
 	// sort_too_large beyond). Default: MaxInflightBytes / 2.
 	MaxSortBytes int64
+	// AggMaxMemoryBytes bounds the memory each blocking stage of an
+	// aggregation ($group, $sort, …) holds before it spills to
+	// AggSpillDir. Default 32 MiB (docstore.DefaultAggMaxMemory).
+	AggMaxMemoryBytes int64
+	// AggSpillDir is where aggregations spill; New empties it. Empty
+	// turns spilling off: a blocking stage over AggMaxMemoryBytes is 400
+	// too_large.
+	AggSpillDir string
 	// MinTransferRate is the slowest a request body, an upload or a
 	// download may move, in bytes per second averaged over each
 	// TransferWindow (408 client_too_slow, or a cut stream, below it).
@@ -246,6 +254,13 @@ func New(db *docstore.DB, cfg Config) *Server {
 		limiter:     newLimiter(cfg.RateLimit, cfg.RateBurst),
 		failLimiter: newLimiter(cfg.AuthFailRate, cfg.AuthFailBurst),
 		stats:       newSampler(cfg.StatsInterval),
+	}
+	if cfg.AggSpillDir != "" {
+		if err := docstore.CleanSpillDir(cfg.AggSpillDir); err != nil {
+			// Spilling is off until the directory can be used.
+			s.logger.Warn("aggregation spill directory unusable; spilling is off", "error", err.Error())
+			s.cfg.AggSpillDir = ""
+		}
 	}
 	s.compactor.db = db
 	s.compactor.logger = cfg.Logger

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"path/filepath"
 	"runtime/debug"
 	"strconv"
 
@@ -148,6 +149,9 @@ func (c Settings) Server(addr string, keys *httpd.Keys, logger *slog.Logger, ver
 	return withAdmission(c, hc)
 }
 
+// AggSpillDirName is the directory of DB_PATH where aggregations spill.
+const AggSpillDirName = "agg-tmp"
+
 // offIfZero maps a setting's 0 (off) to httpd.Config's negative (off).
 func offIfZero[T ~int64](d T) T {
 	if d == 0 {
@@ -177,5 +181,9 @@ func withAdmission(c Settings, hc httpd.Config) httpd.Config {
 		hc.MinTransferRate = -1 // MIN_TRANSFER_RATE=0: off
 	}
 	hc.TransferWindow = c.TransferWindow
+	hc.AggMaxMemoryBytes = int64(c.AggMaxMemoryMB) << 20
+	if c.AggSpill && c.DBPath != "" {
+		hc.AggSpillDir = filepath.Join(c.DBPath, AggSpillDirName)
+	}
 	return hc
 }

@@ -69,6 +69,8 @@ type Settings struct {
 	CompressMinBytes  int           // COMPRESS_MIN_BYTES
 	SlowQuery         time.Duration // SLOW_QUERY_MS; 0 turns the slow-query log off
 	LogFormat         string        // LOG_FORMAT: text, json or auto (env only)
+	AggMaxMemoryMB    int           // AGG_MAX_MEMORY_MB: memory of each blocking aggregation stage before it spills
+	AggSpill          bool          // AGG_SPILL: spill blocking aggregation stages to DB_PATH/agg-tmp (false: 400 too_large)
 }
 
 // writeMargin is how much longer than REQUEST_TIMEOUT the default
@@ -207,6 +209,8 @@ func FromEnv(getenv func(string) string) (Settings, error) {
 		CompressMinBytes:  e.int("COMPRESS_MIN_BYTES", 1024, &errs),
 		SlowQuery:         time.Duration(e.int("SLOW_QUERY_MS", 100, &errs)) * time.Millisecond,
 		LogFormat:         e.str("LOG_FORMAT", "auto"),
+		AggMaxMemoryMB:    e.int("AGG_MAX_MEMORY_MB", 32, &errs),
+		AggSpill:          e.bool("AGG_SPILL", true, &errs),
 	}
 	if strings.TrimSpace(getenv("WRITE_TIMEOUT")) == "" {
 		c.WriteTimeout = c.effectiveRequestTimeout() + writeMargin
@@ -264,6 +268,8 @@ func Parse(name string, args []string, getenv func(string) string) (Settings, er
 	fs.StringVar(&c.AllowedHosts, "allowed-hosts", c.AllowedHosts, "ALLOWED_HOSTS: comma-separated Host names served besides localhost and loopback addresses; checked while listening on loopback, or whenever set")
 	fs.BoolVar(&c.FormAsJSON, "form-as-json", c.FormAsJSON, "FORM_AS_JSON: read application/x-www-form-urlencoded bodies as JSON (curl -d)")
 	fs.IntVar(&c.CompressMinBytes, "compress-min-bytes", c.CompressMinBytes, "COMPRESS_MIN_BYTES: compress JSON, NDJSON and metrics responses from this size (zstd or gzip, as the client accepts; 0: off)")
+	fs.IntVar(&c.AggMaxMemoryMB, "agg-max-memory-mb", c.AggMaxMemoryMB, "AGG_MAX_MEMORY_MB: memory of each blocking aggregation stage ($group, $sort) in MiB before it spills to disk")
+	fs.BoolVar(&c.AggSpill, "agg-spill", c.AggSpill, "AGG_SPILL: let blocking aggregation stages spill to DB_PATH/agg-tmp (false: 400 too_large beyond AGG_MAX_MEMORY_MB)")
 	slowMS := int(c.SlowQuery / time.Millisecond)
 	fs.IntVar(&slowMS, "slow-query-ms", slowMS, "SLOW_QUERY_MS: log requests slower than this many milliseconds at WARN, with their plan and the keys and documents examined (0: off)")
 	fs.BoolVar(&c.Init, "init", c.Init, "INIT: create a new, empty database even though the marker beside DB_PATH says one existed there (it was deleted, or its volume is not mounted)")
@@ -296,7 +302,8 @@ func (c Settings) Validate() error {
 		name string
 		n    int
 	}{{"FLUSH_SIZE", c.FlushSize}, {"MAX_MEM_MB", c.MaxMemMB}, {"MAX_CONCURRENT", c.MaxConcurrent},
-		{"MAX_BODY_MB", c.MaxBodyMB}, {"MAX_BATCH", c.MaxBatch}, {"MAX_PAGE", c.MaxPage}, {"MAX_IMMUTABLE", c.MaxImmutable}} {
+		{"MAX_BODY_MB", c.MaxBodyMB}, {"MAX_BATCH", c.MaxBatch}, {"MAX_PAGE", c.MaxPage}, {"MAX_IMMUTABLE", c.MaxImmutable},
+		{"AGG_MAX_MEMORY_MB", c.AggMaxMemoryMB}} {
 		if v.n <= 0 {
 			errs = append(errs, fmt.Errorf("%s must be positive, got %d", v.name, v.n))
 		}

@@ -233,6 +233,23 @@ is accepted too. The name defaults to field_1_other_-1.
 			summary: "delete a collection with its documents and indexes",
 			help:    `The collection is always named, never taken from use.`,
 			run:     cmdDropCollection},
+		{name: "aggregate", params: []param{colParam, {name: "pipeline", kind: pJSON}, {name: "options", kind: pJSON, optional: true}},
+			summary: "run an aggregation pipeline and print its results",
+			help: `MongoDB's aggregation pipeline: a JSON array of stages. Stages: $match
+$project $addFields $set $unset $sort $skip $limit $count $unwind $group
+$sortByCount $replaceRoot $replaceWith $lookup $facet. $group accumulators:
+$sum $avg $min $max $first $last $push $addToSet $count. Expressions: "$a.b",
+$$ROOT, $literal, $add $subtract $multiply $divide $mod, $eq $ne $gt $gte
+$lt $lte $cmp, $and $or $not, $cond, $ifNull, $concat, $toLower, $toUpper,
+$size, $year $month $dayOfMonth (RFC 3339 strings or epoch milliseconds).
+Prints every result, fetching page after page. Options: {"explain": true}
+prints the plan instead (the leading $match uses indexes as find does).
+See docs/aggregation.md.
+
+  aggregate orders [{"$match":{"status":"A"}},{"$group":{"_id":"$cust","total":{"$sum":"$amount"}}},{"$sort":{"total":-1}}]
+  aggregate products [{"$sortByCount":"$category"}]
+  aggregate products [{"$match":{"price":{"$gt":10}}}] {"explain":true}`,
+			run: cmdAggregate},
 		{name: "explain", params: []param{colParam, {name: "filter", kind: pJSON, optional: true}, {name: "options", kind: pJSON, optional: true}},
 			summary: "show a query's plan and what its first page cost",
 			help: `Takes findMany's filter and options.

@@ -36,7 +36,7 @@ func (s *Shell) complete(ctx context.Context, text string) (cands []string, part
 		partial = text[start:]
 		names := s.fieldNames()
 		if strings.HasPrefix(partial, `"$`) {
-			names = operators
+			names = dollarWords(text)
 		}
 		for _, n := range names {
 			if c := `"` + n + `"`; strings.HasPrefix(c, partial) {

@@ -328,3 +328,23 @@ type Metrics struct {
 	HTTPSlowRequests uint64 `json:"http_slow_requests"`
 	UptimeSeconds    int64  `json:"uptime_seconds"`
 }
+
+// AggregateRequest is the body of POST /api/{col}/_aggregate (a bare
+// array of stages is also accepted) and, with a pipeline, of _explain.
+// Cursor, from a previous response, continues that pipeline: alone, or
+// with the same pipeline.
+type AggregateRequest struct {
+	Pipeline json.RawMessage `json:"pipeline,omitempty"`
+	Limit    int             `json:"limit,omitempty"`
+	Cursor   string          `json:"cursor,omitempty"`
+}
+
+// AggExplanation is the body of POST /api/{col}/_explain for a
+// pipeline: the scan's plan and cost (the leading $match, and a $sort its
+// index gives in order, run in the scan), the stages, and how many
+// leading stages the scan performs.
+type AggExplanation struct {
+	Source     Explanation `json:"source"`
+	Stages     []string    `json:"stages"`
+	PushedDown int         `json:"pushedDown"`
+}
