@@ -120,6 +120,7 @@ func (c Settings) Server(addr string, keys *httpd.Keys, logger *slog.Logger, ver
 	loopback := httpd.LoopbackOnly(addr)
 	hc := httpd.Config{
 		MaxConcurrent:     c.MaxConcurrent,
+		MaxFeeds:          c.MaxFeeds,
 		MaxBodyBytes:      int64(c.MaxBodyMB) << 20,
 		RequestTimeout:    c.RequestTimeout,
 		ReadTimeout:       offIfZero(c.ReadTimeout),

@@ -41,6 +41,7 @@ type Settings struct {
 	MemLimit          string        // GOMEMLIMIT
 	GOGC              string        // GOGC
 	MaxConcurrent     int           // MAX_CONCURRENT
+	MaxFeeds          int           // MAX_FEEDS
 	MaxBodyMB         int           // MAX_BODY_MB
 	MaxInflightMB     int           // MAX_INFLIGHT_MB; 0: GOMEMLIMIT / 8 (httpd.Config.MaxInflightBytes)
 	MaxSortMB         int           // MAX_SORT_MB; 0: MAX_INFLIGHT_MB / 2
@@ -179,6 +180,7 @@ func FromEnv(getenv func(string) string) (Settings, error) {
 		MemLimit:          e.str("GOMEMLIMIT", ""),
 		GOGC:              e.str("GOGC", ""),
 		MaxConcurrent:     e.int("MAX_CONCURRENT", 100, &errs),
+		MaxFeeds:          e.int("MAX_FEEDS", 1000, &errs),
 		MaxBodyMB:         e.int("MAX_BODY_MB", 10, &errs),
 		MaxInflightMB:     e.int("MAX_INFLIGHT_MB", 0, &errs),
 		MaxSortMB:         e.int("MAX_SORT_MB", 0, &errs),
@@ -240,6 +242,7 @@ func Parse(name string, args []string, getenv func(string) string) (Settings, er
 	fs.StringVar(&c.MemLimit, "gomemlimit", c.MemLimit, "GOMEMLIMIT: Go memory limit (default 200MiB)")
 	fs.StringVar(&c.GOGC, "gogc", c.GOGC, "GOGC: GC percentage (default 50)")
 	fs.IntVar(&c.MaxConcurrent, "max-concurrent", c.MaxConcurrent, "MAX_CONCURRENT: requests served at once (excess: 503)")
+	fs.IntVar(&c.MaxFeeds, "max-feeds", c.MaxFeeds, "MAX_FEEDS: change feeds (longpoll, continuous, eventsource) open at once (excess: 503)")
 	fs.IntVar(&c.MaxBodyMB, "max-body-mb", c.MaxBodyMB, "MAX_BODY_MB: request body limit in MiB (excess: 413)")
 	fs.IntVar(&c.MaxInflightMB, "max-inflight-mb", c.MaxInflightMB, "MAX_INFLIGHT_MB: memory for request bodies and sorts in flight, in MiB (excess: 503; default GOMEMLIMIT/8)")
 	fs.IntVar(&c.MaxSortMB, "max-sort-mb", c.MaxSortMB, "MAX_SORT_MB: memory of one unindexed sort, in MiB (excess: 400 sort_too_large; default MAX_INFLIGHT_MB/2)")
@@ -296,6 +299,7 @@ func (c Settings) Validate() error {
 		name string
 		n    int
 	}{{"FLUSH_SIZE", c.FlushSize}, {"MAX_MEM_MB", c.MaxMemMB}, {"MAX_CONCURRENT", c.MaxConcurrent},
+		{"MAX_FEEDS", c.MaxFeeds},
 		{"MAX_BODY_MB", c.MaxBodyMB}, {"MAX_BATCH", c.MaxBatch}, {"MAX_PAGE", c.MaxPage}, {"MAX_IMMUTABLE", c.MaxImmutable}} {
 		if v.n <= 0 {
 			errs = append(errs, fmt.Errorf("%s must be positive, got %d", v.name, v.n))

@@ -201,3 +201,18 @@ func TestConfigErrorsNameTheSetting(t *testing.T) {
 	require.NoError(t, err)
 	require.Negative(t, c.Server("127.0.0.1:1", nil, nil, "").SlowQuery, "SLOW_QUERY_MS=0 turns the log off")
 }
+
+func TestConfigMaxFeeds(t *testing.T) {
+	c, err := Parse("minidbgo-server", nil, envOf(nil))
+	require.NoError(t, err)
+	require.Equal(t, 1000, c.MaxFeeds)
+	c, err = Parse("minidbgo-server", nil, envOf(map[string]string{"MAX_FEEDS": "7"}))
+	require.NoError(t, err)
+	require.Equal(t, 7, c.MaxFeeds)
+	require.Equal(t, 7, c.Server("127.0.0.1:1", nil, nil, "").MaxFeeds)
+	c, err = Parse("minidbgo-server", []string{"-max-feeds", "9"}, envOf(map[string]string{"MAX_FEEDS": "7"}))
+	require.NoError(t, err)
+	require.Equal(t, 9, c.MaxFeeds)
+	_, err = Parse("minidbgo-server", nil, envOf(map[string]string{"MAX_FEEDS": "0"}))
+	require.ErrorContains(t, err, "MAX_FEEDS")
+}
