@@ -237,6 +237,18 @@ func (s *Server) feedSlot(ctx context.Context, wait bool) error {
 // releaseFeedSlot gives back a slot feedSlot took.
 func (s *Server) releaseFeedSlot() { <-s.tokens }
 
+// readPage takes a slot (feedSlot; an error taking it is slotErr), reads
+// a page with scanFeed, and gives the slot back, also when emit panics
+// (a connection aborted in mid-write).
+func (s *Server) readPage(ctx context.Context, wait bool, p *feedParams, since uint64, n int, emit func(api.Change) bool) (next, oldest uint64, end bool, err, slotErr error) {
+	if slotErr = s.feedSlot(ctx, wait); slotErr != nil {
+		return since, 0, false, nil, slotErr
+	}
+	defer s.releaseFeedSlot()
+	next, oldest, end, err = s.scanFeed(ctx, p, since, n, emit)
+	return next, oldest, end, err, nil
+}
+
 // feedPageSize is the most change records one read takes.
 func (s *Server) feedPageSize() int { return max(s.db.Limits().MaxLimit, 1) }
 
@@ -315,16 +327,9 @@ func (s *Server) pollFeed(ctx context.Context, w http.ResponseWriter, r *http.Re
 	)
 	defer page.release(s.mem)
 	for {
-		if err := s.feedSlot(ctx, !first); err != nil {
-			if first || r.Context().Err() != nil {
-				s.writeError(w, r, err)
-				return
-			}
-			break // shutting down: answer what we have
-		}
 		buf.Reset()
 		var memErr error
-		next, oldest, end, err := s.scanFeed(ctx, p, since, n, func(c api.Change) bool {
+		next, oldest, end, err, slotErr := s.readPage(ctx, !first, p, since, n, func(c api.Change) bool {
 			b, err := json.Marshal(c)
 			if err != nil {
 				memErr = err
@@ -343,7 +348,13 @@ func (s *Server) pollFeed(ctx context.Context, w http.ResponseWriter, r *http.Re
 			count++
 			return true
 		})
-		s.releaseFeedSlot()
+		if slotErr != nil {
+			if first || r.Context().Err() != nil {
+				s.writeError(w, r, slotErr)
+				return
+			}
+			break // shutting down: answer what we have
+		}
 		first = false
 		if err == nil {
 			err = memErr
@@ -512,22 +523,21 @@ func (s *Server) streamFeed(ctx context.Context, w http.ResponseWriter, r *http.
 			if p.limit > 0 {
 				n = min(n, p.limit-sent)
 			}
-			if err := s.feedSlot(ctx, !first); err != nil {
-				if first {
-					s.writeError(w, r, err)
-				}
-				return
-			}
 			var werr error
 			before := sent
-			next, _, end, err := s.scanFeed(ctx, p, since, n, func(c api.Change) bool {
+			next, _, end, err, slotErr := s.readPage(ctx, !first, p, since, n, func(c api.Change) bool {
 				if werr = fw.change(c); werr != nil {
 					return false
 				}
 				sent++
 				return true
 			})
-			s.releaseFeedSlot()
+			if slotErr != nil {
+				if first {
+					s.writeError(w, r, slotErr)
+				}
+				return
+			}
 			if werr != nil {
 				return // the client went away
 			}
