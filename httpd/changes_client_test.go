@@ -141,6 +141,7 @@ func TestClientWatchResumes(t *testing.T) {
 
 	// A Watch from now sees only later writes; cancelling ends it with
 	// the context's error.
+	require.Eventually(t, func() bool { return e.srv.openFeeds.Load() == 0 }, 10*time.Second, time.Millisecond, "the first Watch's feed ended")
 	wctx, wcancel := context.WithCancel(ctx)
 	var later []string
 	var endErr error
@@ -158,6 +159,7 @@ func TestClientWatchResumes(t *testing.T) {
 			}
 		}
 	}()
+	require.Eventually(t, func() bool { return e.srv.openFeeds.Load() == 1 }, 10*time.Second, time.Millisecond, "the Watch is open")
 	for i := range 4 {
 		_, err := c.Insert(ctx, "col0", map[string]any{"_id": fmt.Sprintf("later%d", i)}, nil)
 		require.NoError(t, err)
