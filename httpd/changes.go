@@ -509,8 +509,8 @@ func (fw *feedWriter) fail(body api.Error) {
 }
 
 // streamFeed serves a continuous or eventsource feed: every change after
-// since as it is committed, a heartbeat after each heartbeat interval
-// without a write, until the limit, the idle timeout, the client's
+// since as it is committed, a heartbeat at once when there was none to
+// send and after each heartbeat interval without a write, until the limit, the idle timeout, the client's
 // disconnection or the server's shutdown.
 func (s *Server) streamFeed(ctx context.Context, w http.ResponseWriter, r *http.Request, rc *http.ResponseController, p *feedParams) {
 	fw := &feedWriter{w: w, rc: rc, sse: p.kind == feedEventSource, stall: s.cfg.WriteTimeout}
@@ -559,7 +559,14 @@ func (s *Server) streamFeed(ctx context.Context, w http.ResponseWriter, r *http.
 			}
 			if first {
 				first = false
-				if err := fw.flush(); err != nil { // the header: the feed is open
+				// The header, and a heartbeat when no change was sent:
+				// the client sees that the feed is open (a compressing
+				// middleware sends nothing on a flush of nothing).
+				err := fw.flush()
+				if fw.last.IsZero() {
+					err = fw.heartbeat()
+				}
+				if err != nil {
 					return
 				}
 			}
