@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
+	"runtime/debug"
 	"strconv"
 	"time"
 
@@ -87,8 +89,13 @@ func (s *Server) changes(w http.ResponseWriter, r *http.Request) {
 				"too many open change feeds (limit %d, MAX_FEEDS); retry shortly", s.cfg.MaxFeeds)))
 			return
 		}
-		defer s.openFeeds.Add(-1)
 	}
+	detached := false
+	defer func() { // also when a write panics (an aborted connection)
+		if p.kind != feedNormal && !detached {
+			s.openFeeds.Add(-1)
+		}
+	}()
 	// The feed's context ends with the request (the client went away)
 	// and with the server's shutdown.
 	ctx, cancel := context.WithCancel(r.Context())
@@ -103,7 +110,7 @@ func (s *Server) changes(w http.ResponseWriter, r *http.Request) {
 	case feedNormal, feedLongpoll:
 		s.pollFeed(ctx, w, r, rc, p)
 	default:
-		s.streamFeed(ctx, w, r, rc, p)
+		detached = s.streamFeed(ctx, w, r, rc, p)
 	}
 }
 
@@ -426,6 +433,12 @@ type feedWriter struct {
 	started bool
 	last    time.Time // the last write
 	buf     []byte
+	// conn, once the stream is detached (streamState.detach), is its
+	// connection: writes are chunks of the chunked encoding, written
+	// directly; cancel ends the detached stream's context.
+	conn   net.Conn
+	cancel context.CancelFunc
+	chunk  []byte
 }
 
 // start sends the response's header.
@@ -449,6 +462,14 @@ func (fw *feedWriter) start() {
 func (fw *feedWriter) write(b []byte) error {
 	fw.start()
 	fw.last = time.Now()
+	if fw.conn != nil {
+		c := strconv.AppendInt(fw.chunk[:0], int64(len(b)), 16)
+		c = append(append(append(c, "\r\n"...), b...), "\r\n"...)
+		fw.chunk = c[:0]
+		_ = fw.conn.SetWriteDeadline(fw.last.Add(fw.stall))
+		_, err := fw.conn.Write(c)
+		return err
+	}
 	_ = fw.rc.SetWriteDeadline(fw.last.Add(fw.stall))
 	_, err := fw.w.Write(b)
 	return err
@@ -488,6 +509,9 @@ func (fw *feedWriter) heartbeat() error {
 }
 
 func (fw *feedWriter) flush() error {
+	if fw.conn != nil {
+		return nil // detached writes are not buffered
+	}
 	fw.start()
 	_ = fw.rc.SetWriteDeadline(time.Now().Add(fw.stall))
 	return fw.rc.Flush()
@@ -510,106 +534,215 @@ func (fw *feedWriter) fail(body api.Error) {
 
 // streamFeed serves a continuous or eventsource feed: every change after
 // since as it is committed, a heartbeat at once when there was none to
-// send and after each heartbeat interval without a write, until the limit, the idle timeout, the client's
-// disconnection or the server's shutdown.
-func (s *Server) streamFeed(ctx context.Context, w http.ResponseWriter, r *http.Request, rc *http.ResponseController, p *feedParams) {
-	fw := &feedWriter{w: w, rc: rc, sse: p.kind == feedEventSource, stall: s.cfg.WriteTimeout}
-	since, sent, first := p.since, 0, true
-	idle := time.Now() // since the last change sent
+// send and after each heartbeat interval without a write, until the
+// limit, the idle timeout, the client's disconnection or the server's
+// shutdown. Once caught up, an HTTP/1.1 stream is detached from net/http
+// (streamState.detach): it then reports true, and a goroutine of its own serves the
+// rest, which ends the feed (openFeeds) when it is done.
+func (s *Server) streamFeed(ctx context.Context, w http.ResponseWriter, r *http.Request, rc *http.ResponseController, p *feedParams) bool {
+	st := &streamState{s: s, p: p, w: w, r: r, since: p.since, first: true, idle: time.Now(),
+		fw: &feedWriter{w: w, rc: rc, sse: p.kind == feedEventSource, stall: s.cfg.WriteTimeout}}
 	for {
-		// Catch up, a page at a time.
-		for {
-			n := s.feedPageSize()
-			if p.limit > 0 {
-				n = min(n, p.limit-sent)
-			}
-			var werr error
-			before := sent
-			next, _, end, err, slotErr := s.readPage(ctx, !first, p, since, n, func(c api.Change) bool {
-				if werr = fw.change(c); werr != nil {
-					return false
-				}
-				sent++
+		if !st.catchUp(ctx) {
+			return false
+		}
+		if st.canDetach() {
+			if dctx, ok := st.detach(); ok {
+				s.feedWG.Go(func() {
+					defer s.openFeeds.Add(-1)
+					st.serveDetached(dctx)
+				})
 				return true
-			})
-			if slotErr != nil {
-				if first {
-					s.writeError(w, r, slotErr)
-				}
-				return
 			}
-			if werr != nil {
-				return // the client went away
+		}
+		if !st.wait(ctx) {
+			return false
+		}
+	}
+}
+
+// streamState is the state of a continuous or eventsource feed.
+type streamState struct {
+	s     *Server
+	p     *feedParams
+	fw    *feedWriter
+	w     http.ResponseWriter
+	r     *http.Request
+	since uint64
+	sent  int
+	first bool
+	idle  time.Time // since the last change sent
+	// tried is set once detach was attempted.
+	tried bool
+}
+
+// catchUp sends every change after since, a page at a time; it reports
+// false when the feed is over (limit, error, client gone).
+func (st *streamState) catchUp(ctx context.Context) bool {
+	s, p, fw := st.s, st.p, st.fw
+	for {
+		n := s.feedPageSize()
+		if p.limit > 0 {
+			n = min(n, p.limit-st.sent)
+		}
+		var werr error
+		before := st.sent
+		next, _, end, err, slotErr := s.readPage(ctx, !st.first, p, st.since, n, func(c api.Change) bool {
+			if werr = fw.change(c); werr != nil {
+				return false
+			}
+			st.sent++
+			return true
+		})
+		if slotErr != nil {
+			if st.first {
+				s.writeError(st.w, st.r, slotErr)
+			}
+			return false
+		}
+		if werr != nil {
+			return false // the client went away
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return false
+			}
+			if !fw.started {
+				s.writeError(st.w, st.r, err)
+				return false
+			}
+			body, logMsg := answer(st.r, err)
+			body.RequestID = requestID(st.r.Context())
+			if logMsg != "" {
+				s.logger.Error(logMsg, "request_id", body.RequestID, "error", err.Error())
+			}
+			fw.fail(body)
+			return false
+		}
+		if st.first {
+			st.first = false
+			// The header, and a heartbeat when no change was sent:
+			// the client sees that the feed is open (a compressing
+			// middleware sends nothing on a flush of nothing).
+			err := fw.flush()
+			if fw.last.IsZero() {
+				err = fw.heartbeat()
 			}
 			if err != nil {
-				if ctx.Err() != nil {
-					return
-				}
-				if !fw.started {
-					s.writeError(w, r, err)
-					return
-				}
-				body, logMsg := answer(r, err)
-				body.RequestID = requestID(r.Context())
-				if logMsg != "" {
-					s.logger.Error(logMsg, "request_id", body.RequestID, "error", err.Error())
-				}
-				fw.fail(body)
-				return
-			}
-			if first {
-				first = false
-				// The header, and a heartbeat when no change was sent:
-				// the client sees that the feed is open (a compressing
-				// middleware sends nothing on a flush of nothing).
-				err := fw.flush()
-				if fw.last.IsZero() {
-					err = fw.heartbeat()
-				}
-				if err != nil {
-					return
-				}
-			}
-			since = next
-			if sent > before {
-				idle = time.Now()
-			}
-			if p.limit > 0 && sent >= p.limit {
-				_ = fw.flush()
-				return
-			}
-			if end {
-				break
+				return false
 			}
 		}
-		if err := fw.flush(); err != nil {
+		st.since = next
+		if st.sent > before {
+			st.idle = time.Now()
+		}
+		if p.limit > 0 && st.sent >= p.limit {
+			_ = fw.flush()
+			return false
+		}
+		if end {
+			return fw.flush() == nil
+		}
+	}
+}
+
+// wait waits for a commit after since, writing heartbeats meanwhile; it
+// reports false when the feed is over (idle timeout, client gone,
+// shutdown).
+func (st *streamState) wait(ctx context.Context) bool {
+	p, fw := st.p, st.fw
+	for {
+		wait := p.heartbeat - time.Since(fw.last)
+		if wait <= 0 {
+			if fw.heartbeat() != nil {
+				return false
+			}
+			wait = p.heartbeat
+		}
+		if p.timeout > 0 {
+			left := p.timeout - time.Since(st.idle)
+			if left <= 0 {
+				return false
+			}
+			wait = min(wait, left)
+		}
+		wctx, cancel := context.WithTimeout(ctx, wait)
+		err := st.s.db.WaitChange(wctx, st.since)
+		cancel()
+		if ctx.Err() != nil {
+			return false // the client went away, or the server is shutting down
+		}
+		if err == nil {
+			return true
+		}
+	}
+}
+
+// Detached streams. An open request costs net/http about 30 KB: the
+// connection's read and write buffers and the serving goroutine's stack,
+// which the middleware chain makes deep. A caught-up HTTP/1.1 stream is
+// therefore taken over (Hijack) and served by a goroutine of its own that
+// writes the chunked encoding itself, with a second, tiny goroutine
+// reading the connection to notice the client's disconnection: an idle
+// subscriber then costs a few KB (TestChangesIdleSubscribersRSS). The
+// access log records the stream when it is detached; the shutdown ends
+// detached streams through feedCtx, and Close waits for them (feedWG).
+
+// canDetach reports whether the stream may be detached: once, on
+// HTTP/1.1 (chunked), with the header sent.
+func (st *streamState) canDetach() bool {
+	if st.tried || !st.fw.started || st.r.ProtoMajor != 1 || st.r.ProtoMinor != 1 {
+		return false
+	}
+	st.tried = true
+	return true
+}
+
+// detach hijacks the connection; it returns the detached stream's
+// context (which ends on disconnection and on shutdown) and whether the
+// connection was taken over.
+func (st *streamState) detach() (context.Context, bool) {
+	conn, brw, err := st.fw.rc.Hijack()
+	if err != nil {
+		return nil, false // HTTP/2, or a writer that cannot: stay in the handler
+	}
+	if err := brw.Writer.Flush(); err != nil {
+		conn.Close()
+		return nil, false
+	}
+	// The request's context ends when the handler returns: a context of
+	// the stream's own, ended by the shutdown and by the disconnection.
+	ctx, cancel := context.WithCancel(context.WithoutCancel(st.r.Context()))
+	stop := context.AfterFunc(st.s.feedCtx, cancel)
+	go func() {
+		var b [1]byte
+		_, _ = conn.Read(b[:]) // the client sends nothing more: EOF is its disconnection
+		cancel()
+	}()
+	_ = conn.SetReadDeadline(time.Time{})
+	st.fw.conn = conn
+	st.fw.cancel = func() {
+		stop()
+		cancel()
+	}
+	return ctx, true
+}
+
+// serveDetached serves a detached stream until it ends, then ends the
+// chunked response and closes the connection.
+func (st *streamState) serveDetached(ctx context.Context) {
+	defer func() {
+		if rec := recover(); rec != nil {
+			st.s.logger.Error("panic", "request_id", requestID(st.r.Context()), "panic", fmt.Sprint(rec), "stack", string(debug.Stack()))
+			_ = st.fw.conn.Close() // cut: no terminating chunk
+			st.fw.cancel()
 			return
 		}
-		// Wait for a commit, a heartbeat's time or the idle timeout.
-		for {
-			wait := p.heartbeat - time.Since(fw.last)
-			if wait <= 0 {
-				if fw.heartbeat() != nil {
-					return
-				}
-				wait = p.heartbeat
-			}
-			if p.timeout > 0 {
-				left := p.timeout - time.Since(idle)
-				if left <= 0 {
-					return
-				}
-				wait = min(wait, left)
-			}
-			wctx, cancel := context.WithTimeout(ctx, wait)
-			err := s.db.WaitChange(wctx, since)
-			cancel()
-			if ctx.Err() != nil {
-				return // the client went away, or the server is shutting down
-			}
-			if err == nil {
-				break
-			}
-		}
+		st.fw.cancel()
+		_ = st.fw.conn.SetWriteDeadline(time.Now().Add(st.fw.stall))
+		_, _ = st.fw.conn.Write([]byte("0\r\n\r\n"))
+		_ = st.fw.conn.Close()
+	}()
+	for st.wait(ctx) && st.catchUp(ctx) {
 	}
 }

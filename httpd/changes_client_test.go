@@ -1,10 +1,12 @@
 package httpd
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -94,6 +96,12 @@ func (w *cuttingWriter) Write(p []byte) (int, error) {
 		w.left--
 	}
 	return w.ResponseWriter.Write(p)
+}
+
+// Hijack refuses: the stream stays in its handler, where the writer can
+// cut it (this also exercises the feed that is not detached).
+func (w *cuttingWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	return nil, nil, http.ErrNotSupported
 }
 
 func (w *cuttingWriter) Flush() { _ = http.NewResponseController(w.ResponseWriter).Flush() }

@@ -240,6 +240,7 @@ type Server struct {
 	openFeeds atomic.Int64
 	feedCtx   context.Context
 	stopFeeds context.CancelFunc
+	feedWG    sync.WaitGroup // detached streams (changes.go)
 
 	// testHook, when set, runs inside the concurrency limit before the
 	// handler (tests block requests with it).
@@ -289,6 +290,7 @@ func (s *Server) BeginShutdown() {
 // through the API to finish. Close the docstore.DB after it.
 func (s *Server) Close() {
 	s.stopFeeds()
+	s.feedWG.Wait()
 	s.stats.Close()
 	s.compactor.wait()
 }
