@@ -362,9 +362,14 @@ func TestChangesEventSourceResume(t *testing.T) {
 	}
 	require.Equal(t, want, seen)
 
-	// Heartbeats are comments.
+	// Heartbeats are comments; changes committed while the stream waits
+	// come as events.
 	fs = e.openFeed(t, "GET", "/api/_changes?feed=eventsource&since=now&heartbeat=10", "")
 	require.Equal(t, ": ", fs.line())
+	mustStatus(t, e.do("POST", "/api/products", `{"_id":"live"}`), http.StatusCreated)
+	id, c := fs.event()
+	require.Equal(t, "live", c.ID)
+	require.Equal(t, strconv.FormatUint(c.Seq, 10), id)
 }
 
 // TestChangesMaxFeeds: beyond MaxFeeds open feeds a feed is answered 503
