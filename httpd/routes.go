@@ -45,6 +45,14 @@ func (s *Server) routes() chi.Router {
 		r.With(s.streamAdmit, s.throttle, read).Get("/api/{col}/_export", s.export)
 		r.With(s.streamAdmit, s.throttle, write).Post("/api/{col}/_import", s.importDocs)
 
+		// Change feeds (changes.go): no request timeout and no minimum
+		// transfer rate; a feed takes a concurrency slot only while it
+		// reads and sends a page, and MaxFeeds bounds the open ones.
+		r.With(s.admitBody, read).Get("/api/_changes", s.changes)
+		r.With(s.admitBody, read).Post("/api/_changes", s.changes)
+		r.With(s.admitBody, read).Get("/api/{col}/_changes", s.changes)
+		r.With(s.admitBody, read).Post("/api/{col}/_changes", s.changes)
+
 		// Debug: admin keys, or no auth and loopback only; no timeout.
 		r.Route("/debug", func(r chi.Router) {
 			r.Use(s.throttle, s.debugGate)

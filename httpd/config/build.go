@@ -87,8 +87,8 @@ func (c Settings) Keys() (*httpd.Keys, error) {
 }
 
 // DocstoreOptions returns the options to open DB_PATH with: the memtable
-// bounds, DURABILITY, the document, batch and page limits, and the
-// marker beside the directory (INIT). logger receives the engine's and
+// bounds, DURABILITY, the document, batch and page limits, the change
+// feed's retention, and the marker beside the directory (INIT). logger receives the engine's and
 // the document layer's logs.
 func (c Settings) DocstoreOptions(logger *slog.Logger) (*docstore.Options, error) {
 	durability, err := storage.ParseDurability(c.Durability)
@@ -110,6 +110,9 @@ func (c Settings) DocstoreOptions(logger *slog.Logger) (*docstore.Options, error
 		MaxBatchDocs:     c.MaxBatch,
 		MaxLimit:         c.MaxPage,
 		DefaultLimit:     c.MaxPage,
+		// docstore's 0 is its default (24h), negative no limit.
+		ChangesRetention:        offIfZero(c.ChangesRetention),
+		ChangesRetentionRecords: c.ChangesRecords,
 	}, nil
 }
 
@@ -121,6 +124,7 @@ func (c Settings) Server(addr string, keys *httpd.Keys, logger *slog.Logger, ver
 	loopback := httpd.LoopbackOnly(addr)
 	hc := httpd.Config{
 		MaxConcurrent:     c.MaxConcurrent,
+		MaxFeeds:          c.MaxFeeds,
 		MaxBodyBytes:      int64(c.MaxBodyMB) << 20,
 		RequestTimeout:    c.RequestTimeout,
 		ReadTimeout:       offIfZero(c.ReadTimeout),

@@ -41,6 +41,7 @@ type Settings struct {
 	MemLimit          string        // GOMEMLIMIT
 	GOGC              string        // GOGC
 	MaxConcurrent     int           // MAX_CONCURRENT
+	MaxFeeds          int           // MAX_FEEDS
 	MaxBodyMB         int           // MAX_BODY_MB
 	MaxInflightMB     int           // MAX_INFLIGHT_MB; 0: GOMEMLIMIT / 8 (httpd.Config.MaxInflightBytes)
 	MaxSortMB         int           // MAX_SORT_MB; 0: MAX_INFLIGHT_MB / 2
@@ -68,6 +69,8 @@ type Settings struct {
 	FormAsJSON        bool          // FORM_AS_JSON
 	CompressMinBytes  int           // COMPRESS_MIN_BYTES
 	SlowQuery         time.Duration // SLOW_QUERY_MS; 0 turns the slow-query log off
+	ChangesRetention  time.Duration // CHANGES_RETENTION; 0: no limit by age
+	ChangesRecords    int64         // CHANGES_RETENTION_RECORDS; 0: no limit by count
 	LogFormat         string        // LOG_FORMAT: text, json or auto (env only)
 	AggMaxMemoryMB    int           // AGG_MAX_MEMORY_MB: memory of each blocking aggregation stage before it spills
 	AggSpill          bool          // AGG_SPILL: spill blocking aggregation stages to DB_PATH/agg-tmp (false: 400 too_large)
@@ -181,6 +184,7 @@ func FromEnv(getenv func(string) string) (Settings, error) {
 		MemLimit:          e.str("GOMEMLIMIT", ""),
 		GOGC:              e.str("GOGC", ""),
 		MaxConcurrent:     e.int("MAX_CONCURRENT", 100, &errs),
+		MaxFeeds:          e.int("MAX_FEEDS", 1000, &errs),
 		MaxBodyMB:         e.int("MAX_BODY_MB", 10, &errs),
 		MaxInflightMB:     e.int("MAX_INFLIGHT_MB", 0, &errs),
 		MaxSortMB:         e.int("MAX_SORT_MB", 0, &errs),
@@ -208,6 +212,8 @@ func FromEnv(getenv func(string) string) (Settings, error) {
 		FormAsJSON:        e.bool("FORM_AS_JSON", true, &errs),
 		CompressMinBytes:  e.int("COMPRESS_MIN_BYTES", 1024, &errs),
 		SlowQuery:         time.Duration(e.int("SLOW_QUERY_MS", 100, &errs)) * time.Millisecond,
+		ChangesRetention:  e.dur("CHANGES_RETENTION", 24*time.Hour, &errs),
+		ChangesRecords:    int64(e.int("CHANGES_RETENTION_RECORDS", 0, &errs)),
 		LogFormat:         e.str("LOG_FORMAT", "auto"),
 		AggMaxMemoryMB:    e.int("AGG_MAX_MEMORY_MB", 32, &errs),
 		AggSpill:          e.bool("AGG_SPILL", true, &errs),
@@ -244,6 +250,7 @@ func Parse(name string, args []string, getenv func(string) string) (Settings, er
 	fs.StringVar(&c.MemLimit, "gomemlimit", c.MemLimit, "GOMEMLIMIT: Go memory limit (default 200MiB)")
 	fs.StringVar(&c.GOGC, "gogc", c.GOGC, "GOGC: GC percentage (default 50)")
 	fs.IntVar(&c.MaxConcurrent, "max-concurrent", c.MaxConcurrent, "MAX_CONCURRENT: requests served at once (excess: 503)")
+	fs.IntVar(&c.MaxFeeds, "max-feeds", c.MaxFeeds, "MAX_FEEDS: change feeds (longpoll, continuous, eventsource) open at once (excess: 503)")
 	fs.IntVar(&c.MaxBodyMB, "max-body-mb", c.MaxBodyMB, "MAX_BODY_MB: request body limit in MiB (excess: 413)")
 	fs.IntVar(&c.MaxInflightMB, "max-inflight-mb", c.MaxInflightMB, "MAX_INFLIGHT_MB: memory for request bodies and sorts in flight, in MiB (excess: 503; default GOMEMLIMIT/8)")
 	fs.IntVar(&c.MaxSortMB, "max-sort-mb", c.MaxSortMB, "MAX_SORT_MB: memory of one unindexed sort, in MiB (excess: 400 sort_too_large; default MAX_INFLIGHT_MB/2)")
@@ -272,6 +279,8 @@ func Parse(name string, args []string, getenv func(string) string) (Settings, er
 	fs.BoolVar(&c.AggSpill, "agg-spill", c.AggSpill, "AGG_SPILL: let blocking aggregation stages spill to DB_PATH/agg-tmp (false: 400 too_large beyond AGG_MAX_MEMORY_MB)")
 	slowMS := int(c.SlowQuery / time.Millisecond)
 	fs.IntVar(&slowMS, "slow-query-ms", slowMS, "SLOW_QUERY_MS: log requests slower than this many milliseconds at WARN, with their plan and the keys and documents examined (0: off)")
+	fs.DurationVar(&c.ChangesRetention, "changes-retention", c.ChangesRetention, "CHANGES_RETENTION: how long the change feed keeps a change, e.g. 24h (0: no limit by age; a since older than what is kept answers 410 history_lost)")
+	fs.Int64Var(&c.ChangesRecords, "changes-retention-records", c.ChangesRecords, "CHANGES_RETENTION_RECORDS: how many changes the change feed keeps at most (0: no limit by count)")
 	fs.BoolVar(&c.Init, "init", c.Init, "INIT: create a new, empty database even though the marker beside DB_PATH says one existed there (it was deleted, or its volume is not mounted)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -302,6 +311,7 @@ func (c Settings) Validate() error {
 		name string
 		n    int
 	}{{"FLUSH_SIZE", c.FlushSize}, {"MAX_MEM_MB", c.MaxMemMB}, {"MAX_CONCURRENT", c.MaxConcurrent},
+		{"MAX_FEEDS", c.MaxFeeds},
 		{"MAX_BODY_MB", c.MaxBodyMB}, {"MAX_BATCH", c.MaxBatch}, {"MAX_PAGE", c.MaxPage}, {"MAX_IMMUTABLE", c.MaxImmutable},
 		{"AGG_MAX_MEMORY_MB", c.AggMaxMemoryMB}} {
 		if v.n <= 0 {
@@ -338,6 +348,9 @@ func (c Settings) Validate() error {
 	}
 	if c.TransferWindow <= 0 {
 		errs = append(errs, fmt.Errorf("TRANSFER_WINDOW must be positive, got %s", c.TransferWindow))
+	}
+	if c.ChangesRetention < 0 || c.ChangesRecords < 0 {
+		errs = append(errs, fmt.Errorf("CHANGES_RETENTION and CHANGES_RETENTION_RECORDS must be 0 (no limit) or positive, got %s and %d", c.ChangesRetention, c.ChangesRecords))
 	}
 	if c.SlowQuery < 0 {
 		errs = append(errs, fmt.Errorf("SLOW_QUERY_MS must be 0 (off) or positive, got %d", c.SlowQuery.Milliseconds()))

@@ -52,11 +52,17 @@ type command struct {
 	// help is the text of `help <command>` after the synopsis: details
 	// and examples.
 	help string
-	run  func(s *Shell, ctx context.Context, col string, args []arg) error
+	// syntax, when set, is the synopsis (for parameters that go in
+	// pairs, as changes' since N).
+	syntax string
+	run    func(s *Shell, ctx context.Context, col string, args []arg) error
 }
 
 // synopsis is the command's usage line: findOne [collection] [filter].
 func (c *command) synopsis() string {
+	if c.syntax != "" {
+		return c.syntax
+	}
 	var b strings.Builder
 	b.WriteString(c.name)
 	for _, p := range c.params {
@@ -198,6 +204,31 @@ lines before it are stored.
 
   restoreDB backup.ndjson`,
 			run: cmdRestoreDB},
+		{name: "changes", params: []param{{name: "collection", kind: pWord}, {name: "since", kind: pWord, optional: true}, {name: "N", kind: pWord, optional: true},
+			{name: "limit", kind: pWord, optional: true}, {name: "M", kind: pWord, optional: true}},
+			syntax:  "changes <collection> [since N] [limit M]",
+			summary: "print a page of a collection's change feed",
+			help: `Prints the committed writes to the collection after sequence number N
+(default 0: from the oldest retained), in commit order, at most M of them
+(default and at most the page size, 1,000): each with its seq, _id, op
+(insert, replace, update, delete, expire, drop) and rev. last_seq is the
+N of the next page. A since older than the retained feed is history_lost
+(see docs/changes.md). The collection is always named, never taken from
+use.
+
+  changes products
+  changes products since 42 limit 10`,
+			run: cmdChanges},
+		{name: "watch", params: []param{colParam, {name: "filter", kind: pJSON, optional: true}},
+			summary: "print a collection's changes as they come, until Ctrl-C",
+			help: `Follows the collection's change feed from now: prints each committed
+write, one line each, as it is committed. With a filter, only the changes
+whose document, as it is now, matches it (deletes are not shown then).
+Ctrl-C ends the watch, not the shell.
+
+  watch products
+  watch orders {"status":"open"}`,
+			run: cmdWatch},
 		{name: "compact", summary: "compact the whole database now",
 			help: `Runs a full compaction and returns when it is done (on a server, it polls
 until the server's compaction finishes).`,
