@@ -49,6 +49,13 @@ type Options struct {
 	// documents' estimated in-memory size (a few times their JSON): a sort
 	// that needs more fails with code sort_too_large. Default 64 MiB.
 	MaxSortBytes int64
+	// TTLInterval is how often the reaper deletes expired documents
+	// (ReapExpired). Default 60 s; negative: no reaper (expired documents
+	// stay hidden until ReapExpired is called).
+	TTLInterval time.Duration
+	// Now is the clock that decides which documents have expired.
+	// Default time.Now.
+	Now func() time.Time
 }
 
 func (o *Options) withDefaults() Options {
@@ -94,6 +101,9 @@ func (o *Options) withDefaults() Options {
 	}
 	if c.MaxSortBytes <= 0 {
 		c.MaxSortBytes = 64 << 20
+	}
+	if c.TTLInterval == 0 {
+		c.TTLInterval = DefaultTTLInterval
 	}
 	return c
 }
@@ -159,11 +169,15 @@ func New(engine *storage.DB, opts *Options) (*DB, error) {
 		db.opts.Logger.Error("docstore: skipped removing crash leftovers: a table is damaged", "err", err)
 	}
 	db.resumeBuilds()
+	if db.opts.TTLInterval > 0 {
+		db.goBackground(db.reapLoop)
+	}
 	return db, nil
 }
 
 // Close stops the background index builds (an unfinished one resumes at
-// the next open), waits for them and for the stats folds in progress, and
+// the next open) and the TTL reaper, waits for them and for the stats
+// folds in progress, and
 // closes the engine if Open opened it. A DB made by New must be closed
 // before its engine.
 func (db *DB) Close() error {

@@ -1,0 +1,423 @@
+package docstore
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/minidbgo/minidbgo/docstore/internal/jsondoc"
+	"github.com/minidbgo/minidbgo/docstore/internal/keyenc"
+	"github.com/minidbgo/minidbgo/storage"
+	"github.com/stretchr/testify/require"
+)
+
+// fakeClock is an Options.Now that tests move by hand.
+type fakeClock struct{ ms atomic.Int64 }
+
+func newFakeClock(ms int64) *fakeClock {
+	c := &fakeClock{}
+	c.ms.Store(ms)
+	return c
+}
+
+func (c *fakeClock) now() time.Time        { return time.UnixMilli(c.ms.Load()) }
+func (c *fakeClock) advance(d time.Duration) { c.ms.Add(d.Milliseconds()) }
+
+// openTTL opens a DB on c without a background reaper: tests reap by
+// calling ReapExpired.
+func openTTL(t *testing.T, c *fakeClock) *DB {
+	return openMem(t, &Options{Now: c.now, TTLInterval: -1})
+}
+
+func ttlSpec(t *testing.T, body string) IndexSpec {
+	t.Helper()
+	s, err := ParseIndexSpec([]byte(body))
+	require.NoError(t, err)
+	return s
+}
+
+// visibleIDs returns the _ids Find returns for filter, sorted.
+func visibleIDs(t *testing.T, db *DB, col, filter string) []string {
+	t.Helper()
+	var ids []string
+	tok := ""
+	for {
+		q := Query{Filter: []byte(filter), Limit: 5, Cursor: tok}
+		if tok != "" {
+			q = Query{Cursor: tok}
+		}
+		cur, err := db.Find(context.Background(), col, q)
+		require.NoError(t, err)
+		for cur.Next() {
+			ids = append(ids, cur.ID())
+		}
+		require.NoError(t, cur.Err())
+		tok = cur.NextToken()
+		require.NoError(t, cur.Close())
+		if tok == "" {
+			break
+		}
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+// requireIndexesMatchDocs checks, against a full scan of the documents,
+// that every index holds exactly its documents' entries, and that every
+// document with an expiry has its expiry key (others may be stale, but
+// none is due when noneDue).
+func requireIndexesMatchDocs(t *testing.T, db *DB, col string, noneDue bool, now uint64) {
+	t.Helper()
+	c := db.getCollection(col)
+	if c == nil {
+		return
+	}
+	c.mu.RLock()
+	indexes := append([]*index(nil), c.indexes...)
+	c.mu.RUnlock()
+	ttl := ttlFields(indexes)
+	want := map[string]map[string]bool{}
+	wantExp := map[string]bool{}
+	it := db.engine.NewIter(&storage.IterOptions{Prefix: keyenc.DocPrefix(col)})
+	for ok := it.First(); ok; ok = it.Next() {
+		id, err := keyenc.DocIDFromKey(it.Key(), col)
+		require.NoError(t, err)
+		_, js, err := decodeStored(it.Value())
+		require.NoError(t, err)
+		doc, err := jsondoc.Parse(js, jsondoc.Limits{})
+		require.NoError(t, err)
+		for _, ix := range indexes {
+			keys, err := ix.entries(col, doc, id)
+			require.NoError(t, err)
+			if want[ix.spec.Name] == nil {
+				want[ix.spec.Name] = map[string]bool{}
+			}
+			for _, k := range keys {
+				want[ix.spec.Name][string(k)] = true
+			}
+		}
+		if ms, ok := docExpiry(doc, ttl); ok {
+			wantExp[string(keyenc.ExpiryKey(nil, col, ms, id))] = true
+		}
+	}
+	require.NoError(t, it.Close())
+	for _, ix := range indexes {
+		got := map[string]bool{}
+		it := db.engine.NewIter(&storage.IterOptions{Prefix: ix.prefix})
+		for ok := it.First(); ok; ok = it.Next() {
+			got[string(it.Key())] = true
+		}
+		require.NoError(t, it.Close())
+		if want[ix.spec.Name] == nil {
+			want[ix.spec.Name] = map[string]bool{}
+		}
+		require.Equal(t, want[ix.spec.Name], got, "index %s against a full scan", ix.spec.Name)
+	}
+	prefix := keyenc.ExpiryPrefix(col)
+	it = db.engine.NewIter(&storage.IterOptions{Prefix: prefix})
+	got := map[string]bool{}
+	for ok := it.First(); ok; ok = it.Next() {
+		got[string(it.Key())] = true
+		ms, id, err := keyenc.DecodeExpiryKey(it.Key(), len(prefix))
+		require.NoError(t, err)
+		if noneDue {
+			require.Greater(t, ms, now, "expiry key of %q is due after a reap", id)
+		}
+	}
+	require.NoError(t, it.Close())
+	for k := range wantExp {
+		require.True(t, got[k], "a document's expiry key is missing")
+	}
+}
+
+func TestTTLParseIndexSpec(t *testing.T) {
+	s := ttlSpec(t, `{"fields":["expiresAt"],"expireAfterSeconds":3600}`)
+	require.NotNil(t, s.ExpireAfterSeconds)
+	require.Equal(t, int64(3600), *s.ExpireAfterSeconds)
+	s = ttlSpec(t, `{"keys":{"at":1},"expireAfterSeconds":0}`)
+	require.Equal(t, int64(0), *s.ExpireAfterSeconds)
+	js, err := json.Marshal(s)
+	require.NoError(t, err)
+	require.Contains(t, string(js), `"expireAfterSeconds":0`)
+
+	bad := map[string]string{
+		`{"fields":["a"],"expireAfterSeconds":-1}`:         "expireAfterSeconds",
+		`{"fields":["a"],"expireAfterSeconds":1.5}`:        "expireAfterSeconds",
+		`{"fields":["a"],"expireAfterSeconds":"60"}`:       "expireAfterSeconds",
+		`{"fields":["a"],"expireAfterSeconds":null}`:       "expireAfterSeconds",
+		`{"fields":["a"],"expireAfterSeconds":2147483648}`: "expireAfterSeconds",
+		`{"fields":["a","b"],"expireAfterSeconds":60}`:     "exactly one field",
+	}
+	for body, want := range bad {
+		_, err := ParseIndexSpec([]byte(body))
+		require.Error(t, err, body)
+		require.Equal(t, "bad_request", errCode(err), body)
+		require.Contains(t, err.Error(), want, body)
+	}
+	db := openTTL(t, newFakeClock(0))
+	n := int64(-5)
+	err = db.CreateIndex(context.Background(), "c", IndexSpec{Name: "x", Fields: []IndexField{{Path: "a"}}, ExpireAfterSeconds: &n}, nil)
+	require.Equal(t, "bad_request", errCode(err))
+	_, err = db.Collections()
+	require.NoError(t, err)
+
+	// Listed with the index; a different expiry is a different index.
+	require.NoError(t, db.CreateIndex(context.Background(), "c", ttlSpec(t, `{"name":"t","fields":["at"],"expireAfterSeconds":60}`), nil))
+	specs, err := db.ListIndexes("c")
+	require.NoError(t, err)
+	require.Len(t, specs, 1)
+	require.Equal(t, int64(60), *specs[0].ExpireAfterSeconds)
+	err = db.CreateIndex(context.Background(), "c", ttlSpec(t, `{"name":"t","fields":["at"],"expireAfterSeconds":61}`), nil)
+	require.Equal(t, "exists", errCode(err))
+	err = db.CreateIndex(context.Background(), "c", ttlSpec(t, `{"name":"t","fields":["at"]}`), nil)
+	require.Equal(t, "exists", errCode(err))
+}
+
+func TestTTLDates(t *testing.T) {
+	base := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	bms := base.UnixMilli()
+	cases := []struct {
+		doc string
+		ms  int64
+		ok  bool
+	}{
+		{`{"_expiresAt":"2026-01-02T03:04:05Z"}`, bms, true},
+		{`{"_expiresAt":"2026-01-02T04:04:05.5+01:00"}`, bms + 500, true},
+		{fmt.Sprintf(`{"_expiresAt":%d}`, bms), bms, true},
+		{fmt.Sprintf(`{"_expiresAt":%d.7}`, bms), bms, true},
+		{`{"_expiresAt":"tomorrow"}`, 0, false},
+		{`{"_expiresAt":"2026-01-02"}`, 0, false},
+		{`{"_expiresAt":true}`, 0, false},
+		{`{"_expiresAt":{"$date":1}}`, 0, false},
+		{`{"_expiresAt":null}`, 0, false},
+		{`{"_expiresAt":[]}`, 0, false},
+		{fmt.Sprintf(`{"_expiresAt":["x",%d,"2026-01-02T03:04:05Z",%d]}`, bms+9, bms+7), bms, true},
+		{`{"_expiresAt":-5}`, 0, true},
+		{`{"_expiresAt":1e30}`, 1<<63 - 1, true},
+		{`{"other":1}`, 0, false},
+		// A TTL field "at" with 60 s.
+		{fmt.Sprintf(`{"at":%d}`, bms), bms + 60000, true},
+		{fmt.Sprintf(`{"at":[%d,%d]}`, bms+5, bms), bms + 60000, true},
+		{fmt.Sprintf(`{"at":%d,"_expiresAt":%d}`, bms, bms+1000), bms + 1000, true},
+		{fmt.Sprintf(`{"at":%d,"_expiresAt":%d}`, bms, bms+100000), bms + 60000, true},
+		{`{"at":"2026-01-02T03:04:05Z"}`, bms + 60000, true},
+	}
+	ttl := []ttlField{{path: "at", after: 60000}}
+	for _, c := range cases {
+		v, err := jsondoc.Parse([]byte(c.doc), jsondoc.Limits{})
+		require.NoError(t, err)
+		ms, ok := docExpiry(v, ttl)
+		require.Equal(t, c.ok, ok, c.doc)
+		if ok {
+			require.Equal(t, uint64(c.ms), ms, c.doc)
+		}
+		jms, jok, err := jsonExpiry([]byte(c.doc), ttl)
+		require.NoError(t, err)
+		require.Equal(t, ok, jok, c.doc)
+		require.Equal(t, ms, jms, c.doc)
+	}
+}
+
+func TestTTLHiddenBeforeReapRemovedAfter(t *testing.T) {
+	ctx := context.Background()
+	clock := newFakeClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli())
+	db := openTTL(t, clock)
+	t0 := clock.ms.Load()
+	require.NoError(t, db.CreateIndex(ctx, "s", ttlSpec(t, `{"name":"ttl","fields":["seen"],"expireAfterSeconds":60}`), nil))
+	require.NoError(t, db.CreateIndex(ctx, "s", ttlSpec(t, `{"name":"k","fields":["k"]}`), nil))
+	rfc := func(ms int64) string { return time.UnixMilli(ms).UTC().Format(time.RFC3339Nano) }
+	docs := []string{
+		fmt.Sprintf(`{"_id":"a","k":1,"_expiresAt":%q}`, rfc(t0+10000)),   // at +10 s
+		fmt.Sprintf(`{"_id":"b","k":1,"_expiresAt":%d}`, t0+20000),         // at +20 s
+		fmt.Sprintf(`{"_id":"c","k":2,"seen":%d}`, t0),                      // at +60 s
+		fmt.Sprintf(`{"_id":"d","k":2,"seen":[%d,%d]}`, t0+100000, t0+5000), // at +65 s
+		`{"_id":"e","k":1}`,
+		`{"_id":"f","k":2,"_expiresAt":"never","seen":"later"}`,
+		fmt.Sprintf(`{"_id":"g","k":1,"_expiresAt":%d}`, t0+1000000), // at +1000 s
+	}
+	for _, d := range docs {
+		_, err := db.InsertOne(ctx, "s", []byte(d), WriteOptions{})
+		require.NoError(t, err)
+	}
+	check := func(want []string) {
+		t.Helper()
+		require.Equal(t, want, visibleIDs(t, db, "s", `{}`))
+		for _, id := range []string{"a", "b", "c", "d", "e", "f", "g"} {
+			_, err := db.Get(ctx, "s", id)
+			if contains(want, id) {
+				require.NoError(t, err, id)
+			} else {
+				require.Equal(t, "not_found", errCode(err), id)
+			}
+		}
+		n, err := db.Count(ctx, "s", nil)
+		require.NoError(t, err)
+		require.Equal(t, int64(len(want)), n, "count")
+		for _, k := range []int{1, 2} {
+			f := fmt.Sprintf(`{"k":%d}`, k)
+			var wk []string
+			for _, id := range want {
+				if strings.Contains(docs[id[0]-'a'], fmt.Sprintf(`"k":%d`, k)) {
+					wk = append(wk, id)
+				}
+			}
+			require.Equal(t, wk, visibleIDs(t, db, "s", f), f)
+			n, err := db.Count(ctx, "s", []byte(f))
+			require.NoError(t, err)
+			require.Equal(t, int64(len(wk)), n, "covered count %s", f)
+		}
+		vals, err := db.Distinct(ctx, "s", "k", nil)
+		require.NoError(t, err)
+		var wantVals []string
+		for _, k := range []string{"1", "2"} {
+			for _, id := range want {
+				if strings.Contains(docs[id[0]-'a'], `"k":`+k) {
+					wantVals = append(wantVals, k)
+					break
+				}
+			}
+		}
+		require.Equal(t, "["+strings.Join(wantVals, ",")+"]", distinctJSON(t, vals))
+		var dump bytes.Buffer
+		_, err = db.Dump(ctx, &dump)
+		require.NoError(t, err)
+		var exp bytes.Buffer
+		_, err = db.Export(ctx, "s", &exp)
+		require.NoError(t, err)
+		for _, id := range []string{"a", "b", "c", "d", "e", "f", "g"} {
+			in := fmt.Sprintf(`"_id":%q`, id)
+			require.Equal(t, contains(want, id), strings.Contains(dump.String(), in), "dump %s", id)
+			require.Equal(t, contains(want, id), strings.Contains(exp.String(), in), "export %s", id)
+		}
+	}
+	all := []string{"a", "b", "c", "d", "e", "f", "g"}
+	check(all)
+	clock.advance(10 * time.Second) // a expires exactly now
+	check([]string{"b", "c", "d", "e", "f", "g"})
+	clock.advance(50 * time.Second) // b and c
+	check([]string{"d", "e", "f", "g"})
+	requireCountsMatchScan(t, db, "s", "before the reap")
+	docsOnDisk, _ := scanCount(t, db, "s")
+	require.Equal(t, int64(7), docsOnDisk, "nothing is deleted before the reaper runs")
+
+	n, err := db.ReapExpired(ctx)
+	require.NoError(t, err)
+	require.Equal(t, int64(3), n)
+	check([]string{"d", "e", "f", "g"})
+	docsOnDisk, _ = scanCount(t, db, "s")
+	require.Equal(t, int64(4), docsOnDisk)
+	requireCountsMatchScan(t, db, "s", "after the reap")
+	requireIndexesMatchDocs(t, db, "s", true, uint64(clock.ms.Load()))
+
+	clock.advance(5 * time.Second) // d
+	check([]string{"e", "f", "g"})
+	n, err = db.ReapExpired(ctx)
+	require.NoError(t, err)
+	require.Equal(t, int64(1), n)
+	requireCountsMatchScan(t, db, "s", "after the second reap")
+	requireIndexesMatchDocs(t, db, "s", true, uint64(clock.ms.Load()))
+	n, err = db.ReapExpired(ctx)
+	require.NoError(t, err)
+	require.Zero(t, n)
+}
+
+func contains(s []string, x string) bool {
+	for _, y := range s {
+		if y == x {
+			return true
+		}
+	}
+	return false
+}
+
+// TestTTLWritesOverExpired: an expired document is gone for writes too:
+// an insert-only write succeeds, an update or a delete finds nothing, and
+// a rewrite makes it live again.
+func TestTTLWritesOverExpired(t *testing.T) {
+	ctx := context.Background()
+	clock := newFakeClock(1_000_000)
+	db := openTTL(t, clock)
+	_, err := db.InsertOne(ctx, "c", []byte(`{"_id":"a","_expiresAt":1000500,"n":1}`), WriteOptions{})
+	require.NoError(t, err)
+	clock.advance(time.Second)
+	_, err = db.Update(ctx, "c", "a", []byte(`{"$inc":{"n":1}}`), WriteOptions{})
+	require.Equal(t, "not_found", errCode(err))
+	require.Equal(t, "not_found", errCode(db.Delete(ctx, "c", "a", WriteOptions{})))
+	res, err := db.Create(ctx, "c", []byte(`{"_id":"a","n":7}`))
+	require.NoError(t, err)
+	require.True(t, res.Created)
+	require.JSONEq(t, `{"_id":"a","n":7}`, getJSON(t, db, "c", "a"))
+	n, err := db.ReapExpired(ctx)
+	require.NoError(t, err)
+	require.Zero(t, n, "the rewritten document does not expire")
+	requireCountsMatchScan(t, db, "c", "after the rewrite")
+	requireIndexesMatchDocs(t, db, "c", true, uint64(clock.ms.Load()))
+	cnt, err := db.Count(ctx, "c", nil)
+	require.NoError(t, err)
+	require.Equal(t, int64(1), cnt)
+}
+
+// TestTTLIndexBackfillAndDrop: creating a TTL index over existing
+// documents hides the expired ones and gives the others their expiry
+// keys; dropping it removes them.
+func TestTTLIndexBackfillAndDrop(t *testing.T) {
+	ctx := context.Background()
+	clock := newFakeClock(10_000_000)
+	db := openTTL(t, clock)
+	for i := range 600 {
+		_, err := db.InsertOne(ctx, "c", []byte(fmt.Sprintf(`{"_id":"%04d","at":%d}`, i, 10_000_000-i*1000)), WriteOptions{})
+		require.NoError(t, err)
+	}
+	_, err := db.InsertOne(ctx, "c", []byte(`{"_id":"own","_expiresAt":20000000}`), WriteOptions{})
+	require.NoError(t, err)
+	require.NoError(t, db.CreateIndex(ctx, "c", ttlSpec(t, `{"name":"t","fields":["at"],"expireAfterSeconds":100}`), nil))
+	// at + 100 s <= now for i >= 100.
+	n, err := db.Count(ctx, "c", nil)
+	require.NoError(t, err)
+	require.Equal(t, int64(101), n)
+	require.Len(t, visibleIDs(t, db, "c", `{}`), 101)
+	requireIndexesMatchDocs(t, db, "c", false, 0)
+
+	require.NoError(t, db.DropIndex(ctx, "c", "t"))
+	// Without the index only "own" can expire: its key alone is left
+	// (the drop's sweep deleted the rest), and the documents it hid are
+	// back, as in MongoDB.
+	it := db.engine.NewIter(&storage.IterOptions{Prefix: keyenc.ExpiryPrefix("c")})
+	var keys int
+	for ok := it.First(); ok; ok = it.Next() {
+		keys++
+	}
+	require.NoError(t, it.Close())
+	require.Equal(t, 1, keys)
+	requireCountsMatchScan(t, db, "c", "after the drop")
+	n, err = db.Count(ctx, "c", nil)
+	require.NoError(t, err)
+	require.Equal(t, int64(601), n)
+}
+
+// TestTTLReaperRunsInBackground: the reaper deletes on its own every
+// TTLInterval, and Close stops it.
+func TestTTLReaperRunsInBackground(t *testing.T) {
+	ctx := context.Background()
+	clock := newFakeClock(5_000_000)
+	db := openMem(t, &Options{Now: clock.now, TTLInterval: 10 * time.Millisecond})
+	var bodies [][]byte
+	for i := range 700 {
+		bodies = append(bodies, []byte(fmt.Sprintf(`{"_id":"%d","_expiresAt":%d}`, i, 5_000_001+(i%2)*10_000)))
+	}
+	_, err := db.InsertMany(ctx, "c", bodies)
+	require.NoError(t, err)
+	clock.advance(time.Millisecond)
+	require.Eventually(t, func() bool {
+		d, _ := scanCount(t, db, "c")
+		return d == 350
+	}, 10*time.Second, 5*time.Millisecond)
+	requireCountsMatchScan(t, db, "c", "after the background reap")
+	require.NoError(t, db.Close())
+}
