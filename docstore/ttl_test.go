@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math/rand"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -26,7 +27,7 @@ func newFakeClock(ms int64) *fakeClock {
 	return c
 }
 
-func (c *fakeClock) now() time.Time        { return time.UnixMilli(c.ms.Load()) }
+func (c *fakeClock) now() time.Time          { return time.UnixMilli(c.ms.Load()) }
 func (c *fakeClock) advance(d time.Duration) { c.ms.Add(d.Milliseconds()) }
 
 // openTTL opens a DB on c without a background reaper: tests reap by
@@ -233,8 +234,8 @@ func TestTTLHiddenBeforeReapRemovedAfter(t *testing.T) {
 	require.NoError(t, db.CreateIndex(ctx, "s", ttlSpec(t, `{"name":"k","fields":["k"]}`), nil))
 	rfc := func(ms int64) string { return time.UnixMilli(ms).UTC().Format(time.RFC3339Nano) }
 	docs := []string{
-		fmt.Sprintf(`{"_id":"a","k":1,"_expiresAt":%q}`, rfc(t0+10000)),   // at +10 s
-		fmt.Sprintf(`{"_id":"b","k":1,"_expiresAt":%d}`, t0+20000),         // at +20 s
+		fmt.Sprintf(`{"_id":"a","k":1,"_expiresAt":%q}`, rfc(t0+10000)),     // at +10 s
+		fmt.Sprintf(`{"_id":"b","k":1,"_expiresAt":%d}`, t0+20000),          // at +20 s
 		fmt.Sprintf(`{"_id":"c","k":2,"seen":%d}`, t0),                      // at +60 s
 		fmt.Sprintf(`{"_id":"d","k":2,"seen":[%d,%d]}`, t0+100000, t0+5000), // at +65 s
 		`{"_id":"e","k":1}`,
@@ -420,4 +421,182 @@ func TestTTLReaperRunsInBackground(t *testing.T) {
 	}, 10*time.Second, 5*time.Millisecond)
 	requireCountsMatchScan(t, db, "c", "after the background reap")
 	require.NoError(t, db.Close())
+}
+
+// ttlModelDoc is what the model knows of a stored document.
+type ttlModelDoc struct {
+	k   int
+	own *int64 // _expiresAt (ms), nil: none or not a date
+	at  *int64 // the TTL index's field (ms)
+}
+
+// TestTTLModel runs random writes of documents with and without
+// _expiresAt and a TTL field, clock moves, reaper runs and TTL index
+// creations and drops against a brute-force model, checking after every
+// step what every read returns, and after every reap that the documents,
+// indexes and counts agree with a full scan.
+func TestTTLModel(t *testing.T) {
+	ctx := context.Background()
+	seed := time.Now().UnixNano()
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewSource(seed))
+	clock := newFakeClock(1_700_000_000_000)
+	db := openTTL(t, clock)
+	require.NoError(t, db.CreateIndex(ctx, "m", ttlSpec(t, `{"name":"k","fields":["k"]}`), nil))
+	const after = 30 // the TTL index's seconds
+	ttlOn := false
+	stored := map[string]ttlModelDoc{}
+	expiry := func(d ttlModelDoc) (int64, bool) {
+		var best int64
+		ok := false
+		if d.own != nil {
+			best, ok = *d.own, true
+		}
+		if ttlOn && d.at != nil && (!ok || *d.at+after*1000 < best) {
+			best, ok = *d.at+after*1000, true
+		}
+		return best, ok
+	}
+	visible := func(id string) bool {
+		d, ok := stored[id]
+		if !ok {
+			return false
+		}
+		e, has := expiry(d)
+		return !has || e > clock.ms.Load()
+	}
+	// date renders ms in a random accepted form, or a non-date.
+	date := func(ms int64) (string, *int64) {
+		switch rng.Intn(5) {
+		case 0:
+			return fmt.Sprintf("%d", ms), &ms
+		case 1:
+			return fmt.Sprintf("%q", time.UnixMilli(ms).UTC().Format(time.RFC3339Nano)), &ms
+		case 2:
+			return fmt.Sprintf(`[%d,"x",%d]`, ms+5000, ms), &ms
+		case 3:
+			return `"soon"`, nil
+		}
+		return fmt.Sprintf("%q", time.UnixMilli(ms).In(time.FixedZone("", 3600)).Format(time.RFC3339Nano)), &ms
+	}
+	randTime := func() int64 { return clock.ms.Load() + int64(rng.Intn(60_000)) - 5_000 }
+	newDoc := func(id string) (string, ttlModelDoc) {
+		d := ttlModelDoc{k: rng.Intn(3)}
+		body := fmt.Sprintf(`{"_id":%q,"k":%d`, id, d.k)
+		if rng.Intn(3) > 0 {
+			s, ms := date(randTime())
+			body += `,"_expiresAt":` + s
+			d.own = ms
+		}
+		if rng.Intn(2) == 0 {
+			s, ms := date(randTime())
+			body += `,"at":` + s
+			d.at = ms
+		}
+		return body + "}", d
+	}
+	check := func(step int) {
+		t.Helper()
+		var want []string
+		byK := map[int][]string{}
+		for id, d := range stored {
+			if visible(id) {
+				want = append(want, id)
+				byK[d.k] = append(byK[d.k], id)
+			}
+		}
+		sort.Strings(want)
+		got := visibleIDs(t, db, "m", `{}`)
+		require.Equal(t, fmt.Sprint(want), fmt.Sprint(got), "step %d: find", step)
+		n, err := db.Count(ctx, "m", nil)
+		require.NoError(t, err)
+		require.Equal(t, int64(len(want)), n, "step %d: count", step)
+		for k := range 3 {
+			f := fmt.Sprintf(`{"k":%d}`, k)
+			n, err := db.Count(ctx, "m", []byte(f))
+			require.NoError(t, err)
+			require.Equal(t, int64(len(byK[k])), n, "step %d: count %s", step, f)
+		}
+		for id := range stored {
+			_, err := db.Get(ctx, "m", id)
+			if visible(id) {
+				require.NoError(t, err, "step %d: get %s", step, id)
+			} else {
+				require.Equal(t, "not_found", errCode(err), "step %d: get %s", step, id)
+			}
+		}
+	}
+	for step := range 400 {
+		id := fmt.Sprintf("d%d", rng.Intn(25))
+		switch r := rng.Intn(20); {
+		case r < 7:
+			body, d := newDoc(id)
+			_, err := db.InsertOne(ctx, "m", []byte(body), WriteOptions{})
+			require.NoError(t, err)
+			stored[id] = d
+		case r < 9:
+			s, ms := date(randTime())
+			_, err := db.Update(ctx, "m", id, []byte(`{"$set":{"_expiresAt":`+s+`}}`), WriteOptions{})
+			if visible(id) {
+				require.NoError(t, err, "step %d", step)
+				d := stored[id]
+				d.own = ms
+				stored[id] = d
+			} else {
+				require.Equal(t, "not_found", errCode(err), "step %d", step)
+			}
+		case r < 10:
+			_, err := db.Update(ctx, "m", id, []byte(`{"$unset":{"_expiresAt":1,"at":1}}`), WriteOptions{})
+			if visible(id) {
+				require.NoError(t, err, "step %d", step)
+				stored[id] = ttlModelDoc{k: stored[id].k}
+			} else {
+				require.Equal(t, "not_found", errCode(err), "step %d", step)
+			}
+		case r < 12:
+			err := db.Delete(ctx, "m", id, WriteOptions{})
+			if visible(id) {
+				require.NoError(t, err, "step %d", step)
+				delete(stored, id)
+			} else {
+				require.Equal(t, "not_found", errCode(err), "step %d", step)
+			}
+		case r < 15:
+			clock.advance(time.Duration(rng.Intn(15_000)) * time.Millisecond)
+		case r < 18:
+			n, err := db.ReapExpired(ctx)
+			require.NoError(t, err)
+			var want int64
+			for id := range stored {
+				if !visible(id) {
+					delete(stored, id)
+					want++
+				}
+			}
+			require.Equal(t, want, n, "step %d: reaped", step)
+			docs, _ := scanCount(t, db, "m")
+			require.Equal(t, int64(len(stored)), docs, "step %d: documents left after the reap", step)
+			requireCountsMatchScan(t, db, "m", fmt.Sprintf("step %d", step))
+			requireIndexesMatchDocs(t, db, "m", true, uint64(clock.ms.Load()))
+		default:
+			if ttlOn {
+				require.NoError(t, db.DropIndex(ctx, "m", "ttl"))
+				// The drop's sweep of the expiry keys reaps the
+				// documents expired by their own date that it meets:
+				// all of them.
+				ttlOn = false
+				for id := range stored {
+					if !visible(id) {
+						delete(stored, id)
+					}
+				}
+				ttlOn = true
+			} else {
+				require.NoError(t, db.CreateIndex(ctx, "m", ttlSpec(t, fmt.Sprintf(`{"name":"ttl","fields":["at"],"expireAfterSeconds":%d}`, after)), nil))
+			}
+			ttlOn = !ttlOn
+			requireIndexesMatchDocs(t, db, "m", false, 0)
+		}
+		check(step)
+	}
 }
