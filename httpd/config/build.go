@@ -109,6 +109,7 @@ func (c Settings) DocstoreOptions(logger *slog.Logger) (*docstore.Options, error
 		MaxBatchDocs:     c.MaxBatch,
 		MaxLimit:         c.MaxPage,
 		DefaultLimit:     c.MaxPage,
+		TTLInterval:      c.TTLInterval,
 	}, nil
 }
 
