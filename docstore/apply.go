@@ -44,8 +44,8 @@ func (db *DB) write(ctx context.Context, col string, ops []*docOp) error {
 		return err
 	}
 	b := db.engine.NewBatch()
-	c, release, err := db.ensureCollection(col, b)
-	if err != nil {
+	c, release, err := db.writeCollection(col, ops, b)
+	if err != nil || c == nil {
 		return err
 	}
 	defer release()

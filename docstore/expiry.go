@@ -8,6 +8,7 @@ import (
 	"math"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/minidbgo/minidbgo/docstore/internal/jsondoc"
@@ -341,6 +342,34 @@ func (w *writeBatch) stageExpire(op *docOp, exp uint64, hasExp, expired bool) (d
 		w.b.Put(right, nil)
 	}
 	return false
+}
+
+// writeCollection is ensureCollection for write, except that reaper ops
+// never create a collection: for them it returns nil when the collection
+// does not exist (a drop came first).
+func (db *DB) writeCollection(col string, ops []*docOp, b *storage.Batch) (*collection, func(), error) {
+	for _, op := range ops {
+		if op.expire == nil {
+			return db.ensureCollection(col, b)
+		}
+	}
+	for {
+		c := db.getCollection(col)
+		if c == nil {
+			return nil, nil, nil
+		}
+		c.ddl.RLock()
+		if c.dropped {
+			c.ddl.RUnlock()
+			continue
+		}
+		if !c.persisted.Load() {
+			c.ddl.RUnlock()
+			return nil, nil, nil
+		}
+		var once sync.Once
+		return c, func() { once.Do(c.ddl.RUnlock) }, nil
+	}
 }
 
 // ReapExpired deletes the documents that have expired (by Options.Now),

@@ -242,7 +242,10 @@ func TestTTLHiddenBeforeReapRemovedAfter(t *testing.T) {
 		`{"_id":"f","k":2,"_expiresAt":"never","seen":"later"}`,
 		fmt.Sprintf(`{"_id":"g","k":1,"_expiresAt":%d}`, t0+1000000), // at +1000 s
 	}
+	require.NoError(t, db.CreateIndex(ctx, "s", ttlSpec(t, `{"name":"t","fields":["t"]}`), nil))
 	for _, d := range docs {
+		// "t" repeats the _id: its distinct values are the visible _ids.
+		d = strings.Replace(d, `{"_id":"`+d[8:9]+`"`, `{"_id":"`+d[8:9]+`","t":"`+d[8:9]+`"`, 1)
 		_, err := db.InsertOne(ctx, "s", []byte(d), WriteOptions{})
 		require.NoError(t, err)
 	}
@@ -285,6 +288,10 @@ func TestTTLHiddenBeforeReapRemovedAfter(t *testing.T) {
 			}
 		}
 		require.Equal(t, "["+strings.Join(wantVals, ",")+"]", distinctJSON(t, vals))
+		vals, err = db.Distinct(ctx, "s", "t", nil)
+		require.NoError(t, err)
+		wantT, _ := json.Marshal(want)
+		require.Equal(t, string(wantT), distinctJSON(t, vals), "distinct from the index")
 		var dump bytes.Buffer
 		_, err = db.Dump(ctx, &dump)
 		require.NoError(t, err)
@@ -599,4 +606,48 @@ func TestTTLModel(t *testing.T) {
 		}
 		check(step)
 	}
+}
+
+// TestTTLReaperNeverCreatesCollections: a reaper batch for a collection
+// dropped since it was scanned writes nothing and creates nothing.
+func TestTTLReaperNeverCreatesCollections(t *testing.T) {
+	db := openTTL(t, newFakeClock(1_000))
+	op := newExpireOp("a", [][]byte{keyenc.ExpiryKey(nil, "gone", 5, "a")})
+	require.NoError(t, db.write(context.Background(), "gone", []*docOp{op}))
+	cols, err := db.Collections()
+	require.NoError(t, err)
+	require.Empty(t, cols)
+	_, err = db.engine.Get(metaKey("gone"))
+	require.ErrorIs(t, err, storage.ErrNotFound)
+}
+
+// TestTTLDumpRestore: a dump holds the TTL index with its option and
+// leaves out expired documents; a restore brings the index back.
+func TestTTLDumpRestore(t *testing.T) {
+	ctx := context.Background()
+	clock := newFakeClock(50_000)
+	db := openTTL(t, clock)
+	require.NoError(t, db.CreateIndex(ctx, "c", ttlSpec(t, `{"name":"t","fields":["at"],"expireAfterSeconds":10}`), nil))
+	for _, d := range []string{`{"_id":"old","at":30000}`, `{"_id":"new","at":45000}`, `{"_id":"own","_expiresAt":40000}`} {
+		_, err := db.InsertOne(ctx, "c", []byte(d), WriteOptions{})
+		require.NoError(t, err)
+	}
+	var dump bytes.Buffer
+	st, err := db.Dump(ctx, &dump)
+	require.NoError(t, err)
+	require.Equal(t, int64(1), st.Documents)
+	require.Contains(t, dump.String(), `"expireAfterSeconds":10`)
+	db2 := openTTL(t, clock)
+	_, err = db2.Restore(ctx, &dump)
+	require.NoError(t, err)
+	specs, err := db2.ListIndexes("c")
+	require.NoError(t, err)
+	require.Len(t, specs, 1)
+	require.NotNil(t, specs[0].ExpireAfterSeconds)
+	require.Equal(t, int64(10), *specs[0].ExpireAfterSeconds)
+	clock.advance(10 * time.Second)
+	require.Empty(t, visibleIDs(t, db2, "c", `{}`))
+	n, err := db2.ReapExpired(ctx)
+	require.NoError(t, err)
+	require.Equal(t, int64(1), n)
 }
