@@ -177,11 +177,7 @@ func jsonExpiry(js []byte, ttl []ttlField) (uint64, bool, error) {
 
 // nowMS returns the clock (Options.Now) in epoch milliseconds.
 func (db *DB) nowMS() uint64 {
-	now := time.Now
-	if db.opts.Now != nil {
-		now = db.opts.Now
-	}
-	return uint64(max(now().UnixMilli(), 0))
+	return uint64(max(db.now().UnixMilli(), 0))
 }
 
 // expiryView is what a read needs to hide the expired documents of a
@@ -318,7 +314,7 @@ type expireOp struct {
 // deletes the due expiry keys found for it. Every delete of the reaper is
 // made here.
 func newExpireOp(id string, keys [][]byte) *docOp {
-	return &docOp{id: id, expire: &expireOp{keys: keys}}
+	return &docOp{id: id, op: OpExpire, expire: &expireOp{keys: keys}}
 }
 
 // stageExpire stages a reaper op: the scanned expiry keys go; the

@@ -8,7 +8,6 @@ import (
 	"math/rand"
 	"sort"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,17 +17,15 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// fakeClock is an Options.Now that tests move by hand.
-type fakeClock struct{ ms atomic.Int64 }
-
+// newFakeClock returns a fakeClock (changes_test.go) at ms.
 func newFakeClock(ms int64) *fakeClock {
 	c := &fakeClock{}
-	c.ms.Store(ms)
+	c.ns.Store(ms * int64(time.Millisecond))
 	return c
 }
 
-func (c *fakeClock) now() time.Time          { return time.UnixMilli(c.ms.Load()) }
-func (c *fakeClock) advance(d time.Duration) { c.ms.Add(d.Milliseconds()) }
+// millis returns the clock in epoch milliseconds.
+func (c *fakeClock) millis() int64 { return c.ns.Load() / int64(time.Millisecond) }
 
 // openTTL opens a DB on c without a background reaper: tests reap by
 // calling ReapExpired.
@@ -229,7 +226,7 @@ func TestTTLHiddenBeforeReapRemovedAfter(t *testing.T) {
 	ctx := context.Background()
 	clock := newFakeClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli())
 	db := openTTL(t, clock)
-	t0 := clock.ms.Load()
+	t0 := clock.millis()
 	require.NoError(t, db.CreateIndex(ctx, "s", ttlSpec(t, `{"name":"ttl","fields":["seen"],"expireAfterSeconds":60}`), nil))
 	require.NoError(t, db.CreateIndex(ctx, "s", ttlSpec(t, `{"name":"k","fields":["k"]}`), nil))
 	rfc := func(ms int64) string { return time.UnixMilli(ms).UTC().Format(time.RFC3339Nano) }
@@ -321,7 +318,7 @@ func TestTTLHiddenBeforeReapRemovedAfter(t *testing.T) {
 	docsOnDisk, _ = scanCount(t, db, "s")
 	require.Equal(t, int64(4), docsOnDisk)
 	requireCountsMatchScan(t, db, "s", "after the reap")
-	requireIndexesMatchDocs(t, db, "s", true, uint64(clock.ms.Load()))
+	requireIndexesMatchDocs(t, db, "s", true, uint64(clock.millis()))
 
 	clock.advance(5 * time.Second) // d
 	check([]string{"e", "f", "g"})
@@ -329,7 +326,7 @@ func TestTTLHiddenBeforeReapRemovedAfter(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, int64(1), n)
 	requireCountsMatchScan(t, db, "s", "after the second reap")
-	requireIndexesMatchDocs(t, db, "s", true, uint64(clock.ms.Load()))
+	requireIndexesMatchDocs(t, db, "s", true, uint64(clock.millis()))
 	n, err = db.ReapExpired(ctx)
 	require.NoError(t, err)
 	require.Zero(t, n)
@@ -365,7 +362,7 @@ func TestTTLWritesOverExpired(t *testing.T) {
 	require.NoError(t, err)
 	require.Zero(t, n, "the rewritten document does not expire")
 	requireCountsMatchScan(t, db, "c", "after the rewrite")
-	requireIndexesMatchDocs(t, db, "c", true, uint64(clock.ms.Load()))
+	requireIndexesMatchDocs(t, db, "c", true, uint64(clock.millis()))
 	cnt, err := db.Count(ctx, "c", nil)
 	require.NoError(t, err)
 	require.Equal(t, int64(1), cnt)
@@ -470,7 +467,7 @@ func TestTTLModel(t *testing.T) {
 			return false
 		}
 		e, has := expiry(d)
-		return !has || e > clock.ms.Load()
+		return !has || e > clock.millis()
 	}
 	// date renders ms in a random accepted form, or a non-date.
 	date := func(ms int64) (string, *int64) {
@@ -486,7 +483,7 @@ func TestTTLModel(t *testing.T) {
 		}
 		return fmt.Sprintf("%q", time.UnixMilli(ms).In(time.FixedZone("", 3600)).Format(time.RFC3339Nano)), &ms
 	}
-	randTime := func() int64 { return clock.ms.Load() + int64(rng.Intn(60_000)) - 5_000 }
+	randTime := func() int64 { return clock.millis() + int64(rng.Intn(60_000)) - 5_000 }
 	newDoc := func(id string) (string, ttlModelDoc) {
 		d := ttlModelDoc{k: rng.Intn(3)}
 		body := fmt.Sprintf(`{"_id":%q,"k":%d`, id, d.k)
@@ -584,7 +581,7 @@ func TestTTLModel(t *testing.T) {
 			docs, _ := scanCount(t, db, "m")
 			require.Equal(t, int64(len(stored)), docs, "step %d: documents left after the reap", step)
 			requireCountsMatchScan(t, db, "m", fmt.Sprintf("step %d", step))
-			requireIndexesMatchDocs(t, db, "m", true, uint64(clock.ms.Load()))
+			requireIndexesMatchDocs(t, db, "m", true, uint64(clock.millis()))
 		default:
 			if ttlOn {
 				require.NoError(t, db.DropIndex(ctx, "m", "ttl"))
@@ -650,4 +647,43 @@ func TestTTLDumpRestore(t *testing.T) {
 	n, err := db2.ReapExpired(ctx)
 	require.NoError(t, err)
 	require.Equal(t, int64(1), n)
+}
+
+// TestTTLFeedRecordsExpire: the reaper's deletions are "expire" records
+// in the change feed; a write over an expired document records its
+// expiry before the new version; a reaper run that deletes nothing
+// records nothing.
+func TestTTLFeedRecordsExpire(t *testing.T) {
+	ctx := context.Background()
+	clock := newFakeClock(1_000_000)
+	db := openTTL(t, clock)
+	for _, d := range []string{`{"_id":"a","_expiresAt":1000500}`, `{"_id":"b"}`, `{"_id":"c","_expiresAt":1000500}`, `{"_id":"d","_expiresAt":9000000}`} {
+		_, err := db.InsertOne(ctx, "c", []byte(d), WriteOptions{})
+		require.NoError(t, err)
+	}
+	ops := func() string {
+		page, err := db.Changes(ctx, ChangesOptions{Collection: "c"})
+		require.NoError(t, err)
+		var out []string
+		for _, ch := range page.Changes {
+			out = append(out, fmt.Sprintf("%s:%s", ch.Op, ch.ID))
+			if ch.Op == OpExpire {
+				require.Zero(t, ch.Rev)
+			}
+		}
+		return strings.Join(out, " ")
+	}
+	require.Equal(t, "insert:a insert:b insert:c insert:d", ops())
+	n, err := db.ReapExpired(ctx)
+	require.NoError(t, err)
+	require.Zero(t, n)
+	require.Equal(t, "insert:a insert:b insert:c insert:d", ops(), "a run that deletes nothing records nothing")
+	clock.advance(time.Second)
+	_, err = db.Create(ctx, "c", []byte(`{"_id":"c","n":2}`))
+	require.NoError(t, err)
+	require.Equal(t, "insert:a insert:b insert:c insert:d expire:c insert:c", ops())
+	n, err = db.ReapExpired(ctx)
+	require.NoError(t, err)
+	require.Equal(t, int64(1), n)
+	require.Equal(t, "insert:a insert:b insert:c insert:d expire:c insert:c expire:a", ops())
 }
