@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/minidbgo/minidbgo/docstore"
+	"github.com/minidbgo/minidbgo/httpd/client"
 	"github.com/minidbgo/minidbgo/httpd/client/api"
 )
 
@@ -89,4 +90,23 @@ func TestTTLReaperOverHTTP(t *testing.T) {
 		mustStatus(t, e.do("GET", "/api/s", nil), http.StatusOK).json(t, &col)
 		return col.DocCount == 1
 	}, 10*time.Second, 10*time.Millisecond)
+}
+
+// TestTTLIndexWithGoClient: the Go client creates a TTL index and reads
+// its option back.
+func TestTTLIndexWithGoClient(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	c := client.New(e.url + "/")
+	n := int64(86400)
+	ix, err := c.CreateIndex(t.Context(), "sessions", api.IndexRequest{Fields: []string{"lastSeen"}, ExpireAfterSeconds: &n})
+	require.NoError(t, err)
+	require.NotNil(t, ix.ExpireAfterSeconds)
+	require.Equal(t, n, *ix.ExpireAfterSeconds)
+	list, err := c.Indexes(t.Context(), "sessions")
+	require.NoError(t, err)
+	require.Len(t, list, 1)
+	require.Equal(t, n, *list[0].ExpireAfterSeconds)
+	bad := int64(-1)
+	_, err = c.CreateIndex(t.Context(), "sessions", api.IndexRequest{Name: "bad", Fields: []string{"x"}, ExpireAfterSeconds: &bad})
+	require.ErrorContains(t, err, "expireAfterSeconds")
 }
