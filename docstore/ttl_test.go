@@ -14,6 +14,7 @@ import (
 	"github.com/minidbgo/minidbgo/docstore/internal/jsondoc"
 	"github.com/minidbgo/minidbgo/docstore/internal/keyenc"
 	"github.com/minidbgo/minidbgo/storage"
+	"github.com/minidbgo/minidbgo/storage/vfs"
 	"github.com/stretchr/testify/require"
 )
 
@@ -686,4 +687,173 @@ func TestTTLFeedRecordsExpire(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, int64(1), n)
 	require.Equal(t, "insert:a insert:b insert:c insert:d expire:c insert:c expire:a", ops())
+}
+
+// TestTTLCrashMidIndexBuild crashes in the middle of a TTL index's
+// build: after reopening, reads hide exactly the expired documents while
+// the build resumes, and once it is done every document has its expiry
+// key, and a reap leaves documents, indexes and counts in agreement with
+// a full scan.
+func TestTTLCrashMidIndexBuild(t *testing.T) {
+	ctx := context.Background()
+	clock := newFakeClock(100_000_000)
+	fs := vfs.NewMem()
+	opts := func(fs *vfs.MemFS) *Options {
+		return &Options{Storage: &storage.Options{FS: fs}, Now: clock.now, TTLInterval: -1}
+	}
+	db, err := Open("/db", opts(fs))
+	require.NoError(t, err)
+	var batch [][]byte
+	for i := range 3000 {
+		// at + 10 s is past for the documents with i < 1000.
+		batch = append(batch, []byte(fmt.Sprintf(`{"_id":"%05d","at":%d}`, i, 100_000_000-10_000-999+int64(i))))
+		if len(batch) == 500 {
+			_, err := db.InsertMany(ctx, "c", batch)
+			require.NoError(t, err)
+			batch = nil
+		}
+	}
+	spec := ttlSpec(t, `{"name":"t","fields":["at"],"expireAfterSeconds":10}`)
+	var crashed *vfs.MemFS
+	require.NoError(t, db.CreateIndex(ctx, "c", spec, func(done int64) {
+		if crashed == nil && done >= 1000 {
+			crashed = fs.CrashClone(vfs.CrashCloneOptions{})
+		}
+	}))
+	require.NotNil(t, crashed)
+	require.NoError(t, db.Close())
+
+	db, err = Open("/db", opts(crashed))
+	require.NoError(t, err)
+	defer db.Close()
+	// Whether or not the resumed build has reached them, the expired
+	// documents are hidden.
+	n, err := db.Count(ctx, "c", nil)
+	require.NoError(t, err)
+	require.Equal(t, int64(2000), n)
+	require.NoError(t, db.CreateIndex(ctx, "c", spec, nil))
+	n, err = db.Count(ctx, "c", nil)
+	require.NoError(t, err)
+	require.Equal(t, int64(2000), n)
+	requireIndexesMatchDocs(t, db, "c", false, 0)
+	reaped, err := db.ReapExpired(ctx)
+	require.NoError(t, err)
+	require.Equal(t, int64(1000), reaped)
+	requireCountsMatchScan(t, db, "c", "after the reap")
+	requireIndexesMatchDocs(t, db, "c", true, uint64(clock.millis()))
+	require.Len(t, visibleIDs(t, db, "c", `{}`), 2000)
+}
+
+// TestTTLReaperRechecksUnderLock: a reaper op whose document was
+// rewritten after the reaper found its expiry key leaves the document
+// alone (it checks the document as it is, under its lock), deletes the
+// stale key and keeps the right one.
+func TestTTLReaperRechecksUnderLock(t *testing.T) {
+	ctx := context.Background()
+	clock := newFakeClock(1_000_000)
+	db := openTTL(t, clock)
+	_, err := db.InsertOne(ctx, "c", []byte(`{"_id":"a","_expiresAt":1001000}`), WriteOptions{})
+	require.NoError(t, err)
+	stale := keyenc.ExpiryKey(nil, "c", 1_001_000, "a")
+	clock.advance(2 * time.Second)
+	// Rewritten between the reaper's scan and its write.
+	_, err = db.InsertOne(ctx, "c", []byte(`{"_id":"a","_expiresAt":9000000}`), WriteOptions{})
+	require.NoError(t, err)
+	// Put the stale key back, as a scan that raced the rewrite holds it.
+	b := db.engine.NewBatch()
+	b.Put(stale, nil)
+	require.NoError(t, db.engine.Apply(b))
+	op := newExpireOp("a", [][]byte{stale})
+	require.NoError(t, db.write(ctx, "c", []*docOp{op}))
+	require.False(t, op.expire.reaped)
+	require.JSONEq(t, `{"_id":"a","_expiresAt":9000000}`, getJSON(t, db, "c", "a"))
+	_, err = db.engine.Get(stale)
+	require.ErrorIs(t, err, storage.ErrNotFound, "the stale key is deleted")
+	_, err = db.engine.Get(keyenc.ExpiryKey(nil, "c", 9_000_000, "a"))
+	require.NoError(t, err, "the right key stays")
+	requireCountsMatchScan(t, db, "c", "after the reaper op")
+}
+
+// TestTTLReaperRacesWriters runs the reaper in a loop while writers
+// keep rewriting documents, some with dates already past and some with
+// dates in the future, and moves the clock: afterwards, once a last reap
+// has run, the documents left are exactly those whose last version had
+// not expired, and indexes and counts agree with a full scan.
+func TestTTLReaperRacesWriters(t *testing.T) {
+	ctx := context.Background()
+	clock := newFakeClock(10_000_000)
+	db := openTTL(t, clock)
+	require.NoError(t, db.CreateIndex(ctx, "c", ttlSpec(t, `{"name":"t","fields":["at"],"expireAfterSeconds":1}`), nil))
+	require.NoError(t, db.CreateIndex(ctx, "c", ttlSpec(t, `{"name":"k","fields":["k"]}`), nil))
+	const writers, perWriter = 4, 300
+	last := make([]map[string]int64, writers) // id → the last version's expiry (ms), 0: none
+	done := make(chan struct{})
+	reaperDone := make(chan error, 1)
+	go func() {
+		for {
+			select {
+			case <-done:
+				reaperDone <- nil
+				return
+			default:
+			}
+			if _, err := db.ReapExpired(ctx); err != nil {
+				reaperDone <- err
+				return
+			}
+		}
+	}()
+	errs := make(chan error, writers)
+	for w := range writers {
+		last[w] = map[string]int64{}
+		go func() {
+			rng := rand.New(rand.NewSource(int64(w)))
+			for i := range perWriter {
+				id := fmt.Sprintf("w%d-%d", w, rng.Intn(40))
+				var body string
+				var exp int64
+				switch rng.Intn(3) {
+				case 0:
+					exp = clock.millis() - int64(rng.Intn(2000))
+					body = fmt.Sprintf(`{"_id":%q,"k":%d,"_expiresAt":%d}`, id, i, exp)
+				case 1:
+					exp = clock.millis() + 1_000_000
+					body = fmt.Sprintf(`{"_id":%q,"k":%d,"at":%d}`, id, i, exp-1000)
+				default:
+					body = fmt.Sprintf(`{"_id":%q,"k":%d}`, id, i)
+				}
+				if _, err := db.InsertOne(ctx, "c", []byte(body), WriteOptions{}); err != nil {
+					errs <- err
+					return
+				}
+				last[w][id] = exp
+				if i%50 == 0 {
+					clock.advance(time.Millisecond)
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range writers {
+		require.NoError(t, <-errs)
+	}
+	close(done)
+	require.NoError(t, <-reaperDone)
+	_, err := db.ReapExpired(ctx)
+	require.NoError(t, err)
+	now := clock.millis()
+	var want []string
+	for w := range writers {
+		for id, exp := range last[w] {
+			if exp == 0 || exp > now {
+				want = append(want, id)
+			}
+		}
+	}
+	sort.Strings(want)
+	require.Equal(t, want, visibleIDs(t, db, "c", `{}`))
+	docs, _ := scanCount(t, db, "c")
+	require.Equal(t, int64(len(want)), docs)
+	requireCountsMatchScan(t, db, "c", "after the race")
+	requireIndexesMatchDocs(t, db, "c", true, uint64(now))
 }
