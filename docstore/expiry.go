@@ -399,9 +399,11 @@ func (db *DB) ReapExpired(ctx context.Context) (int64, error) {
 func (db *DB) sweepExpiry(ctx context.Context, col string, all bool) (int64, error) {
 	prefix := keyenc.ExpiryPrefix(col)
 	var total int64
-	var after []byte
+	var after, lastFirst []byte
 	for first := true; ; first = false {
-		if !first {
+		// The reaper leaves room for foreground writes; a drop's sweep
+		// is itself foreground work.
+		if !first && !all {
 			t := time.NewTimer(reapPause)
 			select {
 			case <-ctx.Done():
@@ -415,6 +417,11 @@ func (db *DB) sweepExpiry(ctx context.Context, col string, all bool) (int64, err
 		}
 		if err := ctxErr(ctx, "reap"); err != nil {
 			return total, err
+		}
+		select {
+		case <-db.closing:
+			return total, nil
+		default:
 		}
 		if db.getCollection(col) == nil {
 			return total, nil
@@ -453,7 +460,13 @@ func (db *DB) sweepExpiry(ctx context.Context, col string, all bool) (int64, err
 			return total, nil
 		}
 		if !all {
-			// Due keys are deleted or rewritten later: start over.
+			// Due keys are deleted (or moved to their later right time)
+			// by the batch: start over. A batch that found the same first
+			// key as the last one wrote nothing (its collection is gone).
+			if bytes.Equal(ops[0].expire.keys[0], lastFirst) {
+				return total, nil
+			}
+			lastFirst = ops[0].expire.keys[0]
 			after = nil
 		}
 		if err := db.write(ctx, col, ops); err != nil {
