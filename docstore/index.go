@@ -627,10 +627,21 @@ func (db *DB) indexOne(c *collection, ix *index, id string) error {
 	if ix.ttl >= 0 {
 		// The document's expiry with this index: writes put it from now
 		// on, the backfill for what was written before.
+		// The key written without this index is stale (unless equal).
 		c.mu.RLock()
 		ttl := ttlFields(c.indexes)
+		var others []*index
+		for _, x := range c.indexes {
+			if x != ix {
+				others = append(others, x)
+			}
+		}
 		c.mu.RUnlock()
-		if exp, ok := docExpiry(doc, ttl); ok {
+		exp, ok := docExpiry(doc, ttl)
+		if before, had := docExpiry(doc, ttlFields(others)); had && (!ok || before != exp) {
+			b.Delete(keyenc.ExpiryKey(nil, c.name, before, id))
+		}
+		if ok {
 			b.Put(keyenc.ExpiryKey(nil, c.name, exp, id), nil)
 		}
 	}

@@ -382,29 +382,48 @@ func TestTTLIndexBackfillAndDrop(t *testing.T) {
 	}
 	_, err := db.InsertOne(ctx, "c", []byte(`{"_id":"own","_expiresAt":20000000}`), WriteOptions{})
 	require.NoError(t, err)
+	_, err = db.InsertOne(ctx, "c", []byte(`{"_id":"both","at":10000000,"_expiresAt":30000000}`), WriteOptions{})
+	require.NoError(t, err)
+	expiryKeys := func(id string) []uint64 {
+		prefix := keyenc.ExpiryPrefix("c")
+		it := db.engine.NewIter(&storage.IterOptions{Prefix: prefix})
+		defer it.Close()
+		var out []uint64
+		for ok := it.First(); ok; ok = it.Next() {
+			ms, kid, err := keyenc.DecodeExpiryKey(it.Key(), len(prefix))
+			require.NoError(t, err)
+			if kid == id {
+				out = append(out, ms)
+			}
+		}
+		return out
+	}
+	require.Equal(t, []uint64{30_000_000}, expiryKeys("both"))
 	require.NoError(t, db.CreateIndex(ctx, "c", ttlSpec(t, `{"name":"t","fields":["at"],"expireAfterSeconds":100}`), nil))
+	require.Equal(t, []uint64{10_100_000}, expiryKeys("both"), "the backfill replaces the key the index made stale")
 	// at + 100 s <= now for i >= 100.
 	n, err := db.Count(ctx, "c", nil)
 	require.NoError(t, err)
-	require.Equal(t, int64(101), n)
-	require.Len(t, visibleIDs(t, db, "c", `{}`), 101)
+	require.Equal(t, int64(102), n)
+	require.Len(t, visibleIDs(t, db, "c", `{}`), 102)
 	requireIndexesMatchDocs(t, db, "c", false, 0)
 
 	require.NoError(t, db.DropIndex(ctx, "c", "t"))
-	// Without the index only "own" can expire: its key alone is left
-	// (the drop's sweep deleted the rest), and the documents it hid are
-	// back, as in MongoDB.
+	// Without the index only "own" and "both" can expire: their keys
+	// alone are left (the drop's sweep deleted the rest), and the
+	// documents it hid are back, as in MongoDB.
 	it := db.engine.NewIter(&storage.IterOptions{Prefix: keyenc.ExpiryPrefix("c")})
 	var keys int
 	for ok := it.First(); ok; ok = it.Next() {
 		keys++
 	}
 	require.NoError(t, it.Close())
-	require.Equal(t, 1, keys)
+	require.Equal(t, 2, keys)
+	require.Equal(t, []uint64{30_000_000}, expiryKeys("both"), "the drop's sweep puts back the key without the index")
 	requireCountsMatchScan(t, db, "c", "after the drop")
 	n, err = db.Count(ctx, "c", nil)
 	require.NoError(t, err)
-	require.Equal(t, int64(601), n)
+	require.Equal(t, int64(602), n)
 }
 
 // TestTTLReaperRunsInBackground: the reaper deletes on its own every
