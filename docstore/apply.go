@@ -24,6 +24,9 @@ type docOp struct {
 	// need it); exists tells whether there is an old version.
 	apply   func(old *jsondoc.Value, exists bool, oldRev uint64) (*jsondoc.Value, error)
 	needOld bool
+	// expire, when set, makes this a reaper op (newExpireOp): apply is
+	// not called; the document is deleted if it has expired.
+	expire *expireOp
 	// results
 	rev     uint64
 	created bool
@@ -45,8 +48,8 @@ func (db *DB) write(ctx context.Context, col string, ops []*docOp) error {
 		return err
 	}
 	b := db.engine.NewBatch()
-	c, release, err := db.ensureCollection(col, b)
-	if err != nil {
+	c, release, err := db.writeCollection(col, ops, b)
+	if err != nil || c == nil {
 		return err
 	}
 	defer release()
@@ -56,7 +59,9 @@ func (db *DB) write(ctx context.Context, col string, ops []*docOp) error {
 		return db.write(ctx, col, ops)
 	}
 	defer unlock()
-	w := &writeBatch{db: db, c: c, col: col, b: b, indexes: indexes, ops: ops, uniqueAdded: map[string]string{}, changes: newChangeBatch(col, db.now())}
+	now := db.now()
+	w := &writeBatch{db: db, c: c, col: col, b: b, indexes: indexes, ops: ops, uniqueAdded: map[string]string{},
+		changes: newChangeBatch(col, now), ttl: ttlFields(indexes), now: uint64(max(now.UnixMilli(), 0))}
 	for i, op := range ops {
 		// An op may be long (a large document's update): nothing is
 		// written yet, so stopping here leaves nothing behind.
@@ -121,6 +126,8 @@ type writeBatch struct {
 	dDocs       int64             // the collection's count delta
 	dBytes      int64             // and its bytes delta
 	changes     changeBatch       // the ops' change records
+	ttl         []ttlField        // the TTL indexes' fields
+	now         uint64            // the time of the write (ms): what has expired
 }
 
 // stage puts op (the i-th) into the batch: the new version or its
@@ -131,17 +138,42 @@ func (w *writeBatch) stage(i int, op *docOp) error {
 	if err != nil {
 		return err
 	}
-	nv, err := op.apply(old, oldJSON != nil, oldRev)
-	if err == errSkip {
-		return nil
-	}
-	if err != nil {
-		if e, ok := err.(*Error); ok && len(w.ops) > 1 && e.Index < 0 {
-			e.Index = i
+	// An expired version is gone for the op (apply sees no document),
+	// though it is still stored until the reaper deletes it.
+	var oldExp uint64
+	var oldHasExp bool
+	if old != nil {
+		oldExp, oldHasExp = docExpiry(*old, w.ttl)
+	} else if oldJSON != nil {
+		if oldExp, oldHasExp, err = jsonExpiry(oldJSON, w.ttl); err != nil {
+			return err
 		}
-		return err
 	}
-	op.existed = oldJSON != nil
+	expired := oldHasExp && oldExp <= w.now
+	var nv *jsondoc.Value
+	if op.expire != nil {
+		if !w.stageExpire(op, oldExp, oldHasExp, expired) {
+			return nil
+		}
+		op.existed = true
+	} else {
+		visible := oldJSON != nil && !expired
+		if visible {
+			nv, err = op.apply(old, true, oldRev)
+		} else {
+			nv, err = op.apply(nil, false, 0)
+		}
+		if err == errSkip {
+			return nil
+		}
+		if err != nil {
+			if e, ok := err.(*Error); ok && len(w.ops) > 1 && e.Index < 0 {
+				e.Index = i
+			}
+			return err
+		}
+		op.existed = visible
+	}
 	var newJSON []byte
 	if nv != nil {
 		newJSON = jsondoc.AppendJSON(nil, *nv)
@@ -160,16 +192,43 @@ func (w *writeBatch) stage(i int, op *docOp) error {
 	if nv != nil {
 		rev = op.rev
 	}
-	w.changes.add(w.b, changeOp(op.op, op.existed, nv != nil), op.id, rev)
+	change := changeOp(op.op, op.existed, nv != nil)
+	if op.expire == nil && oldJSON != nil && expired {
+		// The op replaces (or removes) a stored version that had
+		// expired: the feed records that version's expiry first.
+		if nv != nil {
+			w.changes.add(w.b, OpExpire, op.id, 0)
+		} else {
+			change = OpExpire
+		}
+	}
+	w.changes.add(w.b, change, op.id, rev)
 	for _, ix := range w.indexes {
 		if err := w.stageIndex(ix, i, op, old, nv); err != nil {
 			return err
 		}
 	}
-	docs, size := statsDelta(op.existed, nv != nil, len(oldJSON), len(newJSON))
+	w.stageExpiry(op.id, oldExp, oldHasExp, nv)
+	docs, size := statsDelta(oldJSON != nil, nv != nil, len(oldJSON), len(newJSON))
 	w.dDocs += docs
 	w.dBytes += size
 	return nil
+}
+
+// stageExpiry replaces the expiry key of the old version (expiring at
+// oldExp when oldHas) with the new version's, if any.
+func (w *writeBatch) stageExpiry(id string, oldExp uint64, oldHas bool, nv *jsondoc.Value) {
+	var newExp uint64
+	var newHas bool
+	if nv != nil {
+		newExp, newHas = docExpiry(*nv, w.ttl)
+	}
+	if oldHas && (!newHas || newExp != oldExp) {
+		w.b.Delete(keyenc.ExpiryKey(nil, w.col, oldExp, id))
+	}
+	if newHas {
+		w.b.Put(keyenc.ExpiryKey(nil, w.col, newExp, id), nil)
+	}
 }
 
 // readOld reads the stored version of col/id at key: its revision and

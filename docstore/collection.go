@@ -21,6 +21,7 @@ import (
 //	                            deltas written with each document write
 //	'd' col id                  document: rev | JSON
 //	'i' col index values… id    index entry (empty value)
+//	'x' col <ms uint64 BE> id   expiry: the document expires then (expiry.go)
 //
 // A collection's documents are one contiguous key range, and so is each
 // index. Document counts and byte sizes change in the same batch as the
@@ -153,7 +154,7 @@ func (db *DB) removeOrphans() error {
 		}
 		return false
 	}
-	for _, tag := range []byte{'d', 's', 'i'} {
+	for _, tag := range []byte{'d', 's', 'i', 'x'} {
 		it := db.engine.NewIter(&storage.IterOptions{Prefix: []byte{tag}})
 		for ok := it.First(); ok; {
 			col, rest, err := keyenc.DecodeString(it.Key()[1:])
@@ -420,6 +421,11 @@ func (db *DB) DropCollection(ctx context.Context, col string) error {
 		return err
 	}
 	if err := db.deleteDocs(c); err != nil {
+		return err
+	}
+	// After the documents: a crash before leaves keys of no document,
+	// which readers and the reaper skip.
+	if err := db.deleteRange(keyenc.ExpiryPrefix(col)); err != nil {
 		return err
 	}
 	if err := db.foldStats(c); err != nil {

@@ -57,8 +57,12 @@ type Options struct {
 	// change feed keeps: the oldest beyond it are trimmed in the
 	// background. Default 0: no limit by count.
 	ChangesRetentionRecords int64
-	// Now is the clock of change records and their retention. Default
-	// time.Now.
+	// TTLInterval is how often the reaper deletes expired documents
+	// (ReapExpired). Default 60 s; negative: no reaper (expired documents
+	// stay hidden until ReapExpired is called).
+	TTLInterval time.Duration
+	// Now is the clock of change records, their retention and expiry
+	// (which documents have expired). Default time.Now.
 	Now func() time.Time
 }
 
@@ -105,6 +109,9 @@ func (o *Options) withDefaults() Options {
 	}
 	if c.MaxSortBytes <= 0 {
 		c.MaxSortBytes = 64 << 20
+	}
+	if c.TTLInterval == 0 {
+		c.TTLInterval = DefaultTTLInterval
 	}
 	if c.ChangesRetention == 0 {
 		c.ChangesRetention = 24 * time.Hour
@@ -179,12 +186,15 @@ func New(engine *storage.DB, opts *Options) (*DB, error) {
 	}
 	db.resumeBuilds()
 	db.goBackground(db.trimLoop)
+	if db.opts.TTLInterval > 0 {
+		db.goBackground(db.reapLoop)
+	}
 	return db, nil
 }
 
 // Close stops the background index builds (an unfinished one resumes at
-// the next open) and the change feed's trimmer, waits for them and for
-// the stats folds in progress, and
+// the next open), the change feed's trimmer and the TTL reaper, waits
+// for them and for the stats folds in progress, and
 // closes the engine if Open opened it. A DB made by New must be closed
 // before its engine.
 func (db *DB) Close() error {

@@ -99,6 +99,16 @@
 //	'h'                       feed horizon: uint64 BE, the highest seq
 //	                          trimmed by retention
 //	'i' col index values… id  index entry (empty value)
+//	'x' col <ms BE> id        expiry: the document expires at ms (epoch
+//	                          milliseconds; empty value), see expiry.go
+//
+// # Expiry
+//
+// A document expires at its top-level "_expiresAt" date or N seconds
+// after the date in a TTL index's field (IndexSpec.ExpireAfterSeconds),
+// whichever is earliest. Reads never return an expired document; the
+// reaper (every Options.TTLInterval, or ReapExpired) deletes them in
+// batches through the normal write path.
 //
 // A change record's seq is the engine's sequence number of its batch
 // entry, completed at commit time (storage.Batch.PutSeqKey): records sort

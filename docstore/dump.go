@@ -112,6 +112,7 @@ func (db *DB) Dump(ctx context.Context, w io.Writer) (DumpStats, error) {
 			}
 			st.Indexes++
 		}
+		exp := db.specView(c.meta.Indexes)
 		dit := snap.NewIter(&storage.IterOptions{Prefix: keyenc.DocPrefix(c.name)})
 		ok := dit.First()
 		if !ok && len(c.meta.Indexes) == 0 {
@@ -130,6 +131,13 @@ func (db *DB) Dump(ctx context.Context, w io.Writer) (DumpStats, error) {
 				}
 			}
 			_, js, err := decodeStored(dit.Value())
+			var expired bool
+			if err == nil {
+				expired, err = exp.expired(js)
+			}
+			if expired {
+				continue // an expired document is gone for readers
+			}
 			if err == nil {
 				err = emit(colJSON, "doc", js)
 			}
@@ -257,7 +265,11 @@ func indexSpecBody(v jsondoc.Value) []byte {
 			fields = append(fields, f.Path)
 		}
 	}
-	b, _ := json.Marshal(map[string]any{"name": spec.Name, "fields": fields, "unique": spec.Unique})
+	body := map[string]any{"name": spec.Name, "fields": fields, "unique": spec.Unique}
+	if spec.ExpireAfterSeconds != nil {
+		body["expireAfterSeconds"] = *spec.ExpireAfterSeconds
+	}
+	b, _ := json.Marshal(body)
 	return b
 }
 
@@ -304,6 +316,7 @@ func (db *DB) Export(ctx context.Context, col string, w io.Writer) (int64, error
 	if db.getCollection(col) == nil {
 		return 0, errf(CodeNotFound, "collection %q not found", col)
 	}
+	exp := db.expiryView(db.getCollection(col))
 	snap := db.engine.NewSnapshot()
 	defer snap.Close()
 	bw := bufio.NewWriterSize(w, 64<<10)
@@ -317,9 +330,16 @@ func (db *DB) Export(ctx context.Context, col string, w io.Writer) (int64, error
 			}
 		}
 		_, js, err := decodeStored(it.Value())
+		var expired bool
+		if err == nil {
+			expired, err = exp.expired(js)
+		}
 		if err != nil {
 			it.Close()
 			return n, err
+		}
+		if expired {
+			continue
 		}
 		if _, err := bw.Write(js); err != nil {
 			it.Close()

@@ -113,6 +113,7 @@ func (c Settings) DocstoreOptions(logger *slog.Logger) (*docstore.Options, error
 		// docstore's 0 is its default (24h), negative no limit.
 		ChangesRetention:        offIfZero(c.ChangesRetention),
 		ChangesRetentionRecords: c.ChangesRecords,
+		TTLInterval:             c.TTLInterval,
 	}, nil
 }
 

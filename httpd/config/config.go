@@ -47,6 +47,7 @@ type Settings struct {
 	MaxSortMB         int           // MAX_SORT_MB; 0: MAX_INFLIGHT_MB / 2
 	MinTransferRate   int64         // MIN_TRANSFER_RATE, bytes/s; 0 turns it off
 	TransferWindow    time.Duration // TRANSFER_WINDOW
+	TTLInterval       time.Duration // TTL_INTERVAL: how often expired documents are deleted
 	MaxBatch          int           // MAX_BATCH
 	MaxPage           int           // MAX_PAGE
 	ReadHeaderTimeout time.Duration // READ_HEADER_TIMEOUT
@@ -190,6 +191,7 @@ func FromEnv(getenv func(string) string) (Settings, error) {
 		MaxSortMB:         e.int("MAX_SORT_MB", 0, &errs),
 		MinTransferRate:   int64(e.int("MIN_TRANSFER_RATE", 16384, &errs)),
 		TransferWindow:    e.dur("TRANSFER_WINDOW", 10*time.Second, &errs),
+		TTLInterval:       e.dur("TTL_INTERVAL", 60*time.Second, &errs),
 		MaxBatch:          e.int("MAX_BATCH", 1000, &errs),
 		MaxPage:           e.int("MAX_PAGE", 1000, &errs),
 		ReadHeaderTimeout: e.dur("READ_HEADER_TIMEOUT", 5*time.Second, &errs),
@@ -256,6 +258,7 @@ func Parse(name string, args []string, getenv func(string) string) (Settings, er
 	fs.IntVar(&c.MaxSortMB, "max-sort-mb", c.MaxSortMB, "MAX_SORT_MB: memory of one unindexed sort, in MiB (excess: 400 sort_too_large; default MAX_INFLIGHT_MB/2)")
 	fs.Int64Var(&c.MinTransferRate, "min-transfer-rate", c.MinTransferRate, "MIN_TRANSFER_RATE: slowest body upload or download, bytes/s over each -transfer-window (0: off)")
 	fs.DurationVar(&c.TransferWindow, "transfer-window", c.TransferWindow, "TRANSFER_WINDOW: the window MIN_TRANSFER_RATE is measured over")
+	fs.DurationVar(&c.TTLInterval, "ttl-interval", c.TTLInterval, "TTL_INTERVAL: how often expired documents (TTL indexes, _expiresAt) are deleted, e.g. 60s or 1s")
 	fs.IntVar(&c.MaxBatch, "max-batch", c.MaxBatch, "MAX_BATCH: documents per _insertMany")
 	fs.IntVar(&c.MaxPage, "max-page", c.MaxPage, "MAX_PAGE: documents per query page")
 	fs.DurationVar(&c.ReadHeaderTimeout, "read-header-timeout", c.ReadHeaderTimeout, "READ_HEADER_TIMEOUT")
@@ -345,6 +348,9 @@ func (c Settings) Validate() error {
 	}
 	if c.MaxInflightMB > 0 && c.MaxSortMB > c.MaxInflightMB {
 		errs = append(errs, fmt.Errorf("MAX_SORT_MB=%d is more than MAX_INFLIGHT_MB=%d", c.MaxSortMB, c.MaxInflightMB))
+	}
+	if c.TTLInterval <= 0 {
+		errs = append(errs, fmt.Errorf("TTL_INTERVAL must be a positive duration such as 60s or 1s, got %s", c.TTLInterval))
 	}
 	if c.TransferWindow <= 0 {
 		errs = append(errs, fmt.Errorf("TRANSFER_WINDOW must be positive, got %s", c.TransferWindow))

@@ -246,11 +246,19 @@ collection need not exist yet: the first insert creates it.
 		{name: "createIndex", params: []param{colParam, {name: "keys", kind: pAny}, {name: "options", kind: pJSON, optional: true}},
 			summary: "create a secondary index (and fill it)",
 			help: `Keys are {"field": 1 or -1, ...}, or a list like price,-name. Options:
-{"unique": true, "name": "..."}. A full spec {"name","fields"|"keys","unique"}
-is accepted too. The name defaults to field_1_other_-1.
+{"unique": true, "name": "...", "expireAfterSeconds": N}. A full spec
+{"name","fields"|"keys","unique","expireAfterSeconds"} is accepted too. The
+name defaults to field_1_other_-1.
+
+expireAfterSeconds (one field only, N >= 0) makes a TTL index: a document
+expires N seconds after the date in that field (an RFC 3339 string or epoch
+milliseconds); a document's own "_expiresAt" date works without an index.
+Expired documents disappear from reads at once and are deleted every
+TTL_INTERVAL.
 
   createIndex products {"price":1}
-  createIndex users email {"unique":true}`,
+  createIndex users email {"unique":true}
+  createIndex sessions {"lastSeen":1} {"expireAfterSeconds":3600}`,
 			run: cmdCreateIndex},
 		{name: "listIndexes", params: []param{colParam},
 			summary: "list a collection's indexes",

@@ -146,6 +146,10 @@ type IndexRequest struct {
 	Fields []string `json:"fields"`
 	Unique bool     `json:"unique,omitempty"`
 	Name   string   `json:"name,omitempty"`
+	// ExpireAfterSeconds makes a single-field index a TTL index: a
+	// document expires that many seconds after the date in the field (an
+	// RFC 3339 string or epoch milliseconds). 0 to 2147483647.
+	ExpireAfterSeconds *int64 `json:"expireAfterSeconds,omitempty"`
 }
 
 // IndexField is one field of an index.
@@ -164,6 +168,8 @@ type Index struct {
 	Multikey bool           `json:"multikey,omitempty"`
 	Building bool           `json:"building,omitempty"`
 	Progress *IndexProgress `json:"progress,omitempty"`
+	// ExpireAfterSeconds is set on a TTL index (see IndexRequest).
+	ExpireAfterSeconds *int64 `json:"expireAfterSeconds,omitempty"`
 }
 
 // IndexProgress is how far a building index is: documents indexed so far
