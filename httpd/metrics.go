@@ -197,6 +197,7 @@ func (s *Server) writePrometheus(w io.Writer) error {
 	p.sample("minidbgo_http_rejected_total", `reason="too_slow"`, float64(s.mem.tooSlow.Load()))
 	p.metric("minidbgo_http_inflight_bytes", "gauge", "Memory reserved by request bodies and sorts in flight (admission).", float64(s.mem.used.Load()))
 	p.metric("minidbgo_http_inflight_bytes_limit", "gauge", "The in-flight memory budget, MAX_INFLIGHT_MB.", float64(s.mem.limit))
+	p.metric("minidbgo_http_access_log_dropped_total", "counter", "Access log lines dropped because the log's destination was slower than the requests (ACCESS_LOG).", float64(s.alog.droppedLines()))
 
 	em := s.db.Metrics()
 	writeEngineMetrics(p, em)

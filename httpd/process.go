@@ -62,18 +62,24 @@ func ReadListenFile(dir string, pid int) string {
 // collectors) or "auto" (or ""): text when w is a terminal, JSON
 // otherwise.
 func NewLogHandler(w io.Writer, format string, opts *slog.HandlerOptions) (slog.Handler, error) {
+	text := func(w io.Writer) slog.Handler { return slog.NewTextHandler(w, opts) }
+	json := func(w io.Writer) slog.Handler { return slog.NewJSONHandler(w, opts) }
+	var mk func(io.Writer) slog.Handler
 	switch strings.ToLower(strings.TrimSpace(format)) {
 	case "", "auto":
+		mk = json
 		if IsTerminal(w) {
-			return slog.NewTextHandler(w, opts), nil
+			mk = text
 		}
-		return slog.NewJSONHandler(w, opts), nil
 	case "text":
-		return slog.NewTextHandler(w, opts), nil
+		mk = text
 	case "json":
-		return slog.NewJSONHandler(w, opts), nil
+		mk = json
+	default:
+		return nil, fmt.Errorf("LOG_FORMAT=%q: want text, json or auto", format)
 	}
-	return nil, fmt.Errorf("LOG_FORMAT=%q: want text, json or auto", format)
+	// The access log writes the same lines through a buffer (accesslog.go).
+	return &logHandler{Handler: mk(w), newHandler: mk, w: w}, nil
 }
 
 // IsTerminal reports whether w is a terminal (a character device).

@@ -209,7 +209,8 @@ type Server struct {
 	cfg       Config
 	raw       Config // cfg before its defaults (Serve's http.Server timeouts)
 	logger    *slog.Logger
-	accessLog bool
+	access    *slog.Logger // the access log's, or nil when it is off
+	alog      *accessLog
 	router    chi.Router
 	started   time.Time
 
@@ -239,7 +240,6 @@ func New(db *docstore.DB, cfg Config) *Server {
 		cfg:         cfg,
 		raw:         raw,
 		logger:      cfg.Logger,
-		accessLog:   cfg.AccessLog,
 		started:     time.Now(),
 		tokens:      make(chan struct{}, cfg.MaxConcurrent),
 		mem:         &memBudget{limit: cfg.MaxInflightBytes},
@@ -249,6 +249,10 @@ func New(db *docstore.DB, cfg Config) *Server {
 	}
 	s.compactor.db = db
 	s.compactor.logger = cfg.Logger
+	if cfg.AccessLog {
+		s.alog = newAccessLog(cfg.Logger, accessBufferBytes, accessFlushBytes)
+		s.access = s.alog.logger
+	}
 	s.router = s.routes()
 	return s
 }
@@ -266,10 +270,14 @@ func (s *Server) BeginShutdown() {
 	s.mu.Unlock()
 }
 
-// Close stops the background sampler and waits for a compaction started
-// through the API to finish. Close the docstore.DB after it.
+// Close stops the background sampler, writes the access log's buffered
+// lines and waits for a compaction started through the API to finish.
+// Close the docstore.DB after it.
 func (s *Server) Close() {
 	s.stats.Close()
+	if s.alog != nil {
+		s.alog.Close()
+	}
 	s.compactor.wait()
 }
 
