@@ -116,7 +116,7 @@ func TestAccessLogDropsWhenFull(t *testing.T) {
 	require.NoError(t, err)
 	logger := slog.New(h)
 	a := newAccessLog(logger, 4<<10, 1<<10) // about 20 lines
-	out.gate.Lock()                           // the destination stalls
+	out.gate.Lock()                         // the destination stalls
 	const n = 500
 	done := make(chan struct{})
 	go func() {

@@ -66,9 +66,9 @@ type reqState struct {
 	mu       sync.Mutex // protects the fields below
 	deadline time.Time  // zero: none of its own
 	done     chan struct{}
-	err      error        // why done closed
-	stop     func() bool  // stops the timer behind done
-	stopPar  func() bool  // stops the watch on the parent's Done
+	err      error       // why done closed
+	stop     func() bool // stops the timer behind done
+	stopPar  func() bool // stops the watch on the parent's Done
 }
 
 // stateOf returns the request's state, or nil outside withRequestID.

@@ -205,14 +205,14 @@ func (c Config) withDefaults() Config {
 // Server is the REST API over a docstore.DB. It is an http.Handler, safe
 // for concurrent use. Close stops its background work.
 type Server struct {
-	db        *docstore.DB
-	cfg       Config
-	raw       Config // cfg before its defaults (Serve's http.Server timeouts)
-	logger    *slog.Logger
-	access    *slog.Logger // the access log's, or nil when it is off
-	alog      *accessLog
-	router    chi.Router
-	started   time.Time
+	db      *docstore.DB
+	cfg     Config
+	raw     Config // cfg before its defaults (Serve's http.Server timeouts)
+	logger  *slog.Logger
+	access  *slog.Logger // the access log's, or nil when it is off
+	alog    *accessLog
+	router  chi.Router
+	started time.Time
 
 	tokens  chan struct{} // concurrency limit
 	mem     *memBudget    // in-flight memory (admission.go)
