@@ -1,8 +1,10 @@
 package httpd
 
 import (
+	"context"
 	"io"
 	"log/slog"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -43,6 +45,9 @@ type logHandler struct {
 	slog.Handler
 	newHandler func(io.Writer) slog.Handler
 	w          io.Writer
+	// ownJSON: the handler writes plain slog JSON lines (no ReplaceAttr,
+	// no source), which appendAccessJSON writes as well.
+	ownJSON bool
 }
 
 // accessLog buffers access log lines and writes them from a goroutine.
@@ -51,6 +56,10 @@ type logHandler struct {
 type accessLog struct {
 	out    io.Writer    // the log's destination
 	logger *slog.Logger // the access log: a handler writing into Write
+	// ownJSON: the log is JSON that appendAccessJSON writes without
+	// slog's handler (when its level lets INFO lines through).
+	ownJSON bool
+	handler slog.Handler
 	warn   *slog.Logger // reports dropped lines
 	max    int          // bytes the buffer may hold
 	at     int          // bytes from which it is flushed at once
@@ -89,9 +98,88 @@ func newAccessLog(logger *slog.Logger, bufBytes, flushBytes int) *accessLog {
 		quit:  make(chan struct{}),
 		done:  make(chan struct{}),
 	}
-	a.logger = slog.New(lh.newHandler(a))
+	a.handler = lh.newHandler(a)
+	a.logger = slog.New(a.handler)
+	a.ownJSON = lh.ownJSON
 	go a.run()
 	return a
+}
+
+// accessRecord is one access log line's fields.
+type accessRecord struct {
+	id, method, route, path, remote string
+	status                          int
+	bytes                           int64
+	durationMS                      float64
+}
+
+// log writes the access line of a request.
+func (a *accessLog) log(ctx context.Context, rec *accessRecord) {
+	if a.ownJSON && rec.plain() {
+		if !a.handler.Enabled(ctx, slog.LevelInfo) {
+			return
+		}
+		bp := lineBufs.Get().(*[]byte)
+		b := appendAccessJSON((*bp)[:0], time.Now(), rec)
+		_, _ = a.Write(b)
+		*bp = b
+		lineBufs.Put(bp)
+		return
+	}
+	a.logger.LogAttrs(ctx, slog.LevelInfo, "request",
+		slog.String("request_id", rec.id),
+		slog.String("method", rec.method),
+		slog.String("route", rec.route),
+		slog.String("path", rec.path),
+		slog.Int("status", rec.status),
+		slog.Int64("bytes", rec.bytes),
+		slog.Float64("duration_ms", rec.durationMS),
+		slog.String("remote", rec.remote),
+	)
+}
+
+var lineBufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+
+// plain reports whether the record's strings need no JSON escaping
+// (printable ASCII but the quote and the backslash) and its duration is
+// written by strconv as encoding/json writes it.
+func (rec *accessRecord) plain() bool {
+	return plainASCII(rec.id) && plainASCII(rec.method) && plainASCII(rec.route) &&
+		plainASCII(rec.path) && plainASCII(rec.remote) &&
+		(rec.durationMS == 0 || rec.durationMS >= 1e-6 && rec.durationMS < 1e21)
+}
+
+func plainASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
+// appendAccessJSON appends the line slog's JSONHandler writes for the
+// record logged at t (at INFO, message "request"), for a plain record.
+func appendAccessJSON(b []byte, t time.Time, rec *accessRecord) []byte {
+	b = append(b, `{"time":"`...)
+	b = t.Round(0).AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","level":"INFO","msg":"request","request_id":"`...)
+	b = append(b, rec.id...)
+	b = append(b, `","method":"`...)
+	b = append(b, rec.method...)
+	b = append(b, `","route":"`...)
+	b = append(b, rec.route...)
+	b = append(b, `","path":"`...)
+	b = append(b, rec.path...)
+	b = append(b, `","status":`...)
+	b = strconv.AppendInt(b, int64(rec.status), 10)
+	b = append(b, `,"bytes":`...)
+	b = strconv.AppendInt(b, rec.bytes, 10)
+	b = append(b, `,"duration_ms":`...)
+	b = strconv.AppendFloat(b, rec.durationMS, 'f', -1, 64)
+	b = append(b, `,"remote":"`...)
+	b = append(b, rec.remote...)
+	return append(b, "\"}\n"...)
 }
 
 // Write takes one formatted line. It never blocks on the destination:

@@ -2,6 +2,7 @@ package httpd
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -137,4 +138,69 @@ func TestAccessLogDropsWhenFull(t *testing.T) {
 	log, _ := out.snapshot()
 	require.Equal(t, n, len(accessLines(t, log))+int(dropped), "every line is written or counted")
 	require.Contains(t, log, "access log lines dropped")
+}
+
+// TestAccessJSONMatchesSlog: the access line the server formats itself is
+// byte for byte the one slog's JSONHandler writes; records it cannot
+// write plainly are left to slog.
+func TestAccessJSONMatchesSlog(t *testing.T) {
+	var want bytes.Buffer
+	h := slog.NewJSONHandler(&want, nil)
+	times := []time.Time{
+		time.Date(2026, 12, 6, 17, 1, 2, 123456789, time.UTC),
+		time.Date(2026, 1, 2, 3, 4, 5, 0, time.FixedZone("x", 3600)),
+		time.Now(),
+	}
+	recs := []accessRecord{
+		{id: "a1b2c3d4-17", method: "GET", route: "/api/{col}/{id}", path: "/api/products/p1", remote: "127.0.0.1:50000", status: 200, bytes: 61, durationMS: 0.042},
+		{id: "my-req.1", method: "POST", route: "/api/{col}", path: "/api/c", remote: "[::1]:1", status: 201, bytes: 0, durationMS: 0},
+		{id: "x", method: "DELETE", route: "unmatched", path: "/a%20b/%22", remote: "", status: 404, bytes: 123456789, durationMS: 1500.5},
+		{id: "x", method: "GET", route: "/api/{col}/{id}", path: "/api/c/" + strings.Repeat("z", 240), remote: "10.0.0.1:9", status: 504, bytes: 1, durationMS: 30000.001},
+	}
+	for _, tm := range times {
+		for _, rec := range recs {
+			require.True(t, rec.plain())
+			want.Reset()
+			r := slog.NewRecord(tm, slog.LevelInfo, "request", 0)
+			r.AddAttrs(slog.String("request_id", rec.id), slog.String("method", rec.method),
+				slog.String("route", rec.route), slog.String("path", rec.path),
+				slog.Int("status", rec.status), slog.Int64("bytes", rec.bytes),
+				slog.Float64("duration_ms", rec.durationMS), slog.String("remote", rec.remote))
+			require.NoError(t, h.Handle(context.Background(), r))
+			require.Equal(t, want.String(), string(appendAccessJSON(nil, tm, &rec)))
+		}
+	}
+	for _, rec := range []accessRecord{{path: `/a"b`}, {id: "é"}, {path: "/a\\b"}, {remote: "\n"}} {
+		require.False(t, rec.plain(), "%+v", rec)
+	}
+
+	// Through the server: a path with a quote goes through slog, and both
+	// kinds of line parse with the same fields.
+	var out countingWriter
+	lh, err := NewLogHandler(&out, "json", nil)
+	require.NoError(t, err)
+	a := newAccessLog(slog.New(lh), 64<<10, 32<<10)
+	require.True(t, a.ownJSON)
+	a.log(context.Background(), &recs[0])
+	odd := recs[0]
+	odd.path = `/api/c/"q"`
+	a.log(context.Background(), &odd)
+	a.Close()
+	log, _ := out.snapshot()
+	lines := accessLines(t, log)
+	require.Len(t, lines, 2)
+	require.Equal(t, `/api/c/"q"`, lines[1]["path"])
+	for _, l := range lines {
+		require.Len(t, l, 11, "time, level, msg and the eight fields")
+	}
+
+	// LOG_LEVEL=warn hides the access log, as it hid slog's lines.
+	out = countingWriter{}
+	lh, err = NewLogHandler(&out, "json", &slog.HandlerOptions{Level: slog.LevelWarn})
+	require.NoError(t, err)
+	a = newAccessLog(slog.New(lh), 64<<10, 32<<10)
+	a.log(context.Background(), &recs[0])
+	a.Close()
+	log, _ = out.snapshot()
+	require.Empty(t, log)
 }

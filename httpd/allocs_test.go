@@ -28,8 +28,8 @@ import (
 // bound the counts (they are deterministic, up to a sync.Pool emptied
 // by a collection).
 const (
-	maxGetAllocs  = 18
-	maxPostAllocs = 55
+	maxGetAllocs  = 15
+	maxPostAllocs = 50
 )
 
 // benchWriter is a reusable http.ResponseWriter that keeps nothing.

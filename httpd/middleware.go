@@ -326,7 +326,13 @@ func (s *Server) observed(r *http.Request, st *reqState, start time.Time) {
 	route := routeOf(r)
 	s.metrics.observe(route, r.Method, status, d)
 	s.slowQuery(r, route, status, d, &st.query)
-	if s.access != nil {
+	switch {
+	case s.alog != nil && s.alog.handler != nil:
+		// Buffered (accesslog.go).
+		s.alog.log(r.Context(), &accessRecord{id: st.id, method: r.Method, route: route,
+			path: truncate(r.URL.EscapedPath(), 256), status: status, bytes: st.sw.bytes,
+			durationMS: float64(d.Microseconds()) / 1000, remote: r.RemoteAddr})
+	case s.access != nil:
 		s.access.LogAttrs(r.Context(), slog.LevelInfo, "request",
 			slog.String("request_id", st.id),
 			slog.String("method", r.Method),

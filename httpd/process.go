@@ -64,22 +64,28 @@ func ReadListenFile(dir string, pid int) string {
 func NewLogHandler(w io.Writer, format string, opts *slog.HandlerOptions) (slog.Handler, error) {
 	text := func(w io.Writer) slog.Handler { return slog.NewTextHandler(w, opts) }
 	json := func(w io.Writer) slog.Handler { return slog.NewJSONHandler(w, opts) }
-	var mk func(io.Writer) slog.Handler
+	var (
+		mk     func(io.Writer) slog.Handler
+		isJSON bool
+	)
 	switch strings.ToLower(strings.TrimSpace(format)) {
 	case "", "auto":
-		mk = json
+		mk, isJSON = json, true
 		if IsTerminal(w) {
-			mk = text
+			mk, isJSON = text, false
 		}
 	case "text":
 		mk = text
 	case "json":
-		mk = json
+		mk, isJSON = json, true
 	default:
 		return nil, fmt.Errorf("LOG_FORMAT=%q: want text, json or auto", format)
 	}
-	// The access log writes the same lines through a buffer (accesslog.go).
-	return &logHandler{Handler: mk(w), newHandler: mk, w: w}, nil
+	// The access log writes the same lines through a buffer
+	// (accesslog.go), JSON ones formatted by itself unless the options
+	// rewrite records.
+	plain := opts == nil || opts.ReplaceAttr == nil && !opts.AddSource
+	return &logHandler{Handler: mk(w), newHandler: mk, w: w, ownJSON: isJSON && plain}, nil
 }
 
 // IsTerminal reports whether w is a terminal (a character device).
