@@ -60,9 +60,9 @@ type accessLog struct {
 	// slog's handler (when its level lets INFO lines through).
 	ownJSON bool
 	handler slog.Handler
-	warn   *slog.Logger // reports dropped lines
-	max    int          // bytes the buffer may hold
-	at     int          // bytes from which it is flushed at once
+	warn    *slog.Logger // reports dropped lines
+	max     int          // bytes the buffer may hold
+	at      int          // bytes from which it is flushed at once
 
 	mu      sync.Mutex // protects the fields below
 	buf     []byte     // lines not yet written
