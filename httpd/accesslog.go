@@ -187,7 +187,7 @@ func appendAccessJSON(b []byte, t time.Time, rec *accessRecord) []byte {
 func (a *accessLog) Write(p []byte) (int, error) {
 	a.mu.Lock()
 	if a.closed {
-		a.mu.Unlock()
+		defer a.mu.Unlock()
 		return a.out.Write(p)
 	}
 	if len(a.buf)+len(p) > a.max {

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // ListenFile is the file in a data directory where the process serving
@@ -62,6 +63,11 @@ func ReadListenFile(dir string, pid int) string {
 // collectors) or "auto" (or ""): text when w is a terminal, JSON
 // otherwise.
 func NewLogHandler(w io.Writer, format string, opts *slog.HandlerOptions) (slog.Handler, error) {
+	if _, ok := w.(*os.File); !ok {
+		// The access log writes to w from its own goroutine, beside the
+		// handler (an *os.File serialises its writes itself).
+		w = &syncWriter{w: w}
+	}
 	text := func(w io.Writer) slog.Handler { return slog.NewTextHandler(w, opts) }
 	json := func(w io.Writer) slog.Handler { return slog.NewJSONHandler(w, opts) }
 	var (
@@ -86,6 +92,19 @@ func NewLogHandler(w io.Writer, format string, opts *slog.HandlerOptions) (slog.
 	// rewrite records.
 	plain := opts == nil || opts.ReplaceAttr == nil && !opts.AddSource
 	return &logHandler{Handler: mk(w), newHandler: mk, w: w, ownJSON: isJSON && plain}, nil
+}
+
+// syncWriter serialises the writes to a writer.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+// Write writes p under the lock.
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
 }
 
 // IsTerminal reports whether w is a terminal (a character device).
