@@ -220,7 +220,12 @@ func (s *Server) admitBody(next http.Handler) http.Handler {
 			s.writeError(w, r, err)
 			return
 		}
-		r.Body = &bufferedBody{b: body}
+		if st := stateOf(r.Context()); st != nil {
+			st.body = bufferedBody{b: body}
+			r.Body = &st.body
+		} else {
+			r.Body = &bufferedBody{b: body}
+		}
 		next.ServeHTTP(w, r)
 	})
 }
@@ -232,24 +237,21 @@ func (s *Server) readAdmitted(w http.ResponseWriter, r *http.Request, held *int6
 	m := s.newMeter(s.cfg.ReadTimeout)
 	m.limit = time.Now().Add(s.cfg.ReadTimeout)
 	defer func() { _ = rc.SetReadDeadline(time.Time{}) }() // no stale deadline for the handler
-	src := http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
-	var buf []byte
+	var (
+		src io.Reader = r.Body
+		buf []byte
+	)
 	if r.ContentLength > 0 {
-		buf = make([]byte, 0, r.ContentLength)
+		// A declared length was checked against MaxBodyBytes. One byte
+		// more than it is room for the EOF the server's body reader
+		// reports after it (or for a body that is longer).
+		buf = make([]byte, 0, r.ContentLength+1)
+	} else {
+		src = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
 	}
 	for {
 		if len(buf) == cap(buf) {
 			if r.ContentLength > 0 {
-				// The declared length is read; the server's body reader
-				// reports EOF next (or nothing more arrives).
-				var one [1]byte
-				n, err := m.read(rc, src, one[:])
-				if n == 0 && err == io.EOF {
-					return buf, nil
-				}
-				if err != nil {
-					return nil, s.bodyErr(err)
-				}
 				return nil, reqErr(codeBadBody, "the request body is longer than its Content-Length")
 			}
 			// Grow by half (at least a step, at most to one byte past

@@ -177,8 +177,21 @@ type principal struct {
 }
 
 func principalOf(ctx context.Context) principal {
+	if st := stateOf(ctx); st != nil && st.hasPrincipal {
+		return st.principal
+	}
 	p, _ := ctx.Value(ctxPrincipal).(principal)
 	return p
+}
+
+// withPrincipal gives the request its caller: in its state (reqState)
+// when it has one, else in a context value.
+func withPrincipal(r *http.Request, p principal) *http.Request {
+	if st := stateOf(r.Context()); st != nil {
+		st.principal, st.hasPrincipal = p, true
+		return r
+	}
+	return r.WithContext(context.WithValue(r.Context(), ctxPrincipal, p))
 }
 
 // errUnauthorized is the single answer to a missing, malformed or wrong
@@ -192,8 +205,11 @@ var errUnauthorized = reqErr(codeUnauthorized, "a valid API key is required: sen
 func (s *Server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s.cfg.Keys == nil {
-			ctx := context.WithValue(r.Context(), ctxPrincipal, principal{id: "ip:" + clientIP(r), scope: ScopeAdmin})
-			next.ServeHTTP(w, r.WithContext(ctx))
+			p := principal{scope: ScopeAdmin}
+			if s.limiter != nil { // the id only keys the rate limit
+				p.id = "ip:" + clientIP(r)
+			}
+			next.ServeHTTP(w, withPrincipal(r, p))
 			return
 		}
 		key, ok := bearer(r)
@@ -216,8 +232,7 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			s.writeError(w, r, errUnauthorized)
 			return
 		}
-		ctx := context.WithValue(r.Context(), ctxPrincipal, principal{id: "key:" + k.id, scope: k.scope})
-		next.ServeHTTP(w, r.WithContext(ctx))
+		next.ServeHTTP(w, withPrincipal(r, principal{id: "key:" + k.id, scope: k.scope}))
 	})
 }
 

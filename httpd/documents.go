@@ -4,7 +4,9 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/minidbgo/minidbgo/docstore"
 	"github.com/minidbgo/minidbgo/httpd/client/api"
@@ -13,15 +15,65 @@ import (
 // writeResult answers a single-document write: 201 when it created the
 // document, 200 when it replaced or updated one, with the new revision as
 // the ETag and the document's URL as Location.
-func writeResult(w http.ResponseWriter, col string, res docstore.WriteResult) {
-	h := w.Header()
-	h.Set("ETag", etag(res.Rev))
-	h.Set("Location", "/api/"+col+"/"+url.PathEscape(res.ID))
+func writeResult(w http.ResponseWriter, r *http.Request, col string, res docstore.WriteResult) {
+	st := stateOf(r.Context())
+	setETag(w, st, res.Rev)
+	var slot *[1]string
+	if st != nil {
+		slot = &st.locHdr
+	}
+	setHeader(w, hdrLocation, "/api/"+col+"/"+url.PathEscape(res.ID), slot)
 	status := http.StatusOK
 	if res.Created {
 		status = http.StatusCreated
 	}
-	writeJSON(w, status, api.WriteResult{ID: res.ID, Rev: res.Rev, Created: res.Created})
+	if !plainJSONString(res.ID) {
+		writeJSON(w, status, api.WriteResult{ID: res.ID, Rev: res.Rev, Created: res.Created})
+		return
+	}
+	// The common case, written as encoding/json would write it without
+	// its reflection: {"_id":"…","rev":"…","created":…}.
+	bp := smallBufs.Get().(*[]byte)
+	b := append((*bp)[:0], `{"_id":"`...)
+	b = append(b, res.ID...)
+	b = append(b, `","rev":"`...)
+	b = strconv.AppendUint(b, res.Rev, 10)
+	b = append(b, `","created":`...)
+	b = strconv.AppendBool(b, res.Created)
+	b = append(b, "}\n"...)
+	writeRaw(w, status, b)
+	*bp = b
+	smallBufs.Put(bp)
+}
+
+// smallBufs are the buffers of small answers (writeResult).
+var smallBufs = sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b }}
+
+// plainJSONString reports whether encoding/json writes s as it is
+// between its quotes: printable ASCII other than the characters it
+// escapes (the quote, the backslash and, as HTML, <, > and &).
+func plainJSONString(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c < 0x20 || c > 0x7e, c == '"', c == '\\', c == '<', c == '>', c == '&':
+			return false
+		}
+	}
+	return true
+}
+
+// setETag sets the response's ETag to rev's ("rev", quoted) and returns
+// it, without a []string per request when st holds the value.
+func setETag(w http.ResponseWriter, st *reqState, rev uint64) string {
+	var b [24]byte
+	b[0] = '"'
+	tag := string(append(strconv.AppendUint(b[:1], rev, 10), '"'))
+	var slot *[1]string
+	if st != nil {
+		slot = &st.etagHdr
+	}
+	setHeader(w, hdrETag, tag, slot)
+	return tag
 }
 
 // insertOne serves POST /api/{col}: store the body as a document,
@@ -64,7 +116,7 @@ func (s *Server) insertOne(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	writeResult(w, col, res)
+	writeResult(w, r, col, res)
 }
 
 // getDoc serves GET /api/{col}/{id}: the document, with its revision as
@@ -85,8 +137,7 @@ func (s *Server) getDoc(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	tag := etag(doc.Rev)
-	w.Header().Set("ETag", tag)
+	tag := setETag(w, stateOf(r.Context()), doc.Rev)
 	if inm := r.Header.Get("If-None-Match"); inm != "" {
 		for _, part := range strings.Split(inm, ",") {
 			if p := strings.TrimSpace(part); p == "*" || strings.TrimPrefix(p, "W/") == tag {
@@ -95,8 +146,7 @@ func (s *Server) getDoc(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	b := make([]byte, 0, len(doc.JSON)+1)
-	writeRaw(w, http.StatusOK, append(append(b, doc.JSON...), '\n'))
+	writeRaw2(w, http.StatusOK, doc.JSON, newline)
 }
 
 // putDoc serves PUT /api/{col}/{id}: store the body as the document with
@@ -116,7 +166,7 @@ func (s *Server) putDoc(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	writeResult(w, col, res)
+	writeResult(w, r, col, res)
 }
 
 // patchDoc serves PATCH /api/{col}/{id}. A body with update operators
@@ -150,7 +200,7 @@ func (s *Server) patchDoc(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	writeResult(w, col, res)
+	writeResult(w, r, col, res)
 }
 
 // deleteDoc serves DELETE /api/{col}/{id}.
@@ -226,6 +276,9 @@ func (s *Server) insertMany(w http.ResponseWriter, r *http.Request) {
 
 // boolParam reads an optional true/false query parameter.
 func boolParam(r *http.Request, name string, def bool) (bool, error) {
+	if r.URL.RawQuery == "" {
+		return def, nil
+	}
 	switch r.URL.Query().Get(name) {
 	case "":
 		return def, nil

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"runtime/metrics"
 	"sort"
 	"strconv"
 	"strings"
@@ -197,6 +198,7 @@ func (s *Server) writePrometheus(w io.Writer) error {
 	p.sample("minidbgo_http_rejected_total", `reason="too_slow"`, float64(s.mem.tooSlow.Load()))
 	p.metric("minidbgo_http_inflight_bytes", "gauge", "Memory reserved by request bodies and sorts in flight (admission).", float64(s.mem.used.Load()))
 	p.metric("minidbgo_http_inflight_bytes_limit", "gauge", "The in-flight memory budget, MAX_INFLIGHT_MB.", float64(s.mem.limit))
+	p.metric("minidbgo_http_access_log_dropped_total", "counter", "Access log lines dropped because the log's destination was slower than the requests (ACCESS_LOG).", float64(s.alog.droppedLines()))
 
 	em := s.db.Metrics()
 	writeEngineMetrics(p, em)
@@ -215,6 +217,11 @@ func (s *Server) writePrometheus(w io.Writer) error {
 	p.metric("minidbgo_process_memory_limit_bytes", "gauge", "Memory limit: cgroup v2, cgroup v1 or the host's memory.", float64(s.stats.limitBytes))
 	// go_goroutines and go_memstats_* are the Go collector's (metrics_std.go).
 	p.metric("go_gc_cycles_total", "counter", "Completed GC cycles (deprecated: go_gc_duration_seconds_count).", float64(ms.NumGC))
+	gcCPU := []metrics.Sample{{Name: "/cpu/classes/gc/total:cpu-seconds"}}
+	metrics.Read(gcCPU)
+	if gcCPU[0].Value.Kind() == metrics.KindFloat64 {
+		p.metric("minidbgo_gc_cpu_seconds_total", "counter", "CPU time the Go runtime estimates it spent collecting garbage (runtime/metrics /cpu/classes/gc/total:cpu-seconds); against process_cpu_seconds_total, the share of CPU spent in GC.", gcCPU[0].Value.Float64())
+	}
 	p.metric("minidbgo_uptime_seconds", "gauge", "Seconds since the server started.", time.Since(s.started).Seconds())
 	return bw.Flush()
 }

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // ListenFile is the file in a data directory where the process serving
@@ -62,18 +63,48 @@ func ReadListenFile(dir string, pid int) string {
 // collectors) or "auto" (or ""): text when w is a terminal, JSON
 // otherwise.
 func NewLogHandler(w io.Writer, format string, opts *slog.HandlerOptions) (slog.Handler, error) {
+	if _, ok := w.(*os.File); !ok {
+		// The access log writes to w from its own goroutine, beside the
+		// handler (an *os.File serialises its writes itself).
+		w = &syncWriter{w: w}
+	}
+	text := func(w io.Writer) slog.Handler { return slog.NewTextHandler(w, opts) }
+	json := func(w io.Writer) slog.Handler { return slog.NewJSONHandler(w, opts) }
+	var (
+		mk     func(io.Writer) slog.Handler
+		isJSON bool
+	)
 	switch strings.ToLower(strings.TrimSpace(format)) {
 	case "", "auto":
+		mk, isJSON = json, true
 		if IsTerminal(w) {
-			return slog.NewTextHandler(w, opts), nil
+			mk, isJSON = text, false
 		}
-		return slog.NewJSONHandler(w, opts), nil
 	case "text":
-		return slog.NewTextHandler(w, opts), nil
+		mk = text
 	case "json":
-		return slog.NewJSONHandler(w, opts), nil
+		mk, isJSON = json, true
+	default:
+		return nil, fmt.Errorf("LOG_FORMAT=%q: want text, json or auto", format)
 	}
-	return nil, fmt.Errorf("LOG_FORMAT=%q: want text, json or auto", format)
+	// The access log writes the same lines through a buffer
+	// (accesslog.go), JSON ones formatted by itself unless the options
+	// rewrite records.
+	plain := opts == nil || opts.ReplaceAttr == nil && !opts.AddSource
+	return &logHandler{Handler: mk(w), newHandler: mk, w: w, ownJSON: isJSON && plain}, nil
+}
+
+// syncWriter serialises the writes to a writer.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+// Write writes p under the lock.
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
 }
 
 // IsTerminal reports whether w is a terminal (a character device).

@@ -36,7 +36,7 @@ func checkContentType(r *http.Request, ndjson bool) error {
 		}
 	}
 	ct := r.Header.Get("Content-Type")
-	if ct == "" {
+	if ct == "" || ct == "application/json" {
 		return nil
 	}
 	mt, _, err := mime.ParseMediaType(ct)

@@ -1,6 +1,7 @@
 package httpd
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/minidbgo/minidbgo/docstore"
@@ -297,21 +299,63 @@ func dataFileName(file string) string {
 	return strings.Join(parts, "/")
 }
 
-// writeJSON answers with v as JSON.
+// jsonBuf is a pooled response body buffer with its encoder.
+type jsonBuf struct {
+	buf bytes.Buffer
+	enc *json.Encoder
+}
+
+// maxPooledBody is the largest buffer put back in the pool: a large
+// answer's buffer is left to the collector rather than held.
+const maxPooledBody = 64 << 10
+
+var jsonBufs = sync.Pool{New: func() any {
+	jb := new(jsonBuf)
+	jb.enc = json.NewEncoder(&jb.buf)
+	return jb
+}}
+
+// writeJSON answers with v as JSON (and a newline), encoded in a pooled
+// buffer.
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		b = []byte(`{"error":"internal server error","status":500,"code":"internal"}`)
+	jb := jsonBufs.Get().(*jsonBuf)
+	jb.buf.Reset()
+	if err := jb.enc.Encode(v); err != nil {
+		jb.buf.Reset()
+		jb.buf.WriteString(`{"error":"internal server error","status":500,"code":"internal"}` + "\n")
 		status = http.StatusInternalServerError
 	}
-	writeRaw(w, status, append(b, '\n'))
+	writeRaw(w, status, jb.buf.Bytes())
+	if jb.buf.Cap() <= maxPooledBody {
+		jsonBufs.Put(jb)
+	}
 }
+
+// newline ends every JSON answer.
+var newline = []byte{'\n'}
+
+// implicitLengthBytes is the largest body net/http gives a
+// Content-Length itself (its buffer before chunking is 2 KiB) when the
+// handler sets none and returns: up to it, writeRaw leaves the header to
+// net/http, which writes it without allocating.
+const implicitLengthBytes = 2048
 
 // writeRaw answers with JSON bytes already encoded.
 func writeRaw(w http.ResponseWriter, status int, b []byte) {
+	writeRaw2(w, status, b, nil)
+}
+
+// writeRaw2 answers with the JSON bytes of b followed by those of tail,
+// so that a caller need not copy them into one buffer.
+func writeRaw2(w http.ResponseWriter, status int, b, tail []byte) {
 	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", strconv.Itoa(len(b)))
+	h[hdrContentType] = valJSON
+	if n := len(b) + len(tail); n > implicitLengthBytes {
+		h.Set("Content-Length", strconv.Itoa(n))
+	}
 	w.WriteHeader(status)
 	_, _ = w.Write(b)
+	if len(tail) > 0 {
+		_, _ = w.Write(tail)
+	}
 }

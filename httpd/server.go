@@ -223,13 +223,14 @@ func (c Config) withDefaults() Config {
 // Server is the REST API over a docstore.DB. It is an http.Handler, safe
 // for concurrent use. Close stops its background work.
 type Server struct {
-	db        *docstore.DB
-	cfg       Config
-	raw       Config // cfg before its defaults (Serve's http.Server timeouts)
-	logger    *slog.Logger
-	accessLog bool
-	router    chi.Router
-	started   time.Time
+	db      *docstore.DB
+	cfg     Config
+	raw     Config // cfg before its defaults (Serve's http.Server timeouts)
+	logger  *slog.Logger
+	access  *slog.Logger // the access log's, or nil when it is off
+	alog    *accessLog
+	router  chi.Router
+	started time.Time
 
 	tokens  chan struct{} // concurrency limit
 	mem     *memBudget    // in-flight memory (admission.go)
@@ -264,7 +265,6 @@ func New(db *docstore.DB, cfg Config) *Server {
 		cfg:         cfg,
 		raw:         raw,
 		logger:      cfg.Logger,
-		accessLog:   cfg.AccessLog,
 		started:     time.Now(),
 		tokens:      make(chan struct{}, cfg.MaxConcurrent),
 		mem:         &memBudget{limit: cfg.MaxInflightBytes},
@@ -282,6 +282,10 @@ func New(db *docstore.DB, cfg Config) *Server {
 	s.feedCtx, s.stopFeeds = context.WithCancel(context.Background())
 	s.compactor.db = db
 	s.compactor.logger = cfg.Logger
+	if cfg.AccessLog {
+		s.alog = newAccessLog(cfg.Logger, accessBufferBytes, accessFlushBytes)
+		s.access = s.alog.logger
+	}
 	s.router = s.routes()
 	return s
 }
@@ -301,12 +305,16 @@ func (s *Server) BeginShutdown() {
 	s.stopFeeds() // open change feeds end, so the drain need not wait for them
 }
 
-// Close ends the open change feeds, stops the background sampler and waits for a compaction started
+// Close ends the open change feeds, stops the background sampler, writes
+// the access log's buffered lines and waits for a compaction started
 // through the API to finish. Close the docstore.DB after it.
 func (s *Server) Close() {
 	s.stopFeeds()
 	s.feedWG.Wait()
 	s.stats.Close()
+	if s.alog != nil {
+		s.alog.Close()
+	}
 	s.compactor.wait()
 }
 

@@ -36,20 +36,11 @@ type queryInfo struct {
 	inMemorySort bool
 }
 
-// queryInfoOf returns the queryInfo of the request whose context ctx is
-// (a scratch one when withRequestID did not run).
-func queryInfoOf(ctx context.Context) *queryInfo {
-	if st, _ := ctx.Value(ctxRequestID).(*reqState); st != nil {
-		return &st.query
-	}
-	return new(queryInfo)
-}
-
 // noteQuery records the plan and the work of the request's query, as
 // the query's cursor counted them (docstore.Cursor.Explain): the query is
 // not run again.
 func noteQuery(ctx context.Context, e docstore.Explanation) {
-	st, _ := ctx.Value(ctxRequestID).(*reqState)
+	st := stateOf(ctx)
 	if st == nil {
 		return
 	}

@@ -7,9 +7,11 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strconv"
+	"sync"
 
 	"github.com/minidbgo/minidbgo/docstore"
 	"github.com/minidbgo/minidbgo/httpd"
+	"github.com/minidbgo/minidbgo/httpd/internal/gctune"
 	"github.com/minidbgo/minidbgo/storage"
 )
 
@@ -35,34 +37,79 @@ func (c Settings) Logger(w io.Writer) (*slog.Logger, error) {
 	return slog.New(h), nil
 }
 
-// ApplyRuntime applies GOMEMLIMIT (default 200MiB) and GOGC (default 50)
-// to this process through runtime/debug, and returns the values in force.
+// ApplyRuntime applies GOMEMLIMIT and GOGC to this process through
+// runtime/debug, and returns the values in force.
+//
+// GOMEMLIMIT defaults to 200MiB, or to 80 % of the cgroup's memory limit
+// (a container's) when that is lower. A GOGC the operator set is applied
+// as it is (the guide's tuning profiles); without one the percentage is
+// tuned from the live heap after every collection (package gctune): 50 on
+// a live heap of at least a quarter of the memory limit, more on a
+// smaller one so that the heap may grow to that quarter before the next
+// collection (at most 1000, or 500 with GOMEMLIMIT=off), and the gogc
+// returned is "auto".
 func (c Settings) ApplyRuntime() (memLimit, gogc string, err error) {
 	limit := c.MemLimit
 	if limit == "" {
 		limit = "200MiB"
+		if n := gctune.DefaultMemoryLimit(200<<20, gctune.CgroupLimit()); n != 200<<20 {
+			limit = strconv.FormatInt(n>>20, 10) + "MiB"
+		}
 	}
+	limitBytes := int64(0)
 	if limit != "off" {
 		n, err := parseBytes(limit)
 		if err != nil {
 			return "", "", fmt.Errorf("GOMEMLIMIT: %w", err)
 		}
 		debug.SetMemoryLimit(n)
+		limitBytes = n
 	}
 	gc := c.GOGC
-	if gc == "" {
-		gc = "50"
-	}
-	if gc == "off" {
+	switch gc {
+	case "":
+		tc := gctune.Config{Floor: gctune.DefaultFloor(limitBytes), MinPercent: 50}
+		if limitBytes == 0 {
+			tc.MaxPercent = 500 // no memory limit to stop a sudden growth
+		}
+		startTuner(tc)
+		return limit, "auto", nil
+	case "off":
+		stopTuner()
 		debug.SetGCPercent(-1)
-	} else {
+	default:
 		n, err := strconv.Atoi(gc)
 		if err != nil {
 			return "", "", fmt.Errorf("GOGC=%q: not an integer or off", gc)
 		}
+		stopTuner()
 		debug.SetGCPercent(n)
 	}
 	return limit, gc, nil
+}
+
+// tuner is the process's GC tuner, when GOGC is not set.
+var (
+	tunerMu sync.Mutex
+	tuner   *gctune.Tuner
+)
+
+func startTuner(cfg gctune.Config) {
+	tunerMu.Lock()
+	defer tunerMu.Unlock()
+	if tuner != nil {
+		tuner.Stop()
+	}
+	tuner = gctune.Start(cfg)
+}
+
+func stopTuner() {
+	tunerMu.Lock()
+	defer tunerMu.Unlock()
+	if tuner != nil {
+		tuner.Stop()
+		tuner = nil
+	}
 }
 
 // Keys reads the API keys from MINIDBGO_API_KEYS and the key file

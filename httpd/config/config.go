@@ -250,7 +250,7 @@ func Parse(name string, args []string, getenv func(string) string) (Settings, er
 	fs.IntVar(&c.MaxMemMB, "max-mem-mb", c.MaxMemMB, "MAX_MEM_MB: memtable size in MiB before a flush")
 	fs.IntVar(&c.MaxImmutable, "max-immutable", c.MaxImmutable, "MAX_IMMUTABLE: memtables queued for flushing before writes stall")
 	fs.StringVar(&c.MemLimit, "gomemlimit", c.MemLimit, "GOMEMLIMIT: Go memory limit (default 200MiB)")
-	fs.StringVar(&c.GOGC, "gogc", c.GOGC, "GOGC: GC percentage (default 50)")
+	fs.StringVar(&c.GOGC, "gogc", c.GOGC, "GOGC: GC percentage, or off (default: tuned from the live heap, 50 on a large heap)")
 	fs.IntVar(&c.MaxConcurrent, "max-concurrent", c.MaxConcurrent, "MAX_CONCURRENT: requests served at once (excess: 503)")
 	fs.IntVar(&c.MaxFeeds, "max-feeds", c.MaxFeeds, "MAX_FEEDS: change feeds (longpoll, continuous, eventsource) open at once (excess: 503)")
 	fs.IntVar(&c.MaxBodyMB, "max-body-mb", c.MaxBodyMB, "MAX_BODY_MB: request body limit in MiB (excess: 413)")

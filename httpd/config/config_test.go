@@ -2,13 +2,17 @@ package config
 
 import (
 	"log/slog"
+	"runtime"
 	"runtime/debug"
+	"runtime/metrics"
+	"strconv"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/minidbgo/minidbgo/httpd"
+	"github.com/minidbgo/minidbgo/httpd/internal/gctune"
 )
 
 func envOf(m map[string]string) func(string) string {
@@ -129,10 +133,35 @@ func TestHelpers(t *testing.T) {
 	defer debug.SetMemoryLimit(debug.SetMemoryLimit(-1))
 	lim, gc, err := Settings{}.ApplyRuntime()
 	require.NoError(t, err)
-	require.Equal(t, "200MiB", lim)
-	require.Equal(t, "50", gc)
+	want := "200MiB" // or 80 % of this test's cgroup limit, when lower
+	if n := gctune.DefaultMemoryLimit(200<<20, gctune.CgroupLimit()); n != 200<<20 {
+		want = strconv.FormatInt(n>>20, 10) + "MiB"
+	}
+	require.Equal(t, want, lim)
+	require.Equal(t, "auto", gc, "no GOGC: tuned from the live heap")
+	runtime.GC()
+	require.Eventually(t, func() bool { return gcPercent() > 100 }, 10*time.Second, time.Millisecond,
+		"the test's small heap gets a high percentage")
+
+	// A GOGC the operator sets (the guide's tuning profiles) is applied
+	// as it is, and the tuner stops.
+	for _, v := range []string{"30", "100"} {
+		_, gc, err = Settings{GOGC: v}.ApplyRuntime()
+		require.NoError(t, err)
+		require.Equal(t, v, gc)
+		runtime.GC()
+		runtime.GC()
+		require.Equal(t, v, strconv.Itoa(gcPercent()))
+	}
 	_, _, err = Settings{GOGC: "x"}.ApplyRuntime()
 	require.Error(t, err)
+}
+
+// gcPercent reads the collector's percentage in force.
+func gcPercent() int {
+	s := []metrics.Sample{{Name: "/gc/gogc:percent"}}
+	metrics.Read(s)
+	return int(s[0].Value.Uint64())
 }
 
 func TestConfigBrowserSettings(t *testing.T) {

@@ -14,7 +14,9 @@
 // package httpd/config; each
 // but LOG_FORMAT (text, json, or auto: text on a terminal) has a flag that
 // overrides it (minidbgo-server -h lists them). GOMEMLIMIT defaults to
-// 200MiB and GOGC to 50.
+// 200MiB (or 80 % of the container's memory limit, when lower); without
+// GOGC the GC percentage is tuned from the live heap (50 on a large heap,
+// more on a small one; see docs/operations.md, Memory and GC).
 //
 // SIGTERM or SIGINT stops accepting connections, drains in-flight
 // requests, flushes the memtable and closes the engine, within
