@@ -9,7 +9,7 @@ import (
 // Block memory is allocated outside the Go heap: in slabs of anonymous
 // memory mapped with mmap (see mmap_unix.go), carved into size classes
 // that are multiples of classGrain bytes. A block larger than maxSlabSize
-// gets a mapping of its own, unmapped when it is freed. Freed slots go on
+// (one holding a very large value) is put on the Go heap. Freed slots go on
 // their class's free list and are reused; slabs are unmapped when the
 // Cache is closed and every Value has been released, or when the
 // allocator becomes unreachable.
@@ -32,7 +32,7 @@ type allocator struct {
 	mu     sync.Mutex // protects the fields below
 	free   [numClasses][][]byte
 	tail   [numClasses][]byte // the uncarved rest of each class's last slab
-	live   int                // slots and dedicated mappings handed out
+	live   int                // slots handed out and not yet released
 	closed bool
 	maps   *mappings
 }
@@ -56,14 +56,6 @@ func (m *mappings) add(b []byte) {
 	m.regions[uintptr(unsafe.Pointer(unsafe.SliceData(b)))] = b
 	m.bytes += int64(len(b))
 	m.mu.Unlock()
-}
-
-func (m *mappings) remove(b []byte) {
-	m.mu.Lock()
-	delete(m.regions, uintptr(unsafe.Pointer(unsafe.SliceData(b))))
-	m.bytes -= int64(len(b))
-	m.mu.Unlock()
-	unmap(b)
 }
 
 func (m *mappings) mapped() int64 {
@@ -90,20 +82,9 @@ func (a *allocator) alloc(n int) *Value {
 		return held(&Value{buf: []byte{}, class: heapClass})
 	}
 	if n > maxSlabSize {
-		b := mapRegion(roundPage(n))
-		if b == nil {
-			return heapValue(n)
-		}
-		a.mu.Lock()
-		if a.closed {
-			a.mu.Unlock()
-			unmap(b)
-			return heapValue(n)
-		}
-		a.live++
-		a.mu.Unlock()
-		a.maps.add(b)
-		return held(&Value{buf: b[:n:n], a: a, class: dedicatedClass, slot: len(b)})
+		// Rare (a block holding one very large value): mapping and
+		// unmapping a region per block costs more than the heap.
+		return heapValue(n)
 	}
 	class, size := classOf(n)
 	a.mu.Lock()
@@ -141,13 +122,8 @@ func (a *allocator) release(v *Value) {
 			b[i] = 0xdb
 		}
 	}
-	if v.class == dedicatedClass {
-		a.maps.remove(b)
-	}
 	a.mu.Lock()
-	if v.class != dedicatedClass {
-		a.free[v.class] = append(a.free[v.class], b)
-	}
+	a.free[v.class] = append(a.free[v.class], b)
 	a.live--
 	done := a.closed && a.live == 0
 	if done {
@@ -189,9 +165,4 @@ func heapValue(n int) *Value {
 func held(v *Value) *Value {
 	v.refs.Store(1)
 	return v
-}
-
-func roundPage(n int) int {
-	const page = 4096
-	return (n + page - 1) &^ (page - 1)
 }

@@ -6,7 +6,8 @@
 //
 // Block memory lives outside the Go heap, in anonymous memory mapped with
 // mmap: slabs carved into slots whose sizes are multiples of 256 bytes
-// (a block over 64 KiB gets its own mapping). So the cache's bytes do not
+// (a block over 64 KiB, which holds one very large value, goes on the Go
+// heap). So the cache's bytes do not
 // count towards the live heap, and do not raise the garbage collector's
 // heap target: a 64 MiB cache costs 64 MiB of RSS, not 64 MiB plus
 // GOGC% of it. Where mmap is unavailable or fails, blocks fall back to
@@ -66,8 +67,7 @@ const (
 
 // Value classes that are not slab size classes.
 const (
-	heapClass      = -2 // Go heap memory, freed by the garbage collector
-	dedicatedClass = -1 // a mapping of its own
+	heapClass = -1 // Go heap memory, freed by the garbage collector
 )
 
 // Value is a reference-counted block. See the package comment.
@@ -75,8 +75,8 @@ type Value struct {
 	buf   []byte
 	refs  atomic.Int32
 	a     *allocator // nil for heap memory
-	class int32      // slab size class, dedicatedClass or heapClass
-	slot  int        // bytes of memory held: the slot or mapping size
+	class int32      // slab size class, or heapClass
+	slot  int        // bytes of the slot
 
 	// Cache bookkeeping, guarded by the shard's mutex.
 	key        key
