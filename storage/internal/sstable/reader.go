@@ -33,6 +33,7 @@ type Reader struct {
 	footer  footer
 	dataEnd uint64 // data blocks occupy [0, dataEnd)
 	index   []byte
+	search  *indexSearch // nil: Get searches the index block itself
 	filter  *bloom.BloomFilter // nil when the table has none
 	props   Properties
 }
@@ -79,6 +80,7 @@ func Open(f vfs.File, size int64, o ReaderOptions) (*Reader, error) {
 	if err := it.init(r.index, int64(ft.index.Offset)); err != nil {
 		return nil, r.named(err)
 	}
+	r.search = buildIndexSearch(r.index, int64(ft.index.Offset))
 	if hasFilter {
 		b, err := r.readBlock(ft.filter)
 		if err != nil {
@@ -255,7 +257,13 @@ func (r *Reader) Get(ukey []byte, seq base.SeqNum) (value []byte, kind base.Kind
 	if err := it.init(r.index, int64(r.footer.index.Offset)); err != nil {
 		return nil, 0, false, r.named(err)
 	}
-	if !it.SeekGE(search) {
+	var ok bool
+	if r.search != nil {
+		ok = r.search.seekGE(it, search)
+	} else {
+		ok = it.SeekGE(search)
+	}
+	if !ok {
 		return nil, 0, false, r.named(it.err)
 	}
 	h, err := r.dataHandle(it.val)
