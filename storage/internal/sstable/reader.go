@@ -33,7 +33,7 @@ type Reader struct {
 	footer  footer
 	dataEnd uint64 // data blocks occupy [0, dataEnd)
 	index   []byte
-	search  *indexSearch // nil: Get searches the index block itself
+	search  *indexSearch       // nil: Get searches the index block itself
 	filter  *bloom.BloomFilter // nil when the table has none
 	props   Properties
 }
