@@ -118,9 +118,7 @@ func (a *allocator) release(v *Value) {
 	b := unsafe.Slice(unsafe.SliceData(v.buf), v.slot)
 	v.buf = nil
 	if poisonFreed {
-		for i := range b {
-			b[i] = 0xdb
-		}
+		copy(b, poison)
 	}
 	a.mu.Lock()
 	a.free[v.class] = append(a.free[v.class], b)

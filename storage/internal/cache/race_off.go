@@ -3,3 +3,5 @@
 package cache
 
 const poisonFreed = false
+
+var poison []byte
