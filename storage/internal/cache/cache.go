@@ -232,18 +232,14 @@ func (c *Cache) Set(fileNum, offset uint64, v *Value) {
 	s := c.shard(k)
 	charge := v.size() + EntryOverhead
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.closed || v.cached {
-		s.mu.Unlock()
 		return
 	}
-	var evicted []*Value
 	if old, ok := s.m[k]; ok {
 		s.removeLocked(old)
-		evicted = append(evicted, old)
 	}
 	if charge > s.capacity {
-		s.mu.Unlock()
-		releaseAll(evicted)
 		return
 	}
 	v.refs.Add(1)
@@ -260,16 +256,6 @@ func (c *Cache) Set(fileNum, offset uint64, v *Value) {
 			continue
 		}
 		s.removeLocked(e)
-		evicted = append(evicted, e)
-	}
-	s.mu.Unlock()
-	releaseAll(evicted)
-}
-
-// releaseAll drops the cache's references, outside the shard lock.
-func releaseAll(vs []*Value) {
-	for _, v := range vs {
-		v.Release()
 	}
 }
 
@@ -281,18 +267,15 @@ func (c *Cache) EvictFile(fileNum uint64) {
 	}
 	for i := range c.shards {
 		s := &c.shards[i]
-		var evicted []*Value
 		s.mu.Lock()
 		for e := s.lru.next; e != &s.lru; {
 			next := e.next
 			if e.key.fileNum == fileNum {
 				s.removeLocked(e)
-				evicted = append(evicted, e)
 			}
 			e = next
 		}
 		s.mu.Unlock()
-		releaseAll(evicted)
 	}
 }
 
@@ -305,17 +288,14 @@ func (c *Cache) Close() {
 	}
 	for i := range c.shards {
 		s := &c.shards[i]
-		var evicted []*Value
 		s.mu.Lock()
 		s.closed = true
 		for e := s.lru.next; e != &s.lru; {
 			next := e.next
 			s.removeLocked(e)
-			evicted = append(evicted, e)
 			e = next
 		}
 		s.mu.Unlock()
-		releaseAll(evicted)
 	}
 	c.alloc.close()
 }
@@ -382,12 +362,13 @@ func (s *shard) unlinkLocked(e *Value) {
 	e.prev, e.next = nil, nil
 }
 
-// removeLocked unlinks e and forgets it; the caller releases the cache's
-// reference once it has dropped the lock.
+// removeLocked unlinks e, forgets it and drops the cache's reference
+// (freeing a slot takes the allocator's lock, always after a shard's).
 // REQUIRES: s.mu.
 func (s *shard) removeLocked(e *Value) {
 	s.unlinkLocked(e)
 	delete(s.m, e.key)
 	s.size -= e.charge
 	e.cached = false
+	e.Release()
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"sync"
 
@@ -185,7 +186,9 @@ func (r *Reader) readStored(h blockHandle) (buf *[]byte, stored []byte, typ byte
 		return nil, nil, 0, err
 	}
 	stored, typ = b[:h.Length], b[h.Length]
-	if got, want := blockChecksum(stored, typ), binary.LittleEndian.Uint32(b[h.Length+1:]); got != want {
+	// The checksum covers the block and its type byte, which follow each
+	// other in b: one pass, and no allocation for the type byte.
+	if got, want := crc32.Update(0, crcTable, b[:h.Length+1]), binary.LittleEndian.Uint32(b[h.Length+1:]); got != want {
 		putReadBuf(buf)
 		return nil, nil, 0, r.corruptf(int64(h.Offset), "block checksum mismatch: computed %#08x, stored %#08x", got, want)
 	}
