@@ -47,6 +47,7 @@ import (
 	"time"
 
 	"github.com/minidbgo/minidbgo/docstore"
+	"github.com/minidbgo/minidbgo/docstore/internal/keyenc"
 	"github.com/minidbgo/minidbgo/storage"
 )
 
@@ -416,6 +417,7 @@ func BenchmarkDocstore(b *testing.B) {
 			b.Run("InsertMany", func(b *testing.B) { benchInsertMany(b, n) })
 			b.Run("Get/serial", func(b *testing.B) { benchGet(b, n, 1) })
 			b.Run("Get/parallel", func(b *testing.B) { benchGet(b, n, runtime.GOMAXPROCS(0)) })
+			b.Run("GetVsEngine", func(b *testing.B) { benchGetVsEngine(b, n) })
 			b.Run("FindEq/indexed", func(b *testing.B) { benchFindEq(b, n, true) })
 			b.Run("FindEq/unindexed", func(b *testing.B) { benchFindEq(b, n, false) })
 			b.Run("FindRangeSortLimit", func(b *testing.B) { benchFindRange(b, n) })
@@ -482,6 +484,93 @@ func benchInsertMany(b *testing.B, n int) {
 func warmUp(round func(r *result)) {
 	var r result
 	round(&r)
+}
+
+// benchGetVsEngine is the document layer's overhead on a point read
+// (issue 14): docstore.Get of random _ids against the engine's own Get
+// (storage.DB.Get, db_bench's readrandom) of the same keys, on the same
+// directory and options. Each side opens the directory afresh, runs one
+// untimed round to warm its block cache and one timed round of 200,000
+// gets; the sides alternate for 3 rounds and the best round of each is
+// reported, with docstore/engine their ratio (1 = no overhead).
+func benchGetVsEngine(b *testing.B, n int) {
+	ds := getDataset(b, n)
+	const gets = 200_000
+	rng := rand.New(rand.NewPCG(14, 14))
+	ids := make([]string, gets)
+	keys := make([][]byte, gets)
+	for i := range ids {
+		ids[i] = benchID(rng.IntN(n))
+		keys[i] = keyenc.DocKey(nil, benchCol, ids[i])
+	}
+	engineRound := func(e *storage.DB) error {
+		for _, k := range keys {
+			if v, err := e.Get(k); err != nil || len(v) == 0 {
+				return fmt.Errorf("engine get %q: %v", k, err)
+			}
+		}
+		return nil
+	}
+	docRound := func(db *docstore.DB) error {
+		for _, id := range ids {
+			if doc, err := db.Get(context.Background(), benchCol, id); err != nil || len(doc.JSON) == 0 {
+				return fmt.Errorf("get %s: %v", id, err)
+			}
+		}
+		return nil
+	}
+	// The shared handle holds the directory's lock: close it for the
+	// measurement and reopen it for the benchmarks that follow.
+	if err := ds.db.Close(); err != nil {
+		b.Fatal(err)
+	}
+	defer func() { ds.db = openBenchDB(b, ds.dir, storage.DurabilityGroup) }()
+	best := func(r *result, d time.Duration, cpu time.Duration) {
+		if r.elapsed == 0 || d < r.elapsed {
+			r.elapsed, r.cpu, r.ops = d, cpu, gets
+		}
+	}
+	var eng, doc result
+	for b.Loop() {
+		for range 3 {
+			e, err := storage.Open(ds.dir, storageOptions(storage.DurabilityGroup))
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := engineRound(e); err != nil { // warm-up
+				b.Fatal(err)
+			}
+			var r result
+			r.timed("engine-get", func() { err = engineRound(e) })
+			if err != nil {
+				b.Fatal(err)
+			}
+			best(&eng, r.elapsed, r.cpu)
+			if err := e.Close(); err != nil {
+				b.Fatal(err)
+			}
+
+			db := openBenchDB(b, ds.dir, storage.DurabilityGroup)
+			if err := docRound(db); err != nil { // warm-up
+				b.Fatal(err)
+			}
+			r = result{}
+			r.timed("docstore-get", func() { err = docRound(db) })
+			if err != nil {
+				b.Fatal(err)
+			}
+			best(&doc, r.elapsed, r.cpu)
+			if err := db.Close(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	doc.report(b, "gets/s")
+	b.ReportMetric(float64(gets)/eng.elapsed.Seconds(), "engine-gets/s")
+	if eng.cpu > 0 {
+		b.ReportMetric(float64(eng.cpu.Nanoseconds())/gets, "engine-cpu-ns/op")
+	}
+	b.ReportMetric(eng.elapsed.Seconds()/doc.elapsed.Seconds(), "docstore/engine")
 }
 
 // benchGet reads random _ids of the collection with the given number of

@@ -238,6 +238,9 @@ func (d *DB) Close() error {
 	}
 	d.mu.Unlock()
 	d.tc.close()
+	// Blocks still held by iterators the caller did not close stay
+	// mapped until those iterators release them.
+	d.blockCache.Close()
 	if err := d.lock.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("storage: release lock: %w", err))
 	}

@@ -40,7 +40,7 @@ func (d *DB) get(key []byte, seq base.SeqNum) ([]byte, error) {
 			if err != nil {
 				return nil, err
 			}
-			return result(v, kind)
+			return tableResult(v, kind)
 		}
 	}
 	for l := 1; l < len(rs.v.Levels); l++ {
@@ -53,7 +53,7 @@ func (d *DB) get(key []byte, seq base.SeqNum) ([]byte, error) {
 			if err != nil {
 				return nil, err
 			}
-			return result(v, kind)
+			return tableResult(v, kind)
 		}
 	}
 	return nil, ErrNotFound
@@ -66,6 +66,15 @@ func result(v []byte, kind base.Kind) ([]byte, error) {
 	return bytes.Clone(v), nil
 }
 
+// tableResult is result for a value from a table, which is a copy already.
+func tableResult(v []byte, kind base.Kind) ([]byte, error) {
+	if kind == base.KindDelete {
+		return nil, ErrNotFound
+	}
+	return v, nil
+}
+
+// tableGet looks key up in one table; the value it returns is a copy.
 func (d *DB) tableGet(f *manifest.FileMetadata, key []byte, seq base.SeqNum) ([]byte, base.Kind, bool, error) {
 	h, err := d.tc.get(f.FileNum, f.Size)
 	if err != nil {

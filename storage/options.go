@@ -196,7 +196,10 @@ type Options struct {
 	// Durability selects when writes are acknowledged. Default: group.
 	Durability Durability
 	// BlockCacheBytes bounds the cache of uncompressed SSTable blocks.
-	// Default 32 MiB; negative disables the cache.
+	// Default 32 MiB; negative disables the cache. The blocks live
+	// outside the Go heap (mmap'd anonymous memory): they do not raise
+	// the garbage collector's heap target, and GOMEMLIMIT does not count
+	// them.
 	BlockCacheBytes int64
 	// MaxOpenTables bounds the cache of open SSTable readers (file
 	// descriptors, index and bloom blocks). Default 500.

@@ -75,38 +75,74 @@ var errBlockTooLarge = fmt.Errorf("decompressed block larger than %d bytes", max
 // result may alias stored. It never produces more than
 // maxCompressedBlockLen bytes from a compressed block.
 func decompressBlock(typ byte, stored []byte) ([]byte, error) {
+	if Compression(typ) == NoCompression {
+		return stored, nil
+	}
+	n, err := decompressedLen(typ, stored)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]byte, n)
+	if err := decompressInto(out, typ, stored); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// decompressedLen returns the size of the block a stored block of type typ
+// decompresses to.
+func decompressedLen(typ byte, stored []byte) (int, error) {
+	var n uint64
 	switch Compression(typ) {
 	case NoCompression:
-		return stored, nil
+		return len(stored), nil
 	case S2Compression:
-		n, err := s2.DecodedLen(stored)
+		m, err := s2.DecodedLen(stored)
 		if err != nil {
-			return nil, fmt.Errorf("s2: %w", err)
+			return 0, fmt.Errorf("s2: %w", err)
 		}
-		if n > maxCompressedBlockLen {
-			return nil, errBlockTooLarge
-		}
-		out, err := s2.Decode(make([]byte, n), stored)
-		if err != nil {
-			return nil, fmt.Errorf("s2: %w", err)
-		}
-		return out, nil
+		n = uint64(m)
 	case ZstdCompression:
-		n, k := binary.Uvarint(stored)
+		m, k := binary.Uvarint(stored)
 		if k <= 0 {
-			return nil, errors.New("zstd: bad length prefix")
+			return 0, errors.New("zstd: bad length prefix")
 		}
-		if n > maxCompressedBlockLen {
-			return nil, errBlockTooLarge
-		}
-		out, err := zstdDecoder().DecodeAll(stored[k:], make([]byte, 0, n))
-		if err != nil {
-			return nil, fmt.Errorf("zstd: %w", err)
-		}
-		if uint64(len(out)) != n {
-			return nil, fmt.Errorf("zstd: decoded %d bytes, want %d", len(out), n)
-		}
-		return out, nil
+		n = m
+	default:
+		return 0, fmt.Errorf("unknown compression type %d", typ)
 	}
-	return nil, fmt.Errorf("unknown compression type %d", typ)
+	if n > maxCompressedBlockLen {
+		return 0, errBlockTooLarge
+	}
+	return int(n), nil
+}
+
+// decompressInto decompresses a stored block of type typ into dst, whose
+// length decompressedLen gave.
+func decompressInto(dst []byte, typ byte, stored []byte) error {
+	switch Compression(typ) {
+	case NoCompression:
+		copy(dst, stored)
+		return nil
+	case S2Compression:
+		out, err := s2.Decode(dst, stored)
+		if err != nil {
+			return fmt.Errorf("s2: %w", err)
+		}
+		if len(out) != len(dst) || (len(out) > 0 && &out[0] != &dst[0]) {
+			return fmt.Errorf("s2: decoded %d bytes, want %d", len(out), len(dst))
+		}
+		return nil
+	case ZstdCompression:
+		_, k := binary.Uvarint(stored)
+		out, err := zstdDecoder().DecodeAll(stored[k:], dst[:0])
+		if err != nil {
+			return fmt.Errorf("zstd: %w", err)
+		}
+		if len(out) != len(dst) || (len(out) > 0 && &out[0] != &dst[0]) {
+			return fmt.Errorf("zstd: decoded %d bytes, want %d", len(out), len(dst))
+		}
+		return nil
+	}
+	return fmt.Errorf("unknown compression type %d", typ)
 }

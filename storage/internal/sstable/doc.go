@@ -7,7 +7,9 @@
 // data block, the index and 8 bytes per distinct user key. Open returns a
 // Reader, which keeps the index, the bloom filter and the properties in
 // memory and reads data blocks on demand through a shared block cache
-// (package cache), keyed by (file number, block offset). Reader.Get finds the
+// (package cache), keyed by (file number, block offset); a block missing
+// from the cache is read into a pooled buffer and decompressed straight
+// into cache memory. Reader.Get finds the
 // newest version of a user key visible at a sequence number; Reader.NewIter
 // returns a base.InternalIterator with optional user-key bounds;
 // Reader.MayContain consults the bloom filter; Reader.Verify reads and checks
@@ -148,6 +150,11 @@
 // (errors.Is(err, base.ErrCorruption)) with the file name and offset, never
 // as a panic or a wrong value.
 //
-// Values returned by Reader.Get and by iterators alias cached blocks: they
-// are immutable and must be copied by a caller that keeps or modifies them.
+// Reader.Get returns a copy of the value. Keys and values returned by
+// iterators alias a cached block, which lives outside the Go heap and is
+// reference counted: they are immutable, and valid until the iterator's
+// next positioning call or Close, after which the block's memory may be
+// reused. A caller that keeps them copies them. Reader.Get searches the
+// index through an in-memory array of 8 key bytes per index entry (see
+// indexSearch); the file format is not affected.
 package sstable

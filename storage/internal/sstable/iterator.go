@@ -4,6 +4,7 @@ import (
 	"bytes"
 
 	"github.com/minidbgo/minidbgo/storage/internal/base"
+	"github.com/minidbgo/minidbgo/storage/internal/cache"
 )
 
 // tableIter is a two-level iterator: a blockIter over the index block picks
@@ -19,6 +20,7 @@ type tableIter struct {
 
 	index blockIter
 	data  blockIter
+	blk   *cache.Value // the block data iterates over; nil before the first
 	valid bool
 	err   error
 	// noFill reads blocks without adding them to the cache, so a
@@ -63,18 +65,12 @@ func (r *Reader) NewIter(lower, upper []byte) base.InternalIterator {
 func (i *tableIter) loadBlock() bool {
 	h, err := i.r.dataHandle(i.index.val)
 	if err == nil {
-		var b []byte
-		if i.noFill {
-			if cached, ok := i.r.o.Cache.Get(i.r.o.FileNum, h.Offset); ok {
-				b = cached
-			} else {
-				b, err = i.r.readBlock(h, false)
-			}
-		} else {
-			b, err = i.r.readBlock(h, true)
-		}
+		i.releaseBlock()
+		// A compaction (noFill) reads each block once: it uses a cached
+		// block but does not fill the cache.
+		i.blk, err = i.r.dataBlock(h, !i.noFill)
 		if err == nil {
-			err = i.r.named(i.data.init(b, int64(h.Offset)))
+			err = i.r.named(i.data.init(i.blk.Bytes(), int64(h.Offset)))
 		}
 	}
 	if err != nil {
@@ -85,7 +81,15 @@ func (i *tableIter) loadBlock() bool {
 	return true
 }
 
-// settle skips exhausted data blocks and applies the upper bound.
+// releaseBlock drops the reference to the current data block.
+func (i *tableIter) releaseBlock() {
+	if i.blk != nil {
+		i.data.data, i.data.val = nil, nil
+		i.blk.Release()
+		i.blk = nil
+	}
+}
+
 func (i *tableIter) settle() bool {
 	for !i.data.valid {
 		if i.data.err != nil {
@@ -176,6 +180,7 @@ func (i *tableIter) Err() error { return i.err }
 // Close releases the iterator and returns its error, if any.
 func (i *tableIter) Close() error {
 	i.valid = false
+	i.releaseBlock()
 	i.data = blockIter{}
 	return i.err
 }

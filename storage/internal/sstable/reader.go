@@ -5,11 +5,13 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"sync"
 
 	"github.com/bits-and-blooms/bloom/v3"
 	"github.com/minidbgo/minidbgo/storage/internal/base"
+	"github.com/minidbgo/minidbgo/storage/internal/cache"
 	"github.com/minidbgo/minidbgo/storage/vfs"
 )
 
@@ -20,10 +22,10 @@ import (
 // A Reader is safe for concurrent use, except Close, which must come after
 // every other call has returned and every iterator has been closed.
 //
-// Values returned by Get and by iterators may alias blocks held by the
-// cache: they are immutable, must not be modified, and stay valid as long
-// as the caller holds them (the garbage collector keeps the block alive).
-// A caller that wants a private copy makes one.
+// Get returns a copy of the value. Keys and values returned by iterators
+// alias a block held by the cache: they must not be modified, and are
+// valid until the iterator's next positioning call or Close, after which
+// the block may be reused.
 type Reader struct {
 	f    vfs.File
 	o    ReaderOptions
@@ -32,6 +34,7 @@ type Reader struct {
 	footer  footer
 	dataEnd uint64 // data blocks occupy [0, dataEnd)
 	index   []byte
+	search  *indexSearch       // nil: Get searches the index block itself
 	filter  *bloom.BloomFilter // nil when the table has none
 	props   Properties
 }
@@ -71,15 +74,16 @@ func Open(f vfs.File, size int64, o ReaderOptions) (*Reader, error) {
 		}
 	}
 
-	if r.index, err = r.readBlock(ft.index, false); err != nil {
+	if r.index, err = r.readBlock(ft.index); err != nil {
 		return nil, err
 	}
 	var it blockIter
 	if err := it.init(r.index, int64(ft.index.Offset)); err != nil {
 		return nil, r.named(err)
 	}
+	r.search = buildIndexSearch(r.index, int64(ft.index.Offset))
 	if hasFilter {
-		b, err := r.readBlock(ft.filter, false)
+		b, err := r.readBlock(ft.filter)
 		if err != nil {
 			return nil, err
 		}
@@ -87,7 +91,7 @@ func Open(f vfs.File, size int64, o ReaderOptions) (*Reader, error) {
 			return nil, r.corrupt(int64(ft.filter.Offset), fmt.Errorf("filter block: %w", err))
 		}
 	}
-	b, err := r.readBlock(ft.properties, false)
+	b, err := r.readBlock(ft.properties)
 	if err != nil {
 		return nil, err
 	}
@@ -130,33 +134,96 @@ func (r *Reader) readAt(b []byte, off int64) error {
 	return fmt.Errorf("sstable: read %s at offset %d: %w", r.o.FileName, off, err)
 }
 
-// readBlock reads, checksums and decompresses the block at h, through the
-// cache if useCache.
-func (r *Reader) readBlock(h blockHandle, useCache bool) ([]byte, error) {
-	if useCache {
-		if b, ok := r.o.Cache.Get(r.o.FileNum, h.Offset); ok {
-			return b, nil
-		}
-	}
-	if h.end() > uint64(r.size) {
-		return nil, r.corruptf(int64(min(h.Offset, uint64(r.size))), "block handle %d+%d beyond the end of the file", h.Offset, h.Length)
-	}
-	buf := make([]byte, h.Length+blockTrailerLen)
-	if err := r.readAt(buf, int64(h.Offset)); err != nil {
+// readBlock reads, checksums and decompresses the block at h into memory
+// of its own on the Go heap; it is for the blocks the Reader keeps (index,
+// filter, properties) and for Verify.
+func (r *Reader) readBlock(h blockHandle) ([]byte, error) {
+	buf, stored, typ, err := r.readStored(h)
+	if err != nil {
 		return nil, err
 	}
-	stored, typ := buf[:h.Length], buf[h.Length]
-	if got, want := blockChecksum(stored, typ), binary.LittleEndian.Uint32(buf[h.Length+1:]); got != want {
-		return nil, r.corruptf(int64(h.Offset), "block checksum mismatch: computed %#08x, stored %#08x", got, want)
+	defer putReadBuf(buf)
+	if typ == byte(NoCompression) {
+		return bytes.Clone(stored), nil
 	}
 	b, err := decompressBlock(typ, stored)
 	if err != nil {
 		return nil, r.corrupt(int64(h.Offset), err)
 	}
-	if useCache {
-		r.o.Cache.Set(r.o.FileNum, h.Offset, b)
-	}
 	return b, nil
+}
+
+// readBufs recycles the buffers that hold stored (compressed) blocks
+// between the read and the decompression.
+var readBufs sync.Pool
+
+func getReadBuf(n int) *[]byte {
+	if p, ok := readBufs.Get().(*[]byte); ok && cap(*p) >= n {
+		*p = (*p)[:n]
+		return p
+	}
+	b := make([]byte, n, max(n, 8<<10))
+	return &b
+}
+
+func putReadBuf(p *[]byte) {
+	if cap(*p) <= 256<<10 {
+		readBufs.Put(p)
+	}
+}
+
+// readStored reads the stored form of the block at h into a pooled buffer
+// and checks its checksum. The caller returns buf with putReadBuf once it
+// is done with stored.
+func (r *Reader) readStored(h blockHandle) (buf *[]byte, stored []byte, typ byte, err error) {
+	if h.end() > uint64(r.size) {
+		return nil, nil, 0, r.corruptf(int64(min(h.Offset, uint64(r.size))), "block handle %d+%d beyond the end of the file", h.Offset, h.Length)
+	}
+	buf = getReadBuf(int(h.Length + blockTrailerLen))
+	b := *buf
+	if err := r.readAt(b, int64(h.Offset)); err != nil {
+		putReadBuf(buf)
+		return nil, nil, 0, err
+	}
+	stored, typ = b[:h.Length], b[h.Length]
+	// The checksum covers the block and its type byte, which follow each
+	// other in b: one pass, and no allocation for the type byte.
+	if got, want := crc32.Update(0, crcTable, b[:h.Length+1]), binary.LittleEndian.Uint32(b[h.Length+1:]); got != want {
+		putReadBuf(buf)
+		return nil, nil, 0, r.corruptf(int64(h.Offset), "block checksum mismatch: computed %#08x, stored %#08x", got, want)
+	}
+	return buf, stored, typ, nil
+}
+
+// dataBlock returns the data block at h with a reference the caller must
+// release. It comes from the block cache, or is read, checked and
+// decompressed straight into cache memory, and cached if fill is set.
+func (r *Reader) dataBlock(h blockHandle, fill bool) (*cache.Value, error) {
+	if v, ok := r.o.Cache.Get(r.o.FileNum, h.Offset); ok {
+		return v, nil
+	}
+	buf, stored, typ, err := r.readStored(h)
+	if err != nil {
+		return nil, err
+	}
+	defer putReadBuf(buf)
+	n, err := decompressedLen(typ, stored)
+	if err != nil {
+		return nil, r.corrupt(int64(h.Offset), err)
+	}
+	c := r.o.Cache
+	if !fill {
+		c = nil // Go heap memory: the garbage collector frees it
+	}
+	v := c.Alloc(n)
+	if err := decompressInto(v.Bytes(), typ, stored); err != nil {
+		v.Release()
+		return nil, r.corrupt(int64(h.Offset), err)
+	}
+	if fill {
+		c.Set(r.o.FileNum, h.Offset, v)
+	}
+	return v, nil
 }
 
 // dataHandle decodes an index value into the handle of a data block.
@@ -173,19 +240,18 @@ func (r *Reader) dataHandle(v []byte) (blockHandle, error) {
 
 var blockIterPool = sync.Pool{New: func() any { return &blockIter{key: make([]byte, 0, 64)} }}
 
-// Get returns the newest entry whose user key is ukey and whose sequence
-// number is <= seq. found is false when there is none; an entry of kind
-// DEL is returned as found, with its kind. Get does not consult the bloom
-// filter: callers call MayContain first. The value aliases a cached block
-// and must not be modified.
+// Get returns a copy of the value of the newest entry whose user key is
+// ukey and whose sequence number is <= seq. found is false when there is
+// none; an entry of kind DEL is returned as found, with its kind and a nil
+// value. Get does not consult the bloom filter: callers call MayContain
+// first.
 func (r *Reader) Get(ukey []byte, seq base.SeqNum) (value []byte, kind base.Kind, found bool, err error) {
 	seq = min(seq, base.MaxSeqNum)
 	var searchBuf [64]byte
 	search := base.AppendInternalKey(searchBuf[:0], ukey, seq, base.KindMax)
 
 	// One pooled iterator serves the index, then the data block; init
-	// keeps its key buffer. The value returned aliases the block, not the
-	// iterator.
+	// keeps its key buffer.
 	it := blockIterPool.Get().(*blockIter)
 	defer func() {
 		it.data, it.val, it.err = nil, nil, nil
@@ -194,24 +260,36 @@ func (r *Reader) Get(ukey []byte, seq base.SeqNum) (value []byte, kind base.Kind
 	if err := it.init(r.index, int64(r.footer.index.Offset)); err != nil {
 		return nil, 0, false, r.named(err)
 	}
-	if !it.SeekGE(search) {
+	var ok bool
+	if r.search != nil {
+		ok = r.search.seekGE(it, search)
+	} else {
+		ok = it.SeekGE(search)
+	}
+	if !ok {
 		return nil, 0, false, r.named(it.err)
 	}
 	h, err := r.dataHandle(it.val)
 	if err != nil {
 		return nil, 0, false, err
 	}
-	b, err := r.readBlock(h, true)
+	blk, err := r.dataBlock(h, true)
 	if err != nil {
 		return nil, 0, false, err
 	}
-	if err := it.init(b, int64(h.Offset)); err != nil {
+	defer blk.Release()
+	if err := it.init(blk.Bytes(), int64(h.Offset)); err != nil {
 		return nil, 0, false, r.named(err)
 	}
 	if !it.SeekGE(search) || !bytes.Equal(base.UserKey(it.key), ukey) {
 		return nil, 0, false, r.named(it.err)
 	}
-	return it.val, base.KindOf(it.key), true, nil
+	kind = base.KindOf(it.key)
+	if kind == base.KindDelete {
+		return nil, kind, true, nil
+	}
+	// The block goes back to the cache on return: copy the value out.
+	return bytes.Clone(it.val), kind, true, nil
 }
 
 // MayContain reports whether the table may hold an entry for ukey: false
@@ -245,12 +323,12 @@ func (r *Reader) Verify() error {
 		return r.corrupt(r.size-footerLen, err)
 	}
 	ft := r.footer
-	index, err := r.readBlock(ft.index, false)
+	index, err := r.readBlock(ft.index)
 	if err != nil {
 		return err
 	}
 	if ft.filter != (blockHandle{}) {
-		b, err := r.readBlock(ft.filter, false)
+		b, err := r.readBlock(ft.filter)
 		if err != nil {
 			return err
 		}
@@ -258,7 +336,7 @@ func (r *Reader) Verify() error {
 			return r.corrupt(int64(ft.filter.Offset), fmt.Errorf("filter block: %w", err))
 		}
 	}
-	b, err := r.readBlock(ft.properties, false)
+	b, err := r.readBlock(ft.properties)
 	if err != nil {
 		return err
 	}
@@ -279,7 +357,7 @@ func (r *Reader) Verify() error {
 		if err != nil {
 			return err
 		}
-		data, err := r.readBlock(h, false)
+		data, err := r.readBlock(h)
 		if err != nil {
 			return err
 		}

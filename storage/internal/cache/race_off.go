@@ -1,0 +1,7 @@
+//go:build !race
+
+package cache
+
+const poisonFreed = false
+
+var poison []byte
