@@ -156,6 +156,9 @@ func (c Compression) sstable() sstable.Compression {
 	return sstable.S2Compression
 }
 
+// DefaultBlockCacheBytes is Options.BlockCacheBytes' default: 32 MiB.
+const DefaultBlockCacheBytes = 32 << 20
+
 // Options configure a DB. A nil *Options, or any zero field, selects the
 // default. Open never modifies the caller's Options.
 type Options struct {
@@ -196,7 +199,7 @@ type Options struct {
 	// Durability selects when writes are acknowledged. Default: group.
 	Durability Durability
 	// BlockCacheBytes bounds the cache of uncompressed SSTable blocks.
-	// Default 32 MiB; negative disables the cache. The blocks live
+	// Default DefaultBlockCacheBytes; negative disables the cache. The blocks live
 	// outside the Go heap (mmap'd anonymous memory): they do not raise
 	// the garbage collector's heap target, and GOMEMLIMIT does not count
 	// them.
@@ -262,7 +265,7 @@ func (o *Options) withDefaults() Options {
 		c.DirCheckInterval = time.Second
 	}
 	if c.BlockCacheBytes == 0 {
-		c.BlockCacheBytes = 32 << 20
+		c.BlockCacheBytes = DefaultBlockCacheBytes
 	}
 	if c.MaxOpenTables <= 0 {
 		c.MaxOpenTables = 500

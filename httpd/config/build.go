@@ -40,8 +40,9 @@ func (c Settings) Logger(w io.Writer) (*slog.Logger, error) {
 // ApplyRuntime applies GOMEMLIMIT and GOGC to this process through
 // runtime/debug, and returns the values in force.
 //
-// GOMEMLIMIT defaults to 200MiB, or to 80 % of the cgroup's memory limit
-// (a container's) when that is lower. A GOGC the operator set is applied
+// GOMEMLIMIT defaults to 200MiB, or, when that is lower, to 80 % of the
+// cgroup's memory limit (a container's) less the engine's block cache,
+// which lives outside the Go heap. A GOGC the operator set is applied
 // as it is (the guide's tuning profiles); without one the percentage is
 // tuned from the live heap after every collection (package gctune): 50 on
 // a live heap of at least a quarter of the memory limit, more on a
@@ -52,7 +53,7 @@ func (c Settings) ApplyRuntime() (memLimit, gogc string, err error) {
 	limit := c.MemLimit
 	if limit == "" {
 		limit = "200MiB"
-		if n := gctune.DefaultMemoryLimit(200<<20, gctune.CgroupLimit()); n != 200<<20 {
+		if n := gctune.DefaultMemoryLimit(200<<20, gctune.CgroupLimit(), storage.DefaultBlockCacheBytes); n != 200<<20 {
 			limit = strconv.FormatInt(n>>20, 10) + "MiB"
 		}
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/minidbgo/minidbgo/httpd"
 	"github.com/minidbgo/minidbgo/httpd/internal/gctune"
+	"github.com/minidbgo/minidbgo/storage"
 )
 
 func envOf(m map[string]string) func(string) string {
@@ -134,7 +135,7 @@ func TestHelpers(t *testing.T) {
 	lim, gc, err := Settings{}.ApplyRuntime()
 	require.NoError(t, err)
 	want := "200MiB" // or 80 % of this test's cgroup limit, when lower
-	if n := gctune.DefaultMemoryLimit(200<<20, gctune.CgroupLimit()); n != 200<<20 {
+	if n := gctune.DefaultMemoryLimit(200<<20, gctune.CgroupLimit(), storage.DefaultBlockCacheBytes); n != 200<<20 {
 		want = strconv.FormatInt(n>>20, 10) + "MiB"
 	}
 	require.Equal(t, want, lim)

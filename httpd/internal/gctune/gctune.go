@@ -195,11 +195,14 @@ func (t *Tuner) Stop() {
 }
 
 // DefaultMemoryLimit returns the Go memory limit to use when the
-// operator set none: def, or 80 % of the cgroup's memory limit
-// (cgroupLimit bytes; 0 for none) when that is lower.
-func DefaultMemoryLimit(def, cgroupLimit int64) int64 {
+// operator set none: def, or, when it is lower, 80 % of the cgroup's
+// memory limit (cgroupLimit bytes; 0 for none) less offHeap, the memory
+// the process holds outside the Go heap (the engine's block cache lives
+// in mmap'd slabs the Go runtime does not count), and never below a
+// quarter of the cgroup's limit.
+func DefaultMemoryLimit(def, cgroupLimit, offHeap int64) int64 {
 	if cgroupLimit > 0 {
-		return min(def, cgroupLimit-cgroupLimit/5)
+		return min(def, max(cgroupLimit-cgroupLimit/5-offHeap, cgroupLimit/4))
 	}
 	return def
 }

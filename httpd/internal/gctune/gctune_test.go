@@ -45,10 +45,13 @@ func TestDefaultFloorAndLimit(t *testing.T) {
 	require.Equal(t, uint64(64*mib), DefaultFloor(math.MaxInt64), "no limit")
 	require.Equal(t, uint64(64*mib), DefaultFloor(0))
 
-	require.Equal(t, int64(200*mib), DefaultMemoryLimit(200*mib, 0), "no cgroup limit")
-	require.Equal(t, int64(200*mib), DefaultMemoryLimit(200*mib, 1<<30))
-	require.Equal(t, int64(200*mib), DefaultMemoryLimit(200*mib, 256*mib), "the guide's 256M container: 80 % of it is more")
-	require.Equal(t, int64(128*mib-128*mib/5), DefaultMemoryLimit(200*mib, 128*mib))
+	require.Equal(t, int64(200*mib), DefaultMemoryLimit(200*mib, 0, 32*mib), "no cgroup limit")
+	require.Equal(t, int64(200*mib), DefaultMemoryLimit(200*mib, 1<<30, 32*mib))
+	require.Equal(t, int64(256*mib-256*mib/5), DefaultMemoryLimit(400*mib, 256*mib, 0))
+	require.Equal(t, int64(256*mib-256*mib/5-32*mib), DefaultMemoryLimit(200*mib, 256*mib, 32*mib),
+		"the guide's 256M container: 80 % of it, less the off-heap block cache")
+	require.Equal(t, int64(128*mib-128*mib/5-32*mib), DefaultMemoryLimit(200*mib, 128*mib, 32*mib))
+	require.Equal(t, int64(48*mib/4), DefaultMemoryLimit(200*mib, 48*mib, 32*mib), "never below a quarter of the cgroup")
 }
 
 func TestCgroupLimit(t *testing.T) {
