@@ -1,0 +1,57 @@
+// Small hand-written SVG line charts.
+import { h } from './util.js';
+
+const W = 320, H = 140, PAD = { l: 44, r: 8, t: 10, b: 18 };
+
+// Chart draws series of samples (numbers, or null for a gap) over the
+// same time axis, with an optional horizontal limit line.
+export class Chart {
+  constructor(title, fmt, names) {
+    this.fmt = fmt;
+    this.names = names;
+    this.svg = h('svg:svg', { viewBox: `0 0 ${W} ${H}`, class: 'chart', role: 'img', 'aria-label': title, 'data-draws': '0' });
+    this.legend = h('p', { class: 'legend' });
+    this.el = h('figure', { class: 'card chart-card' }, h('figcaption', null, title), this.svg, this.legend);
+    this.draws = 0;
+  }
+
+  // draw redraws from series [[v, …], …] (one array per name) and limit.
+  draw(series, limit) {
+    const all = series.flat().filter((v) => v != null && isFinite(v));
+    let max = Math.max(1e-9, ...all) * 1.15;
+    const showLimit = limit > 0 && limit < max * 4;
+    if (showLimit) max = Math.max(max, limit * 1.05);
+    const n = Math.max(2, ...series.map((s) => s.length));
+    const x = (i) => PAD.l + (W - PAD.l - PAD.r) * (i / (n - 1));
+    const y = (v) => H - PAD.b - (H - PAD.t - PAD.b) * (v / max);
+    const kids = [];
+    for (const f of [0, 0.5, 1]) {
+      const v = max * f;
+      kids.push(h('svg:line', { x1: PAD.l, x2: W - PAD.r, y1: y(v), y2: y(v), class: 'grid' }),
+        h('svg:text', { x: PAD.l - 4, y: y(v) + 4, 'text-anchor': 'end', class: 'axis' }, this.fmt(v)));
+    }
+    if (showLimit) {
+      kids.push(h('svg:line', { x1: PAD.l, x2: W - PAD.r, y1: y(limit), y2: y(limit), class: 'limit' }),
+        h('svg:text', { x: W - PAD.r, y: y(limit) - 3, 'text-anchor': 'end', class: 'axis' }, 'limit ' + this.fmt(limit)));
+    }
+    series.forEach((s, k) => {
+      let d = '', pen = false;
+      s.forEach((v, i) => {
+        if (v == null || !isFinite(v)) { pen = false; return; }
+        d += (pen ? 'L' : 'M') + x(i + n - s.length).toFixed(1) + ',' + y(v).toFixed(1);
+        pen = true;
+      });
+      if (d) kids.push(h('svg:path', { d, class: 'line s' + k, 'data-series': this.names[k] }));
+    });
+    kids.push(h('svg:text', { x: PAD.l, y: H - 4, class: 'axis' }, 'older'), h('svg:text', { x: W - PAD.r, y: H - 4, 'text-anchor': 'end', class: 'axis' }, 'now'));
+    this.svg.replaceChildren(...kids);
+    const last = series.map((s) => s.length ? s[s.length - 1] : null);
+    this.legend.replaceChildren(...this.names.map((name, k) =>
+      h('span', { class: 'key s' + k }, `${name}: ${last[k] == null ? '–' : this.fmt(last[k])}`)),
+    limit > 0 ? h('span', { class: 'key' }, `limit: ${this.fmt(limit)}`) : '');
+    this.svg.setAttribute('aria-label', this.el.querySelector('figcaption').textContent + ': ' +
+      this.names.map((name, k) => `${name} ${last[k] == null ? 'no data' : this.fmt(last[k])}`).join(', '));
+    this.draws++;
+    this.svg.setAttribute('data-draws', String(this.draws));
+  }
+}
