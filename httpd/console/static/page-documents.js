@@ -127,7 +127,7 @@ export async function render(root, ctx, col) {
         !ro && h('button', { type: 'button', onclick: () => { if (check()) { ta.value = pretty(ta.value.trim()); say('Valid JSON.', 'ok'); } } }, 'Validate'),
         id !== null && h('button', { type: 'button', id: 'doc-reload', onclick: () => open(id) }, 'Reload'),
         !ro && id !== null && h('button', { type: 'button', class: 'danger', id: 'doc-delete', onclick: remove }, 'Delete'),
-        h('button', { type: 'button', onclick: () => { editor.hidden = true; } }, 'Close')));
+        h('button', { type: 'button', id: 'doc-close', onclick: () => { editor.hidden = true; } }, 'Close')));
     editor.hidden = false;
     ta.focus();
   }

@@ -71,7 +71,7 @@ export async function render(root, ctx) {
 
   const hist = { rps: [], p50: [], p99: [], rss: [], heap: [], mt: [], imm: [], l0: [], run: [], comp: [] };
   const push = (k, v) => { hist[k].push(v); if (hist[k].length > KEEP) hist[k].shift(); };
-  let prev = null, timer = 0, alive = true;
+  let prev = null, timer = 0, alive = true, gen = 0;
 
   async function sample() {
     const t = performance.now();
@@ -109,12 +109,14 @@ export async function render(root, ctx) {
       ...(stats ? f('CPU', stats.process_cpu_percent.toFixed(1) + ' %') : []),
       ...f('Read-only', sum(ms, 'minidbgo_engine_read_only') ? 'YES' : 'no'));
   }
-  async function loop() {
-    if (!alive) return;
+  // One loop at a time: a change of interval starts a new generation
+  // and the old loop stops after its sample.
+  async function loop(g) {
+    if (!alive || g !== gen) return;
     try { await sample(); } catch (e) { ctx.error(e); }
-    if (alive) timer = setTimeout(loop, Number(interval.value) * 1000);
+    if (alive && g === gen) timer = setTimeout(() => loop(g), Number(interval.value) * 1000);
   }
-  interval.addEventListener('change', () => { clearTimeout(timer); loop(); });
-  loop();
+  interval.addEventListener('change', () => { clearTimeout(timer); loop(++gen); });
+  loop(gen);
   return () => { alive = false; clearTimeout(timer); };
 }
