@@ -4,7 +4,8 @@ package console_test
 // chromium package) driven by chromedp, against a real server on
 // 127.0.0.1:0. They are skipped when no browser is installed (set
 // MINIDBGO_CHROME to a browser's path, or install chromium), or when
-// MINIDBGO_BROWSER_TESTS=off. A screenshot of each page is written to
+// MINIDBGO_BROWSER_TESTS=off; with MINIDBGO_REQUIRE_BROWSER set (.ci/run
+// sets it) a missing browser fails them instead. A screenshot of each page is written to
 // $MINIDBGO_CONSOLE_SCREENSHOTS (default: the test's temporary
 // directory).
 
@@ -131,6 +132,9 @@ func newBrowser(t *testing.T) *browser {
 	}
 	path := chromePath()
 	if path == "" {
+		if os.Getenv("MINIDBGO_REQUIRE_BROWSER") != "" {
+			t.Fatal("MINIDBGO_REQUIRE_BROWSER is set and no Chromium was found (apt-get install chromium, or set MINIDBGO_CHROME)")
+		}
 		t.Skip("no Chromium found (apt-get install chromium, or set MINIDBGO_CHROME)")
 	}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.WindowSize(1280, 900),
@@ -177,7 +181,9 @@ func (b *browser) tab(t *testing.T) *tab {
 			tb.mu.Unlock()
 		case *page.EventJavascriptDialogOpening:
 			// confirm() dialogs are accepted (not from the listener itself).
-			go func() { _, _ = chromedp.Call(ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: true}) }()
+			go func() {
+				_, _ = chromedp.Call(ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: true})
+			}()
 		}
 	})
 	require.NoError(t, err)
@@ -406,7 +412,9 @@ func TestConsoleBrowser(t *testing.T) {
 		for i := range 20 {
 			s.do("GET", fmt.Sprintf("/api/people/p%02d", i%14), "")
 		}
-		tb.wait("charts drawn", `[...document.querySelectorAll('svg.chart')].every(s => Number(s.dataset.draws) >= 3)`)
+		tb.wait("charts drawn", `[...document.querySelectorAll('svg.chart')].every(s => Number(s.dataset.draws) >= 4)`)
+		// The console's own polling is traffic: rates and latencies have values.
+		tb.wait("values", `/requests\/s: [0-9.]*[1-9][0-9.]*\/s/.test(document.querySelector('#charts').innerText) && /p50: [0-9.]+ ms/.test(document.querySelector('#charts').innerText)`)
 		tb.wait("lines", `document.querySelector('svg.chart path.line[data-series="requests/s"]') !== null && document.querySelector('svg.chart path.line[data-series="RSS"]') !== null && document.querySelector('svg.chart path.line[data-series="p99"]') !== null`)
 		var label string
 		label = evalT[string](tb, `document.querySelector('svg.chart').getAttribute('aria-label')`)
@@ -416,6 +424,11 @@ func TestConsoleBrowser(t *testing.T) {
 
 	t.Run("backup", func(t *testing.T) {
 		tb.goTo("#/backup", `document.querySelector('#restore-file') !== null`)
+		// The dump, read through fetch with the key (the picker of
+		// showSaveFilePicker cannot be answered headless: the fallback).
+		tb.eval(`window.showSaveFilePicker = undefined`)
+		tb.run("download", chromedp.Click(chromedp.ID("dump")))
+		tb.wait("downloaded", `document.querySelector('#dump-state').textContent.startsWith('Downloaded')`)
 		dump := filepath.Join(t.TempDir(), "dump.ndjson")
 		require.NoError(t, os.WriteFile(dump, []byte(`{"collection":"restored","doc":{"_id":"r1","v":1}}`+"\n"+`{"collection":"restored","doc":{"_id":"r2","v":2}}`+"\n"), 0o644))
 		tb.run("choose the dump", chromedp.SetUploadFiles(chromedp.ID("restore-file"), []string{dump}), submit("restore-form"))

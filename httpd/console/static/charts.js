@@ -1,13 +1,16 @@
 // Small hand-written SVG line charts.
 import { h } from './util.js';
 
-const W = 320, H = 140, PAD = { l: 44, r: 8, t: 10, b: 18 };
+const W = 320, H = 140, PAD = { l: 58, r: 8, t: 10, b: 18 };
 
 // Chart draws series of samples (numbers, or null for a gap) over the
 // same time axis, with an optional horizontal limit line.
 export class Chart {
-  constructor(title, fmt, names) {
+  // minMax is the least top of the y axis (counts of a few look flat
+  // rather than noisy).
+  constructor(title, fmt, names, minMax = 0) {
     this.fmt = fmt;
+    this.minMax = minMax;
     this.names = names;
     this.svg = h('svg:svg', { viewBox: `0 0 ${W} ${H}`, class: 'chart', role: 'img', 'aria-label': title, 'data-draws': '0' });
     this.legend = h('p', { class: 'legend' });
@@ -18,7 +21,7 @@ export class Chart {
   // draw redraws from series [[v, …], …] (one array per name) and limit.
   draw(series, limit) {
     const all = series.flat().filter((v) => v != null && isFinite(v));
-    let max = Math.max(1e-9, ...all) * 1.15;
+    let max = Math.max(this.minMax, 1e-9, ...all) * 1.15;
     const showLimit = limit > 0 && limit < max * 4;
     if (showLimit) max = Math.max(max, limit * 1.05);
     const n = Math.max(2, ...series.map((s) => s.length));
@@ -38,7 +41,8 @@ export class Chart {
       let d = '', pen = false;
       s.forEach((v, i) => {
         if (v == null || !isFinite(v)) { pen = false; return; }
-        d += (pen ? 'L' : 'M') + x(i + n - s.length).toFixed(1) + ',' + y(v).toFixed(1);
+        // A lone sample shows as a dot (round caps on a tiny segment).
+        d += (pen ? 'L' : 'M') + x(i + n - s.length).toFixed(1) + ',' + y(v).toFixed(1) + (pen ? '' : 'h0.01');
         pen = true;
       });
       if (d) kids.push(h('svg:path', { d, class: 'line s' + k, 'data-series': this.names[k] }));

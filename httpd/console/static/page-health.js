@@ -62,7 +62,7 @@ export async function render(root, ctx) {
     lat: new Chart('Latency', seconds, ['p50', 'p99']),
     mem: new Chart('Memory', bytes, ['RSS', 'Go heap']),
     mt: new Chart('Memtable', bytes, ['active']),
-    l0: new Chart('L0 and compactions', num, ['L0 tables', 'running', 'done/interval']),
+    l0: new Chart('L0 and compactions', (v) => num(Math.round(v)), ['L0 tables', 'running', 'done/interval'], 4),
   };
   const facts = h('dl', { class: 'facts', id: 'health-facts' });
   root.append(h('h1', null, 'Health'),
