@@ -16,6 +16,7 @@ const $ = (id) => document.getElementById(id);
 
 let role = null;
 let cleanup = null;
+let routeGen = 0; // the latest navigation; an older render that ends late stops itself
 let statusTimer = 0;
 
 // status shows a message in the polite live region (errors assertively).
@@ -61,6 +62,7 @@ function signOut(msg) {
 }
 
 function showLogin(msg) {
+  routeGen++;
   if (cleanup) { cleanup(); cleanup = null; }
   $('page').replaceChildren();
   $('nav').hidden = true;
@@ -103,13 +105,25 @@ async function route() {
   if (cleanup) { cleanup(); cleanup = null; }
   const root = h('div', { class: 'page', 'data-page': name });
   $('page').replaceChildren(root);
+  const gen = ++routeGen;
   try {
-    cleanup = await page.render(root, ctx, col) || null;
+    const done = await page.render(root, ctx, col);
+    if (gen !== routeGen) { // navigated away meanwhile: stop what it started
+      if (done) done();
+      return;
+    }
+    cleanup = done || null;
   } catch (e) {
-    ctx.error(e);
+    if (gen === routeGen) ctx.error(e);
   }
+  // Move focus to the new page's heading after navigating from the menu
+  // (screen readers announce it), not while a control of the page has it.
   const h1 = root.querySelector('h1');
-  if (h1 && document.activeElement === document.body) { h1.tabIndex = -1; h1.focus({ preventScroll: true }); }
+  const from = document.activeElement;
+  if (h1 && (!from || from === document.body || from.closest('#nav, #login'))) {
+    h1.tabIndex = -1;
+    h1.focus({ preventScroll: true });
+  }
 }
 
 async function start() {

@@ -53,7 +53,7 @@ export async function render(root, ctx, col) {
       h('div', { class: 'inline' },
         field('Fields', fields, 'Comma-separated paths; a leading - sorts descending.'),
         field('Name (optional)', name),
-        field('Expire after (seconds)', ttl, 'TTL: documents whose first field (a date) is older are removed.')),
+        field('Expire after (seconds)', ttl, 'TTL, one field only: a document expires this many seconds after the date in the field (RFC 3339 or epoch ms).')),
       h('div', { class: 'check' }, unique, h('label', { for: 'ix-unique' }, 'Unique')),
       h('div', { class: 'row' }, go));
     form.addEventListener('submit', async (ev) => {
