@@ -84,7 +84,7 @@ func TestWhoami(t *testing.T) {
 
 	e.key = readKey
 	before := e.state()
-	errorBody(t, e.do("PUT", "/api/things", nil), http.StatusForbidden, "forbidden")
+	errorBody(t, e.do("POST", "/api/_collections", `{"name":"things"}`), http.StatusForbidden, "forbidden")
 	errorBody(t, e.do("POST", "/api/things", `{"_id":"a"}`), http.StatusForbidden, "forbidden")
 	errorBody(t, e.do("POST", "/api/things/_indexes", `{"fields":["a"]}`), http.StatusForbidden, "forbidden")
 	errorBody(t, e.do("DELETE", "/api/things", nil), http.StatusForbidden, "forbidden")
@@ -96,16 +96,23 @@ func TestWhoami(t *testing.T) {
 	require.Equal(t, api.Whoami{Role: "admin", Auth: false}, w)
 }
 
-// TestCreateCollection: PUT /api/{col} makes an empty collection (201),
-// and again changes nothing (200).
+// TestCreateCollection: POST /api/_collections makes an empty collection
+// (201), and again changes nothing (200); bad bodies are 400 and change
+// nothing.
 func TestCreateCollection(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	var c api.Collection
-	mustStatus(t, e.do("PUT", "/api/empty", nil), http.StatusCreated).json(t, &c)
+	mustStatus(t, e.do("POST", "/api/_collections", `{"name":"empty"}`), http.StatusCreated).json(t, &c)
 	require.Equal(t, api.Collection{Name: "empty"}, c)
-	mustStatus(t, e.do("PUT", "/api/empty", nil), http.StatusOK)
+	before := e.state()
+	mustStatus(t, e.do("POST", "/api/_collections", `{"name":"empty"}`), http.StatusOK)
 	var cols []api.Collection
 	mustStatus(t, e.do("GET", "/api/_collections", nil), http.StatusOK).json(t, &cols)
 	require.Equal(t, []api.Collection{{Name: "empty"}}, cols)
-	errorBody(t, e.do("PUT", "/api/bad%2Fname", nil), http.StatusBadRequest, "invalid_name")
+	errorBody(t, e.do("POST", "/api/_collections", `{"name":"bad/name"}`), http.StatusBadRequest, "invalid_name")
+	errorBody(t, e.do("POST", "/api/_collections", `{"name":""}`), http.StatusBadRequest, "invalid_name")
+	errorBody(t, e.do("POST", "/api/_collections", `{"nom":"x"}`), http.StatusBadRequest, "")
+	errorBody(t, e.do("POST", "/api/_collections", `{"name":"x"`), http.StatusBadRequest, "")
+	errorBody(t, e.do("POST", "/api/_collections", ``), http.StatusBadRequest, "empty_body")
+	require.Equal(t, before, e.state())
 }

@@ -75,13 +75,13 @@ func (s *Server) routes() chi.Router {
 			r.With(read).Get("/api/metrics", s.metricsHandler)
 			r.With(read).Get("/api/stats", s.statsHandler)
 			r.With(read).Get("/api/_collections", s.listCollections)
+			r.With(write).Post("/api/_collections", s.createCollection)
 			r.With(read).Get("/api/_whoami", s.whoami)
 			r.With(admin).Post("/api/_compact", s.compact)
 
 			r.With(write).Post("/api/{col}", s.insertOne)
 			r.With(read).Get("/api/{col}", s.collectionStats)
 			r.With(write).Delete("/api/{col}", s.dropCollection)
-			r.With(write).Put("/api/{col}", s.createCollection)
 
 			r.With(read).Get("/api/{col}/{id}", s.getDoc)
 			r.With(write).Put("/api/{col}/{id}", s.putDoc)

@@ -203,6 +203,11 @@ type Explanation struct {
 	NReturned    int64    `json:"nReturned"`
 }
 
+// CreateCollectionRequest is the body of POST /api/_collections.
+type CreateCollectionRequest struct {
+	Name string `json:"name"`
+}
+
 // Whoami is GET /api/_whoami: the caller's API key scope ("read",
 // "write" or "admin"; "admin" when authentication is off) and whether the
 // server requires a key.

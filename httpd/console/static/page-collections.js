@@ -1,5 +1,5 @@
 // Collections: list with counts and sizes, create, drop (typing the name).
-import { get, put, del } from './api.js';
+import { get, post, del } from './api.js';
 import { h, field, bytes, num } from './util.js';
 
 export async function render(root, ctx) {
@@ -65,7 +65,7 @@ export async function render(root, ctx) {
       ev.preventDefault();
       if (!name.checkValidity()) { name.reportValidity(); return; }
       try {
-        const { res } = await put('/api/' + ctx.seg(name.value));
+        const { res } = await post('/api/_collections', { name: name.value });
         ctx.status(res.status === 201 ? `Created ${name.value}.` : `${name.value} already exists.`);
         name.value = '';
         await load();
