@@ -269,6 +269,19 @@ func (tb *tab) goTo(hash, ready string) {
 	tb.t.Helper()
 	tb.eval(fmt.Sprintf(`location.hash = %q`, hash))
 	tb.wait("page "+hash, ready)
+	tb.labelled()
+}
+
+// labelled fails when a form control of the page has no label, or a
+// button no name.
+func (tb *tab) labelled() {
+	tb.t.Helper()
+	bad := evalT[[]string](tb, `[...document.querySelectorAll('input, select, textarea, button')]
+		.filter(el => el.offsetParent !== null)
+		.filter(el => el.tagName === 'BUTTON' ? !(el.textContent.trim() || el.getAttribute('aria-label'))
+			: !(el.labels && el.labels.length) && !el.getAttribute('aria-label'))
+		.map(el => el.outerHTML.slice(0, 120))`)
+	require.Empty(tb.t, bad, "controls without a label")
 }
 
 // TestConsoleBrowser walks through every page with a write (admin) key,
@@ -279,6 +292,7 @@ func TestConsoleBrowser(t *testing.T) {
 	tb := b.tab(t)
 	tb.login(s.url, adminKey)
 	require.Equal(t, "admin key", tb.text("#role"))
+	tb.labelled()
 	tb.shot("login-done")
 
 	t.Run("collections", func(t *testing.T) {
@@ -438,6 +452,28 @@ func TestConsoleBrowser(t *testing.T) {
 		max = evalT[float64](tb, `document.querySelector('#restore-progress').value`)
 		require.Positive(t, max, "the upload's progress was shown")
 		tb.shot("backup")
+	})
+
+	t.Run("scripts", func(t *testing.T) {
+		// The event-stream parser, fed chunks cut anywhere.
+		got := evalT[string](tb, `import('./page-live.js').then(m => {
+			const out = [];
+			const p = new m.SSEParser(e => out.push(e));
+			for (const c of ['id: 1\ndata: {"op":', '"insert"}\n', '\n: \n\n', 'id: 2\r\ndata: a\r\nda', 'ta: b\r\n\r\n', 'data: no end']) p.push(c);
+			return JSON.stringify(out);
+		})`, chromedp.EvalAwaitPromise)
+		require.JSONEq(t, `[{"id":"1","event":"message","data":"{\"op\":\"insert\"}"},{"id":"2","event":"message","data":"a\nb"}]`, got)
+		// Quantiles from two cumulative histograms: 10 requests, 5 under
+		// 1 ms, 4 under 10 ms, 1 slower.
+		got = evalT[string](tb, `import('./page-health.js').then(m => {
+			const before = [[0.001, 100], [0.01, 100], [Infinity, 100]];
+			const now = [[0.001, 105], [0.01, 109], [Infinity, 110]];
+			return JSON.stringify([m.quantile(0.5, now, before), m.quantile(0.9, now, before), m.quantile(0.5, before, before)].map(v => v === null ? null : Math.round(v * 1e9) / 1e9));
+		})`, chromedp.EvalAwaitPromise)
+		require.JSONEq(t, `[0.001, 0.01, null]`, got)
+		// Pretty-printing keeps big integers and strings as they are.
+		got = evalT[string](tb, `import('./util.js').then(m => m.pretty('{"a":12345678901234567890,"s":"x, {y}: [z]","e":{},"l":[1,[]]}'))`, chromedp.EvalAwaitPromise)
+		require.Equal(t, "{\n  \"a\": 12345678901234567890,\n  \"s\": \"x, {y}: [z]\",\n  \"e\": {},\n  \"l\": [\n    1,\n    []\n  ]\n}", got)
 	})
 
 	t.Run("phone", func(t *testing.T) {
