@@ -415,6 +415,15 @@ func TestConsoleBrowser(t *testing.T) {
 		st, _ = s.do("DELETE", "/api/people/grace", "")
 		require.Equal(t, http.StatusOK, st)
 		tb.wait("delete seen", `[...document.querySelectorAll('#live-rows tr')].some(r => r.innerText.includes('grace') && r.innerText.includes('delete'))`)
+		// Changes made while paused arrive on resuming (Last-Event-ID).
+		tb.run("pause", chromedp.Click(chromedp.ID("live-toggle")))
+		tb.wait("paused", `document.querySelector('#live-state').textContent === 'paused'`)
+		st, body = s.do("POST", "/api/people", `{"_id":"edsger","name":"Edsger Dijkstra","born":1930}`)
+		require.Equal(t, http.StatusCreated, st, body)
+		tb.run("resume", chromedp.Click(chromedp.ID("live-toggle")))
+		tb.wait("missed insert seen", `[...document.querySelectorAll('#live-rows tr')].some(r => r.innerText.includes('edsger') && r.innerText.includes('insert'))`)
+		n := evalT[int](tb, `document.querySelectorAll('#live-rows tr').length`)
+		require.Equal(t, 3, n, "each change once")
 		tb.shot("live")
 	})
 

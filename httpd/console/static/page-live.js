@@ -108,7 +108,7 @@ export async function render(root, ctx, col) {
   root.append(h('div', { class: 'row' }, state, toggle, clear),
     h('div', { class: 'scroll' }, h('table', { class: 'grid', id: 'live' },
       h('caption', { class: 'sr' }, 'Changes to ' + col + ', newest first'),
-      h('thead', null, h('tr', null, ['Seq', 'Seen', 'Op', '_id', 'Rev'].map((t) => h('th', { scope: 'col' }, t)))),
+      h('thead', null, h('tr', null, ['Seq', 'Seen', 'Op', '_id', 'Rev'].map((t) => h('th', { scope: 'col', class: t === 'Seq' || t === 'Rev' ? 'n' : null }, t)))),
       tbody)));
   connect();
   return () => { running = false; ctrl && ctrl.abort(); };
