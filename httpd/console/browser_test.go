@@ -372,6 +372,18 @@ func TestConsoleBrowser(t *testing.T) {
 		tb.run("next page", chromedp.Click(chromedp.Search(`//button[contains(., 'Next')]`)))
 		tb.wait("second page", `document.querySelectorAll('#docs tbody tr').length === 5 && document.body.innerText.includes('Page 2')`)
 		tb.shot("documents")
+		// Delete (after the confirm() dialog, which the tab accepts).
+		st, _ = s.do("POST", "/api/people", `{"_id":"tmp"}`)
+		require.Equal(t, http.StatusCreated, st)
+		tb.goTo("#/collections", `document.querySelector('#collections') !== null`)
+		tb.goTo("#/documents/people", `document.querySelector('#new-doc') !== null`)
+		tb.wait("tmp listed", `document.querySelector('#docs tr[data-id="tmp"]') !== null`)
+		tb.run("open tmp", chromedp.Click(chromedp.CSS(`#docs tr[data-id="tmp"] button`)))
+		tb.wait("editor shows tmp", `!document.querySelector('#editor').hidden && document.querySelector('#editor-title').textContent === 'Document tmp'`)
+		tb.run("delete tmp", chromedp.Click(chromedp.ID("doc-delete")))
+		tb.wait("tmp gone", `document.querySelector('#docs tr[data-id="tmp"]') === null && document.querySelector('#editor').hidden`)
+		_, err := s.db.Get(context.Background(), "people", "tmp")
+		require.Error(t, err, "tmp was deleted")
 	})
 
 	t.Run("query", func(t *testing.T) {
@@ -401,6 +413,15 @@ func TestConsoleBrowser(t *testing.T) {
 		tb.wait("IXSCAN", `document.querySelector('#plan [data-stage="IXSCAN"]') !== null`)
 		require.Contains(t, tb.text("#plan"), "docs examined: 6")
 		tb.shot("query-ixscan")
+		// Drop an index (confirmed).
+		st, body := s.do("POST", "/api/people/_indexes", `{"fields":["name"],"name":"by_name"}`)
+		require.Equal(t, http.StatusCreated, st, body)
+		tb.goTo("#/indexes/people", `document.querySelector('#indexes tr[data-name="by_name"]') !== null`)
+		tb.run("drop by_name", chromedp.Click(chromedp.CSS(`button[aria-label="Drop index by_name"]`)))
+		tb.wait("by_name gone", `document.querySelector('#indexes tr[data-name="by_name"]') === null && document.querySelector('#indexes tr[data-name="born_1"]') !== null`)
+		specs, err := s.db.ListIndexes("people")
+		require.NoError(t, err)
+		require.Len(t, specs, 1)
 	})
 
 	t.Run("live", func(t *testing.T) {
