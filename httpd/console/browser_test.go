@@ -69,9 +69,15 @@ type server struct {
 
 func newServer(t *testing.T) *server {
 	t.Helper()
-	db, err := docstore.Open("db", &docstore.Options{Storage: &storage.Options{FS: vfs.NewMem()}})
-	require.NoError(t, err)
 	keys, err := httpd.ParseKeys(readKey + ":read," + writeKey + ":write," + adminKey + ":admin")
+	require.NoError(t, err)
+	return newServerKeys(t, keys)
+}
+
+// newServerKeys is newServer with these keys (nil: authentication off).
+func newServerKeys(t *testing.T, keys *httpd.Keys) *server {
+	t.Helper()
+	db, err := docstore.Open("db", &docstore.Options{Storage: &storage.Options{FS: vfs.NewMem()}})
 	require.NoError(t, err)
 	srv := httpd.New(db, httpd.Config{Keys: keys, StatsInterval: 500 * time.Millisecond})
 	ts := httptest.NewServer(srv)
@@ -514,6 +520,17 @@ func TestConsoleBrowser(t *testing.T) {
 		require.False(t, overflow, "no sideways scrolling of the page on a phone")
 		tb.shot("phone-documents")
 		tb.run("desktop viewport", chromedp.ResetViewport())
+	})
+
+	t.Run("no keys", func(t *testing.T) {
+		// A server without keys needs no sign-in.
+		open := newServerKeys(t, nil)
+		nk := b.tab(t)
+		nk.run("open", chromedp.Navigate(open.url+"/console/"), chromedp.WaitVisible(chromedp.ID("nav")))
+		nk.wait("collections page", `document.querySelector('#collections') !== null && document.querySelector('#create-collection') !== null`)
+		require.Equal(t, "no auth", nk.text("#role"))
+		hidden := evalT[bool](nk, `document.querySelector('#login').hidden && document.querySelector('#logout').hidden`)
+		require.True(t, hidden)
 	})
 
 	t.Run("read-only key", func(t *testing.T) {
