@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"testing"
@@ -455,6 +456,9 @@ func TestConsoleBrowser(t *testing.T) {
 	})
 
 	t.Run("health", func(t *testing.T) {
+		// A Go memory limit within reach of the RSS is drawn as a line.
+		prevLimit := debug.SetMemoryLimit(256 << 20)
+		defer debug.SetMemoryLimit(prevLimit)
 		tb.goTo("#/health", `document.querySelectorAll('svg.chart').length === 5`)
 		tb.run("every second", chromedp.SetValue(chromedp.ID("health-interval"), "1"))
 		tb.eval(`document.querySelector('#health-interval').dispatchEvent(new Event('change'))`)
@@ -469,6 +473,7 @@ func TestConsoleBrowser(t *testing.T) {
 		var label string
 		label = evalT[string](tb, `document.querySelector('svg.chart').getAttribute('aria-label')`)
 		require.Regexp(t, `^Requests per second: requests/s [0-9.]+/s$`, label)
+		tb.wait("GOMEMLIMIT", `document.querySelector('#charts').innerText.includes('GOMEMLIMIT: 256.0 MiB') && document.querySelectorAll('svg.chart line.limit').length > 0`)
 		tb.shot("health")
 	})
 

@@ -18,12 +18,15 @@ export class Chart {
     this.draws = 0;
   }
 
-  // draw redraws from series [[v, …], …] (one array per name) and limit.
-  draw(series, limit) {
+  // draw redraws from series [[v, …], …] (one array per name) and
+  // limits [[label, value], …], drawn as dashed lines when they are
+  // within reach of the data (a host's memory would flatten everything).
+  draw(series, limits = []) {
     const all = series.flat().filter((v) => v != null && isFinite(v));
     let max = Math.max(this.minMax, 1e-9, ...all) * 1.15;
-    const showLimit = limit > 0 && limit < max * 4;
-    if (showLimit) max = Math.max(max, limit * 1.05);
+    limits = limits.filter(([, v]) => v > 0);
+    const shown = limits.filter(([, v]) => v < max * 10);
+    for (const [, v] of shown) max = Math.max(max, v * 1.05);
     const n = Math.max(2, ...series.map((s) => s.length));
     const x = (i) => PAD.l + (W - PAD.l - PAD.r) * (i / (n - 1));
     const y = (v) => H - PAD.b - (H - PAD.t - PAD.b) * (v / max);
@@ -33,9 +36,9 @@ export class Chart {
       kids.push(h('svg:line', { x1: PAD.l, x2: W - PAD.r, y1: y(v), y2: y(v), class: 'grid' }),
         h('svg:text', { x: PAD.l - 4, y: y(v) + 4, 'text-anchor': 'end', class: 'axis' }, this.fmt(v)));
     }
-    if (showLimit) {
-      kids.push(h('svg:line', { x1: PAD.l, x2: W - PAD.r, y1: y(limit), y2: y(limit), class: 'limit' }),
-        h('svg:text', { x: W - PAD.r, y: y(limit) - 3, 'text-anchor': 'end', class: 'axis' }, 'limit ' + this.fmt(limit)));
+    for (const [label, v] of shown) {
+      kids.push(h('svg:line', { x1: PAD.l, x2: W - PAD.r, y1: y(v), y2: y(v), class: 'limit' }),
+        h('svg:text', { x: W - PAD.r, y: y(v) - 3, 'text-anchor': 'end', class: 'axis' }, `${label} ${this.fmt(v)}`));
     }
     series.forEach((s, k) => {
       let d = '', pen = false;
@@ -52,7 +55,7 @@ export class Chart {
     const last = series.map((s) => s.length ? s[s.length - 1] : null);
     this.legend.replaceChildren(...this.names.map((name, k) =>
       h('span', { class: 'key s' + k }, `${name}: ${last[k] == null ? '–' : this.fmt(last[k])}`)),
-    limit > 0 ? h('span', { class: 'key' }, `limit: ${this.fmt(limit)}`) : '');
+    ...limits.map(([label, v]) => h('span', { class: 'key limit' }, `${label}: ${this.fmt(v)}`)));
     this.svg.setAttribute('aria-label', this.el.querySelector('figcaption').textContent + ': ' +
       this.names.map((name, k) => `${name} ${last[k] == null ? 'no data' : this.fmt(last[k])}`).join(', '));
     this.draws++;

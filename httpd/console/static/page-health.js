@@ -60,8 +60,8 @@ export async function render(root, ctx) {
   const cards = {
     rps: new Chart('Requests per second', rate, ['requests/s']),
     lat: new Chart('Latency', seconds, ['p50', 'p99']),
-    mem: new Chart('Memory', bytes, ['RSS', 'Go heap']),
-    mt: new Chart('Memtable', bytes, ['active']),
+    mem: new Chart('Memory', bytes, ['RSS', 'Go heap'], 1 << 20),
+    mt: new Chart('Memtable', bytes, ['active'], 1024),
     l0: new Chart('L0 and compactions', (v) => num(Math.round(v)), ['L0 tables', 'running', 'done/interval'], 4),
   };
   const facts = h('dl', { class: 'facts', id: 'health-facts' });
@@ -92,6 +92,7 @@ export async function render(root, ctx) {
     const rss = sum(ms, 'process_resident_memory_bytes') || (stats ? stats.process_rss_mb * 2 ** 20 : null);
     const heap = sum(ms, 'go_memstats_heap_alloc_bytes') || (stats ? stats.go_heap_alloc_mb * 2 ** 20 : null);
     const limit = sum(ms, 'minidbgo_process_memory_limit_bytes') || (stats ? stats.process_rss_limit_mb * 2 ** 20 : 0);
+    const gomem = sum(ms, 'go_gc_gomemlimit_bytes'); // math.MaxInt64 when unset
     push('rss', rss); push('heap', heap);
     push('mt', sum(ms, 'minidbgo_engine_memtable_bytes'));
     push('imm', sum(ms, 'minidbgo_engine_immutable_memtables'));
@@ -99,7 +100,7 @@ export async function render(root, ctx) {
     push('run', sum(ms, 'minidbgo_engine_compactions_running'));
     cards.rps.draw([hist.rps]);
     cards.lat.draw([hist.p50, hist.p99]);
-    cards.mem.draw([hist.rss, hist.heap], limit);
+    cards.mem.draw([hist.rss, hist.heap], [['memory limit', limit], ['GOMEMLIMIT', gomem < 2 ** 62 ? gomem : 0]]);
     cards.mt.draw([hist.mt]);
     cards.mt.legend.append(h('span', { class: 'key' }, `frozen memtables: ${hist.imm[hist.imm.length - 1]}`));
     cards.l0.draw([hist.l0, hist.run, hist.comp]);

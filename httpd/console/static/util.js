@@ -37,7 +37,7 @@ export function bytes(n) {
   const u = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
   let i = 0;
   while (Math.abs(n) >= 1024 && i < u.length - 1) { n /= 1024; i++; }
-  return (i ? n.toFixed(1) : String(n)) + ' ' + u[i];
+  return (i ? n.toFixed(1) : String(Math.round(n))) + ' ' + u[i];
 }
 
 export const num = (n) => n == null ? '–' : Number(n).toLocaleString('en');
