@@ -26,7 +26,14 @@ function status(msg, kind = 'ok') {
   el.className = 'status ' + kind;
   el.setAttribute('role', kind === 'error' ? 'alert' : 'status');
   clearTimeout(statusTimer);
-  if (kind !== 'error') statusTimer = setTimeout(() => { el.textContent = ''; el.className = 'status'; }, 6000);
+  if (kind !== 'error') statusTimer = setTimeout(clearStatus, 6000);
+}
+
+function clearStatus() {
+  const el = $('status');
+  el.textContent = '';
+  el.className = 'status';
+  el.setAttribute('role', 'status');
 }
 
 const ctx = {
@@ -103,6 +110,7 @@ async function route() {
     }
   }
   if (cleanup) { cleanup(); cleanup = null; }
+  if ($('status').classList.contains('error')) clearStatus(); // an error belongs to the page left
   const root = h('div', { class: 'page', 'data-page': name });
   $('page').replaceChildren(root);
   const gen = ++routeGen;

@@ -1,7 +1,7 @@
 // Documents: a cursor-paged table with chosen columns; a JSON view and
 // editor that checks the JSON before saving and saves with If-Match, so a
 // document changed meanwhile answers a clear conflict; insert; delete.
-import { get, post, call, del, ApiError } from './api.js';
+import { get, post, call, del, ApiError, errText } from './api.js';
 import { h, field, cell, getPath, pretty, parseJSONInput } from './util.js';
 
 export async function render(root, ctx, col) {
@@ -103,7 +103,7 @@ export async function render(root, ctx, col) {
             'Copy your changes, then Reload to see the current version.', 'error conflict');
         } else if (e instanceof ApiError && e.code === 'duplicate_key') {
           say(`A document with this _id already exists: ${e.message}`, 'error');
-        } else { say(errTextLocal(e), 'error'); }
+        } else { say(errText(e), 'error'); }
       }
     };
     const remove = async () => {
@@ -115,7 +115,7 @@ export async function render(root, ctx, col) {
         reload();
       } catch (e) {
         if (e instanceof ApiError && e.status === 412) say('Conflict: the document changed since you opened it; Reload, then delete.', 'error conflict');
-        else say(errTextLocal(e), 'error');
+        else say(errText(e), 'error');
       }
     };
     const title = h('h2', { id: 'editor-title' }, id === null ? 'New document' : 'Document ' + id);
@@ -131,7 +131,6 @@ export async function render(root, ctx, col) {
     editor.hidden = false;
     ta.focus();
   }
-  const errTextLocal = (e) => (e instanceof ApiError ? `${e.message} (${e.status} ${e.code})` : String(e.message || e));
 
   root.append(colForm,
     h('div', { class: 'row' }, ctx.can('write') && h('button', { type: 'button', id: 'new-doc', onclick: () => open(null) }, 'Insert document'), prev, next, pageInfo),
