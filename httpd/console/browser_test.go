@@ -395,6 +395,11 @@ func TestConsoleBrowser(t *testing.T) {
 
 	t.Run("query", func(t *testing.T) {
 		tb.goTo("#/query/people", `document.querySelector('#q-filter') !== null`)
+		// Bad input: caught before sending, or explained by the server.
+		tb.run("not JSON", chromedp.SetValue(chromedp.ID("q-filter"), `{born: 1}`), submit("query-form"))
+		tb.wait("local error", `document.querySelector('#query-form .msg.error').textContent.startsWith('The filter is not valid JSON')`)
+		tb.run("bad operator", chromedp.SetValue(chromedp.ID("q-filter"), `{"born": {"$nope": 1}}`), submit("query-form"))
+		tb.wait("server error", `/\(400 [a-z_]+\)$/.test(document.querySelector('#status').textContent) && document.querySelector('#status').getAttribute('role') === 'alert'`)
 		tb.run("run query", chromedp.SetValue(chromedp.ID("q-filter"), `{"born": {"$gte": 1950}}`),
 			chromedp.SetValue(chromedp.ID("q-sort"), "-born"), submit("query-form"))
 		tb.wait("plan", `document.querySelector('#plan [data-stage="COLLSCAN"]') !== null`)
