@@ -373,6 +373,12 @@ func TestConsoleBrowser(t *testing.T) {
 		}
 		st, body = s.do("POST", "/api/people/_insertMany", "["+strings.Join(many, ",")+"]")
 		require.Equal(t, http.StatusCreated, st, body)
+		// Chosen columns (a nested path would be "a.b"); each row still opens.
+		tb.run("columns", chromedp.SetValue(chromedp.ID("columns"), "name, born"), chromedp.Click(chromedp.Search(`//form[.//input[@id='columns']]//button[@type='submit']`)))
+		tb.wait("columns shown", `[...document.querySelectorAll('#docs thead th')].map(th => th.textContent).join('|') === 'name|born|Open' && document.querySelector('#docs tr[data-id="ada"] button').textContent === 'Open'`)
+		tb.eval(`document.querySelector('#columns').value = ''`)
+		tb.run("all columns", chromedp.Click(chromedp.Search(`//form[.//input[@id='columns']]//button[@type='submit']`)))
+		tb.wait("default columns", `document.querySelector('#docs thead th').textContent === '_id'`)
 		tb.run("10 per page", chromedp.SetValue(chromedp.ID("page-size"), "10"))
 		tb.eval(`document.querySelector('#page-size').dispatchEvent(new Event('change'))`)
 		tb.wait("first page", `document.querySelectorAll('#docs tbody tr').length === 10`)

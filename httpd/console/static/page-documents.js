@@ -31,9 +31,10 @@ export async function render(root, ctx, col) {
       for (const d of data.docs) for (const k of Object.keys(d)) if (seen.size < 6) seen.add(k);
       cols = [...seen];
     }
-    thead.replaceChildren(h('tr', null, cols.map((c) => h('th', { scope: 'col' }, c))));
+    thead.replaceChildren(h('tr', null, cols.map((c) => h('th', { scope: 'col' }, c)),
+      cols[0] !== '_id' && h('th', { scope: 'col' }, h('span', { class: 'sr' }, 'Open'))));
     tbody.replaceChildren();
-    if (!data.docs.length) tbody.append(h('tr', null, h('td', { colspan: cols.length, class: 'empty' }, 'No documents.')));
+    if (!data.docs.length) tbody.append(h('tr', null, h('td', { colspan: cols.length + (cols[0] !== '_id' ? 1 : 0), class: 'empty' }, 'No documents.')));
     for (const d of data.docs) {
       tbody.append(h('tr', { 'data-id': d._id },
         cols.map((c, i) => i === 0 && c === '_id'
