@@ -3,7 +3,7 @@ MODULES := storage docstore httpd httpd/client cli loadtest
 GO      ?= go
 PKGS     = $(foreach m,$(MODULES),./$(m)/...)
 
-.PHONY: test race vet fmt-check lint bench bench-storage bench-load standalone fuzz run
+.PHONY: test race vet fmt-check lint bench bench-storage bench-load standalone fuzz run agg-diff bench-agg
 
 # Tests that measure reliability figures (kill loops, bad inputs, soak,
 # fuzzing) append a one-line summary to FIGURES; `make test` prints them
@@ -111,3 +111,22 @@ soak:
 	cd httpd && $(GO) build -o $(SOAK_OUT)/minidbgo-server ./cmd/minidbgo-server
 	$(SOAK_OUT)/minidbgo-load soak -d $(SOAK_D) -c 50 --server-bin $(SOAK_OUT)/minidbgo-server --out $(SOAK_OUT)/rss.csv
 .PHONY: soak
+
+# Differential test of the aggregation pipeline against mingo (installed
+# from the npm registry into a temporary directory; needs node and npm).
+# Not part of `make test`, which skips it.
+agg-diff:
+	cd docstore && AGG_DIFF=1 $(GO) test -count=1 -run 'TestAggregateDifferential' -v .
+
+# The aggregation benchmark of docs/benchmarks.md: $group of 1,000,000
+# documents into 100,000 groups, the aggregation in its own process under
+# /usr/bin/time -v (peak RSS), with the server's GOGC and GOMEMLIMIT.
+AGG_BENCH_DIR ?= /tmp/minidbgo-bench-agg
+bench-agg:
+	cd docstore && AGG_BENCH_DIR=$(AGG_BENCH_DIR) $(GO) test -count=1 -run 'TestAggregateGroupBenchLoad' -v .
+	cd docstore && $(GO) test -c -o $(AGG_BENCH_DIR)/docstore.test .
+	for p in '[{"$$group":{"_id":"$$k","n":{"$$sum":1},"t":{"$$sum":"$$v"}}},{"$$count":"groups"}]' \
+	         '[{"$$group":{"_id":"$$k","n":{"$$sum":1},"t":{"$$sum":"$$v"},"a":{"$$avg":"$$v"},"mx":{"$$max":"$$s"}}},{"$$sort":{"t":-1,"_id":1}},{"$$limit":3}]'; do \
+	  AGG_BENCH_PIPELINE="$$p" AGG_BENCH_DIR=$(AGG_BENCH_DIR) GOGC=50 GOMEMLIMIT=200MiB \
+	    /usr/bin/time -v $(AGG_BENCH_DIR)/docstore.test -test.run 'TestAggregateGroupBench$$' -test.v 2>&1 | \
+	    grep -E 'aggbench|MiB|Maximum resident|Elapsed|User time|System time'; done

@@ -14,12 +14,19 @@ import (
 // docOp is one document change inside an atomic write.
 type docOp struct {
 	id string
+	// op is the change the caller means (OpUpdate for update operators
+	// or a merge patch, OpExpire for the TTL reaper; empty otherwise):
+	// the feed records changeOp(op, existed, exists).
+	op ChangeOp
 	// apply computes the new document from the old; it returns nil to
 	// delete, errSkip to leave the document alone. It runs under the
 	// document's lock. old is parsed only when needOld is set (or indexes
 	// need it); exists tells whether there is an old version.
 	apply   func(old *jsondoc.Value, exists bool, oldRev uint64) (*jsondoc.Value, error)
 	needOld bool
+	// expire, when set, makes this a reaper op (newExpireOp): apply is
+	// not called; the document is deleted if it has expired.
+	expire *expireOp
 	// results
 	rev     uint64
 	created bool
@@ -41,8 +48,8 @@ func (db *DB) write(ctx context.Context, col string, ops []*docOp) error {
 		return err
 	}
 	b := db.engine.NewBatch()
-	c, release, err := db.ensureCollection(col, b)
-	if err != nil {
+	c, release, err := db.writeCollection(col, ops, b)
+	if err != nil || c == nil {
 		return err
 	}
 	defer release()
@@ -52,7 +59,9 @@ func (db *DB) write(ctx context.Context, col string, ops []*docOp) error {
 		return db.write(ctx, col, ops)
 	}
 	defer unlock()
-	w := &writeBatch{db: db, c: c, col: col, b: b, indexes: indexes, ops: ops, uniqueAdded: map[string]string{}}
+	now := db.now()
+	w := &writeBatch{db: db, c: c, col: col, b: b, indexes: indexes, ops: ops, uniqueAdded: map[string]string{},
+		changes: newChangeBatch(col, now), ttl: ttlFields(indexes), now: uint64(max(now.UnixMilli(), 0))}
 	for i, op := range ops {
 		// An op may be long (a large document's update): nothing is
 		// written yet, so stopping here leaves nothing behind.
@@ -66,7 +75,7 @@ func (db *DB) write(ctx context.Context, col string, ops []*docOp) error {
 	if err := ctxErr(ctx, "write"); err != nil {
 		return err
 	}
-	return db.commit(c, b, w.dDocs, w.dBytes, len(ops))
+	return db.commit(c, b, w.dDocs, w.dBytes, len(ops), &w.changes)
 }
 
 // lockForWrite locks ops' documents (the whole collection's writes when
@@ -116,6 +125,9 @@ type writeBatch struct {
 	uniqueAdded map[string]string // unique prefix → _id added by this batch
 	dDocs       int64             // the collection's count delta
 	dBytes      int64             // and its bytes delta
+	changes     changeBatch       // the ops' change records
+	ttl         []ttlField        // the TTL indexes' fields
+	now         uint64            // the time of the write (ms): what has expired
 }
 
 // stage puts op (the i-th) into the batch: the new version or its
@@ -126,17 +138,42 @@ func (w *writeBatch) stage(i int, op *docOp) error {
 	if err != nil {
 		return err
 	}
-	nv, err := op.apply(old, oldJSON != nil, oldRev)
-	if err == errSkip {
-		return nil
-	}
-	if err != nil {
-		if e, ok := err.(*Error); ok && len(w.ops) > 1 && e.Index < 0 {
-			e.Index = i
+	// An expired version is gone for the op (apply sees no document),
+	// though it is still stored until the reaper deletes it.
+	var oldExp uint64
+	var oldHasExp bool
+	if old != nil {
+		oldExp, oldHasExp = docExpiry(*old, w.ttl)
+	} else if oldJSON != nil {
+		if oldExp, oldHasExp, err = jsonExpiry(oldJSON, w.ttl); err != nil {
+			return err
 		}
-		return err
 	}
-	op.existed = oldJSON != nil
+	expired := oldHasExp && oldExp <= w.now
+	var nv *jsondoc.Value
+	if op.expire != nil {
+		if !w.stageExpire(op, oldExp, oldHasExp, expired) {
+			return nil
+		}
+		op.existed = true
+	} else {
+		visible := oldJSON != nil && !expired
+		if visible {
+			nv, err = op.apply(old, true, oldRev)
+		} else {
+			nv, err = op.apply(nil, false, 0)
+		}
+		if err == errSkip {
+			return nil
+		}
+		if err != nil {
+			if e, ok := err.(*Error); ok && len(w.ops) > 1 && e.Index < 0 {
+				e.Index = i
+			}
+			return err
+		}
+		op.existed = visible
+	}
 	var newJSON []byte
 	if nv != nil {
 		newJSON = jsondoc.AppendJSON(nil, *nv)
@@ -151,15 +188,47 @@ func (w *writeBatch) stage(i int, op *docOp) error {
 	} else {
 		w.b.Delete(key)
 	}
+	var rev uint64 // a deletion records none
+	if nv != nil {
+		rev = op.rev
+	}
+	change := changeOp(op.op, op.existed, nv != nil)
+	if op.expire == nil && oldJSON != nil && expired {
+		// The op replaces (or removes) a stored version that had
+		// expired: the feed records that version's expiry first.
+		if nv != nil {
+			w.changes.add(w.b, OpExpire, op.id, 0)
+		} else {
+			change = OpExpire
+		}
+	}
+	w.changes.add(w.b, change, op.id, rev)
 	for _, ix := range w.indexes {
 		if err := w.stageIndex(ix, i, op, old, nv); err != nil {
 			return err
 		}
 	}
-	docs, size := statsDelta(op.existed, nv != nil, len(oldJSON), len(newJSON))
+	w.stageExpiry(op.id, oldExp, oldHasExp, nv)
+	docs, size := statsDelta(oldJSON != nil, nv != nil, len(oldJSON), len(newJSON))
 	w.dDocs += docs
 	w.dBytes += size
 	return nil
+}
+
+// stageExpiry replaces the expiry key of the old version (expiring at
+// oldExp when oldHas) with the new version's, if any.
+func (w *writeBatch) stageExpiry(id string, oldExp uint64, oldHas bool, nv *jsondoc.Value) {
+	var newExp uint64
+	var newHas bool
+	if nv != nil {
+		newExp, newHas = docExpiry(*nv, w.ttl)
+	}
+	if oldHas && (!newHas || newExp != oldExp) {
+		w.b.Delete(keyenc.ExpiryKey(nil, w.col, oldExp, id))
+	}
+	if newHas {
+		w.b.Put(keyenc.ExpiryKey(nil, w.col, newExp, id), nil)
+	}
 }
 
 // readOld reads the stored version of col/id at key: its revision and
@@ -254,13 +323,14 @@ func statsDelta(existed, exists bool, oldLen, newLen int) (docs, bytes int64) {
 	return 0, 0
 }
 
-// commit applies a write's batch with the collection's count delta, then
-// updates the counts in memory.
-func (db *DB) commit(c *collection, b *storage.Batch, dDocs, dBytes int64, ops int) error {
+// commit applies a write's batch with the collection's count delta and
+// its change records, then updates the counts and the feed in memory.
+func (db *DB) commit(c *collection, b *storage.Batch, dDocs, dBytes int64, ops int, changes *changeBatch) error {
 	db.addStatsDelta(c, b, dDocs, dBytes)
 	if err := db.engine.Apply(b); err != nil {
 		return err
 	}
+	db.committed(changes, b)
 	c.persisted.Store(true)
 	c.docs.Add(dDocs)
 	c.bytes.Add(dBytes)

@@ -21,6 +21,7 @@ import (
 //	                            deltas written with each document write
 //	'd' col id                  document: rev | JSON
 //	'i' col index values… id    index entry (empty value)
+//	'x' col <ms uint64 BE> id   expiry: the document expires then (expiry.go)
 //
 // A collection's documents are one contiguous key range, and so is each
 // index. Document counts and byte sizes change in the same batch as the
@@ -153,7 +154,7 @@ func (db *DB) removeOrphans() error {
 		}
 		return false
 	}
-	for _, tag := range []byte{'d', 's', 'i'} {
+	for _, tag := range []byte{'d', 's', 'i', 'x'} {
 		it := db.engine.NewIter(&storage.IterOptions{Prefix: []byte{tag}})
 		for ok := it.First(); ok; {
 			col, rest, err := keyenc.DecodeString(it.Key()[1:])
@@ -383,8 +384,10 @@ func (db *DB) Stats(col string) (CollectionInfo, error) {
 // finishes: first the metadata loses the indexes, then the index entries
 // are deleted, then the documents, 1,000 per batch, each batch carrying
 // the count delta of what it deleted; last, one batch deletes the folded
-// stats and the metadata. Memory stays bounded. ctx is looked at before
-// the drop starts, not after: a drop that has begun runs to its end.
+// stats and the metadata, with the drop's one change record (its
+// documents' deletions have none). Memory stays bounded. ctx is looked at
+// before the drop starts, not after: a drop that has begun runs to its
+// end.
 func (db *DB) DropCollection(ctx context.Context, col string) error {
 	if err := checkName("collection", col); err != nil {
 		return err
@@ -420,6 +423,11 @@ func (db *DB) DropCollection(ctx context.Context, col string) error {
 	if err := db.deleteDocs(c); err != nil {
 		return err
 	}
+	// After the documents: a crash before leaves keys of no document,
+	// which readers and the reaper skip.
+	if err := db.deleteRange(keyenc.ExpiryPrefix(col)); err != nil {
+		return err
+	}
 	if err := db.foldStats(c); err != nil {
 		return err
 	}
@@ -434,9 +442,12 @@ func (db *DB) DropCollection(ctx context.Context, col string) error {
 		b.Delete(k)
 	}
 	b.Delete(metaKey(col))
+	changes := newChangeBatch(col, db.now())
+	changes.add(b, OpDrop, "", 0)
 	if err := db.engine.Apply(b); err != nil {
 		return err
 	}
+	db.committed(&changes, b)
 	db.forgetCollection(c)
 	return nil
 }

@@ -18,8 +18,27 @@ func (db *DB) Count(ctx context.Context, col string, filter []byte) (int64, erro
 		}
 		return 0, nil
 	}
+	exp := db.expiryView(c)
 	if isEmptyFilter(filter) {
-		return c.docs.Load(), nil
+		hidden, err := exp.backlog(db.engine, col)
+		if err != nil {
+			return 0, err
+		}
+		if !hidden {
+			return c.docs.Load(), nil
+		}
+		if !exp.building {
+			// The count minus the expired documents, both as of one
+			// snapshot: a read of the unreaped backlog only.
+			snap := db.engine.NewSnapshot()
+			defer snap.Close()
+			docs, err := snapDocs(snap, col)
+			if err != nil {
+				return 0, err
+			}
+			n, err := db.countExpired(ctx, snap, col, exp)
+			return docs - n, err
+		}
 	}
 	f, _, _, err := db.parseQueryParts(Query{Filter: filter})
 	if err != nil {
@@ -29,7 +48,13 @@ func (db *DB) Count(ctx context.Context, col string, filter []byte) (int64, erro
 	defer snap.Close()
 	p := db.makePlan(c, col, f, nil)
 	st := explainFor(ctx, p)
-	if coveredByIndex(p) {
+	hidden, err := exp.backlog(snap, col)
+	if err != nil {
+		return 0, err
+	}
+	// Index keys cannot tell expired documents: with any to hide, the
+	// documents are read.
+	if coveredByIndex(p) && !hidden {
 		n, err := countKeys(ctx, snap, p.ranges)
 		st.KeysExamined, st.NReturned = n, n
 		return n, err

@@ -49,6 +49,21 @@ type Options struct {
 	// documents' estimated in-memory size (a few times their JSON): a sort
 	// that needs more fails with code sort_too_large. Default 64 MiB.
 	MaxSortBytes int64
+	// ChangesRetention is how long the change feed keeps a record (by its
+	// commit time): older ones are trimmed in the background. Default
+	// 24h; negative: no limit by age.
+	ChangesRetention time.Duration
+	// ChangesRetentionRecords, when positive, is how many records the
+	// change feed keeps: the oldest beyond it are trimmed in the
+	// background. Default 0: no limit by count.
+	ChangesRetentionRecords int64
+	// TTLInterval is how often the reaper deletes expired documents
+	// (ReapExpired). Default 60 s; negative: no reaper (expired documents
+	// stay hidden until ReapExpired is called).
+	TTLInterval time.Duration
+	// Now is the clock of change records, their retention and expiry
+	// (which documents have expired). Default time.Now.
+	Now func() time.Time
 }
 
 func (o *Options) withDefaults() Options {
@@ -95,6 +110,12 @@ func (o *Options) withDefaults() Options {
 	if c.MaxSortBytes <= 0 {
 		c.MaxSortBytes = 64 << 20
 	}
+	if c.TTLInterval == 0 {
+		c.TTLInterval = DefaultTTLInterval
+	}
+	if c.ChangesRetention == 0 {
+		c.ChangesRetention = 24 * time.Hour
+	}
 	return c
 }
 
@@ -113,6 +134,8 @@ type DB struct {
 	cols map[string]*collection
 
 	deltaSeq atomic.Uint64
+
+	feed feed // the change feed (changes.go)
 
 	cursorKey [32]byte // signs cursor tokens (cursor.go); never stored
 
@@ -149,6 +172,9 @@ func New(engine *storage.DB, opts *Options) (*DB, error) {
 	if err := db.loadCollections(); err != nil {
 		return nil, err
 	}
+	if err := db.loadFeed(); err != nil {
+		return nil, err
+	}
 	if err := db.removeOrphans(); err != nil {
 		if !errors.Is(err, storage.ErrCorruption) {
 			return nil, err
@@ -159,11 +185,16 @@ func New(engine *storage.DB, opts *Options) (*DB, error) {
 		db.opts.Logger.Error("docstore: skipped removing crash leftovers: a table is damaged", "err", err)
 	}
 	db.resumeBuilds()
+	db.goBackground(db.trimLoop)
+	if db.opts.TTLInterval > 0 {
+		db.goBackground(db.reapLoop)
+	}
 	return db, nil
 }
 
 // Close stops the background index builds (an unfinished one resumes at
-// the next open), waits for them and for the stats folds in progress, and
+// the next open), the change feed's trimmer and the TTL reaper, waits
+// for them and for the stats folds in progress, and
 // closes the engine if Open opened it. A DB made by New must be closed
 // before its engine.
 func (db *DB) Close() error {

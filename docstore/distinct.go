@@ -61,7 +61,13 @@ func (db *DB) Distinct(ctx context.Context, col, field string, filter []byte) ([
 	set := &distinctSet{field: field, limit: db.opts.MaxDistinctBytes, keys: map[string]struct{}{}}
 	snap := db.engine.NewSnapshot()
 	defer snap.Close()
-	if ix := distinctIndex(c, field); ix != nil && isEmptyFilter(filter) {
+	// Index keys cannot tell expired documents: with any to hide, the
+	// documents are read.
+	hidden, err := db.expiryView(c).backlog(snap, col)
+	if err != nil {
+		return nil, err
+	}
+	if ix := distinctIndex(c, field); ix != nil && isEmptyFilter(filter) && !hidden {
 		err = db.distinctFromIndex(ctx, snap, col, ix, set)
 	} else {
 		err = db.distinctFromScan(ctx, snap, c, col, f, set)

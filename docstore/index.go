@@ -34,6 +34,11 @@ type IndexSpec struct {
 	// resumed at open runs); the planner does not use the index, and a
 	// unique one rejects no write, until it is cleared.
 	Building bool `json:"building,omitempty"`
+	// ExpireAfterSeconds, when set, makes a single-field index a TTL
+	// index: a document expires this many seconds after the date its
+	// field holds (an RFC 3339 string or epoch milliseconds; an array's
+	// earliest). 0 to MaxExpireAfterSeconds.
+	ExpireAfterSeconds *int64 `json:"expireAfterSeconds,omitempty"`
 }
 
 // IndexInfo is an index's spec plus its build progress.
@@ -66,6 +71,7 @@ type index struct {
 	build *indexBuild
 
 	spec   IndexSpec // guarded by collection.mu
+	ttl    int64     // spec.ExpireAfterSeconds, or -1 (not a TTL index)
 	prefix []byte
 	desc   []bool
 	paths  []string
@@ -102,7 +108,10 @@ type pendingBuild struct {
 var errClosed = errors.New("docstore: closed")
 
 func newIndex(col string, spec IndexSpec) *index {
-	ix := &index{spec: spec, prefix: keyenc.IndexPrefix(col, spec.Name)}
+	ix := &index{spec: spec, prefix: keyenc.IndexPrefix(col, spec.Name), ttl: -1}
+	if spec.ExpireAfterSeconds != nil {
+		ix.ttl = *spec.ExpireAfterSeconds
+	}
 	for _, f := range spec.Fields {
 		ix.desc = append(ix.desc, f.Desc)
 		ix.paths = append(ix.paths, f.Path)
@@ -256,8 +265,14 @@ func ParseIndexSpec(body []byte) (IndexSpec, error) {
 				}
 				spec.Fields = append(spec.Fields, IndexField{Path: k.Key, Desc: dir == -1})
 			}
+		case "expireAfterSeconds":
+			n, ok := m.Value.Int64()
+			if m.Value.Kind() != jsondoc.KindNumber || !ok || n < 0 || n > MaxExpireAfterSeconds {
+				return spec, errf(CodeBadRequest, "index expireAfterSeconds must be an integer from 0 to %d, got %s", MaxExpireAfterSeconds, truncateJSON(m.Value))
+			}
+			spec.ExpireAfterSeconds = &n
 		default:
-			return spec, errf(CodeBadRequest, "unknown index option %q (want name, fields or keys, unique)", m.Key)
+			return spec, errf(CodeBadRequest, "unknown index option %q (want name, fields or keys, unique, expireAfterSeconds)", m.Key)
 		}
 	}
 	if len(spec.Fields) == 0 {
@@ -265,6 +280,9 @@ func ParseIndexSpec(body []byte) (IndexSpec, error) {
 	}
 	if len(spec.Fields) > 16 {
 		return spec, errf(CodeBadRequest, "an index has at most 16 fields, got %d", len(spec.Fields))
+	}
+	if err := checkTTLSpec(spec); err != nil {
+		return spec, err
 	}
 	seen := map[string]bool{}
 	for _, f := range spec.Fields {
@@ -313,6 +331,9 @@ func (db *DB) CreateIndex(ctx context.Context, col string, spec IndexSpec, progr
 		return err
 	}
 	if err := checkName("index", spec.Name); err != nil {
+		return err
+	}
+	if err := checkTTLSpec(spec); err != nil {
 		return err
 	}
 	if err := ctxErr(ctx, "index build"); err != nil {
@@ -486,6 +507,10 @@ func sameFields(a, b IndexSpec) bool {
 	if len(a.Fields) != len(b.Fields) || a.Unique != b.Unique {
 		return false
 	}
+	if (a.ExpireAfterSeconds == nil) != (b.ExpireAfterSeconds == nil) ||
+		a.ExpireAfterSeconds != nil && *a.ExpireAfterSeconds != *b.ExpireAfterSeconds {
+		return false
+	}
 	for i := range a.Fields {
 		if a.Fields[i] != b.Fields[i] {
 			return false
@@ -599,6 +624,27 @@ func (db *DB) indexOne(c *collection, ix *index, id string) error {
 	}
 	b := db.engine.NewBatch()
 	db.noteMultikey(c, ix, doc, b)
+	if ix.ttl >= 0 {
+		// The document's expiry with this index: writes put it from now
+		// on, the backfill for what was written before.
+		// The key written without this index is stale (unless equal).
+		c.mu.RLock()
+		ttl := ttlFields(c.indexes)
+		var others []*index
+		for _, x := range c.indexes {
+			if x != ix {
+				others = append(others, x)
+			}
+		}
+		c.mu.RUnlock()
+		exp, ok := docExpiry(doc, ttl)
+		if before, had := docExpiry(doc, ttlFields(others)); had && (!ok || before != exp) {
+			b.Delete(keyenc.ExpiryKey(nil, c.name, before, id))
+		}
+		if ok {
+			b.Put(keyenc.ExpiryKey(nil, c.name, exp, id), nil)
+		}
+	}
 	for _, k := range keys {
 		if ix.spec.Unique {
 			if err := db.checkUnique(ix, k, id); err != nil {
@@ -716,5 +762,41 @@ func (db *DB) removeIndex(c *collection, ix *index) error {
 	if err != nil {
 		return err
 	}
-	return db.deleteRange(ix.prefix)
+	if err := db.deleteRange(ix.prefix); err != nil {
+		return err
+	}
+	if ix.ttl >= 0 {
+		// Expiry keys that the index gave are stale now: the sweep
+		// deletes them (and any document that has expired anyway). One a
+		// crash interrupts leaves stale keys, which readers ignore and
+		// the reaper deletes in time.
+		if _, err := db.sweepExpiry(context.Background(), c.name, true); err != nil && !errors.Is(err, storage.ErrClosed) {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkTTLSpec checks an index's expiry option: a TTL index has exactly
+// one field and 0 to MaxExpireAfterSeconds seconds.
+func checkTTLSpec(spec IndexSpec) error {
+	if spec.ExpireAfterSeconds == nil {
+		return nil
+	}
+	if n := *spec.ExpireAfterSeconds; n < 0 || n > MaxExpireAfterSeconds {
+		return errf(CodeBadRequest, "index expireAfterSeconds must be an integer from 0 to %d, got %d", MaxExpireAfterSeconds, n)
+	}
+	if len(spec.Fields) != 1 {
+		return errf(CodeBadRequest, "an index with expireAfterSeconds (a TTL index) has exactly one field, got %d", len(spec.Fields))
+	}
+	return nil
+}
+
+// truncateJSON renders v for an error message, at most 64 bytes.
+func truncateJSON(v jsondoc.Value) string {
+	s := v.String()
+	if len(s) > 64 {
+		s = s[:61] + "..."
+	}
+	return s
 }

@@ -35,6 +35,8 @@ type source struct {
 	// top-level fields the filter reads: the document itself is output
 	// as stored, so the other fields need not be built.
 	keep func(string) bool
+	// exp hides the expired documents.
+	exp *expiryView
 }
 
 // filterOnly returns a keep function for a scan whose documents are only
@@ -52,7 +54,7 @@ func filterOnly(f *query.Filter) func(string) bool {
 }
 
 func newSource(ctx context.Context, db *DB, snap *storage.Snapshot, p *plan, after []byte) *source {
-	return &source{ctx: ctx, db: db, snap: snap, p: p, after: after, ri: -1}
+	return &source{ctx: ctx, db: db, snap: snap, p: p, after: after, ri: -1, exp: db.expiryView(db.getCollection(p.col))}
 }
 
 func (s *source) close() error {
@@ -137,6 +139,12 @@ func (s *source) nextDoc(st *Explanation, parse bool) (*match, error) {
 			return nil, err
 		}
 		s.bytes += len(js)
+		if expired, err := s.exp.expired(js); err != nil || expired {
+			if err != nil {
+				return nil, err
+			}
+			continue
+		}
 		var doc jsondoc.Value
 		if parse && s.keep != nil {
 			// Parse only what the filter reads, and copy nothing for a
@@ -213,6 +221,12 @@ func (s *source) nextIndexed(st *Explanation, parse bool) (*match, error) {
 			return nil, err
 		}
 		s.bytes += len(js)
+		if expired, err := s.exp.expired(js); err != nil || expired {
+			if err != nil {
+				return nil, err
+			}
+			continue
+		}
 		var doc jsondoc.Value
 		if parse || multikey {
 			if doc, err = parseStored(s.p.col, id, js); err != nil {

@@ -286,6 +286,12 @@ func (db *DB) Get(ctx context.Context, col, id string) (Document, error) {
 	if err != nil {
 		return Document{}, err
 	}
+	if expired, err := db.expiryView(db.getCollection(col)).expired(js); err != nil || expired {
+		if err != nil {
+			return Document{}, err
+		}
+		return Document{}, &Error{Code: CodeNotFound, Index: -1, Msg: fmt.Sprintf("document %q not found in %q", id, col)}
+	}
 	return Document{ID: id, Rev: rev, JSON: js}, nil
 }
 

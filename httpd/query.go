@@ -177,7 +177,15 @@ func (s *Server) runFind(w http.ResponseWriter, r *http.Request, col string, q d
 // explain serves POST /api/{col}/_explain: the _find body → the plan and
 // the cost of its first page.
 func (s *Server) explain(w http.ResponseWriter, r *http.Request) {
-	col, q, ok := s.findRequest(w, r)
+	col, body, ok := s.colAndBody(w, r)
+	if !ok {
+		return
+	}
+	if isPipelineBody(body) {
+		s.explainPipeline(w, r, col, body)
+		return
+	}
+	q, ok := s.findBody(w, r, body)
 	if !ok {
 		return
 	}
@@ -308,15 +316,22 @@ func (s *Server) findRequest(w http.ResponseWriter, r *http.Request) (string, do
 	if !ok {
 		return "", docstore.Query{}, false
 	}
+	q, ok := s.findBody(w, r, body)
+	return col, q, ok
+}
+
+// findBody parses a _find-shaped body; when it is bad it writes the error
+// response and reports false.
+func (s *Server) findBody(w http.ResponseWriter, r *http.Request, body []byte) (docstore.Query, bool) {
 	var req api.FindRequest
 	if err := decodeControl(body, &req, true); err != nil {
 		s.writeError(w, r, err)
-		return "", docstore.Query{}, false
+		return docstore.Query{}, false
 	}
 	q, err := s.findQuery(req)
 	if err != nil {
 		s.writeError(w, r, err)
-		return "", docstore.Query{}, false
+		return docstore.Query{}, false
 	}
-	return col, q, true
+	return q, true
 }

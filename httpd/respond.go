@@ -87,7 +87,7 @@ func statusOf(r *http.Request, err error) (status int, code string) {
 			return http.StatusForbidden, re.code
 		case codeRateLimited:
 			return http.StatusTooManyRequests, re.code
-		case codeOverloaded, codeUnavailable:
+		case codeOverloaded, codeUnavailable, codeTooManyFeeds:
 			return http.StatusServiceUnavailable, re.code
 		case codeTimeout:
 			return http.StatusGatewayTimeout, re.code
@@ -154,6 +154,7 @@ var docstoreStatus = map[docstore.Code]int{
 	docstore.CodeDuplicateKey:       http.StatusConflict,
 	docstore.CodeDocumentTooLarge:   http.StatusRequestEntityTooLarge,
 	docstore.CodeTooManyDocuments:   http.StatusRequestEntityTooLarge,
+	docstore.CodeHistoryLost:        http.StatusGone,
 }
 
 // noSpace reports whether err comes from a full disk (or an exhausted
@@ -196,7 +197,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 			slog.String("request_id", body.RequestID), slog.String("error", err.Error()))
 	}
 	switch body.Code {
-	case codeOverloaded, codeBusy, codeRateLimited:
+	case codeOverloaded, codeBusy, codeRateLimited, codeTooManyFeeds:
 		// Transient: a retry after a pause should succeed. (A read-only
 		// engine needs a restart, so "unavailable" has no Retry-After.)
 		if w.Header().Get("Retry-After") == "" { // a limiter may know better

@@ -50,8 +50,17 @@ func (s *Server) routes() chi.Router {
 		// uploads reserve memory before their slot (admission.go).
 		r.With(s.streamAdmit, s.throttle, read).Get("/api/dumpDB", s.dumpDB)
 		r.With(s.streamAdmit, s.throttle, admin).Post("/api/restoreDB", s.restoreDB)
+		r.With(s.streamAdmit, s.throttle, admin).Get("/api/backup", s.backup)
 		r.With(s.streamAdmit, s.throttle, read).Get("/api/{col}/_export", s.export)
 		r.With(s.streamAdmit, s.throttle, write).Post("/api/{col}/_import", s.importDocs)
+
+		// Change feeds (changes.go): no request timeout and no minimum
+		// transfer rate; a feed takes a concurrency slot only while it
+		// reads and sends a page, and MaxFeeds bounds the open ones.
+		r.With(s.admitBody, read).Get("/api/_changes", s.changes)
+		r.With(s.admitBody, read).Post("/api/_changes", s.changes)
+		r.With(s.admitBody, read).Get("/api/{col}/_changes", s.changes)
+		r.With(s.admitBody, read).Post("/api/{col}/_changes", s.changes)
 
 		// Debug: admin keys, or no auth and loopback only; no timeout.
 		r.Route("/debug", func(r chi.Router) {
@@ -94,6 +103,7 @@ func (s *Server) routes() chi.Router {
 			r.With(read).Post("/api/{col}/_count", s.count)
 			r.With(read).Post("/api/{col}/_distinct", s.distinct)
 			r.With(read).Post("/api/{col}/_explain", s.explain)
+			r.With(read).Post("/api/{col}/_aggregate", s.aggregate)
 			r.With(write).Post("/api/{col}/_update", s.updateMany)
 			r.With(write).Post("/api/{col}/_delete", s.deleteMany)
 

@@ -31,12 +31,14 @@
 package httpd
 
 import (
+	"context"
 	"errors"
 
 	"github.com/go-chi/chi/v5"
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/minidbgo/minidbgo/docstore"
@@ -86,6 +88,14 @@ type Config struct {
 	// MaxSortBytes bounds the memory one unindexed sort may hold (400
 	// sort_too_large beyond). Default: MaxInflightBytes / 2.
 	MaxSortBytes int64
+	// AggMaxMemoryBytes bounds the memory each blocking stage of an
+	// aggregation ($group, $sort, …) holds before it spills to
+	// AggSpillDir. Default 32 MiB (docstore.DefaultAggMaxMemory).
+	AggMaxMemoryBytes int64
+	// AggSpillDir is where aggregations spill; New empties it. Empty
+	// turns spilling off: a blocking stage over AggMaxMemoryBytes is 400
+	// too_large.
+	AggSpillDir string
 	// MinTransferRate is the slowest a request body, an upload or a
 	// download may move, in bytes per second averaged over each
 	// TransferWindow (408 client_too_slow, or a cut stream, below it).
@@ -125,6 +135,11 @@ type Config struct {
 	// Accept-Encoding asks). Default 1,024; negative turns compression
 	// off.
 	CompressMinBytes int
+	// MaxFeeds bounds the change feeds that wait (longpoll, continuous,
+	// eventsource) open at once; the excess is answered 503
+	// too_many_feeds with Retry-After. Default 1,000. A feed holds one of
+	// the MaxConcurrent slots only while it reads and sends a page.
+	MaxFeeds int
 	// SlowQuery is the duration from which a request is logged once at
 	// WARN as a slow query (with its plan and the keys and documents it
 	// examined, never document contents or filter values) and counted in
@@ -190,6 +205,9 @@ func (c Config) withDefaults() Config {
 	if c.SlowQuery == 0 {
 		c.SlowQuery = 100 * time.Millisecond
 	}
+	if c.MaxFeeds <= 0 {
+		c.MaxFeeds = 1000
+	}
 	if c.ReadHeaderTimeout == 0 {
 		c.ReadHeaderTimeout = 5 * time.Second
 	}
@@ -225,6 +243,13 @@ type Server struct {
 	mu       sync.Mutex // protects draining
 	draining bool
 
+	// Change feeds (changes.go): how many are open, and the context
+	// whose end (BeginShutdown, Close) ends them.
+	openFeeds atomic.Int64
+	feedCtx   context.Context
+	stopFeeds context.CancelFunc
+	feedWG    sync.WaitGroup // detached streams (changes.go)
+
 	// testHook, when set, runs inside the concurrency limit before the
 	// handler (tests block requests with it).
 	testHook func(*http.Request)
@@ -247,6 +272,14 @@ func New(db *docstore.DB, cfg Config) *Server {
 		failLimiter: newLimiter(cfg.AuthFailRate, cfg.AuthFailBurst),
 		stats:       newSampler(cfg.StatsInterval),
 	}
+	if cfg.AggSpillDir != "" {
+		if err := docstore.CleanSpillDir(cfg.AggSpillDir); err != nil {
+			// Spilling is off until the directory can be used.
+			s.logger.Warn("aggregation spill directory unusable; spilling is off", "error", err.Error())
+			s.cfg.AggSpillDir = ""
+		}
+	}
+	s.feedCtx, s.stopFeeds = context.WithCancel(context.Background())
 	s.compactor.db = db
 	s.compactor.logger = cfg.Logger
 	s.router = s.routes()
@@ -259,16 +292,20 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // BeginShutdown makes /api/ready answer 503, so that load balancers stop
-// sending requests while the http.Server drains.
+// sending requests while the http.Server drains, and ends the open change
+// feeds (a longpoll answers what it has, a stream ends).
 func (s *Server) BeginShutdown() {
 	s.mu.Lock()
 	s.draining = true
 	s.mu.Unlock()
+	s.stopFeeds() // open change feeds end, so the drain need not wait for them
 }
 
-// Close stops the background sampler and waits for a compaction started
+// Close ends the open change feeds, stops the background sampler and waits for a compaction started
 // through the API to finish. Close the docstore.DB after it.
 func (s *Server) Close() {
+	s.stopFeeds()
+	s.feedWG.Wait()
 	s.stats.Close()
 	s.compactor.wait()
 }

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -103,6 +104,9 @@ func (c *slowRequests) each(f func(route string, n uint64)) {
 func (s *Server) slowQuery(r *http.Request, route string, status int, d time.Duration, qi *queryInfo) {
 	if s.cfg.SlowQuery < 0 || d < s.cfg.SlowQuery {
 		return
+	}
+	if strings.HasSuffix(route, "/_changes") {
+		return // a change feed waits by design
 	}
 	s.metrics.slow.add(route)
 	attrs := []slog.Attr{

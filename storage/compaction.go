@@ -188,7 +188,7 @@ func (d *DB) runCompactionLocked(c *compaction) error {
 				"bytes_in", bytesIn, "bytes_out", bytesOut, "took", time.Since(start))
 		}
 	}
-	if err != nil {
+	if err != nil && !d.editMayBeDurable() {
 		for _, m := range outputs {
 			d.removeFile(sstPath(d.dir, m.FileNum))
 		}

@@ -148,7 +148,7 @@ func (d *DB) flushOne() (bool, error) {
 	}
 	if err := d.logAndApplyLocked(edit); err != nil {
 		d.mu.flushErr = err
-		if meta != nil {
+		if meta != nil && !d.editMayBeDurable() {
 			d.removeFile(sstPath(d.dir, meta.FileNum))
 		}
 		d.signalChangedLocked()
@@ -302,6 +302,14 @@ func (d *DB) logAndApplyLocked(edit *manifest.VersionEdit) error {
 	}
 	return nil
 }
+
+// editMayBeDurable reports, after logAndApplyLocked failed, whether the
+// edit may have reached the MANIFEST anyway: a failed write or sync made
+// the DB read-only, and the record may be on disk (a failed fsync says
+// nothing about the write before it). The tables the edit adds must then
+// stay: the next Open deletes them if no edit names them, and would
+// refuse to open if one named a table that was deleted.
+func (d *DB) editMayBeDurable() bool { return d.readOnlyErr() != nil }
 
 // rotateManifestLocked replaces the MANIFEST with a new one holding a
 // snapshot of the current version. It releases d.mu for the I/O.

@@ -56,6 +56,7 @@ func Open(dir string, opts *Options) (*DB, error) {
 		_ = lock.Close()
 		return nil, err
 	}
+	d.removeScratch() // a backup's checkpoint a crash left (backup.go)
 	d.blockCache = cache.New(max(o.BlockCacheBytes, 0))
 	d.tc = newTableCache(d.fs, dir, d.blockCache, o.MaxOpenTables)
 

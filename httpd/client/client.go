@@ -717,6 +717,35 @@ func (c *Client) Dump(ctx context.Context, w io.Writer) (int64, error) {
 	return c.stream(ctx, "/api/dumpDB", w)
 }
 
+// BackupOptions configure Client.Backup. The zero value asks for a
+// zstd-compressed archive.
+type BackupOptions struct {
+	// Uncompressed asks for a plain tar (compress=none).
+	Uncompressed bool
+}
+
+// Backup calls GET /api/backup (admin), copying the physical backup
+// archive into w as it streams, and returns the bytes copied. The archive
+// is what `minidbgo restore --from FILE --dir D` restores offline; a
+// backup the server cut short is an error here, and a truncated archive
+// also fails restore's checks.
+func (c *Client) Backup(ctx context.Context, w io.Writer, opts *BackupOptions) (int64, error) {
+	q := url.Values{}
+	if opts != nil && opts.Uncompressed {
+		q.Set("compress", "none")
+	}
+	resp, err := c.do(ctx, http.MethodGet, "/api/backup", q, nil, "", nil)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	n, err := io.Copy(w, resp.Body)
+	if err != nil {
+		return n, fmt.Errorf("minidbgo: /api/backup cut short after %d bytes: %w", n, err)
+	}
+	return n, nil
+}
+
 // Restore calls POST /api/restoreDB with what Dump wrote.
 func (c *Client) Restore(ctx context.Context, r io.Reader) (api.DumpStats, error) {
 	var out api.DumpStats

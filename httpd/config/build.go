@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"path/filepath"
 	"runtime/debug"
 	"strconv"
 
@@ -86,8 +87,8 @@ func (c Settings) Keys() (*httpd.Keys, error) {
 }
 
 // DocstoreOptions returns the options to open DB_PATH with: the memtable
-// bounds, DURABILITY, the document, batch and page limits, and the
-// marker beside the directory (INIT). logger receives the engine's and
+// bounds, DURABILITY, the document, batch and page limits, the change
+// feed's retention, and the marker beside the directory (INIT). logger receives the engine's and
 // the document layer's logs.
 func (c Settings) DocstoreOptions(logger *slog.Logger) (*docstore.Options, error) {
 	durability, err := storage.ParseDurability(c.Durability)
@@ -109,6 +110,10 @@ func (c Settings) DocstoreOptions(logger *slog.Logger) (*docstore.Options, error
 		MaxBatchDocs:     c.MaxBatch,
 		MaxLimit:         c.MaxPage,
 		DefaultLimit:     c.MaxPage,
+		// docstore's 0 is its default (24h), negative no limit.
+		ChangesRetention:        offIfZero(c.ChangesRetention),
+		ChangesRetentionRecords: c.ChangesRecords,
+		TTLInterval:             c.TTLInterval,
 	}, nil
 }
 
@@ -120,6 +125,7 @@ func (c Settings) Server(addr string, keys *httpd.Keys, logger *slog.Logger, ver
 	loopback := httpd.LoopbackOnly(addr)
 	hc := httpd.Config{
 		MaxConcurrent:     c.MaxConcurrent,
+		MaxFeeds:          c.MaxFeeds,
 		MaxBodyBytes:      int64(c.MaxBodyMB) << 20,
 		RequestTimeout:    c.RequestTimeout,
 		ReadTimeout:       offIfZero(c.ReadTimeout),
@@ -147,6 +153,9 @@ func (c Settings) Server(addr string, keys *httpd.Keys, logger *slog.Logger, ver
 	}
 	return withAdmission(c, hc)
 }
+
+// AggSpillDirName is the directory of DB_PATH where aggregations spill.
+const AggSpillDirName = "agg-tmp"
 
 // offIfZero maps a setting's 0 (off) to httpd.Config's negative (off).
 func offIfZero[T ~int64](d T) T {
@@ -177,5 +186,9 @@ func withAdmission(c Settings, hc httpd.Config) httpd.Config {
 		hc.MinTransferRate = -1 // MIN_TRANSFER_RATE=0: off
 	}
 	hc.TransferWindow = c.TransferWindow
+	hc.AggMaxMemoryBytes = int64(c.AggMaxMemoryMB) << 20
+	if c.AggSpill && c.DBPath != "" {
+		hc.AggSpillDir = filepath.Join(c.DBPath, AggSpillDirName)
+	}
 	return hc
 }

@@ -41,11 +41,13 @@ type Settings struct {
 	MemLimit          string        // GOMEMLIMIT
 	GOGC              string        // GOGC
 	MaxConcurrent     int           // MAX_CONCURRENT
+	MaxFeeds          int           // MAX_FEEDS
 	MaxBodyMB         int           // MAX_BODY_MB
 	MaxInflightMB     int           // MAX_INFLIGHT_MB; 0: GOMEMLIMIT / 8 (httpd.Config.MaxInflightBytes)
 	MaxSortMB         int           // MAX_SORT_MB; 0: MAX_INFLIGHT_MB / 2
 	MinTransferRate   int64         // MIN_TRANSFER_RATE, bytes/s; 0 turns it off
 	TransferWindow    time.Duration // TRANSFER_WINDOW
+	TTLInterval       time.Duration // TTL_INTERVAL: how often expired documents are deleted
 	MaxBatch          int           // MAX_BATCH
 	MaxPage           int           // MAX_PAGE
 	ReadHeaderTimeout time.Duration // READ_HEADER_TIMEOUT
@@ -68,7 +70,11 @@ type Settings struct {
 	FormAsJSON        bool          // FORM_AS_JSON
 	CompressMinBytes  int           // COMPRESS_MIN_BYTES
 	SlowQuery         time.Duration // SLOW_QUERY_MS; 0 turns the slow-query log off
+	ChangesRetention  time.Duration // CHANGES_RETENTION; 0: no limit by age
+	ChangesRecords    int64         // CHANGES_RETENTION_RECORDS; 0: no limit by count
 	LogFormat         string        // LOG_FORMAT: text, json or auto (env only)
+	AggMaxMemoryMB    int           // AGG_MAX_MEMORY_MB: memory of each blocking aggregation stage before it spills
+	AggSpill          bool          // AGG_SPILL: spill blocking aggregation stages to DB_PATH/agg-tmp (false: 400 too_large)
 }
 
 // writeMargin is how much longer than REQUEST_TIMEOUT the default
@@ -179,11 +185,13 @@ func FromEnv(getenv func(string) string) (Settings, error) {
 		MemLimit:          e.str("GOMEMLIMIT", ""),
 		GOGC:              e.str("GOGC", ""),
 		MaxConcurrent:     e.int("MAX_CONCURRENT", 100, &errs),
+		MaxFeeds:          e.int("MAX_FEEDS", 1000, &errs),
 		MaxBodyMB:         e.int("MAX_BODY_MB", 10, &errs),
 		MaxInflightMB:     e.int("MAX_INFLIGHT_MB", 0, &errs),
 		MaxSortMB:         e.int("MAX_SORT_MB", 0, &errs),
 		MinTransferRate:   int64(e.int("MIN_TRANSFER_RATE", 16384, &errs)),
 		TransferWindow:    e.dur("TRANSFER_WINDOW", 10*time.Second, &errs),
+		TTLInterval:       e.dur("TTL_INTERVAL", 60*time.Second, &errs),
 		MaxBatch:          e.int("MAX_BATCH", 1000, &errs),
 		MaxPage:           e.int("MAX_PAGE", 1000, &errs),
 		ReadHeaderTimeout: e.dur("READ_HEADER_TIMEOUT", 5*time.Second, &errs),
@@ -206,7 +214,11 @@ func FromEnv(getenv func(string) string) (Settings, error) {
 		FormAsJSON:        e.bool("FORM_AS_JSON", true, &errs),
 		CompressMinBytes:  e.int("COMPRESS_MIN_BYTES", 1024, &errs),
 		SlowQuery:         time.Duration(e.int("SLOW_QUERY_MS", 100, &errs)) * time.Millisecond,
+		ChangesRetention:  e.dur("CHANGES_RETENTION", 24*time.Hour, &errs),
+		ChangesRecords:    int64(e.int("CHANGES_RETENTION_RECORDS", 0, &errs)),
 		LogFormat:         e.str("LOG_FORMAT", "auto"),
+		AggMaxMemoryMB:    e.int("AGG_MAX_MEMORY_MB", 32, &errs),
+		AggSpill:          e.bool("AGG_SPILL", true, &errs),
 	}
 	if strings.TrimSpace(getenv("WRITE_TIMEOUT")) == "" {
 		c.WriteTimeout = c.effectiveRequestTimeout() + writeMargin
@@ -240,11 +252,13 @@ func Parse(name string, args []string, getenv func(string) string) (Settings, er
 	fs.StringVar(&c.MemLimit, "gomemlimit", c.MemLimit, "GOMEMLIMIT: Go memory limit (default 200MiB)")
 	fs.StringVar(&c.GOGC, "gogc", c.GOGC, "GOGC: GC percentage (default 50)")
 	fs.IntVar(&c.MaxConcurrent, "max-concurrent", c.MaxConcurrent, "MAX_CONCURRENT: requests served at once (excess: 503)")
+	fs.IntVar(&c.MaxFeeds, "max-feeds", c.MaxFeeds, "MAX_FEEDS: change feeds (longpoll, continuous, eventsource) open at once (excess: 503)")
 	fs.IntVar(&c.MaxBodyMB, "max-body-mb", c.MaxBodyMB, "MAX_BODY_MB: request body limit in MiB (excess: 413)")
 	fs.IntVar(&c.MaxInflightMB, "max-inflight-mb", c.MaxInflightMB, "MAX_INFLIGHT_MB: memory for request bodies and sorts in flight, in MiB (excess: 503; default GOMEMLIMIT/8)")
 	fs.IntVar(&c.MaxSortMB, "max-sort-mb", c.MaxSortMB, "MAX_SORT_MB: memory of one unindexed sort, in MiB (excess: 400 sort_too_large; default MAX_INFLIGHT_MB/2)")
 	fs.Int64Var(&c.MinTransferRate, "min-transfer-rate", c.MinTransferRate, "MIN_TRANSFER_RATE: slowest body upload or download, bytes/s over each -transfer-window (0: off)")
 	fs.DurationVar(&c.TransferWindow, "transfer-window", c.TransferWindow, "TRANSFER_WINDOW: the window MIN_TRANSFER_RATE is measured over")
+	fs.DurationVar(&c.TTLInterval, "ttl-interval", c.TTLInterval, "TTL_INTERVAL: how often expired documents (TTL indexes, _expiresAt) are deleted, e.g. 60s or 1s")
 	fs.IntVar(&c.MaxBatch, "max-batch", c.MaxBatch, "MAX_BATCH: documents per _insertMany")
 	fs.IntVar(&c.MaxPage, "max-page", c.MaxPage, "MAX_PAGE: documents per query page")
 	fs.DurationVar(&c.ReadHeaderTimeout, "read-header-timeout", c.ReadHeaderTimeout, "READ_HEADER_TIMEOUT")
@@ -264,8 +278,12 @@ func Parse(name string, args []string, getenv func(string) string) (Settings, er
 	fs.StringVar(&c.AllowedHosts, "allowed-hosts", c.AllowedHosts, "ALLOWED_HOSTS: comma-separated Host names served besides localhost and loopback addresses; checked while listening on loopback, or whenever set")
 	fs.BoolVar(&c.FormAsJSON, "form-as-json", c.FormAsJSON, "FORM_AS_JSON: read application/x-www-form-urlencoded bodies as JSON (curl -d)")
 	fs.IntVar(&c.CompressMinBytes, "compress-min-bytes", c.CompressMinBytes, "COMPRESS_MIN_BYTES: compress JSON, NDJSON and metrics responses from this size (zstd or gzip, as the client accepts; 0: off)")
+	fs.IntVar(&c.AggMaxMemoryMB, "agg-max-memory-mb", c.AggMaxMemoryMB, "AGG_MAX_MEMORY_MB: memory of each blocking aggregation stage ($group, $sort) in MiB before it spills to disk")
+	fs.BoolVar(&c.AggSpill, "agg-spill", c.AggSpill, "AGG_SPILL: let blocking aggregation stages spill to DB_PATH/agg-tmp (false: 400 too_large beyond AGG_MAX_MEMORY_MB)")
 	slowMS := int(c.SlowQuery / time.Millisecond)
 	fs.IntVar(&slowMS, "slow-query-ms", slowMS, "SLOW_QUERY_MS: log requests slower than this many milliseconds at WARN, with their plan and the keys and documents examined (0: off)")
+	fs.DurationVar(&c.ChangesRetention, "changes-retention", c.ChangesRetention, "CHANGES_RETENTION: how long the change feed keeps a change, e.g. 24h (0: no limit by age; a since older than what is kept answers 410 history_lost)")
+	fs.Int64Var(&c.ChangesRecords, "changes-retention-records", c.ChangesRecords, "CHANGES_RETENTION_RECORDS: how many changes the change feed keeps at most (0: no limit by count)")
 	fs.BoolVar(&c.Init, "init", c.Init, "INIT: create a new, empty database even though the marker beside DB_PATH says one existed there (it was deleted, or its volume is not mounted)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -296,7 +314,9 @@ func (c Settings) Validate() error {
 		name string
 		n    int
 	}{{"FLUSH_SIZE", c.FlushSize}, {"MAX_MEM_MB", c.MaxMemMB}, {"MAX_CONCURRENT", c.MaxConcurrent},
-		{"MAX_BODY_MB", c.MaxBodyMB}, {"MAX_BATCH", c.MaxBatch}, {"MAX_PAGE", c.MaxPage}, {"MAX_IMMUTABLE", c.MaxImmutable}} {
+		{"MAX_FEEDS", c.MaxFeeds},
+		{"MAX_BODY_MB", c.MaxBodyMB}, {"MAX_BATCH", c.MaxBatch}, {"MAX_PAGE", c.MaxPage}, {"MAX_IMMUTABLE", c.MaxImmutable},
+		{"AGG_MAX_MEMORY_MB", c.AggMaxMemoryMB}} {
 		if v.n <= 0 {
 			errs = append(errs, fmt.Errorf("%s must be positive, got %d", v.name, v.n))
 		}
@@ -329,8 +349,14 @@ func (c Settings) Validate() error {
 	if c.MaxInflightMB > 0 && c.MaxSortMB > c.MaxInflightMB {
 		errs = append(errs, fmt.Errorf("MAX_SORT_MB=%d is more than MAX_INFLIGHT_MB=%d", c.MaxSortMB, c.MaxInflightMB))
 	}
+	if c.TTLInterval <= 0 {
+		errs = append(errs, fmt.Errorf("TTL_INTERVAL must be a positive duration such as 60s or 1s, got %s", c.TTLInterval))
+	}
 	if c.TransferWindow <= 0 {
 		errs = append(errs, fmt.Errorf("TRANSFER_WINDOW must be positive, got %s", c.TransferWindow))
+	}
+	if c.ChangesRetention < 0 || c.ChangesRecords < 0 {
+		errs = append(errs, fmt.Errorf("CHANGES_RETENTION and CHANGES_RETENTION_RECORDS must be 0 (no limit) or positive, got %s and %d", c.ChangesRetention, c.ChangesRecords))
 	}
 	if c.SlowQuery < 0 {
 		errs = append(errs, fmt.Errorf("SLOW_QUERY_MS must be 0 (off) or positive, got %d", c.SlowQuery.Milliseconds()))

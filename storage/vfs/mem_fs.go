@@ -273,6 +273,39 @@ func (m *MemFS) renameLocked(op, np string) error {
 	return nil
 }
 
+// Link implements FS. The new name refers to the same node as the old
+// one, so a write through either is seen through both, and removing one
+// name leaves the other; directories cannot be linked.
+func (m *MemFS) Link(oldname, newname string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.linkLocked(cleanPath(oldname), cleanPath(newname)); err != nil {
+		return &os.LinkError{Op: "link", Old: oldname, New: newname, Err: err}
+	}
+	return nil
+}
+
+// linkLocked adds the clean path np for the file at op. REQUIRES: m.mu.
+func (m *MemFS) linkLocked(op, np string) error {
+	n, err := m.walkLocked(op)
+	if err != nil {
+		return err
+	}
+	if n.isDir {
+		return syscall.EPERM
+	}
+	ndir, nbase, err := m.parentLocked(np)
+	if err != nil {
+		return err
+	}
+	if _, ok := ndir.children[nbase]; ok {
+		return os.ErrExist
+	}
+	ndir.children[nbase] = n
+	ndir.modTime = time.Now()
+	return nil
+}
+
 // MkdirAll implements FS. The directories it creates are durable at once;
 // see MemFS. perm is ignored.
 func (m *MemFS) MkdirAll(dir string, perm os.FileMode) error {

@@ -359,3 +359,31 @@ func TestMemSameFileAndRemoveAll(t *testing.T) {
 	require.True(t, vfs.SameFile(x1, x2))
 	require.False(t, vfs.SameFile(x1, nil))
 }
+
+// A link, like a creation, survives a crash only once its directory is
+// synced; the linked data is whatever the file had synced.
+func TestMemFSCrashLink(t *testing.T) {
+	fs := vfs.NewMem()
+	require.NoError(t, fs.MkdirAll("/a", 0o755))
+	require.NoError(t, fs.MkdirAll("/b", 0o755))
+	require.NoError(t, fs.WriteFile("/a/t.sst", []byte("table")))
+	require.NoError(t, fs.Link("/a/t.sst", "/b/t.sst"))
+
+	_, err := fs.CrashClone(vfs.CrashCloneOptions{}).Stat("/b/t.sst")
+	require.ErrorIs(t, err, os.ErrNotExist, "the link's directory was not synced")
+
+	d, err := fs.OpenDir("/b")
+	require.NoError(t, err)
+	require.NoError(t, d.Sync())
+	require.NoError(t, d.Close())
+	c := fs.CrashClone(vfs.CrashCloneOptions{})
+	got, err := c.ReadFile("/b/t.sst")
+	require.NoError(t, err)
+	require.Equal(t, "table", string(got))
+	// The clone keeps the two names one file.
+	fa, err := c.Stat("/a/t.sst")
+	require.NoError(t, err)
+	fb, err := c.Stat("/b/t.sst")
+	require.NoError(t, err)
+	require.True(t, vfs.SameFile(fa, fb))
+}

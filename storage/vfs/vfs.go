@@ -50,6 +50,11 @@ type FS interface {
 	Remove(name string) error
 	// Rename atomically renames oldname to newname, replacing newname.
 	Rename(oldname, newname string) error
+	// Link creates newname as a hard link to the file oldname, as
+	// link(2): it fails if newname exists, and across filesystems (the
+	// caller may copy instead). Like a creation, the new entry survives
+	// a crash only after its directory has been synced.
+	Link(oldname, newname string) error
 	// MkdirAll creates a directory and any missing parents.
 	MkdirAll(dir string, perm os.FileMode) error
 	// List returns the names (not paths) of the entries of dir, sorted.

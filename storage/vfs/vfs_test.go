@@ -44,6 +44,7 @@ var conformance = []struct {
 	{"ReadOnly", testReadOnly},
 	{"Closed", testClosed},
 	{"Lock", testLock},
+	{"Link", testLink},
 }
 
 func TestConformance(t *testing.T) {
@@ -282,4 +283,28 @@ func TestLockErrorNamesHolder(t *testing.T) {
 	var le *vfs.LockError
 	require.ErrorAs(t, err, &le)
 	require.Equal(t, "/LOCK", le.Name)
+}
+
+func testLink(t *testing.T, fs vfs.FS, dir string) {
+	a, b := filepath.Join(dir, "a.sst"), filepath.Join(dir, "b.sst")
+	writeFile(t, fs, a, "table")
+	require.NoError(t, fs.Link(a, b))
+	require.Equal(t, "table", readFile(t, fs, b))
+	fa, err := fs.Stat(a)
+	require.NoError(t, err)
+	fb, err := fs.Stat(b)
+	require.NoError(t, err)
+	require.True(t, vfs.SameFile(fa, fb), "a link names the same file")
+
+	// Removing one name leaves the other.
+	require.NoError(t, fs.Remove(a))
+	require.Equal(t, "table", readFile(t, fs, b))
+
+	// Like link(2): an existing target, a missing source, a directory.
+	writeFile(t, fs, a, "other")
+	require.ErrorIs(t, fs.Link(a, b), os.ErrExist)
+	require.Equal(t, "table", readFile(t, fs, b), "a failed link changes nothing")
+	require.ErrorIs(t, fs.Link(filepath.Join(dir, "missing"), filepath.Join(dir, "c")), os.ErrNotExist)
+	require.NoError(t, fs.MkdirAll(filepath.Join(dir, "d"), 0o755))
+	require.Error(t, fs.Link(filepath.Join(dir, "d"), filepath.Join(dir, "e")))
 }

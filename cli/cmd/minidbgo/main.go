@@ -1,6 +1,6 @@
 // Command minidbgo is MiniDBGo's shell: an interactive, scriptable client
 // of the embedded database or of a running server (--url), plus the admin
-// commands check, inspect and repair.
+// commands check, inspect, repair and restore.
 //
 //	minidbgo                              the shell on DB_PATH (data/MiniDBGo); --http ADDR also serves the REST API
 //	minidbgo --url http://db:6866         the shell on a running server (API key in MINIDBGO_API_KEY)
@@ -10,6 +10,7 @@
 //	MODE=server minidbgo                  the REST API only (LOG_FORMAT=text|json|auto)
 //	minidbgo check --dir data/MiniDBGo    verify every checksum offline
 //	minidbgo repair --wal=point-in-time   recover from a WAL damaged before its end
+//	minidbgo restore --from backup.tar.zst --dir D   restore a physical backup (GET /api/backup)
 //	minidbgo --version                    the version (-ldflags -X …/shell.Version=, else the build's)
 //
 // GOMEMLIMIT defaults to 200MiB and GOGC to 50, as in docs/operations.md.

@@ -61,6 +61,11 @@ type backend interface {
 	metrics(ctx context.Context) (api.Metrics, error)
 	stats(ctx context.Context) (api.Stats, error)
 
+	// changes returns a page of col's change feed (cmd_changes.go).
+	changes(ctx context.Context, col string, req changesRequest) (api.Changes, error)
+	// feedEnd returns the change feed's current end (since=now).
+	feedEnd(ctx context.Context) (uint64, error)
+
 	// describe names the backend for the banner.
 	describe() string
 }

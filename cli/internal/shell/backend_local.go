@@ -181,7 +181,7 @@ func (b *localBackend) dropCollection(ctx context.Context, col string) error {
 
 func indexOf(spec docstore.IndexSpec) api.Index {
 	ix := api.Index{Name: spec.Name, Unique: spec.Unique, Multikey: spec.Multikey, Building: spec.Building,
-		Fields: make([]api.IndexField, len(spec.Fields))}
+		Fields: make([]api.IndexField, len(spec.Fields)), ExpireAfterSeconds: spec.ExpireAfterSeconds}
 	for i, f := range spec.Fields {
 		ix.Fields[i] = api.IndexField{Path: f.Path, Desc: f.Desc}
 	}

@@ -174,3 +174,22 @@ func (b *remoteBackend) metrics(ctx context.Context) (api.Metrics, error) {
 func (b *remoteBackend) stats(ctx context.Context) (api.Stats, error) {
 	return b.c.Stats(ctx)
 }
+
+func (b *remoteBackend) changes(ctx context.Context, col string, req changesRequest) (api.Changes, error) {
+	opts := client.ChangesOptions{Since: req.since, Limit: req.limit, Longpoll: req.wait}
+	if len(req.sel) > 0 {
+		opts.Selector = req.sel
+	}
+	for {
+		page, err := b.c.Changes(ctx, col, opts)
+		if err != nil || len(page.Results) > 0 || !req.wait {
+			return page, err
+		}
+		opts.Since = page.LastSeq // the longpoll's timeout: wait again
+	}
+}
+
+func (b *remoteBackend) feedEnd(ctx context.Context) (uint64, error) {
+	page, err := b.c.Changes(ctx, "", client.ChangesOptions{SinceNow: true, Limit: 1})
+	return page.LastSeq, err
+}

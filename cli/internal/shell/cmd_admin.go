@@ -68,13 +68,13 @@ func indexRequest(keys arg, opts []byte) (api.IndexRequest, error) {
 			return api.IndexRequest{}, &cmdError{code: "invalid_options", msg: `index options must be an object like {"unique": true, "name": "by_email"}`}
 		}
 		for k, v := range o {
-			if k != "unique" && k != "name" {
-				return api.IndexRequest{}, &cmdError{code: "invalid_options", msg: fmt.Sprintf("unknown index option %q (want unique, name)", k)}
+			if k != "unique" && k != "name" && k != "expireAfterSeconds" {
+				return api.IndexRequest{}, &cmdError{code: "invalid_options", msg: fmt.Sprintf("unknown index option %q (want unique, name, expireAfterSeconds)", k)}
 			}
 			spec[k] = v
 		}
 	}
-	body, err := marshalOrdered(spec, "name", "fields", "keys", "unique")
+	body, err := marshalOrdered(spec, "name", "fields", "keys", "unique", "expireAfterSeconds")
 	if err != nil {
 		return api.IndexRequest{}, err
 	}
@@ -82,7 +82,7 @@ func indexRequest(keys arg, opts []byte) (api.IndexRequest, error) {
 	if err != nil {
 		return api.IndexRequest{}, err
 	}
-	req := api.IndexRequest{Name: parsed.Name, Unique: parsed.Unique}
+	req := api.IndexRequest{Name: parsed.Name, Unique: parsed.Unique, ExpireAfterSeconds: parsed.ExpireAfterSeconds}
 	for _, f := range parsed.Fields {
 		if f.Desc {
 			req.Fields = append(req.Fields, "-"+f.Path)

@@ -52,11 +52,17 @@ type command struct {
 	// help is the text of `help <command>` after the synopsis: details
 	// and examples.
 	help string
-	run  func(s *Shell, ctx context.Context, col string, args []arg) error
+	// syntax, when set, is the synopsis (for parameters that go in
+	// pairs, as changes' since N).
+	syntax string
+	run    func(s *Shell, ctx context.Context, col string, args []arg) error
 }
 
 // synopsis is the command's usage line: findOne [collection] [filter].
 func (c *command) synopsis() string {
+	if c.syntax != "" {
+		return c.syntax
+	}
 	var b strings.Builder
 	b.WriteString(c.name)
 	for _, p := range c.params {
@@ -198,6 +204,31 @@ lines before it are stored.
 
   restoreDB backup.ndjson`,
 			run: cmdRestoreDB},
+		{name: "changes", params: []param{{name: "collection", kind: pWord}, {name: "since", kind: pWord, optional: true}, {name: "N", kind: pWord, optional: true},
+			{name: "limit", kind: pWord, optional: true}, {name: "M", kind: pWord, optional: true}},
+			syntax:  "changes <collection> [since N] [limit M]",
+			summary: "print a page of a collection's change feed",
+			help: `Prints the committed writes to the collection after sequence number N
+(default 0: from the oldest retained), in commit order, at most M of them
+(default and at most the page size, 1,000): each with its seq, _id, op
+(insert, replace, update, delete, expire, drop) and rev. last_seq is the
+N of the next page. A since older than the retained feed is history_lost
+(see docs/changes.md). The collection is always named, never taken from
+use.
+
+  changes products
+  changes products since 42 limit 10`,
+			run: cmdChanges},
+		{name: "watch", params: []param{colParam, {name: "filter", kind: pJSON, optional: true}},
+			summary: "print a collection's changes as they come, until Ctrl-C",
+			help: `Follows the collection's change feed from now: prints each committed
+write, one line each, as it is committed. With a filter, only the changes
+whose document, as it is now, matches it (deletes are not shown then).
+Ctrl-C ends the watch, not the shell.
+
+  watch products
+  watch orders {"status":"open"}`,
+			run: cmdWatch},
 		{name: "compact", summary: "compact the whole database now",
 			help: `Runs a full compaction and returns when it is done (on a server, it polls
 until the server's compaction finishes).`,
@@ -215,11 +246,19 @@ collection need not exist yet: the first insert creates it.
 		{name: "createIndex", params: []param{colParam, {name: "keys", kind: pAny}, {name: "options", kind: pJSON, optional: true}},
 			summary: "create a secondary index (and fill it)",
 			help: `Keys are {"field": 1 or -1, ...}, or a list like price,-name. Options:
-{"unique": true, "name": "..."}. A full spec {"name","fields"|"keys","unique"}
-is accepted too. The name defaults to field_1_other_-1.
+{"unique": true, "name": "...", "expireAfterSeconds": N}. A full spec
+{"name","fields"|"keys","unique","expireAfterSeconds"} is accepted too. The
+name defaults to field_1_other_-1.
+
+expireAfterSeconds (one field only, N >= 0) makes a TTL index: a document
+expires N seconds after the date in that field (an RFC 3339 string or epoch
+milliseconds); a document's own "_expiresAt" date works without an index.
+Expired documents disappear from reads at once and are deleted every
+TTL_INTERVAL.
 
   createIndex products {"price":1}
-  createIndex users email {"unique":true}`,
+  createIndex users email {"unique":true}
+  createIndex sessions {"lastSeen":1} {"expireAfterSeconds":3600}`,
 			run: cmdCreateIndex},
 		{name: "listIndexes", params: []param{colParam},
 			summary: "list a collection's indexes",
@@ -233,6 +272,23 @@ is accepted too. The name defaults to field_1_other_-1.
 			summary: "delete a collection with its documents and indexes",
 			help:    `The collection is always named, never taken from use.`,
 			run:     cmdDropCollection},
+		{name: "aggregate", params: []param{colParam, {name: "pipeline", kind: pJSON}, {name: "options", kind: pJSON, optional: true}},
+			summary: "run an aggregation pipeline and print its results",
+			help: `MongoDB's aggregation pipeline: a JSON array of stages. Stages: $match
+$project $addFields $set $unset $sort $skip $limit $count $unwind $group
+$sortByCount $replaceRoot $replaceWith $lookup $facet. $group accumulators:
+$sum $avg $min $max $first $last $push $addToSet $count. Expressions: "$a.b",
+$$ROOT, $literal, $add $subtract $multiply $divide $mod, $eq $ne $gt $gte
+$lt $lte $cmp, $and $or $not, $cond, $ifNull, $concat, $toLower, $toUpper,
+$size, $year $month $dayOfMonth (RFC 3339 strings or epoch milliseconds).
+Prints every result, fetching page after page. Options: {"explain": true}
+prints the plan instead (the leading $match uses indexes as find does).
+See docs/aggregation.md.
+
+  aggregate orders [{"$match":{"status":"A"}},{"$group":{"_id":"$cust","total":{"$sum":"$amount"}}},{"$sort":{"total":-1}}]
+  aggregate products [{"$sortByCount":"$category"}]
+  aggregate products [{"$match":{"price":{"$gt":10}}}] {"explain":true}`,
+			run: cmdAggregate},
 		{name: "explain", params: []param{colParam, {name: "filter", kind: pJSON, optional: true}, {name: "options", kind: pJSON, optional: true}},
 			summary: "show a query's plan and what its first page cost",
 			help: `Takes findMany's filter and options.

@@ -24,6 +24,7 @@ var operators = []string{
 //   - a collection argument (and use, stats, dumpAll, dropCollection):
 //     collection names;
 //   - help's argument: command names; dropIndex's: index names;
+//     changes' since and limit;
 //     distinct's field: field names seen;
 //   - a key inside JSON ({"pr or , "pr): field names seen and, after $,
 //     operators;
@@ -36,7 +37,7 @@ func (s *Shell) complete(ctx context.Context, text string) (cands []string, part
 		partial = text[start:]
 		names := s.fieldNames()
 		if strings.HasPrefix(partial, `"$`) {
-			names = operators
+			names = dollarWords(text)
 		}
 		for _, n := range names {
 			if c := `"` + n + `"`; strings.HasPrefix(c, partial) {
@@ -64,6 +65,8 @@ func (s *Shell) complete(ctx context.Context, text string) (cands []string, part
 		pool = commandNames()
 	case len(words) == 1 && takesCollection(words[0]):
 		pool = s.collectionNames(ctx)
+	case len(words) >= 2 && len(words)%2 == 0 && strings.EqualFold(words[0], "changes"):
+		pool = []string{"since", "limit"}
 	case len(words) == 2 && strings.EqualFold(words[0], "distinct"):
 		pool = s.fieldNames()
 	case len(words) == 2 && strings.EqualFold(words[0], "dropIndex"):

@@ -71,6 +71,9 @@ Usage:
   minidbgo repair --wal=point-in-time [--dir DIR]
                                     recover a directory whose WAL is damaged
                                     before its end, keeping the writes before it
+  minidbgo restore --from FILE [--dir DIR] [--force]
+                                    restore a physical backup (GET /api/backup),
+                                    verifying every file's checksum
   minidbgo --version                print the version (also minidbgo version)
 
 Type help in the shell for its commands.

@@ -52,6 +52,7 @@ const dbHelp = `mongosh's db.<collection>.<method>(...) form runs the same comma
   db.products.distinct('tags', filter)    db.products.getIndexes()
   db.products.createIndex({price: 1}, {unique: true})
   db.products.dropIndex('price_1')        db.products.drop()
+  db.products.aggregate([{$group: {_id: '$category', n: {$sum: 1}}}])
   db.getCollectionNames()                 db.getCollection('products').find()
 find(...) may be followed by .sort .limit .skip .projection, and by
 .count() or .explain(). Other methods and shell JavaScript are not

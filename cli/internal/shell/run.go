@@ -119,6 +119,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			return runInspect(cfg.args[1:], cfg.dbPath, stdout, stderr)
 		case "repair":
 			return runRepair(cfg.args[1:], cfg.dbPath, stdout, stderr)
+		case "restore":
+			return runRestore(cfg.args[1:], cfg.dbPath, stdout, stderr)
 		case "version":
 			fmt.Fprintln(stdout, "minidbgo", version())
 			return exitOK
@@ -126,7 +128,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			fmt.Fprint(stdout, usageText)
 			return exitOK
 		}
-		fmt.Fprintf(stderr, "minidbgo: unexpected argument %q (commands go in -c '...' or on stdin; admin commands are check, inspect, repair, version)\n", cfg.args[0])
+		fmt.Fprintf(stderr, "minidbgo: unexpected argument %q (commands go in -c '...' or on stdin; admin commands are check, inspect, repair, restore, version)\n", cfg.args[0])
 		return exitUsage
 	}
 	if cfg.mode == "server" {

@@ -39,6 +39,7 @@ import (
 type session struct {
 	sh   *Shell
 	take func() string // returns and clears what was printed
+	peek func() string // returns what was printed
 	tmp  string
 	stop func()
 }
@@ -102,6 +103,11 @@ func newSession(t *testing.T, be backend, stop func()) *session {
 	lb := &lockedBuffer{}
 	s := &session{tmp: t.TempDir(), stop: stop}
 	s.sh = newShell(be, &printer{w: stream{b: lb}}, stream{b: lb, prefix: "! "})
+	s.peek = func() string {
+		lb.mu.Lock()
+		defer lb.mu.Unlock()
+		return lb.buf.String()
+	}
 	s.take = func() string {
 		lb.mu.Lock()
 		defer lb.mu.Unlock()

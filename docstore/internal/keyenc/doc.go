@@ -78,10 +78,15 @@
 //	+-----+-----+---------------+
 //	| 's' | col | id uint64 BE  |                       statistics (0: base)
 //	+-----+-----+---------------+
+//	+-----+-----+---------------+-----+
+//	| 'x' | col | ms uint64 BE  | id  |                 expiry (expiry.go)
+//	+-----+-----+---------------+-----+
 //
 // Index values are AppendValue or, for descending fields, AppendValueDesc
 // forms; the trailing id keeps entries unique and DecodeIndexKeyID recovers
 // it. DocPrefix, IndexCollectionPrefix and IndexPrefix give the ranges;
 // PrefixEnd turns a prefix into an exclusive upper bound. StatsPrefix and
-// StatsKey give the statistics keys (their values are the docstore's).
+// StatsKey give the statistics keys (their values are the docstore's);
+// ExpiryPrefix, ExpiryKey and ExpiryBound the expiry keys, which sort by
+// time within a collection.
 package keyenc

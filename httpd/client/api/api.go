@@ -146,6 +146,10 @@ type IndexRequest struct {
 	Fields []string `json:"fields"`
 	Unique bool     `json:"unique,omitempty"`
 	Name   string   `json:"name,omitempty"`
+	// ExpireAfterSeconds makes a single-field index a TTL index: a
+	// document expires that many seconds after the date in the field (an
+	// RFC 3339 string or epoch milliseconds). 0 to 2147483647.
+	ExpireAfterSeconds *int64 `json:"expireAfterSeconds,omitempty"`
 }
 
 // IndexField is one field of an index.
@@ -164,6 +168,8 @@ type Index struct {
 	Multikey bool           `json:"multikey,omitempty"`
 	Building bool           `json:"building,omitempty"`
 	Progress *IndexProgress `json:"progress,omitempty"`
+	// ExpireAfterSeconds is set on a TTL index (see IndexRequest).
+	ExpireAfterSeconds *int64 `json:"expireAfterSeconds,omitempty"`
 }
 
 // IndexProgress is how far a building index is: documents indexed so far
@@ -340,4 +346,24 @@ type Metrics struct {
 	// HTTPSlowRequests counts requests slower than SLOW_QUERY_MS.
 	HTTPSlowRequests uint64 `json:"http_slow_requests"`
 	UptimeSeconds    int64  `json:"uptime_seconds"`
+}
+
+// AggregateRequest is the body of POST /api/{col}/_aggregate (a bare
+// array of stages is also accepted) and, with a pipeline, of _explain.
+// Cursor, from a previous response, continues that pipeline: alone, or
+// with the same pipeline.
+type AggregateRequest struct {
+	Pipeline json.RawMessage `json:"pipeline,omitempty"`
+	Limit    int             `json:"limit,omitempty"`
+	Cursor   string          `json:"cursor,omitempty"`
+}
+
+// AggExplanation is the body of POST /api/{col}/_explain for a
+// pipeline: the scan's plan and cost (the leading $match, and a $sort its
+// index gives in order, run in the scan), the stages, and how many
+// leading stages the scan performs.
+type AggExplanation struct {
+	Source     Explanation `json:"source"`
+	Stages     []string    `json:"stages"`
+	PushedDown int         `json:"pushedDown"`
 }

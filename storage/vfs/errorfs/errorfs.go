@@ -77,6 +77,7 @@ const (
 	OpFileSync
 	OpFileClose
 	OpFileStat
+	OpLink
 )
 
 var opNames = [...]string{
@@ -95,6 +96,7 @@ var opNames = [...]string{
 	OpFileSync:   "sync",
 	OpFileClose:  "close",
 	OpFileStat:   "fstat",
+	OpLink:       "link",
 }
 
 // String returns the operation's lower-case name, as used in the Op field
@@ -107,11 +109,11 @@ func (k OpKind) String() string {
 }
 
 // IsWrite reports whether k changes the filesystem's state: Create, Remove,
-// Rename, MkdirAll, Lock (which writes the lock file), and File.Write and
+// Rename, Link, MkdirAll, Lock (which writes the lock file), and File.Write and
 // File.Sync.
 func (k OpKind) IsWrite() bool {
 	switch k {
-	case OpCreate, OpRemove, OpRename, OpMkdirAll, OpLock, OpFileWrite, OpFileSync:
+	case OpCreate, OpRemove, OpRename, OpLink, OpMkdirAll, OpLock, OpFileWrite, OpFileSync:
 		return true
 	}
 	return false
@@ -230,6 +232,14 @@ func (e *FS) Rename(oldname, newname string) error {
 		return &os.LinkError{Op: OpRename.String(), Old: oldname, New: newname, Err: err}
 	}
 	return e.fs.Rename(oldname, newname)
+}
+
+// Link implements vfs.FS. An injected error is an *os.LinkError.
+func (e *FS) Link(oldname, newname string) error {
+	if err := e.maybeError(OpLink, oldname); err != nil {
+		return &os.LinkError{Op: OpLink.String(), Old: oldname, New: newname, Err: err}
+	}
+	return e.fs.Link(oldname, newname)
 }
 
 // MkdirAll implements vfs.FS.

@@ -39,6 +39,7 @@ var steps = []step{
 	{errorfs.OpOpenDir, func(fs vfs.FS, f *vfs.File) (err error) { *f, err = fs.OpenDir("/db"); return err }},
 	{errorfs.OpList, func(fs vfs.FS, _ *vfs.File) error { _, err := fs.List("/db"); return err }},
 	{errorfs.OpStat, func(fs vfs.FS, _ *vfs.File) error { _, err := fs.Stat("/db/b.log"); return err }},
+	{errorfs.OpLink, func(fs vfs.FS, _ *vfs.File) error { return fs.Link("/db/b.log", "/db/c.log") }},
 	{errorfs.OpRemove, func(fs vfs.FS, _ *vfs.File) error { return fs.Remove("/db/b.log") }},
 	{errorfs.OpLock, func(fs vfs.FS, _ *vfs.File) error { _, err := fs.Lock("/db/LOCK"); return err }},
 }
@@ -98,9 +99,9 @@ func TestOnIndexFailsExactlyOneOp(t *testing.T) {
 			require.ErrorIs(t, err, syscall.EIO)
 			var pe *fs.PathError
 			var le *os.LinkError
-			if steps[j].kind == errorfs.OpRename {
+			if k := steps[j].kind; k == errorfs.OpRename || k == errorfs.OpLink {
 				require.ErrorAs(t, err, &le)
-				require.Equal(t, "rename", le.Op)
+				require.Equal(t, k.String(), le.Op)
 			} else {
 				require.ErrorAs(t, err, &pe)
 				require.Equal(t, steps[j].kind.String(), pe.Op)
@@ -175,7 +176,7 @@ func TestFilters(t *testing.T) {
 	}{
 		{"WriteOpsOnly", errorfs.WriteOpsOnly(always), []errorfs.OpKind{
 			errorfs.OpMkdirAll, errorfs.OpCreate, errorfs.OpFileWrite, errorfs.OpFileSync,
-			errorfs.OpRename, errorfs.OpRemove, errorfs.OpLock,
+			errorfs.OpRename, errorfs.OpLink, errorfs.OpRemove, errorfs.OpLock,
 		}},
 		{"OnKind", errorfs.OnKind(always, errorfs.OpList, errorfs.OpStat),
 			[]errorfs.OpKind{errorfs.OpList, errorfs.OpStat}},
