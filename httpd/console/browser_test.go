@@ -274,7 +274,8 @@ func (tb *tab) login(url, key string) {
 
 func (tb *tab) goTo(hash, ready string) {
 	tb.t.Helper()
-	tb.eval(fmt.Sprintf(`location.hash = %q`, hash))
+	// The same hash again renders the page again, as a reload would.
+	tb.eval(fmt.Sprintf(`location.hash === %[1]q ? dispatchEvent(new HashChangeEvent('hashchange')) : (location.hash = %[1]q)`, hash))
 	tb.wait("page "+hash, ready)
 	tb.labelled()
 }
@@ -431,8 +432,18 @@ func TestConsoleBrowser(t *testing.T) {
 		tb.wait("IXSCAN", `document.querySelector('#plan [data-stage="IXSCAN"]') !== null`)
 		require.Contains(t, tb.text("#plan"), "docs examined: 6")
 		tb.shot("query-ixscan")
+		// A TTL index: the form sends expireAfterSeconds; the list shows it.
+		tb.goTo("#/indexes/people", `document.querySelector('#ix-ttl') !== null`)
+		tb.run("create TTL index", chromedp.SendKeys(chromedp.ID("ix-fields"), "seen"), chromedp.SendKeys(chromedp.ID("ix-ttl"), "3600"), submit("create-index"))
+		tb.wait("TTL listed", `[...document.querySelectorAll('#indexes tbody tr')].some(r => r.innerText.includes('seen') && r.innerText.includes('TTL 3600 s'))`)
+		st, body := s.do("GET", "/api/people/_indexes", "")
+		require.Equal(t, http.StatusOK, st)
+		require.Contains(t, body, `"expireAfterSeconds":3600`)
+		tb.run("drop TTL index", chromedp.Click(chromedp.CSS(`#indexes tr[data-name="seen_1"] button`)))
+		tb.wait("TTL dropped", `document.querySelector('#indexes tr[data-name="seen_1"]') === null`)
+
 		// Drop an index (confirmed).
-		st, body := s.do("POST", "/api/people/_indexes", `{"fields":["name"],"name":"by_name"}`)
+		st, body = s.do("POST", "/api/people/_indexes", `{"fields":["name"],"name":"by_name"}`)
 		require.Equal(t, http.StatusCreated, st, body)
 		tb.goTo("#/indexes/people", `document.querySelector('#indexes tr[data-name="by_name"]') !== null`)
 		tb.run("drop by_name", chromedp.Click(chromedp.CSS(`button[aria-label="Drop index by_name"]`)))
