@@ -130,7 +130,8 @@ func TestRequestIDAndAccessLog(t *testing.T) {
 
 func TestNotFoundAndMethodNotAllowed(t *testing.T) {
 	e := newEnv(t, envOptions{})
-	for _, p := range []string{"/", "/nope", "/api", "/api/c/a/b/c", "/metrics/x"} {
+	// GET / redirects to the web console (TestConsoleAssets).
+	for _, p := range []string{"/nope", "/api", "/api/c/a/b/c", "/metrics/x", "/console/x/y"} {
 		errorBody(t, e.do("GET", p, nil), http.StatusNotFound, "route_not_found")
 	}
 	r := e.do("PUT", "/api/c", `{}`)

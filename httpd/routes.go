@@ -9,6 +9,8 @@ import (
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
+
+	"github.com/minidbgo/minidbgo/httpd/console"
 )
 
 // routes builds the route tree. Every route here is described in
@@ -32,6 +34,13 @@ func (s *Server) routes() chi.Router {
 	// Liveness and readiness: no auth, no concurrency limit.
 	r.Get("/api/health", s.health)
 	r.Get("/api/ready", s.ready)
+
+	// The web console's files (package console); its API calls carry the key.
+	con := console.New(http.HandlerFunc(s.notFound))
+	r.Get("/", console.Redirect)
+	r.Get("/console", console.Redirect)
+	r.Get("/console/", con.ServeHTTP)
+	r.Get("/console/{asset}", con.ServeHTTP)
 
 	read, write, admin := s.need(ScopeRead), s.need(ScopeWrite), s.need(ScopeAdmin)
 	r.Group(func(r chi.Router) {
@@ -75,6 +84,8 @@ func (s *Server) routes() chi.Router {
 			r.With(read).Get("/api/metrics", s.metricsHandler)
 			r.With(read).Get("/api/stats", s.statsHandler)
 			r.With(read).Get("/api/_collections", s.listCollections)
+			r.With(write).Post("/api/_collections", s.createCollection)
+			r.With(read).Get("/api/_whoami", s.whoami)
 			r.With(admin).Post("/api/_compact", s.compact)
 
 			r.With(write).Post("/api/{col}", s.insertOne)

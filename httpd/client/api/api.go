@@ -209,6 +209,19 @@ type Explanation struct {
 	NReturned    int64    `json:"nReturned"`
 }
 
+// CreateCollectionRequest is the body of POST /api/_collections.
+type CreateCollectionRequest struct {
+	Name string `json:"name"`
+}
+
+// Whoami is GET /api/_whoami: the caller's API key scope ("read",
+// "write" or "admin"; "admin" when authentication is off) and whether the
+// server requires a key.
+type Whoami struct {
+	Role string `json:"role"`
+	Auth bool   `json:"auth"`
+}
+
 // DumpStats is the body of POST /api/restoreDB: what was restored.
 type DumpStats struct {
 	Collections int   `json:"collections"`

@@ -1,0 +1,128 @@
+// Package console is MiniDBGo's web console: a single page of plain HTML,
+// CSS and JavaScript modules, embedded in the server with go:embed and
+// served at /console/ (no build step, no external requests).
+//
+// The files are public, like any login page: what the console shows it
+// reads from the API with the API key the user enters, which the page
+// keeps in sessionStorage and sends as Authorization: Bearer, never in a
+// URL. The page asks GET /api/_whoami for the key's scope and draws no
+// write controls for a read-only key (the API refuses its writes with 403
+// anyway).
+//
+// Every file is answered with its ETag (a hash of its contents) and
+// Cache-Control: no-cache, so a browser revalidates it (304) and a new
+// server version is picked up at once; the headers of every answer forbid
+// framing, sniffing and requests to other origins (Content-Security-Policy).
+package console
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"io/fs"
+	"mime"
+	"net/http"
+	"path"
+	"strings"
+	"time"
+)
+
+//go:embed static
+var static embed.FS
+
+// Prefix is the path the console is served under.
+const Prefix = "/console/"
+
+// csp allows the page its own files and same-origin API calls only.
+const csp = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+	"connect-src 'self'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'"
+
+type asset struct {
+	body  []byte
+	ctype string
+	etag  string
+}
+
+// Handler serves the console's files.
+type Handler struct {
+	assets   map[string]asset
+	notFound http.Handler
+}
+
+// New returns the console's handler. Paths under Prefix that name no
+// file are passed to notFound.
+func New(notFound http.Handler) *Handler {
+	h := &Handler{assets: make(map[string]asset), notFound: notFound}
+	err := fs.WalkDir(static, "static", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := static.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		sum := sha256.Sum256(b)
+		ct := mime.TypeByExtension(path.Ext(p))
+		switch path.Ext(p) { // not left to the host's mime tables
+		case ".html":
+			ct = "text/html; charset=utf-8"
+		case ".js":
+			ct = "text/javascript; charset=utf-8"
+		case ".css":
+			ct = "text/css; charset=utf-8"
+		case ".svg":
+			ct = "image/svg+xml"
+		case ".png":
+			ct = "image/png"
+		}
+		if ct == "" {
+			ct = "application/octet-stream"
+		}
+		h.assets[strings.TrimPrefix(p, "static/")] = asset{body: b, ctype: ct, etag: `"` + hex.EncodeToString(sum[:8]) + `"`}
+		return nil
+	})
+	if err != nil {
+		panic("console: embedded files: " + err.Error()) // the embedded tree is fixed at build time
+	}
+	return h
+}
+
+// Files returns the names of the embedded files (for tests).
+func (h *Handler) Files() []string {
+	out := make([]string, 0, len(h.assets))
+	for n := range h.assets {
+		out = append(out, n)
+	}
+	return out
+}
+
+// ServeHTTP answers GET (and HEAD) of Prefix (index.html) and of
+// Prefix+name for each embedded file, with 304 for a matching
+// If-None-Match.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	name, ok := strings.CutPrefix(r.URL.Path, Prefix)
+	if name == "" {
+		name = "index.html"
+	}
+	a, found := h.assets[name]
+	if !ok || !found || strings.Contains(name, "/") {
+		h.notFound.ServeHTTP(w, r)
+		return
+	}
+	hd := w.Header()
+	hd.Set("Content-Type", a.ctype)
+	hd.Set("ETag", a.etag)
+	hd.Set("Cache-Control", "no-cache")
+	hd.Set("X-Content-Type-Options", "nosniff")
+	hd.Set("X-Frame-Options", "DENY")
+	hd.Set("Referrer-Policy", "no-referrer")
+	hd.Set("Content-Security-Policy", csp)
+	// ServeContent answers If-None-Match (304), HEAD and ranges.
+	http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(a.body))
+}
+
+// Redirect sends the browser to the console (GET / and /console).
+func Redirect(w http.ResponseWriter, r *http.Request) {
+	http.Redirect(w, r, Prefix, http.StatusFound)
+}

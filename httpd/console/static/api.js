@@ -1,0 +1,66 @@
+// The API client: every call carries the key from session storage as
+// Authorization: Bearer (never in a URL) and errors become ApiError.
+
+const KEY = 'minidbgo.apiKey';
+
+export function getKey() { return sessionStorage.getItem(KEY) || ''; }
+export function setKey(k) {
+  if (k) sessionStorage.setItem(KEY, k); else sessionStorage.removeItem(KEY);
+}
+
+// ApiError is a non-2xx answer: status, the API's code and message.
+export class ApiError extends Error {
+  constructor(status, body) {
+    const msg = body && typeof body === 'object' && body.error ? body.error : `HTTP ${status}`;
+    super(msg);
+    this.status = status;
+    this.code = body && body.code || '';
+    this.body = body;
+  }
+}
+
+export function authHeaders(extra) {
+  const h = new Headers(extra || {});
+  const k = getKey();
+  if (k) h.set('Authorization', 'Bearer ' + k);
+  return h;
+}
+
+// col encodes a collection name or _id for a path segment.
+export const seg = (s) => encodeURIComponent(s);
+
+// call sends a request. body: an object (sent as JSON) or a string (sent
+// as is, as JSON). It resolves to {data, text, res, ms, etag}.
+export async function call(method, path, opts = {}) {
+  const headers = authHeaders(opts.headers);
+  let body = opts.body;
+  if (body !== undefined) {
+    if (typeof body !== 'string') body = JSON.stringify(body);
+    headers.set('Content-Type', 'application/json');
+  }
+  const t0 = performance.now();
+  const res = await fetch(path, { method, headers, body, signal: opts.signal, cache: 'no-store', credentials: 'omit' });
+  const text = await res.text();
+  const ms = performance.now() - t0;
+  let data = null;
+  if (text) {
+    try { data = JSON.parse(text); } catch { data = text; }
+  }
+  if (!res.ok) throw new ApiError(res.status, data);
+  return { data, text, res, ms, etag: res.headers.get('ETag') };
+}
+
+export const get = (p, o) => call('GET', p, o);
+export const post = (p, body, o = {}) => call('POST', p, { ...o, body });
+export const put = (p, body, o = {}) => call('PUT', p, { ...o, body });
+export const del = (p, o) => call('DELETE', p, o);
+
+// errText is what to tell the user about an error.
+export function errText(e) {
+  if (e instanceof ApiError) {
+    if (e.status === 401) return 'The API key was refused (401). Sign in again.';
+    if (e.status === 403) return `Not allowed with this key (403): ${e.message}`;
+    return `${e.message} (${e.status}${e.code ? ' ' + e.code : ''})`;
+  }
+  return String(e && e.message || e);
+}

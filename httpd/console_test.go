@@ -1,0 +1,118 @@
+package httpd
+
+import (
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/minidbgo/minidbgo/httpd/client/api"
+	"github.com/minidbgo/minidbgo/httpd/console"
+)
+
+// TestConsoleAssets: every embedded file is served under /console/ with
+// its content type, an ETag, Cache-Control: no-cache and the security
+// headers; a matching If-None-Match is 304; / and /console redirect to
+// /console/; an unknown file is a JSON 404.
+func TestConsoleAssets(t *testing.T) {
+	e := authEnv(t, Config{}) // the files need no key
+	files := console.New(http.NotFoundHandler()).Files()
+	for _, want := range []string{"index.html", "app.js", "api.js", "style.css", "page-live.js", "page-health.js", "charts.js"} {
+		require.Contains(t, files, want)
+	}
+	types := map[string]string{".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
+		".css": "text/css; charset=utf-8", ".svg": "image/svg+xml"}
+	importRE := regexp.MustCompile(`(?m)^import .* from '\./([^']+)';$`)
+	for _, f := range files {
+		path := "/console/" + f
+		if f == "index.html" {
+			path = "/console/"
+		}
+		r := mustStatus(t, e.do("GET", path, nil), http.StatusOK)
+		ext := f[strings.LastIndexByte(f, '.'):]
+		require.Equal(t, types[ext], r.header.Get("Content-Type"), f)
+		require.Equal(t, "no-cache", r.header.Get("Cache-Control"), f)
+		require.Equal(t, "nosniff", r.header.Get("X-Content-Type-Options"), f)
+		require.Contains(t, r.header.Get("Content-Security-Policy"), "connect-src 'self'", f)
+		etag := r.header.Get("ETag")
+		require.Regexp(t, `^"[0-9a-f]{16}"$`, etag, f)
+		require.NotEmpty(t, r.body, f)
+		// Air-gapped hosts: nothing is loaded from elsewhere.
+		for _, ext := range []string{`src="http`, `href="http`, `url(http`, `from 'http`, `fetch('http`, `@import`} {
+			require.NotContains(t, string(r.body), ext, f)
+		}
+		// Every module a script imports is embedded.
+		for _, m := range importRE.FindAllStringSubmatch(string(r.body), -1) {
+			require.Contains(t, files, m[1], "%s imports %s", f, m[1])
+		}
+		nm := mustStatus(t, e.do("GET", path, nil, "If-None-Match", etag), http.StatusNotModified)
+		require.Empty(t, nm.body)
+		h := mustStatus(t, e.do("HEAD", path, nil), http.StatusOK)
+		require.Empty(t, h.body)
+		require.Equal(t, etag, h.header.Get("ETag"))
+	}
+	index := string(e.do("GET", "/console/", nil).body)
+	require.Contains(t, index, `<script type="module" src="app.js">`)
+	require.Contains(t, index, `<label for="key">API key</label>`)
+
+	noFollow := &http.Client{Transport: e.hc.Transport, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for _, p := range []string{"/", "/console"} {
+		resp, err := noFollow.Get(e.url + p)
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, http.StatusFound, resp.StatusCode, p)
+		require.Equal(t, "/console/", resp.Header.Get("Location"), p)
+	}
+	errorBody(t, e.do("GET", "/console/nope.js", nil), http.StatusNotFound, "route_not_found")
+	errorBody(t, e.do("GET", "/console/..%2Fconsole.go", nil), http.StatusNotFound, "route_not_found")
+}
+
+// TestWhoami: each key learns its scope, which is what the console draws
+// its controls from; a read key's writes are 403, a missing key 401.
+func TestWhoami(t *testing.T) {
+	e := authEnv(t, Config{})
+	for key, role := range map[string]string{readKey: "read", writeKey: "write", adminKey: "admin"} {
+		e.key = key
+		var w api.Whoami
+		mustStatus(t, e.do("GET", "/api/_whoami", nil), http.StatusOK).json(t, &w)
+		require.Equal(t, api.Whoami{Role: role, Auth: true}, w)
+	}
+	e.key = ""
+	errorBody(t, e.do("GET", "/api/_whoami", nil), http.StatusUnauthorized, "unauthorized")
+
+	e.key = readKey
+	before := e.state()
+	errorBody(t, e.do("POST", "/api/_collections", `{"name":"things"}`), http.StatusForbidden, "forbidden")
+	errorBody(t, e.do("POST", "/api/things", `{"_id":"a"}`), http.StatusForbidden, "forbidden")
+	errorBody(t, e.do("POST", "/api/things/_indexes", `{"fields":["a"]}`), http.StatusForbidden, "forbidden")
+	errorBody(t, e.do("DELETE", "/api/things", nil), http.StatusForbidden, "forbidden")
+	require.Equal(t, before, e.state())
+
+	open := newEnv(t, envOptions{})
+	var w api.Whoami
+	mustStatus(t, open.do("GET", "/api/_whoami", nil), http.StatusOK).json(t, &w)
+	require.Equal(t, api.Whoami{Role: "admin", Auth: false}, w)
+}
+
+// TestCreateCollection: POST /api/_collections makes an empty collection
+// (201), and again changes nothing (200); bad bodies are 400 and change
+// nothing.
+func TestCreateCollection(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	var c api.Collection
+	mustStatus(t, e.do("POST", "/api/_collections", `{"name":"empty"}`), http.StatusCreated).json(t, &c)
+	require.Equal(t, api.Collection{Name: "empty"}, c)
+	before := e.state()
+	mustStatus(t, e.do("POST", "/api/_collections", `{"name":"empty"}`), http.StatusOK)
+	var cols []api.Collection
+	mustStatus(t, e.do("GET", "/api/_collections", nil), http.StatusOK).json(t, &cols)
+	require.Equal(t, []api.Collection{{Name: "empty"}}, cols)
+	errorBody(t, e.do("POST", "/api/_collections", `{"name":"bad/name"}`), http.StatusBadRequest, "invalid_name")
+	errorBody(t, e.do("POST", "/api/_collections", `{"name":""}`), http.StatusBadRequest, "invalid_name")
+	errorBody(t, e.do("POST", "/api/_collections", `{"nom":"x"}`), http.StatusBadRequest, "")
+	errorBody(t, e.do("POST", "/api/_collections", `{"name":"x"`), http.StatusBadRequest, "")
+	errorBody(t, e.do("POST", "/api/_collections", ``), http.StatusBadRequest, "empty_body")
+	require.Equal(t, before, e.state())
+}
