@@ -248,6 +248,52 @@ func TestClientAuth(t *testing.T) {
 	require.Equal(t, "bad gateway", ce.Message)
 }
 
+// TestClientWhoamiCreateCollection: Whoami reports the key's scope (and
+// admin without keys); CreateCollection makes an empty collection, again
+// is no error, and a bad name or a read key is the server's error.
+func TestClientWhoamiCreateCollection(t *testing.T) {
+	ctx := context.Background()
+	keys, err := ParseKeys("client-read-0123456789:read,client-write-0123456789:write")
+	require.NoError(t, err)
+	c := newServer(t, Config{Keys: keys})
+	var ce *client.Error
+	_, err = c.Whoami(ctx)
+	require.ErrorAs(t, err, &ce)
+	require.Equal(t, http.StatusUnauthorized, ce.Status)
+
+	c.APIKey = "client-read-0123456789"
+	w, err := c.Whoami(ctx)
+	require.NoError(t, err)
+	require.Equal(t, api.Whoami{Role: "read", Auth: true}, w)
+	_, err = c.CreateCollection(ctx, "empty")
+	require.ErrorAs(t, err, &ce)
+	require.Equal(t, http.StatusForbidden, ce.Status)
+
+	c.APIKey = "client-write-0123456789"
+	w, err = c.Whoami(ctx)
+	require.NoError(t, err)
+	require.Equal(t, api.Whoami{Role: "write", Auth: true}, w)
+	col, err := c.CreateCollection(ctx, "empty")
+	require.NoError(t, err)
+	require.Equal(t, api.Collection{Name: "empty"}, col)
+	col, err = c.CreateCollection(ctx, "empty")
+	require.NoError(t, err, "creating an existing collection is no error")
+	require.Equal(t, "empty", col.Name)
+	cols, err := c.Collections(ctx)
+	require.NoError(t, err)
+	require.Equal(t, []api.Collection{{Name: "empty"}}, cols)
+	_, err = c.CreateCollection(ctx, "bad/name")
+	require.ErrorAs(t, err, &ce)
+	require.Equal(t, http.StatusBadRequest, ce.Status)
+	require.Equal(t, "invalid_name", ce.Code)
+
+	// Without keys, everyone is admin.
+	open := newServer(t, Config{})
+	w, err = open.Whoami(ctx)
+	require.NoError(t, err)
+	require.Equal(t, api.Whoami{Role: "admin", Auth: false}, w)
+}
+
 type product struct {
 	ID    string  `json:"_id"`
 	Name  string  `json:"name"`

@@ -404,6 +404,24 @@ func (c *Client) Collections(ctx context.Context) ([]api.Collection, error) {
 	return out, err
 }
 
+// CreateCollection calls POST /api/_collections: creates the empty
+// collection name and returns its description. Creating one that exists
+// changes nothing and is no error; a name the server refuses is an Error
+// with code invalid_name.
+func (c *Client) CreateCollection(ctx context.Context, name string) (api.Collection, error) {
+	var out api.Collection
+	_, err := c.call(ctx, http.MethodPost, "/api/_collections", nil, api.CreateCollectionRequest{Name: name}, &out, nil)
+	return out, err
+}
+
+// Whoami calls GET /api/_whoami: the scope of the client's API key and
+// whether the server requires one.
+func (c *Client) Whoami(ctx context.Context) (api.Whoami, error) {
+	var out api.Whoami
+	_, err := c.call(ctx, http.MethodGet, "/api/_whoami", nil, nil, &out, nil)
+	return out, err
+}
+
 // Compact calls POST /api/_compact: the compaction runs in the
 // background ("started", or "running" when one already was).
 func (c *Client) Compact(ctx context.Context) (api.CompactStatus, error) {
