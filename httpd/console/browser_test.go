@@ -29,6 +29,7 @@ import (
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 	"github.com/stretchr/testify/require"
 
 	"github.com/minidbgo/minidbgo/docstore"
@@ -453,6 +454,91 @@ func TestConsoleBrowser(t *testing.T) {
 		require.Len(t, specs, 1)
 	})
 
+	t.Run("aggregate", func(t *testing.T) {
+		// 11 orders of five customers; an index on status.
+		var orders []string
+		for i := range 11 {
+			status := "A"
+			if i%3 == 0 {
+				status = "B"
+			}
+			orders = append(orders, fmt.Sprintf(`{"_id":"o%02d","cust":"c%d","amount":%d,"status":%q}`, i, i%5, 10*(i+1), status))
+		}
+		st, body := s.do("POST", "/api/orders/_insertMany", "["+strings.Join(orders, ",")+"]")
+		require.Equal(t, http.StatusCreated, st, body)
+		st, body = s.do("POST", "/api/orders/_indexes", `{"fields":["status"]}`)
+		require.Equal(t, http.StatusCreated, st, body)
+
+		tb.goTo("#/query/orders", `document.querySelector('#q-mode-find') !== null && !document.querySelector('#query-form').hidden`)
+		hidden := evalT[bool](tb, `document.querySelector('#agg-form').hidden`)
+		require.True(t, hidden, "Find is the default mode")
+		// The mode switch is radio buttons: the arrow key moves to Aggregate.
+		tb.run("switch with the keyboard", chromedp.Focus(chromedp.ID("q-mode-find")), chromedp.KeyEvent(kb.ArrowRight))
+		tb.wait("aggregate mode", `!document.querySelector('#agg-form').hidden && document.querySelector('#query-form').hidden && document.querySelector('#q-mode-aggregate').checked`)
+		tb.labelled()
+
+		// Bad input is caught before sending, naming the problem.
+		tb.run("not JSON", chromedp.SetValue(chromedp.ID("agg-pipeline"), `[{"$group": }]`), submit("agg-form"))
+		tb.wait("JSON error", `document.querySelector('#agg-msg.error').textContent.startsWith('The pipeline is not valid JSON') && document.querySelector('#agg-pipeline').getAttribute('aria-invalid') === 'true'`)
+		tb.run("not an array", chromedp.SetValue(chromedp.ID("agg-pipeline"), `{"$match": {}}`), submit("agg-form"))
+		tb.wait("array error", `document.querySelector('#agg-msg.error').textContent.startsWith('The pipeline must be a JSON array')`)
+		tb.run("not a stage", chromedp.SetValue(chromedp.ID("agg-pipeline"), `[{"$match": {}}, 5]`), submit("agg-form"))
+		tb.wait("stage error", `document.querySelector('#agg-msg.error').textContent.startsWith('Stage 1 of the pipeline must be an object')`)
+		// An unsupported stage: the server's 400, named, as the page's alert.
+		tb.run("unsupported stage", chromedp.SetValue(chromedp.ID("agg-pipeline"), `[{"$match": {}}, {"$out": "copy"}]`), submit("agg-form"))
+		tb.wait("server error", `/\(400 invalid_pipeline\)$/.test(document.querySelector('#status').textContent) && document.querySelector('#status').getAttribute('role') === 'alert'`)
+		require.Contains(t, tb.text("#status"), "stage 1 ($out)")
+		require.Contains(t, tb.text("#agg-msg"), "$out")
+		aria := evalT[string](tb, `document.querySelector('#agg-pipeline').getAttribute('aria-invalid') || ''`)
+		require.Empty(t, aria, "valid JSON is not marked invalid")
+
+		// $group, two groups a page: three pages.
+		group := `[{"$group": {"_id": "$cust", "total": {"$sum": "$amount"}, "n": {"$sum": 1}}}, {"$sort": {"_id": 1}}]`
+		tb.run("run $group", chromedp.SetValue(chromedp.ID("agg-pipeline"), group), chromedp.SetValue(chromedp.ID("agg-limit"), "2"), submit("agg-form"))
+		tb.wait("page 1", `document.querySelector('#agg-page') !== null && document.querySelector('#agg-page').textContent === 'Page 1'`)
+		require.Regexp(t, `^2 documents in [0-9.]+ ms \(round trip\) · more follow`, tb.text("#timing"))
+		// c0: orders 0, 5, 10 (10+60+110); c1: orders 1, 6 (20+70).
+		require.Equal(t, `[{"_id":"c0","total":180,"n":3},{"_id":"c1","total":90,"n":2}]`, resultDocs(tb))
+		alert := evalT[string](tb, `document.querySelector('#status').className`)
+		require.Equal(t, "status", alert, "the error alert is gone after a run that worked")
+		tb.shot("query-aggregate")
+		tb.run("next page", chromedp.Click(chromedp.ID("agg-next")))
+		tb.wait("page 2", `document.querySelector('#agg-page').textContent === 'Page 2'`)
+		require.Equal(t, `[{"_id":"c2","total":110,"n":2},{"_id":"c3","total":130,"n":2}]`, resultDocs(tb))
+		focused := evalT[string](tb, `document.activeElement.id`)
+		require.Equal(t, "agg-next", focused, "the keyboard stays on Next page")
+		tb.run("last page", chromedp.Click(chromedp.ID("agg-next")))
+		tb.wait("page 3", `document.querySelector('#agg-page').textContent === 'Page 3'`)
+		require.Equal(t, `[{"_id":"c4","total":150,"n":2}]`, resultDocs(tb))
+		n := evalT[int](tb, `document.querySelectorAll('#agg-next').length`)
+		require.Zero(t, n, "no next page after the last")
+		require.Regexp(t, `^1 document in [0-9.]+ ms \(round trip\)$`, tb.text("#timing"))
+
+		// Explain: the leading $match walks the status index.
+		tb.run("explain", chromedp.SetValue(chromedp.ID("agg-pipeline"), `[{"$match": {"status": "B"}}, {"$group": {"_id": "$cust", "n": {"$sum": 1}}}]`),
+			chromedp.Click(chromedp.ID("agg-explain")))
+		tb.wait("plan", `document.querySelector('#plan:not([hidden]) [data-stage="IXSCAN"]') !== null && document.querySelector('#plan [data-agg-stage="$group"]') !== null`)
+		plan := tb.text("#plan")
+		require.Contains(t, plan, "status_1")
+		require.Contains(t, plan, "docs examined: 4")
+		require.Contains(t, plan, "The scan below performs the first stage of the pipeline")
+		stages := evalT[[]string](tb, `[...document.querySelectorAll('#plan [data-agg-stage]')].map(li => li.dataset.aggStage + ':' + li.className)`)
+		require.Equal(t, []string{"$match:stage pushed", "$group:stage agg"}, stages)
+		tb.shot("query-aggregate-explain")
+
+		// On a phone: no sideways scrolling.
+		tb.run("phone viewport", chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile))
+		overflow := evalT[bool](tb, `document.documentElement.scrollWidth > document.documentElement.clientWidth + 1`)
+		require.False(t, overflow, "no sideways scrolling of the page on a phone")
+		tb.shot("phone-query-aggregate")
+		tb.run("desktop viewport", chromedp.ResetViewport())
+
+		// The mode is kept for the collection; a click goes back to Find.
+		tb.goTo("#/query/orders", `document.querySelector('#agg-pipeline') !== null && !document.querySelector('#agg-form').hidden`)
+		tb.run("back to Find", chromedp.Click(chromedp.CSS(`label[for="q-mode-find"]`)))
+		tb.wait("find mode", `!document.querySelector('#query-form').hidden && document.querySelector('#agg-form').hidden`)
+	})
+
 	t.Run("live", func(t *testing.T) {
 		if st, _ := s.do("GET", "/api/people/_changes?limit=1", ""); st == http.StatusNotFound {
 			t.Skip("this server has no change feed yet (GET /api/{col}/_changes is 404): run again after the feed-api merge")
@@ -591,4 +677,10 @@ func TestConsoleBrowser(t *testing.T) {
 		key = evalT[string](ro, `sessionStorage.getItem('minidbgo.apiKey') || ''`)
 		require.Empty(t, key)
 	})
+}
+
+// resultDocs is the result documents shown, as compact JSON.
+func resultDocs(tb *tab) string {
+	tb.t.Helper()
+	return evalT[string](tb, `JSON.stringify(JSON.parse('[' + document.querySelector('#results pre.json').textContent.split('\n}\n{').join('},{') + ']'))`)
 }

@@ -44,6 +44,9 @@ const ctx = {
     if (e instanceof ApiError && e.status === 401) { signOut('The API key was refused (401). Sign in again.'); return; }
     status(errText(e), 'error');
   },
+  // clearError takes down an error shown in the status line (a new attempt
+  // has started).
+  clearError: () => { if ($('status').classList.contains('error')) clearStatus(); },
   go: (hash) => { location.hash = hash; },
   // collections lists the collection names (for pickers).
   async collections() {
