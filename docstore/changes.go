@@ -479,12 +479,16 @@ func (db *DB) trimChanges() (int, error) {
 		}
 		b.Put(feedHorizonKey, binary.BigEndian.AppendUint64(nil, last))
 		// The horizon moves in memory before the deletion commits, so
-		// a reader never misses a trim (it may, if the commit fails, see
-		// one that did not happen: it then reports history lost early).
+		// that a writer adding the first record of an empty feed never
+		// takes a trimmed one for the oldest. (Readers take the horizon
+		// from their snapshot.)
 		db.feed.mu.Lock()
 		db.feed.horizon.Store(last)
 		db.feed.mu.Unlock()
 		if err := db.engine.Apply(b); err != nil {
+			db.feed.mu.Lock()
+			db.feed.horizon.Store(horizon) // the next run trims them again
+			db.feed.mu.Unlock()
 			return total, err
 		}
 		db.feed.count.Add(int64(-n))
