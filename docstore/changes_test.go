@@ -568,3 +568,39 @@ func dumpBody(t *testing.T, dump string, seq uint64) string {
 	require.Equal(t, fmt.Sprintf(`{"dump":1,"seq":%d}`, seq), header)
 	return body
 }
+
+// TestChangesCollectionScanBudget: a collection's feed examines at most
+// the budget per call, other collections' records included; a call that
+// stops there says how far it got, and the next one goes on from there.
+func TestChangesCollectionScanBudget(t *testing.T) {
+	ctx := context.Background()
+	db := openMem(t, nil)
+	defer func(b int) { changesScanBudget = b }(changesScanBudget)
+	changesScanBudget = 10
+	for i := range 25 {
+		_, err := db.InsertOne(ctx, "noise", []byte(fmt.Sprintf(`{"_id":"%d"}`, i)), WriteOptions{})
+		require.NoError(t, err)
+	}
+	_, err := db.InsertOne(ctx, "c", []byte(`{"_id":"x"}`), WriteOptions{})
+	require.NoError(t, err)
+	all := allChanges(t, db, "")
+	var since uint64
+	var calls int
+	var got []Change
+	for {
+		page, err := db.Changes(ctx, ChangesOptions{Collection: "c", Since: since, Limit: 5})
+		require.NoError(t, err)
+		calls++
+		got = append(got, page.Changes...)
+		require.Greater(t, page.LastSeq, since, "every call makes progress")
+		since = page.LastSeq
+		if since >= db.FeedSeq() {
+			break
+		}
+		require.Empty(t, page.Changes)
+		require.Equal(t, all[calls*10-1].Seq, page.LastSeq, "a call that stops at the budget ends at the last record it examined")
+	}
+	require.Equal(t, 3, calls)
+	require.Equal(t, []string{"insert c/x r"}, brief(got))
+	require.Equal(t, all[25], got[0])
+}
