@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -200,27 +201,24 @@ func TestChangesCrashHoldsExactlyTheWrites(t *testing.T) {
 	fs := vfs.NewMem()
 	db, err := Open("/db", &Options{Storage: &storage.Options{FS: fs, MemTableRecords: 300}})
 	require.NoError(t, err)
+	// Writer 0 takes the crash images as it goes, while the others write
+	// on; every other image keeps a random prefix of what was written
+	// but not synced (a torn WAL tail).
 	var clones []*vfs.MemFS
-	stop, done := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(done)
-		for len(clones) < 30 {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			clones = append(clones, fs.CrashClone(vfs.CrashCloneOptions{}))
-			time.Sleep(time.Millisecond)
+	crash := func() {
+		opts := vfs.CrashCloneOptions{}
+		if len(clones)%2 == 1 {
+			opts = vfs.CrashCloneOptions{UnsyncedDataPercent: 50, RNG: rand.New(rand.NewPCG(uint64(len(clones)), 7))}
 		}
-	}()
+		clones = append(clones, fs.CrashClone(opts))
+	}
 	var wg sync.WaitGroup
 	for w := range 3 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			ctx := context.Background()
-			for i := range 200 {
+			for i := range 400 {
 				id := fmt.Sprintf("w%d-%d", w, i%40)
 				var err error
 				switch i % 5 {
@@ -241,25 +239,28 @@ func TestChangesCrashHoldsExactlyTheWrites(t *testing.T) {
 					t.Error(err)
 					return
 				}
+				if w == 0 && i%16 == 8 {
+					crash()
+				}
 			}
 		}()
 	}
 	wg.Wait()
-	close(stop)
-	<-done
-	clones = append(clones, fs.CrashClone(vfs.CrashCloneOptions{}))
+	crash()
 	require.NoError(t, db.Close())
-	t.Logf("%d crash images", len(clones))
+	var sizes []int
 	for i, clone := range clones {
 		db, err := Open("/db", &Options{Storage: &storage.Options{FS: clone}})
 		require.NoError(t, err)
 		when := fmt.Sprintf("crash image %d", i)
+		feed := allChanges(t, db, "")
+		sizes = append(sizes, len(feed))
 		// Replay the feed: each document's last record must be what it
 		// is now (present at that revision, or deleted), and every rev
 		// recorded must be unique (no write recorded twice).
 		state := map[string]uint64{} // id → rev, 0 = deleted
 		revSeen := map[uint64]bool{}
-		for _, ch := range allChanges(t, db, "") {
+		for _, ch := range feed {
 			switch ch.Op {
 			case OpInsert, OpReplace, OpUpdate:
 				require.False(t, revSeen[ch.Rev], "%s: rev %d recorded twice", when, ch.Rev)
@@ -295,6 +296,7 @@ func TestChangesCrashHoldsExactlyTheWrites(t *testing.T) {
 		require.Equal(t, present, state, "%s: the feed replays to the documents present", when)
 		require.NoError(t, db.Close())
 	}
+	t.Logf("%d crash images holding %v changes", len(clones), sizes)
 }
 
 // TestChangesCommitOrder: concurrent writers; a reader following the feed
@@ -470,10 +472,15 @@ func TestChangesRetentionByCount(t *testing.T) {
 // already past, and returns the context's error when it ends.
 func TestWaitChange(t *testing.T) {
 	db := openMem(t, nil)
-	ctx := context.Background()
+	// Every wait ends within the test's bound: a wait that should return
+	// and does not fails rather than hangs.
+	ctx, stop := context.WithTimeout(context.Background(), 10*time.Second)
+	defer stop()
+	start := db.FeedSeq()
 	_, err := db.InsertOne(ctx, "c", []byte(`{"_id":"first"}`), WriteOptions{})
 	require.NoError(t, err)
 	end := db.FeedSeq()
+	require.Greater(t, end, start, "a write moves the feed's end")
 	require.NoError(t, db.WaitChange(ctx, end-1), "the feed is already past")
 	woke := make(chan error, 3)
 	for range 3 {
@@ -508,6 +515,19 @@ func TestWaitChange(t *testing.T) {
 	cctx, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
 	defer cancel()
 	require.ErrorIs(t, db.WaitChange(cctx, db.FeedSeq()), context.DeadlineExceeded)
+
+	// Close wakes the waiters.
+	db2, err := Open("/db", &Options{Storage: &storage.Options{FS: vfs.NewMem()}})
+	require.NoError(t, err)
+	go func() { woke <- db2.WaitChange(ctx, db2.FeedSeq()) }()
+	time.Sleep(10 * time.Millisecond)
+	require.NoError(t, db2.Close())
+	select {
+	case err := <-woke:
+		require.ErrorIs(t, err, storage.ErrClosed)
+	case <-time.After(5 * time.Second):
+		t.Fatal("WaitChange did not return on Close")
+	}
 }
 
 // TestDumpHeaderSeq: a dump starts with the feed seq its snapshot was
@@ -547,4 +567,40 @@ func dumpBody(t *testing.T, dump string, seq uint64) string {
 	header, body, _ := strings.Cut(dump, "\n")
 	require.Equal(t, fmt.Sprintf(`{"dump":1,"seq":%d}`, seq), header)
 	return body
+}
+
+// TestChangesCollectionScanBudget: a collection's feed examines at most
+// the budget per call, other collections' records included; a call that
+// stops there says how far it got, and the next one goes on from there.
+func TestChangesCollectionScanBudget(t *testing.T) {
+	ctx := context.Background()
+	db := openMem(t, nil)
+	defer func(b int) { changesScanBudget = b }(changesScanBudget)
+	changesScanBudget = 10
+	for i := range 25 {
+		_, err := db.InsertOne(ctx, "noise", []byte(fmt.Sprintf(`{"_id":"%d"}`, i)), WriteOptions{})
+		require.NoError(t, err)
+	}
+	_, err := db.InsertOne(ctx, "c", []byte(`{"_id":"x"}`), WriteOptions{})
+	require.NoError(t, err)
+	all := allChanges(t, db, "")
+	var since uint64
+	var calls int
+	var got []Change
+	for {
+		page, err := db.Changes(ctx, ChangesOptions{Collection: "c", Since: since, Limit: 5})
+		require.NoError(t, err)
+		calls++
+		got = append(got, page.Changes...)
+		require.Greater(t, page.LastSeq, since, "every call makes progress")
+		since = page.LastSeq
+		if since >= db.FeedSeq() {
+			break
+		}
+		require.Empty(t, page.Changes)
+		require.Equal(t, all[calls*10-1].Seq, page.LastSeq, "a call that stops at the budget ends at the last record it examined")
+	}
+	require.Equal(t, 3, calls)
+	require.Equal(t, []string{"insert c/x r"}, brief(got))
+	require.Equal(t, all[25], got[0])
 }

@@ -77,7 +77,7 @@
 // Retention: a background trimmer deletes the records older than
 // Options.ChangesRetention (default 24h) and those beyond the newest
 // Options.ChangesRetentionRecords, oldest first. The engine has no range
-// deletion, so it deletes them a key at a time, in batches of 500 records,
+// deletion, so it deletes them a key at a time, in batches of 1,000 records,
 // each batch also moving the horizon: a Since below it gets
 // CodeHistoryLost. With retention by records on, Open counts the records
 // retained (a scan of their keys).
@@ -95,7 +95,6 @@
 //	'f' <seq BE>              change record (no body): op u8 | uvarint rev |
 //	                          uvarint commit time (Unix ms) | uvarint
 //	                          len(col) | col | id
-//	'g' col <seq BE>          the same record, for the collection's feed
 //	'h'                       feed horizon: uint64 BE, the highest seq
 //	                          trimmed by retention
 //	'i' col index values… id  index entry (empty value)
@@ -112,7 +111,8 @@
 //
 // A change record's seq is the engine's sequence number of its batch
 // entry, completed at commit time (storage.Batch.PutSeqKey): records sort
-// in commit order, and the 'g' key carries the 'f' key's seq.
+// in commit order. A collection's feed is the 'f' records filtered by
+// collection (changes.go says why there is no second key).
 //
 // # Caveats
 //

@@ -52,9 +52,7 @@ func (d *DB) NewBatch() *Batch { return &Batch{db: d} }
 
 func (b *Batch) init() {
 	if len(b.data) < batchHeaderLen {
-		// Room for a small document's write with its index entries and
-		// change record (docstore), without growing.
-		b.data = make([]byte, batchHeaderLen, 512)
+		b.data = make([]byte, batchHeaderLen, 256)
 	}
 }
 
