@@ -1,14 +1,10 @@
 package httpd
 
 import (
-	"bufio"
 	"math"
 	"net/http"
 	"os"
-	"path/filepath"
 	"runtime"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -17,6 +13,7 @@ import (
 	"github.com/shirou/gopsutil/v4/process"
 
 	"github.com/minidbgo/minidbgo/httpd/client/api"
+	"github.com/minidbgo/minidbgo/httpd/internal/gctune"
 )
 
 // sampler measures CPU use and RSS in a background goroutine, so that
@@ -107,58 +104,16 @@ func (s *sampler) Close() {
 
 func round2(v float64) float64 { return math.Round(v*100) / 100 }
 
-// memoryLimit returns the process's memory limit: the cgroup v2
-// memory.max of its cgroup, else the cgroup v1 limit, else the host's
-// memory.
+// memoryLimit returns the process's memory limit: its cgroup's (v2
+// memory.max, else v1 memory.limit_in_bytes), else the host's memory.
 func memoryLimit() uint64 {
-	for _, p := range cgroupLimitFiles() {
-		if v, ok := readLimit(p); ok {
-			return v
-		}
+	if v := gctune.CgroupLimit(); v > 0 {
+		return uint64(v)
 	}
 	if vm, err := mem.VirtualMemory(); err == nil {
 		return vm.Total
 	}
 	return 0
-}
-
-// cgroupLimitFiles lists the files that may hold the memory limit, most
-// specific first.
-func cgroupLimitFiles() []string {
-	var files []string
-	if f, err := os.Open("/proc/self/cgroup"); err == nil {
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			// v2: "0::/path"; v1: "N:memory:/path".
-			parts := strings.SplitN(sc.Text(), ":", 3)
-			if len(parts) != 3 {
-				continue
-			}
-			switch {
-			case parts[0] == "0" && parts[1] == "":
-				files = append(files, filepath.Join("/sys/fs/cgroup", parts[2], "memory.max"))
-			case strings.Contains(","+parts[1]+",", ",memory,"):
-				files = append(files, filepath.Join("/sys/fs/cgroup/memory", parts[2], "memory.limit_in_bytes"))
-			}
-		}
-		f.Close()
-	}
-	return append(files, "/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes")
-}
-
-// readLimit reads a cgroup limit; "max" and the v1 "no limit" value
-// (close to MaxInt64) are no limit.
-func readLimit(path string) (uint64, bool) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return 0, false
-	}
-	s := strings.TrimSpace(string(b))
-	v, err := strconv.ParseUint(s, 10, 64)
-	if err != nil || v == 0 || v >= 1<<62 {
-		return 0, false
-	}
-	return v, true
 }
 
 const mib = 1 << 20
