@@ -14,6 +14,10 @@ import (
 // docOp is one document change inside an atomic write.
 type docOp struct {
 	id string
+	// op is the change the caller means (OpUpdate for update operators
+	// or a merge patch, OpExpire for the TTL reaper; empty otherwise):
+	// the feed records changeOp(op, existed, exists).
+	op ChangeOp
 	// apply computes the new document from the old; it returns nil to
 	// delete, errSkip to leave the document alone. It runs under the
 	// document's lock. old is parsed only when needOld is set (or indexes
@@ -52,7 +56,7 @@ func (db *DB) write(ctx context.Context, col string, ops []*docOp) error {
 		return db.write(ctx, col, ops)
 	}
 	defer unlock()
-	w := &writeBatch{db: db, c: c, col: col, b: b, indexes: indexes, ops: ops, uniqueAdded: map[string]string{}}
+	w := &writeBatch{db: db, c: c, col: col, b: b, indexes: indexes, ops: ops, uniqueAdded: map[string]string{}, changes: newChangeBatch(col, db.now())}
 	for i, op := range ops {
 		// An op may be long (a large document's update): nothing is
 		// written yet, so stopping here leaves nothing behind.
@@ -66,7 +70,7 @@ func (db *DB) write(ctx context.Context, col string, ops []*docOp) error {
 	if err := ctxErr(ctx, "write"); err != nil {
 		return err
 	}
-	return db.commit(c, b, w.dDocs, w.dBytes, len(ops))
+	return db.commit(c, b, w.dDocs, w.dBytes, len(ops), &w.changes)
 }
 
 // lockForWrite locks ops' documents (the whole collection's writes when
@@ -116,6 +120,7 @@ type writeBatch struct {
 	uniqueAdded map[string]string // unique prefix → _id added by this batch
 	dDocs       int64             // the collection's count delta
 	dBytes      int64             // and its bytes delta
+	changes     changeBatch       // the ops' change records
 }
 
 // stage puts op (the i-th) into the batch: the new version or its
@@ -151,6 +156,11 @@ func (w *writeBatch) stage(i int, op *docOp) error {
 	} else {
 		w.b.Delete(key)
 	}
+	var rev uint64 // a deletion records none
+	if nv != nil {
+		rev = op.rev
+	}
+	w.changes.add(w.b, changeOp(op.op, op.existed, nv != nil), op.id, rev)
 	for _, ix := range w.indexes {
 		if err := w.stageIndex(ix, i, op, old, nv); err != nil {
 			return err
@@ -254,13 +264,14 @@ func statsDelta(existed, exists bool, oldLen, newLen int) (docs, bytes int64) {
 	return 0, 0
 }
 
-// commit applies a write's batch with the collection's count delta, then
-// updates the counts in memory.
-func (db *DB) commit(c *collection, b *storage.Batch, dDocs, dBytes int64, ops int) error {
+// commit applies a write's batch with the collection's count delta and
+// its change records, then updates the counts and the feed in memory.
+func (db *DB) commit(c *collection, b *storage.Batch, dDocs, dBytes int64, ops int, changes *changeBatch) error {
 	db.addStatsDelta(c, b, dDocs, dBytes)
 	if err := db.engine.Apply(b); err != nil {
 		return err
 	}
+	db.committed(changes, b)
 	c.persisted.Store(true)
 	c.docs.Add(dDocs)
 	c.bytes.Add(dBytes)

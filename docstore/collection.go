@@ -383,8 +383,10 @@ func (db *DB) Stats(col string) (CollectionInfo, error) {
 // finishes: first the metadata loses the indexes, then the index entries
 // are deleted, then the documents, 1,000 per batch, each batch carrying
 // the count delta of what it deleted; last, one batch deletes the folded
-// stats and the metadata. Memory stays bounded. ctx is looked at before
-// the drop starts, not after: a drop that has begun runs to its end.
+// stats and the metadata, with the drop's one change record (its
+// documents' deletions have none). Memory stays bounded. ctx is looked at
+// before the drop starts, not after: a drop that has begun runs to its
+// end.
 func (db *DB) DropCollection(ctx context.Context, col string) error {
 	if err := checkName("collection", col); err != nil {
 		return err
@@ -434,9 +436,12 @@ func (db *DB) DropCollection(ctx context.Context, col string) error {
 		b.Delete(k)
 	}
 	b.Delete(metaKey(col))
+	changes := newChangeBatch(col, db.now())
+	changes.add(b, OpDrop, "", 0)
 	if err := db.engine.Apply(b); err != nil {
 		return err
 	}
+	db.committed(&changes, b)
 	db.forgetCollection(c)
 	return nil
 }

@@ -164,9 +164,11 @@ func TestCompat(t *testing.T) {
 			want, err := os.ReadFile(filepath.Join(v, "dump.ndjson"))
 			require.NoError(t, err)
 			var got bytes.Buffer
-			_, err = db.Dump(context.Background(), &got)
+			st, err := db.Dump(context.Background(), &got)
 			require.NoError(t, err)
-			require.Equal(t, string(want), got.String(), "the dump differs")
+			// The dumps of these releases had no header: the rest of the
+			// dump is theirs byte for byte.
+			require.Equal(t, string(want), dumpBody(t, got.String(), st.Seq), "the dump differs")
 
 			wantQ, err := os.ReadFile(filepath.Join(v, "queries.json"))
 			require.NoError(t, err)

@@ -49,6 +49,17 @@ type Options struct {
 	// documents' estimated in-memory size (a few times their JSON): a sort
 	// that needs more fails with code sort_too_large. Default 64 MiB.
 	MaxSortBytes int64
+	// ChangesRetention is how long the change feed keeps a record (by its
+	// commit time): older ones are trimmed in the background. Default
+	// 24h; negative: no limit by age.
+	ChangesRetention time.Duration
+	// ChangesRetentionRecords, when positive, is how many records the
+	// change feed keeps: the oldest beyond it are trimmed in the
+	// background. Default 0: no limit by count.
+	ChangesRetentionRecords int64
+	// Now is the clock of change records and their retention. Default
+	// time.Now.
+	Now func() time.Time
 }
 
 func (o *Options) withDefaults() Options {
@@ -95,6 +106,9 @@ func (o *Options) withDefaults() Options {
 	if c.MaxSortBytes <= 0 {
 		c.MaxSortBytes = 64 << 20
 	}
+	if c.ChangesRetention == 0 {
+		c.ChangesRetention = 24 * time.Hour
+	}
 	return c
 }
 
@@ -113,6 +127,8 @@ type DB struct {
 	cols map[string]*collection
 
 	deltaSeq atomic.Uint64
+
+	feed feed // the change feed (changes.go)
 
 	cursorKey [32]byte // signs cursor tokens (cursor.go); never stored
 
@@ -149,6 +165,9 @@ func New(engine *storage.DB, opts *Options) (*DB, error) {
 	if err := db.loadCollections(); err != nil {
 		return nil, err
 	}
+	if err := db.loadFeed(); err != nil {
+		return nil, err
+	}
 	if err := db.removeOrphans(); err != nil {
 		if !errors.Is(err, storage.ErrCorruption) {
 			return nil, err
@@ -159,11 +178,13 @@ func New(engine *storage.DB, opts *Options) (*DB, error) {
 		db.opts.Logger.Error("docstore: skipped removing crash leftovers: a table is damaged", "err", err)
 	}
 	db.resumeBuilds()
+	db.goBackground(db.trimLoop)
 	return db, nil
 }
 
 // Close stops the background index builds (an unfinished one resumes at
-// the next open), waits for them and for the stats folds in progress, and
+// the next open) and the change feed's trimmer, waits for them and for
+// the stats folds in progress, and
 // closes the engine if Open opened it. A DB made by New must be closed
 // before its engine.
 func (db *DB) Close() error {

@@ -14,8 +14,9 @@
 // # Guarantees
 //
 // Every write of one document — and every InsertMany — is one atomic
-// storage batch holding the document, its index entries and its
-// collection's count delta, so after a crash they agree. Read-modify-write
+// storage batch holding the document, its index entries, its
+// collection's count delta and its change record, so after a crash they
+// agree. Read-modify-write
 // operations (Update, and Replace/Delete with a revision precondition)
 // hold the document's lock, so concurrent updates are never lost. Each
 // document has a revision, increasing with every write, that callers may
@@ -58,6 +59,27 @@
 //   - DropCollection looks at its context only before it starts: once
 //     it deletes anything it runs to the end.
 //
+// # Change feed
+//
+// Every committed write appends one change record per document it writes
+// (insert, replace, update, delete, expire; a DropCollection one drop
+// record) in the write's own batch: the feed holds exactly the writes
+// present, each once, after any crash. Changes reads it from a snapshot,
+// in ascending Seq (commit order: a reader that has seen seq N never later
+// finds a record below N); WaitChange blocks until a commit moves
+// FeedSeq, on one broadcast channel shared by every waiter. Seqs are the
+// engine's sequence numbers, so they are unique and ascending but not
+// dense. A DropCollection interrupted by a crash records its drop only
+// when a second drop finishes it.
+//
+// Retention: a background trimmer deletes the records older than
+// Options.ChangesRetention (default 24h) and those beyond the newest
+// Options.ChangesRetentionRecords, oldest first. The engine has no range
+// deletion, so it deletes them a key at a time, in batches of 500 records,
+// each batch also moving the horizon: a Since below it gets
+// CodeHistoryLost. With retention by records on, Open counts the records
+// retained (a scan of their keys).
+//
 // # Keyspace
 //
 // Inside the engine (strings escaped by internal/keyenc):
@@ -68,7 +90,17 @@
 //	                          the folded base, others are deltas; the
 //	                          counts are their sum
 //	'd' col id                document: rev uint64 BE | JSON
+//	'f' <seq BE>              change record (no body): op u8 | uvarint rev |
+//	                          uvarint commit time (Unix ms) | uvarint
+//	                          len(col) | col | id
+//	'g' col <seq BE>          the same record, for the collection's feed
+//	'h'                       feed horizon: uint64 BE, the highest seq
+//	                          trimmed by retention
 //	'i' col index values… id  index entry (empty value)
+//
+// A change record's seq is the engine's sequence number of its batch
+// entry, completed at commit time (storage.Batch.PutSeqKey): records sort
+// in commit order, and the 'g' key carries the 'f' key's seq.
 //
 // # Caveats
 //

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 
 	"github.com/minidbgo/minidbgo/docstore/internal/jsondoc"
 	"github.com/minidbgo/minidbgo/docstore/internal/keyenc"
@@ -16,12 +17,19 @@ import (
 
 // The dump format is NDJSON, one object per line:
 //
+//	{"dump":1,"seq":1234}
 //	{"collection":"users","index":{"name":"age_1","fields":[{"path":"age"}]}}
 //	{"collection":"users","doc":{"_id":"u1","age":36}}
 //
-// Index lines come before a collection's documents, so a restore builds
-// indexes as it loads. An empty collection without indexes is a line with
-// only "collection". Export writes bare documents, one per line.
+// The header line says the format version (1) and the change feed's seq
+// the dump's snapshot was taken at: the dump holds exactly the writes of
+// the changes up to seq, so a follower of the source that loaded it goes on
+// from since=seq. Restore checks the version and otherwise ignores the
+// header (dumps without one, from earlier releases, restore too): the
+// records of the source are not carried over, the restore's own writes are
+// recorded. Index lines come before a collection's documents, so a restore
+// builds indexes as it loads. An empty collection without indexes is a
+// line with only "collection". Export writes bare documents, one per line.
 
 // DumpStats reports a dump or restore.
 type DumpStats struct {
@@ -29,7 +37,14 @@ type DumpStats struct {
 	Documents   int64 `json:"documents"`
 	Indexes     int   `json:"indexes"`
 	Bytes       int64 `json:"bytes"`
+	// Seq is, for Dump, the feed seq its snapshot was taken at (the
+	// header's "seq"); for Restore, the seq of the dump's header (the
+	// source's), 0 without one.
+	Seq uint64 `json:"seq"`
 }
+
+// dumpVersion is the dump format's version, in its header.
+const dumpVersion = 1
 
 // Dump writes every collection, from one consistent snapshot, as NDJSON.
 // Memory is bounded by one document whatever the database's size.
@@ -37,7 +52,12 @@ func (db *DB) Dump(ctx context.Context, w io.Writer) (DumpStats, error) {
 	snap := db.engine.NewSnapshot()
 	defer snap.Close()
 	bw := bufio.NewWriterSize(w, 64<<10)
-	var st DumpStats
+	st := DumpStats{Seq: snap.Seq()}
+	header := fmt.Appendf(nil, `{"dump":%d,"seq":%d}`+"\n", dumpVersion, st.Seq)
+	if _, err := bw.Write(header); err != nil {
+		return st, err
+	}
+	st.Bytes += int64(len(header))
 	// Collections and their index specs, from the snapshot's metadata.
 	it := snap.NewIter(&storage.IterOptions{Prefix: keyenc.MetaPrefix()})
 	type colMeta struct {
@@ -164,7 +184,16 @@ func (db *DB) Restore(ctx context.Context, r io.Reader) (DumpStats, error) {
 		if err != nil {
 			return st, lineError(n, jsonError(err, -1))
 		}
-		colV, _ := v.Field("collection")
+		colV, hasCol := v.Field("collection")
+		if verV, ok := v.Field("dump"); ok && !hasCol {
+			if verV.Kind() != jsondoc.KindNumber || verV.NumberLiteral() != fmt.Sprint(dumpVersion) {
+				return st, lineError(n, errf(CodeBadRequest, "dump format %s is not supported (this release reads format %d)", jsondoc.AppendJSON(nil, verV), dumpVersion))
+			}
+			if seqV, ok := v.Field("seq"); ok && seqV.Kind() == jsondoc.KindNumber {
+				st.Seq, _ = strconv.ParseUint(seqV.NumberLiteral(), 10, 64)
+			}
+			continue
+		}
 		if colV.Kind() != jsondoc.KindString || !ValidName(colV.Str()) {
 			return st, lineError(n, errf(CodeBadRequest, "\"collection\" must be a valid collection name"))
 		}

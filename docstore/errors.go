@@ -48,6 +48,7 @@ const (
 	CodeDuplicateID          Code = "duplicate_id"            // two documents of one batch with the same _id
 	CodeDuplicateKey         Code = "duplicate_key"           // an insert-only write met an existing _id (a key repeated in a JSON object has the same code, with the parse error as the cause)
 	CodeExists               Code = "exists"                  // a create-only write found the document, or an index of that name exists
+	CodeHistoryLost          Code = "history_lost"            // changes after the requested seq were trimmed by the feed's retention
 	CodeIDMismatch           Code = "id_mismatch"             // a body's _id differs from the one in the path
 	CodeInvalidCursor        Code = "invalid_cursor"          // a cursor that is malformed, tampered with, from another query or no longer valid
 	CodeInvalidID            Code = "invalid_id"              // an _id that is not a non-empty string within the limit

@@ -33,7 +33,7 @@ func (db *DB) UpdateMany(ctx context.Context, col string, filter, update []byte)
 		var batch ManyResult // counted only once the batch commits
 		ops := make([]*docOp, 0, len(ids))
 		for _, id := range ids {
-			ops = append(ops, &docOp{id: id, needOld: true, apply: func(old *jsondoc.Value, _ bool, _ uint64) (*jsondoc.Value, error) {
+			ops = append(ops, &docOp{id: id, op: OpUpdate, needOld: true, apply: func(old *jsondoc.Value, _ bool, _ uint64) (*jsondoc.Value, error) {
 				if old == nil || !f.Match(*old) {
 					return nil, errSkip
 				}

@@ -17,7 +17,11 @@ func (db *DB) Update(ctx context.Context, col, id string, update []byte, opts Wr
 	if err != nil {
 		return WriteResult{}, err
 	}
-	op := &docOp{id: id, needOld: true, apply: func(old *jsondoc.Value, exists bool, oldRev uint64) (*jsondoc.Value, error) {
+	intent := OpUpdate
+	if repl != nil {
+		intent = OpReplace
+	}
+	op := &docOp{id: id, op: intent, needOld: true, apply: func(old *jsondoc.Value, exists bool, oldRev uint64) (*jsondoc.Value, error) {
 		if err := checkPreconditions(col, id, exists, oldRev, opts); err != nil {
 			return nil, err
 		}
@@ -134,7 +138,7 @@ func (db *DB) MergePatch(ctx context.Context, col, id string, patch []byte, opts
 				Msg: fmt.Sprintf("merge patch _id %s does not match the path's %q (a patch cannot change or remove _id)", jsondoc.AppendJSON(nil, idv), id)}
 		}
 	}
-	op := &docOp{id: id, needOld: true, apply: func(old *jsondoc.Value, exists bool, oldRev uint64) (*jsondoc.Value, error) {
+	op := &docOp{id: id, op: OpUpdate, needOld: true, apply: func(old *jsondoc.Value, exists bool, oldRev uint64) (*jsondoc.Value, error) {
 		if err := checkPreconditions(col, id, exists, oldRev, opts); err != nil {
 			return nil, err
 		}

@@ -186,6 +186,7 @@ func TestStatusOf(t *testing.T) {
 		{&docstore.Error{Code: "unique_violation"}, 409, "unique_violation"},
 		{&docstore.Error{Code: "exists"}, 409, "exists"},
 		{&docstore.Error{Code: "document_too_large"}, 413, "document_too_large"},
+		{&docstore.Error{Code: "history_lost"}, 410, "history_lost"},
 		{&docstore.Error{Code: "anything_else"}, 400, "anything_else"},
 		{reqErr(codeRateLimited, "x"), 429, codeRateLimited},
 	}

@@ -154,6 +154,7 @@ var docstoreStatus = map[docstore.Code]int{
 	docstore.CodeDuplicateKey:       http.StatusConflict,
 	docstore.CodeDocumentTooLarge:   http.StatusRequestEntityTooLarge,
 	docstore.CodeTooManyDocuments:   http.StatusRequestEntityTooLarge,
+	docstore.CodeHistoryLost:        http.StatusGone,
 }
 
 // noSpace reports whether err comes from a full disk (or an exhausted

@@ -16,10 +16,26 @@ import (
 //	+-------------+-----------+---------- ... ----------+
 //
 //	entry := kind u8 | uvarint len(key) | key | [uvarint len(value) | value]
+//	       | kind=2 (SETSEQ) u8 | uvarint ref | uvarint len(prefix) | prefix
+//	         | uvarint len(value) | value
 //
 // The value part is present for SET entries only. seq is the sequence number
 // of the first entry; entry i has seq+i. It is filled in at commit time.
+//
+// A SETSEQ entry (Batch.PutSeqKey, PutSeqKeyOf) is a SET whose key is
+// completed at commit time: its key is prefix followed by the sequence
+// number of the batch's entry ref (seq+ref), 8 bytes big-endian. Decoding
+// the entry, whether to apply a committed batch to the memtable or to replay
+// the WAL, computes the same key from the header's seq, so the WAL need not
+// be rewritten once seq is known, and a key written this way sorts in commit
+// order: a reader that saw the key of seq N never later finds one below N.
+// SETSEQ exists only in batches (and so in the WAL): the memtable and the
+// SSTables hold the completed key as an ordinary SET.
 const batchHeaderLen = 12
+
+// batchKindSetSeq is the kind byte of a SETSEQ entry. It is a batch
+// encoding only, never the kind of an internal key.
+const batchKindSetSeq = 2
 
 // Batch is a set of writes applied atomically by DB.Apply: after a crash
 // either every entry is present or none is. A Batch is not safe for
@@ -49,6 +65,46 @@ func (b *Batch) Put(key, value []byte) {
 	b.data = binary.AppendUvarint(b.data, uint64(len(value)))
 	b.data = append(b.data, value...)
 	b.count++
+}
+
+// PutSeqKey adds a write of value under a key completed at commit time:
+// prefix followed by the entry's own sequence number, 8 bytes big-endian.
+// Keys written so ascend in commit order across every batch of the DB. It
+// returns the entry's index in the batch, for PutSeqKeyOf and SeqOf. The
+// batch copies prefix and value.
+func (b *Batch) PutSeqKey(prefix, value []byte) int {
+	ref := int(b.count)
+	b.PutSeqKeyOf(ref, prefix, value)
+	return ref
+}
+
+// PutSeqKeyOf adds a write of value under prefix followed by the sequence
+// number of the batch's entry ref (0 <= ref <= Len(); ref == Len() is this
+// entry itself), 8 bytes big-endian: a second key, such as a secondary
+// index, carrying the sequence number PutSeqKey gave another entry. It
+// panics on a ref out of range. The batch copies prefix and value.
+func (b *Batch) PutSeqKeyOf(ref int, prefix, value []byte) {
+	if ref < 0 || ref > int(b.count) {
+		panic(fmt.Sprintf("storage: PutSeqKeyOf: ref %d outside the batch's %d entries", ref, b.count))
+	}
+	b.init()
+	b.data = append(b.data, batchKindSetSeq)
+	b.data = binary.AppendUvarint(b.data, uint64(ref))
+	b.data = binary.AppendUvarint(b.data, uint64(len(prefix)))
+	b.data = append(b.data, prefix...)
+	b.data = binary.AppendUvarint(b.data, uint64(len(value)))
+	b.data = append(b.data, value...)
+	b.count++
+}
+
+// SeqOf returns the sequence number of the batch's entry ref, as
+// committed: valid after Apply returned nil and until Reset. It is what a
+// PutSeqKey entry's key ends with.
+func (b *Batch) SeqOf(ref int) uint64 {
+	if len(b.data) < batchHeaderLen {
+		return 0
+	}
+	return binary.LittleEndian.Uint64(b.data[0:8]) + uint64(ref)
 }
 
 // Delete adds a deletion of key. The batch copies it.
@@ -90,6 +146,7 @@ type batchReader struct {
 	seq   base.SeqNum
 	count uint32
 	read  uint32
+	key   []byte // a SETSEQ entry's completed key; reused
 }
 
 func newBatchReader(data []byte) (batchReader, error) {
@@ -105,6 +162,8 @@ func newBatchReader(data []byte) (batchReader, error) {
 
 // next returns the next entry; ok is false at the end. An error reports an
 // entry that does not decode or a count that does not match the entries.
+// A SETSEQ entry is returned as a SET of its completed key, which stays
+// valid only until the next call.
 func (r *batchReader) next() (kind base.Kind, key, value []byte, ok bool, err error) {
 	if len(r.data) == 0 {
 		if r.read != r.count {
@@ -112,14 +171,29 @@ func (r *batchReader) next() (kind base.Kind, key, value []byte, ok bool, err er
 		}
 		return 0, nil, nil, false, nil
 	}
-	kind = base.Kind(r.data[0])
-	if kind > base.KindSet {
-		return 0, nil, nil, false, fmt.Errorf("%w: entry %d has unknown kind %d", errBatchCorrupt, r.read, kind)
+	raw := r.data[0]
+	if raw > batchKindSetSeq {
+		return 0, nil, nil, false, fmt.Errorf("%w: entry %d has unknown kind %d", errBatchCorrupt, r.read, raw)
 	}
 	p := r.data[1:]
+	var ref uint64
+	if raw == batchKindSetSeq {
+		var w int
+		ref, w = binary.Uvarint(p)
+		if w <= 0 || ref >= uint64(r.count) {
+			return 0, nil, nil, false, fmt.Errorf("%w: entry %d has a bad sequence reference", errBatchCorrupt, r.read)
+		}
+		p = p[w:]
+	}
+	kind = base.Kind(min(raw, byte(base.KindSet)))
 	key, p, err = readLenPrefixed(p)
 	if err != nil {
 		return 0, nil, nil, false, fmt.Errorf("%w: entry %d key: %v", errBatchCorrupt, r.read, err)
+	}
+	if raw == batchKindSetSeq {
+		r.key = append(append(r.key[:0], key...), 0, 0, 0, 0, 0, 0, 0, 0)
+		binary.BigEndian.PutUint64(r.key[len(key):], uint64(r.seq)+ref)
+		key = r.key
 	}
 	if kind == base.KindSet {
 		value, p, err = readLenPrefixed(p)

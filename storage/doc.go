@@ -18,6 +18,15 @@
 // then is it acknowledged and visible. Options.Durability chooses when the
 // acknowledgement happens relative to fsync; see Durability.
 //
+// A batch may hold keys completed at commit time (Batch.PutSeqKey): a
+// prefix followed by the entry's own sequence number, big-endian. Such keys
+// sort in exact commit order across every writer, with no lock beyond the
+// commit pipeline's, and a Snapshot's Seq tells exactly which of them it
+// holds: docstore's change feed is built on them. In the WAL the entry
+// keeps its prefix and a reference to the batch entry whose sequence number
+// completes it (batch.go); applying a batch and replaying it complete the
+// same key.
+//
 // When the memtable reaches Options.MemTableRecords or MemTableBytes it is
 // frozen and queued for the flush worker, which writes it as an L0 SSTable.
 // At most Options.MaxImmutableMemTables wait; beyond that writers stall for

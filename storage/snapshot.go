@@ -60,3 +60,8 @@ func (s *snapshotList) oldest() (base.SeqNum, bool) {
 	}
 	return 0, false
 }
+
+// Seq returns the snapshot's sequence number. The snapshot sees exactly the
+// entries committed with sequence numbers up to it; among the keys that
+// Batch.PutSeqKey wrote, those ending in a number <= Seq.
+func (s *Snapshot) Seq() uint64 { return uint64(s.seq) }

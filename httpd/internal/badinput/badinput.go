@@ -124,8 +124,8 @@ func (tg *Target) host() (string, error) {
 }
 
 // State fingerprints a database: Dump is the hex SHA-256 of a full dump
-// and LastSeq the engine's last sequence number, which every write
-// advances.
+// (DumpHash) and LastSeq the engine's last sequence number, which every
+// write advances.
 type State struct {
 	Dump    string
 	LastSeq uint64
@@ -151,8 +151,20 @@ func (tg *Target) State() (State, error) {
 	if err := json.Unmarshal(m.Body, &v); err != nil || v.LastSeq == nil {
 		return State{}, fmt.Errorf("GET /api/metrics: no last_seq in %s (%v)", m, err)
 	}
-	sum := sha256.Sum256(d.Body)
-	return State{Dump: hex.EncodeToString(sum[:]), LastSeq: *v.LastSeq}, nil
+	return State{Dump: DumpHash(d.Body), LastSeq: *v.LastSeq}, nil
+}
+
+// DumpHash is the hex SHA-256 of a dump without its header line
+// ({"dump":1,"seq":N}): the header's seq is the engine's, which moves with
+// every write, a rolled-back one too (State.LastSeq tells those).
+func DumpHash(dump []byte) string {
+	if bytes.HasPrefix(dump, []byte(`{"dump":`)) {
+		if i := bytes.IndexByte(dump, '\n'); i >= 0 {
+			dump = dump[i+1:]
+		}
+	}
+	sum := sha256.Sum256(dump)
+	return hex.EncodeToString(sum[:])
 }
 
 // Healthy checks that GET /api/health answers 200 {"status": "ok"}.
