@@ -170,6 +170,10 @@ type changeBatch struct {
 	first   int    // batch entry of the first record, -1 before any
 	last    int
 	n       int
+	// det, in an applied command (command.go), gives the records their
+	// seqs instead of the engine: firstSeq and lastSeq are theirs.
+	det               *applyState
+	firstSeq, lastSeq uint64
 }
 
 func newChangeBatch(col string, now time.Time) changeBatch {
@@ -182,6 +186,17 @@ func (cb *changeBatch) add(b *storage.Batch, op ChangeOp, id string, rev uint64)
 	cb.val = appendChangeValue(cb.val[:0], op, rev, cb.ms, cb.col, id)
 	if cb.colFeed == nil {
 		cb.colFeed = colFeedPrefix(cb.col)
+	}
+	if cb.det != nil {
+		seq := cb.det.next()
+		b.Put(feedKey(seq), cb.val)
+		b.Put(binary.BigEndian.AppendUint64(append([]byte(nil), cb.colFeed...), seq), cb.val)
+		if cb.n == 0 {
+			cb.firstSeq = seq
+		}
+		cb.lastSeq = seq
+		cb.n++
+		return
 	}
 	ref := b.PutSeqKey(feedPrefix, cb.val)
 	b.PutSeqKeyOf(ref, cb.colFeed, cb.val)
@@ -197,7 +212,11 @@ func (db *DB) committed(cb *changeBatch, b *storage.Batch) {
 	if cb.n == 0 {
 		return
 	}
-	db.feed.noteCommit(b.SeqOf(cb.first), b.SeqOf(cb.last), cb.n)
+	if cb.det != nil {
+		db.feed.noteCommit(cb.firstSeq, cb.lastSeq, cb.n)
+	} else {
+		db.feed.noteCommit(b.SeqOf(cb.first), b.SeqOf(cb.last), cb.n)
+	}
 	if n := db.opts.ChangesRetentionRecords; n > 0 && db.feed.count.Load() > n {
 		select {
 		case db.feed.trimC <- struct{}{}:
