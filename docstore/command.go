@@ -378,3 +378,8 @@ func (db *DB) loadApplied() {
 		db.feed.last.Store(a<<revShift | (1<<revShift - 1))
 	}
 }
+
+// CodeNoLeader is the error of a write a cluster node cannot get
+// replicated because it knows no leader, or stopped being it (HTTP 503
+// with Retry-After).
+const CodeNoLeader Code = "no_leader"

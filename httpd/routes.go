@@ -32,6 +32,8 @@ func (s *Server) routes() chi.Router {
 	// Liveness and readiness: no auth, no concurrency limit.
 	r.Get("/api/health", s.health)
 	r.Get("/api/ready", s.ready)
+	// Cluster status: no auth, so that nodes can find each other.
+	r.Get("/api/_cluster", s.clusterStatus)
 
 	read, write, admin := s.need(ScopeRead), s.need(ScopeWrite), s.need(ScopeAdmin)
 	r.Group(func(r chi.Router) {
@@ -68,6 +70,9 @@ func (s *Server) routes() chi.Router {
 			r.With(read).Get("/api/stats", s.statsHandler)
 			r.With(read).Get("/api/_collections", s.listCollections)
 			r.With(admin).Post("/api/_compact", s.compact)
+			r.With(admin).Post("/api/_cluster/join", s.clusterAdmin("join"))
+			r.With(admin).Post("/api/_cluster/remove", s.clusterAdmin("remove"))
+			r.With(admin).Post("/api/_cluster/transfer-leadership", s.clusterAdmin("transfer-leadership"))
 
 			r.With(write).Post("/api/{col}", s.insertOne)
 			r.With(read).Get("/api/{col}", s.collectionStats)
