@@ -53,7 +53,7 @@ func runCluster(cfg config.Settings, opts *docstore.Options, keys *httpd.Keys, l
 			os.Exit(1)
 		})
 	})
-	logger.Info("minidbgo-server starting in cluster mode",
+	logger.Info("minidbgo-server starting", "cluster", true,
 		"version", version, "addr", addr, "db_path", cfg.DBPath, "node_id", cfg.NodeID,
 		"raft_addr", cfg.RaftAddr, "advertise_url", cfg.Advertise(addr), "join", cfg.Join,
 		"bootstrap_expect", cfg.BootstrapExpect, "auth", keys != nil)
