@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -26,16 +27,36 @@ func runCluster(cfg config.Settings, opts *docstore.Options, keys *httpd.Keys, l
 		return 1
 	}
 	addr := ln.Addr().String()
+	snapThreshold, err := envUint("RAFT_SNAPSHOT_THRESHOLD")
+	if err != nil {
+		fmt.Fprintln(stderr, "minidbgo-server:", err)
+		return 2
+	}
+	trailing, err := envUint("RAFT_TRAILING_LOGS")
+	if err != nil {
+		fmt.Fprintln(stderr, "minidbgo-server:", err)
+		return 2
+	}
+	var snapInterval time.Duration
+	if v := os.Getenv("RAFT_SNAPSHOT_INTERVAL"); v != "" {
+		if snapInterval, err = time.ParseDuration(v); err != nil || snapInterval <= 0 {
+			fmt.Fprintf(stderr, "minidbgo-server: RAFT_SNAPSHOT_INTERVAL %q: want a positive duration\n", v)
+			return 2
+		}
+	}
 	node, err := cluster.Open(cluster.Config{
-		NodeID:          cfg.NodeID,
-		RaftAddr:        cfg.RaftAddr,
-		AdvertiseURL:    cfg.Advertise(addr),
-		Join:            cfg.JoinURLs(),
-		BootstrapExpect: cfg.BootstrapExpect,
-		Dir:             cfg.DBPath,
-		Docstore:        opts,
-		Logger:          logger,
-		APIKey:          os.Getenv("CLUSTER_API_KEY"),
+		SnapshotThreshold: snapThreshold,
+		SnapshotInterval:  snapInterval,
+		TrailingLogs:      trailing,
+		NodeID:            cfg.NodeID,
+		RaftAddr:          cfg.RaftAddr,
+		AdvertiseURL:      cfg.Advertise(addr),
+		Join:              cfg.JoinURLs(),
+		BootstrapExpect:   cfg.BootstrapExpect,
+		Dir:               cfg.DBPath,
+		Docstore:          opts,
+		Logger:            logger,
+		APIKey:            os.Getenv("CLUSTER_API_KEY"),
 	})
 	if err != nil {
 		_ = ln.Close()
@@ -62,4 +83,17 @@ func runCluster(cfg config.Settings, opts *docstore.Options, keys *httpd.Keys, l
 	}
 	logger.Info("shutdown complete")
 	return 0
+}
+
+// envUint reads an optional positive integer variable.
+func envUint(name string) (uint64, error) {
+	v := os.Getenv(name)
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseUint(v, 10, 64)
+	if err != nil || n == 0 {
+		return 0, fmt.Errorf("%s %q: want a positive integer", name, v)
+	}
+	return n, nil
 }

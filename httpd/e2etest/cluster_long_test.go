@@ -1,0 +1,155 @@
+package e2etest
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// longCluster skips the long cluster suite unless MINIDBGO_CLUSTER_LONG is
+// set (`make cluster-test`).
+func longCluster(t *testing.T) {
+	if os.Getenv("MINIDBGO_CLUSTER_LONG") == "" {
+		t.Skip("the long cluster suite runs with `make cluster-test` (MINIDBGO_CLUSTER_LONG=1)")
+	}
+}
+
+// peakRSS returns a process's peak resident set (VmHWM) in bytes.
+func peakRSS(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+// TestClusterFailoverRounds: writers on every node; the leader is
+// SIGKILLed every ~5 s for 10 rounds (MINIDBGO_CLUSTER_ROUNDS) and
+// restarted; afterwards every acknowledged write is on every node and the
+// dumps are equal. It reports the time from each kill to the next
+// acknowledged write (p50, max) and the nodes' peak RSS.
+func TestClusterFailoverRounds(t *testing.T) {
+	longCluster(t)
+	c := startCluster(t, 3)
+	rounds := envInt("MINIDBGO_CLUSTER_ROUNDS", 10)
+	var (
+		mu       sync.Mutex
+		acked    = map[string]int{}
+		lastAck  atomic.Int64 // UnixNano of the latest acknowledged write
+		stop     atomic.Bool
+		wg       sync.WaitGroup
+		ackCount atomic.Int64
+	)
+	for i, nd := range c.nodes {
+		for w := range 3 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for seq := 0; !stop.Load(); seq++ {
+					id := fmt.Sprintf("w%d-%d-%d", i, w, seq)
+					if c.put(nd, "f", id, seq) {
+						lastAck.Store(time.Now().UnixNano())
+						ackCount.Add(1)
+						mu.Lock()
+						acked[id] = seq
+						mu.Unlock()
+					} else {
+						time.Sleep(20 * time.Millisecond)
+					}
+				}
+			}()
+		}
+	}
+	var took []time.Duration
+	var maxRSS int64
+	for r := range rounds {
+		time.Sleep(5 * time.Second)
+		leader := c.waitLeader(30*time.Second, nil)
+		for _, nd := range c.nodes {
+			if nd.srv != nil && !nd.srv.exited() {
+				maxRSS = max(maxRSS, peakRSS(nd.srv.cmd.Process.Pid))
+			}
+		}
+		killed := time.Now()
+		leader.srv.kill()
+		for lastAck.Load() < killed.UnixNano() {
+			if time.Since(killed) > 30*time.Second {
+				t.Fatalf("round %d: no write acknowledged within 30 s of the kill", r)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		took = append(took, time.Duration(lastAck.Load()-killed.UnixNano()))
+		if err := c.start(leader); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stop.Store(true)
+	wg.Wait()
+	c.waitLeader(30*time.Second, nil)
+	c.checkAcked("f", acked)
+	figure(t, "cluster failover (3 nodes, %d leader SIGKILLs, 9 writers): kill to next acknowledged write p50 %v max %v; %d writes acknowledged; peak RSS per node %d MiB",
+		rounds, percentile(took, 50).Round(time.Millisecond), percentile(took, 100).Round(time.Millisecond), ackCount.Load(), maxRSS>>20)
+}
+
+// TestClusterSnapshotCatchUp: a follower stopped while many documents
+// (MINIDBGO_CLUSTER_DOCS, default 200,000) are written, with a log
+// trimmed well below that, catches up through a snapshot when it
+// restarts: its data equals the leader's.
+func TestClusterSnapshotCatchUp(t *testing.T) {
+	longCluster(t)
+	c := startCluster(t, 3, "RAFT_SNAPSHOT_THRESHOLD=64", "RAFT_TRAILING_LOGS=32", "RAFT_SNAPSHOT_INTERVAL=1s")
+	leader := c.waitLeader(30*time.Second, nil)
+	var lagger *clusterNode
+	for _, nd := range c.nodes {
+		if nd != leader {
+			lagger = nd
+		}
+	}
+	lagger.srv.kill()
+	docs := envInt("MINIDBGO_CLUSTER_DOCS", 200000)
+	const batch = 100
+	t0 := time.Now()
+	for i := 0; i < docs; i += batch {
+		var b bytes.Buffer
+		b.WriteByte('[')
+		for j := i; j < min(i+batch, docs); j++ {
+			if j > i {
+				b.WriteByte(',')
+			}
+			fmt.Fprintf(&b, `{"_id":"d%07d","n":%d,"pad":"%s"}`, j, j, strings.Repeat("x", 40))
+		}
+		b.WriteByte(']')
+		st, body, err := c.do(leader, "POST", "/api/s/_insertMany", b.Bytes())
+		if err != nil || st != 201 && st != 200 {
+			t.Fatalf("insertMany at %d: %d %v %s", i, st, err, body)
+		}
+	}
+	loadTook := time.Since(t0)
+	t1 := time.Now()
+	if err := c.start(lagger); err != nil {
+		t.Fatal(err)
+	}
+	c.waitCaughtUp(5 * time.Minute)
+	catchUp := time.Since(t1)
+	if _, err := os.Stat(filepath.Join(lagger.dir, "DATA")); err != nil {
+		t.Fatalf("the restarted follower did not install a snapshot (no DATA file): %v", err)
+	}
+	if c.dump(lagger) != c.dump(leader) {
+		t.Fatal("the caught-up follower's dump differs from the leader's")
+	}
+	figure(t, "cluster snapshot catch-up: %d docs written in %v while a follower was down; it caught up by snapshot in %v",
+		docs, loadTook.Round(time.Millisecond), catchUp.Round(time.Millisecond))
+}
