@@ -399,9 +399,11 @@ func (n *Node) Status() any {
 	st.LeaderURL, st.LeaderID = n.LeaderURL()
 	st.Term, _ = strconv.ParseUint(n.raft.Stats()["term"], 10, 64)
 	st.CommitIndex = n.raft.CommitIndex()
-	db := n.DB()
-	st.AppliedIndex = db.AppliedIndex()
-	meta, _ := db.ClusterMeta()
+	// Raft's applied index: the data's (docstore.AppliedIndex) counts
+	// command entries only, not the leaders' no-op and configuration
+	// entries, which change no data.
+	st.AppliedIndex = n.raft.AppliedIndex()
+	meta, _ := n.DB().ClusterMeta()
 	if f := n.raft.GetConfiguration(); f.Error() == nil {
 		for _, s := range f.Configuration().Servers {
 			st.Nodes = append(st.Nodes, NodeStatus{ID: string(s.ID), RaftAddr: string(s.Address), URL: meta["url/"+string(s.ID)], Voter: s.Suffrage == raft.Voter})

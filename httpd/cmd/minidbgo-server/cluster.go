@@ -27,12 +27,12 @@ func runCluster(cfg config.Settings, opts *docstore.Options, keys *httpd.Keys, l
 		return 1
 	}
 	addr := ln.Addr().String()
-	snapThreshold, err := envUint("RAFT_SNAPSHOT_THRESHOLD")
+	snapThreshold, err := envUint("RAFT_SNAPSHOT_THRESHOLD", os.Getenv("RAFT_SNAPSHOT_THRESHOLD"))
 	if err != nil {
 		fmt.Fprintln(stderr, "minidbgo-server:", err)
 		return 2
 	}
-	trailing, err := envUint("RAFT_TRAILING_LOGS")
+	trailing, err := envUint("RAFT_TRAILING_LOGS", os.Getenv("RAFT_TRAILING_LOGS"))
 	if err != nil {
 		fmt.Fprintln(stderr, "minidbgo-server:", err)
 		return 2
@@ -85,9 +85,8 @@ func runCluster(cfg config.Settings, opts *docstore.Options, keys *httpd.Keys, l
 	return 0
 }
 
-// envUint reads an optional positive integer variable.
-func envUint(name string) (uint64, error) {
-	v := os.Getenv(name)
+// envUint parses the optional positive integer v of variable name.
+func envUint(name, v string) (uint64, error) {
 	if v == "" {
 		return 0, nil
 	}
