@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/minidbgo/minidbgo/docstore"
+	"github.com/minidbgo/minidbgo/httpd/client"
 	"github.com/stretchr/testify/require"
 )
 
@@ -18,6 +19,17 @@ func TestClusterSingleMode(t *testing.T) {
 	errorBody(t, e.do("POST", "/api/_cluster/join", `{"id":"n2","raft_addr":"127.0.0.1:1","url":"http://127.0.0.1:2"}`), http.StatusBadRequest, "not_clustered")
 	errorBody(t, e.do("POST", "/api/_cluster/remove", `{"id":"n2"}`), http.StatusBadRequest, "not_clustered")
 	errorBody(t, e.do("POST", "/api/_cluster/transfer-leadership", `{}`), http.StatusBadRequest, "not_clustered")
+
+	// The Go client; its consistency header is ignored on a single node.
+	c := client.New(e.url)
+	c.Consistency = client.ConsistencyLinearizable
+	st, err := c.ClusterStatus(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, "single", st.Mode)
+	_, err = c.ClusterRemove(context.Background(), "n2")
+	var ce *client.Error
+	require.ErrorAs(t, err, &ce)
+	require.Equal(t, "not_clustered", ce.Code)
 }
 
 // TestNoLeaderIs503: a write whose replication finds no leader is 503

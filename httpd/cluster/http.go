@@ -2,11 +2,13 @@ package cluster
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -144,8 +146,14 @@ func (c *proxyCache) get(leaderURL, self string) *httputil.ReverseProxy {
 		Transport:     forwardTransport,
 		FlushInterval: -1,
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			w.Header().Set("Retry-After", "1")
-			writeErr(w, http.StatusServiceUnavailable, "no_leader", "the leader did not answer: retry")
+			if errors.Is(err, syscall.ECONNREFUSED) {
+				// The request never reached the leader.
+				w.Header().Set("Retry-After", "1")
+				writeErr(w, http.StatusServiceUnavailable, "no_leader", "the leader is not reachable: retry")
+				return
+			}
+			// It may have reached the leader, and a write may be applied.
+			writeErr(w, http.StatusGatewayTimeout, "timeout", "the leader did not answer; a write may or may not be applied")
 		},
 	}
 	return c.p

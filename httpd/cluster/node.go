@@ -328,7 +328,13 @@ func (n *Node) propose(ctx context.Context, cmd *docstore.WriteCommand) (docstor
 	}
 	f := n.raft.Apply(b, timeout)
 	if err := f.Error(); err != nil {
-		if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) || errors.Is(err, raft.ErrLeadershipTransferInProgress) || errors.Is(err, raft.ErrEnqueueTimeout) || errors.Is(err, raft.ErrRaftShutdown) {
+		if errors.Is(err, raft.ErrLeadershipLost) {
+			// The entry may still commit under the next leader: the
+			// outcome is unknown (504), not refused (503, which the
+			// client may resend as never applied).
+			return docstore.CommandResult{}, fmt.Errorf("cluster: leadership was lost before the write committed; it may or may not be applied: %w", context.DeadlineExceeded)
+		}
+		if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipTransferInProgress) || errors.Is(err, raft.ErrEnqueueTimeout) || errors.Is(err, raft.ErrRaftShutdown) {
 			return docstore.CommandResult{}, noLeader("the write could not be committed: " + err.Error())
 		}
 		return docstore.CommandResult{}, err

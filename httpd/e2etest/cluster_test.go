@@ -2,6 +2,7 @@ package e2etest
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -11,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/minidbgo/minidbgo/httpd/client"
 )
 
 // clusterNode is one minidbgo-server of a test cluster: its ports are
@@ -287,6 +290,18 @@ func TestClusterFailover(t *testing.T) {
 			t.Fatalf("write %s to the new leader not acknowledged", id)
 		}
 		acked[id] = i
+	}
+	// A linearizable read through a follower of the new leader (the Go
+	// client's Consistency) sees the last acknowledged write.
+	for _, nd := range c.nodes {
+		if nd != leader && nd != newLeader {
+			cl := client.New(nd.url)
+			cl.Consistency = client.ConsistencyLinearizable
+			var doc struct{ V int }
+			if _, err := cl.Get(context.Background(), "t", "m19", &doc); err != nil || doc.V != 19 {
+				t.Fatalf("linearizable read through %s: %v %+v", nd.id, err, doc)
+			}
+		}
 	}
 	if err := c.start(leader); err != nil {
 		t.Fatal(err)
