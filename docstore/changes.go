@@ -161,7 +161,8 @@ func changeOp(intent ChangeOp, existed, exists bool) ChangeOp {
 	return OpReplace
 }
 
-// changeBatch adds change records to one storage batch.
+// changeBatch adds change records to one storage batch. It lives in its
+// write's writeBatch; the buffers spare the write path allocations.
 type changeBatch struct {
 	col     string
 	colFeed []byte // colFeedPrefix(col), made on first use
@@ -170,6 +171,8 @@ type changeBatch struct {
 	first   int    // batch entry of the first record, -1 before any
 	last    int
 	n       int
+	colBuf  [80]byte
+	valBuf  [96]byte
 	// det, in an applied command (command.go), gives the records their
 	// seqs instead of the engine: firstSeq and lastSeq are theirs.
 	det               *applyState
@@ -183,9 +186,12 @@ func newChangeBatch(col string, now time.Time) changeBatch {
 // add puts one record into b: under 'f' and under 'g' col, both keys
 // ending in the 'f' entry's sequence number.
 func (cb *changeBatch) add(b *storage.Batch, op ChangeOp, id string, rev uint64) {
+	if cb.val == nil {
+		cb.val = cb.valBuf[:0]
+	}
 	cb.val = appendChangeValue(cb.val[:0], op, rev, cb.ms, cb.col, id)
 	if cb.colFeed == nil {
-		cb.colFeed = colFeedPrefix(cb.col)
+		cb.colFeed = keyenc.AppendString(append(cb.colBuf[:0], colFeedTag), cb.col)
 	}
 	if cb.det != nil {
 		seq := cb.det.next()

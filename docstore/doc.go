@@ -70,7 +70,9 @@
 // FeedSeq, on one broadcast channel shared by every waiter. Seqs are the
 // engine's sequence numbers, so they are unique and ascending but not
 // dense. A DropCollection interrupted by a crash records its drop only
-// when a second drop finishes it.
+// when a second drop finishes it. Under a durability mode that
+// acknowledges before fsync (periodic, none) a crash can take back records
+// a reader saw, and their seqs are given again to the next writes.
 //
 // Retention: a background trimmer deletes the records older than
 // Options.ChangesRetention (default 24h) and those beyond the newest

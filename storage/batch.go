@@ -52,7 +52,9 @@ func (d *DB) NewBatch() *Batch { return &Batch{db: d} }
 
 func (b *Batch) init() {
 	if len(b.data) < batchHeaderLen {
-		b.data = make([]byte, batchHeaderLen, 256)
+		// Room for a small document's write with its index entries and
+		// change record (docstore), without growing.
+		b.data = make([]byte, batchHeaderLen, 512)
 	}
 }
 

@@ -213,6 +213,7 @@ func (d *DB) writeGroup(group []*writer) error {
 		if err != nil {
 			return err
 		}
+		r.key = d.seqKeyBuf // completes SETSEQ keys; only the leader uses it
 		seq := r.seq
 		for {
 			kind, key, value, ok, err := r.next()
@@ -226,6 +227,7 @@ func (d *DB) writeGroup(group []*writer) error {
 			userBytes += uint64(len(key) + len(value))
 			seq++
 		}
+		d.seqKeyBuf = r.key[:0]
 	}
 	d.m.bytesIn.Add(userBytes)
 	return nil

@@ -48,6 +48,8 @@ type DB struct {
 	lastGroup int // size of the last commit group (group durability)
 	// lastRotated is the memtable the leader's makeRoomForWrite froze, if any.
 	lastRotated *memTable
+	// seqKeyBuf is the leader's scratch for completing SETSEQ keys.
+	seqKeyBuf []byte
 
 	mu struct {
 		sync.Mutex

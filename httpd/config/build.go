@@ -86,8 +86,8 @@ func (c Settings) Keys() (*httpd.Keys, error) {
 }
 
 // DocstoreOptions returns the options to open DB_PATH with: the memtable
-// bounds, DURABILITY, the document, batch and page limits, and the
-// marker beside the directory (INIT). logger receives the engine's and
+// bounds, DURABILITY, the document, batch and page limits, the change
+// feed's retention, and the marker beside the directory (INIT). logger receives the engine's and
 // the document layer's logs.
 func (c Settings) DocstoreOptions(logger *slog.Logger) (*docstore.Options, error) {
 	durability, err := storage.ParseDurability(c.Durability)
@@ -109,6 +109,9 @@ func (c Settings) DocstoreOptions(logger *slog.Logger) (*docstore.Options, error
 		MaxBatchDocs:     c.MaxBatch,
 		MaxLimit:         c.MaxPage,
 		DefaultLimit:     c.MaxPage,
+		// docstore's 0 is its default (24h), negative no limit.
+		ChangesRetention:        offIfZero(c.ChangesRetention),
+		ChangesRetentionRecords: c.ChangesRecords,
 	}, nil
 }
 

@@ -68,6 +68,8 @@ type Settings struct {
 	FormAsJSON        bool          // FORM_AS_JSON
 	CompressMinBytes  int           // COMPRESS_MIN_BYTES
 	SlowQuery         time.Duration // SLOW_QUERY_MS; 0 turns the slow-query log off
+	ChangesRetention  time.Duration // CHANGES_RETENTION; 0: no limit by age
+	ChangesRecords    int64         // CHANGES_RETENTION_RECORDS; 0: no limit by count
 	LogFormat         string        // LOG_FORMAT: text, json or auto (env only)
 	NodeID            string        // NODE_ID; with RAFT_ADDR: cluster mode
 	RaftAddr          string        // RAFT_ADDR: host:port for Raft traffic
@@ -216,6 +218,8 @@ func FromEnv(getenv func(string) string) (Settings, error) {
 		FormAsJSON:        e.bool("FORM_AS_JSON", true, &errs),
 		CompressMinBytes:  e.int("COMPRESS_MIN_BYTES", 1024, &errs),
 		SlowQuery:         time.Duration(e.int("SLOW_QUERY_MS", 100, &errs)) * time.Millisecond,
+		ChangesRetention:  e.dur("CHANGES_RETENTION", 24*time.Hour, &errs),
+		ChangesRecords:    int64(e.int("CHANGES_RETENTION_RECORDS", 0, &errs)),
 		LogFormat:         e.str("LOG_FORMAT", "auto"),
 	}
 	if strings.TrimSpace(getenv("WRITE_TIMEOUT")) == "" {
@@ -281,6 +285,8 @@ func Parse(name string, args []string, getenv func(string) string) (Settings, er
 	fs.IntVar(&c.CompressMinBytes, "compress-min-bytes", c.CompressMinBytes, "COMPRESS_MIN_BYTES: compress JSON, NDJSON and metrics responses from this size (zstd or gzip, as the client accepts; 0: off)")
 	slowMS := int(c.SlowQuery / time.Millisecond)
 	fs.IntVar(&slowMS, "slow-query-ms", slowMS, "SLOW_QUERY_MS: log requests slower than this many milliseconds at WARN, with their plan and the keys and documents examined (0: off)")
+	fs.DurationVar(&c.ChangesRetention, "changes-retention", c.ChangesRetention, "CHANGES_RETENTION: how long the change feed keeps a change, e.g. 24h (0: no limit by age; a since older than what is kept answers 410 history_lost)")
+	fs.Int64Var(&c.ChangesRecords, "changes-retention-records", c.ChangesRecords, "CHANGES_RETENTION_RECORDS: how many changes the change feed keeps at most (0: no limit by count)")
 	fs.BoolVar(&c.Init, "init", c.Init, "INIT: create a new, empty database even though the marker beside DB_PATH says one existed there (it was deleted, or its volume is not mounted)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -352,6 +358,9 @@ func (c Settings) Validate() error {
 	}
 	if c.TransferWindow <= 0 {
 		errs = append(errs, fmt.Errorf("TRANSFER_WINDOW must be positive, got %s", c.TransferWindow))
+	}
+	if c.ChangesRetention < 0 || c.ChangesRecords < 0 {
+		errs = append(errs, fmt.Errorf("CHANGES_RETENTION and CHANGES_RETENTION_RECORDS must be 0 (no limit) or positive, got %s and %d", c.ChangesRetention, c.ChangesRecords))
 	}
 	if c.SlowQuery < 0 {
 		errs = append(errs, fmt.Errorf("SLOW_QUERY_MS must be 0 (off) or positive, got %d", c.SlowQuery.Milliseconds()))

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"log/slog"
 	"runtime/debug"
 	"testing"
 	"time"
@@ -200,4 +201,41 @@ func TestConfigErrorsNameTheSetting(t *testing.T) {
 	c, err = Parse("minidbgo-server", nil, envOf(map[string]string{"SLOW_QUERY_MS": "0"}))
 	require.NoError(t, err)
 	require.Negative(t, c.Server("127.0.0.1:1", nil, nil, "").SlowQuery, "SLOW_QUERY_MS=0 turns the log off")
+}
+
+// TestChangesRetentionConfig: CHANGES_RETENTION (a duration, default
+// 24h, 0 no limit) and CHANGES_RETENTION_RECORDS (a count, default no
+// limit) reach the docstore's options, from the environment or the flags.
+func TestChangesRetentionConfig(t *testing.T) {
+	c, err := Parse("minidbgo-server", nil, envOf(nil))
+	require.NoError(t, err)
+	opts, err := c.DocstoreOptions(slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
+	require.Equal(t, 24*time.Hour, opts.ChangesRetention)
+	require.Zero(t, opts.ChangesRetentionRecords)
+
+	c, err = Parse("minidbgo-server", nil, envOf(map[string]string{"CHANGES_RETENTION": "90m", "CHANGES_RETENTION_RECORDS": "5000"}))
+	require.NoError(t, err)
+	opts, err = c.DocstoreOptions(slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
+	require.Equal(t, 90*time.Minute, opts.ChangesRetention)
+	require.Equal(t, int64(5000), opts.ChangesRetentionRecords)
+
+	c, err = Parse("minidbgo-server", []string{"-changes-retention", "0", "-changes-retention-records", "7"}, envOf(map[string]string{"CHANGES_RETENTION": "1h"}))
+	require.NoError(t, err)
+	opts, err = c.DocstoreOptions(slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
+	require.Negative(t, opts.ChangesRetention, "0: no limit by age (docstore's negative)")
+	require.Equal(t, int64(7), opts.ChangesRetentionRecords)
+
+	for name, value := range map[string]string{
+		"CHANGES_RETENTION": "a while", "CHANGES_RETENTION_RECORDS": "many",
+	} {
+		_, err := Parse("minidbgo-server", nil, envOf(map[string]string{name: value}))
+		require.ErrorContains(t, err, name, "%s=%s", name, value)
+	}
+	for _, env := range []map[string]string{{"CHANGES_RETENTION": "-1h"}, {"CHANGES_RETENTION_RECORDS": "-1"}} {
+		_, err := Parse("minidbgo-server", nil, envOf(env))
+		require.ErrorContains(t, err, "CHANGES_RETENTION", "%v", env)
+	}
 }

@@ -10,7 +10,8 @@
 // TLS_KEY, RATE_LIMIT, LOG_LEVEL, LOG_FORMAT, ACCESS_LOG, INIT,
 // CORS_ORIGINS, ALLOWED_HOSTS, FORM_AS_JSON, COMPRESS_MIN_BYTES,
 // MAX_INFLIGHT_MB, MAX_SORT_MB, MIN_TRANSFER_RATE, TRANSFER_WINDOW,
-// SLOW_QUERY_MS), read by package httpd/config; each
+// SLOW_QUERY_MS, CHANGES_RETENTION, CHANGES_RETENTION_RECORDS), read by
+// package httpd/config; each
 // but LOG_FORMAT (text, json, or auto: text on a terminal) has a flag that
 // overrides it (minidbgo-server -h lists them). GOMEMLIMIT defaults to
 // 200MiB and GOGC to 50.
