@@ -42,7 +42,7 @@ func (s *Server) clusterStatus(w http.ResponseWriter, r *http.Request) {
 func (s *Server) clusterAdmin(op string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if s.cfg.Cluster == nil {
-			s.writeError(w, r, reqErr(codeNotClustered, "this server is a single node: start it with NODE_ID and RAFT_ADDR for cluster mode"))
+			s.writeError(w, r, reqErr(codeNotClustered, "this is a single node, not a cluster: start minidbgo-server with NODE_ID and RAFT_ADDR for cluster mode"))
 			return
 		}
 		body, err := readBody(r)

@@ -12,7 +12,7 @@ import (
 func clusterClient(s *Shell) (*remoteBackend, error) {
 	rb, ok := s.be.(*remoteBackend)
 	if !ok {
-		return nil, &cmdError{code: "not_clustered", msg: "the embedded database is a single node: run the shell with --url on a cluster node"}
+		return nil, &cmdError{code: "not_clustered", msg: "this is a single node, not a cluster: start minidbgo-server with NODE_ID and RAFT_ADDR for cluster mode"}
 	}
 	return rb, nil
 }
