@@ -95,8 +95,17 @@ func local(r *http.Request) bool {
 
 // readIndex is Raft's ReadIndex: it confirms this node still leads (a
 // heartbeat round to a majority) and waits until the state machine has
-// applied everything committed before the read arrived.
+// applied everything committed before the read arrived. A new leader may
+// not know yet that entries of the previous term are committed (its
+// commit index lags until an entry of its own term commits): the first
+// linearizable read of a term waits for a barrier entry first.
 func (n *Node) readIndex(r *http.Request) error {
+	if term := n.raft.CurrentTerm(); n.readyTerm.Load() != term {
+		if err := n.raft.Barrier(5 * time.Second).Error(); err != nil {
+			return err
+		}
+		n.readyTerm.Store(term)
+	}
 	ci := n.raft.CommitIndex()
 	if err := n.raft.VerifyLeader().Error(); err != nil {
 		return err

@@ -94,10 +94,11 @@ type Node struct {
 	// newServer makes the HTTP server of a DB (Serve sets it).
 	newServer func(*docstore.DB) *httpd.Server
 
-	hadState bool
-	closing  chan struct{}
-	wg       sync.WaitGroup
-	proxy    proxyCache
+	hadState  bool
+	readyTerm atomic.Uint64 // the term whose barrier applied (readIndex)
+	closing   chan struct{}
+	wg        sync.WaitGroup
+	proxy     proxyCache
 }
 
 const dataPointer = "DATA"
