@@ -30,8 +30,10 @@ race:
 
 # The long cluster suite (issue 17): three minidbgo-server processes, the
 # leader SIGKILLed every ~5 s for 10 rounds under writers on every node,
-# and a follower catching up by snapshot after 200,000 documents. `make
-# test` runs the short TestClusterFailover only.
+# a follower catching up by snapshot after 200,000 documents, write
+# throughput against a single node, and a porcupine linearizability check
+# across leader kills and a paused leader. `make test` runs the short
+# TestClusterFailover only.
 cluster-test:
 	@rm -f $(FIGURES)
 	@cd httpd && MINIDBGO_CLUSTER_LONG=1 MINIDBGO_FIGURES=$(FIGURES) $(GO) test -count=1 -timeout 30m -run 'TestCluster' -v ./e2etest/; rc=$$?; \
