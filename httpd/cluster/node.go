@@ -255,7 +255,6 @@ func (n *Node) restore(r io.Reader) error {
 		_ = db.Close()
 		return err
 	}
-	oldDir := ""
 	old := n.db.Swap(db)
 	var oldSrv *httpd.Server
 	if n.newServer != nil {
@@ -269,7 +268,6 @@ func (n *Node) restore(r io.Reader) error {
 		if err := old.Close(); err != nil {
 			n.logger.Warn("closing the replaced data", "error", err.Error())
 		}
-		oldDir = filepath.Dir(filepath.Join(dir, "x"))
 	}
 	// Remove every other data directory (the old one, crash leftovers).
 	entries, _ := os.ReadDir(n.cfg.Dir)
@@ -278,7 +276,6 @@ func (n *Node) restore(r io.Reader) error {
 			_ = os.RemoveAll(filepath.Join(n.cfg.Dir, e.Name()))
 		}
 	}
-	_ = oldDir
 	n.logger.Info("restored a snapshot", "applied_index", db.AppliedIndex())
 	return nil
 }
