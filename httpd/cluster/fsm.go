@@ -50,6 +50,9 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []interface{} {
 		}
 		i = j
 	}
+	if len(logs) > 0 {
+		(*Node)(f).noteApplied(logs[len(logs)-1].Index)
+	}
 	return out
 }
 

@@ -93,31 +93,20 @@ func local(r *http.Request) bool {
 	return false
 }
 
-// readIndex is Raft's ReadIndex: it confirms this node still leads (a
-// heartbeat round to a majority) and waits until the state machine has
-// applied everything committed before the read arrived. A new leader may
-// not know yet that entries of the previous term are committed (its
-// commit index lags until an entry of its own term commits): the first
-// linearizable read of a term waits for a barrier entry first.
+// readIndex makes a linearizable read safe: a Raft barrier — an entry
+// through the log, committed by a majority in this leader's term, that
+// completes once the state machine has applied every entry before it.
+// (hashicorp/raft's applied index counts entries handed to the state
+// machine, not applied ones, and a new leader's commit index lags until
+// an entry of its term commits: the ReadIndex shortcut of waiting for the
+// applied index to reach the commit index is not safe on them.) Barriers
+// of concurrent reads share log appends like writes do.
 func (n *Node) readIndex(r *http.Request) error {
-	if term := n.raft.CurrentTerm(); n.readyTerm.Load() != term {
-		if err := n.raft.Barrier(5 * time.Second).Error(); err != nil {
-			return err
-		}
-		n.readyTerm.Store(term)
+	timeout := 5 * time.Second
+	if d, ok := r.Context().Deadline(); ok {
+		timeout = max(time.Until(d), time.Millisecond)
 	}
-	ci := n.raft.CommitIndex()
-	if err := n.raft.VerifyLeader().Error(); err != nil {
-		return err
-	}
-	for n.raft.AppliedIndex() < ci {
-		select {
-		case <-r.Context().Done():
-			return r.Context().Err()
-		case <-time.After(time.Millisecond):
-		}
-	}
-	return nil
+	return n.raft.Barrier(timeout).Error()
 }
 
 // proxyCache keeps one reverse proxy per leader URL.

@@ -94,11 +94,13 @@ type Node struct {
 	// newServer makes the HTTP server of a DB (Serve sets it).
 	newServer func(*docstore.DB) *httpd.Server
 
-	hadState  bool
-	readyTerm atomic.Uint64 // the term whose barrier applied (readIndex)
-	closing   chan struct{}
-	wg        sync.WaitGroup
-	proxy     proxyCache
+	hadState bool
+	// applied is the last log index the state machine has applied
+	// (ApplyBatch), or the data's stored one after an open or a restore.
+	applied atomic.Uint64
+	closing chan struct{}
+	wg      sync.WaitGroup
+	proxy   proxyCache
 }
 
 const dataPointer = "DATA"
@@ -193,6 +195,7 @@ func (n *Node) openData() error {
 		return err
 	}
 	n.db.Store(db)
+	n.noteApplied(db.AppliedIndex())
 	metas, err := n.snaps.List()
 	if err != nil {
 		return fmt.Errorf("cluster: raft snapshots: %w", err)
@@ -256,6 +259,7 @@ func (n *Node) restore(r io.Reader) error {
 		return err
 	}
 	old := n.db.Swap(db)
+	n.noteApplied(db.AppliedIndex())
 	var oldSrv *httpd.Server
 	if n.newServer != nil {
 		oldSrv = n.srv.Swap(n.newServer(db))
@@ -403,10 +407,7 @@ func (n *Node) Status() any {
 	st.LeaderURL, st.LeaderID = n.LeaderURL()
 	st.Term, _ = strconv.ParseUint(n.raft.Stats()["term"], 10, 64)
 	st.CommitIndex = n.raft.CommitIndex()
-	// Raft's applied index: the data's (docstore.AppliedIndex) counts
-	// command entries only, not the leaders' no-op and configuration
-	// entries, which change no data.
-	st.AppliedIndex = n.raft.AppliedIndex()
+	st.AppliedIndex = n.applied.Load()
 	meta, _ := n.DB().ClusterMeta()
 	if f := n.raft.GetConfiguration(); f.Error() == nil {
 		for _, s := range f.Configuration().Servers {
@@ -550,6 +551,16 @@ func (n *Node) closeStores() {
 	if n.raft == nil {
 		if db := n.db.Load(); db != nil {
 			_ = db.Close()
+		}
+	}
+}
+
+// noteApplied raises the applied index to i.
+func (n *Node) noteApplied(i uint64) {
+	for {
+		cur := n.applied.Load()
+		if i <= cur || n.applied.CompareAndSwap(cur, i) {
+			return
 		}
 	}
 }

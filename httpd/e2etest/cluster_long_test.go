@@ -158,8 +158,8 @@ func TestClusterSnapshotCatchUp(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(lagger.dir, "DATA")); err != nil {
 		t.Fatalf("the restarted follower did not install a snapshot (no DATA file): %v", err)
 	}
-	if c.dump(lagger) != c.dump(leader) {
-		t.Fatal("the caught-up follower's dump differs from the leader's")
+	if a, b := c.dump(lagger), c.dump(leader); a != b {
+		t.Fatalf("the caught-up follower's dump differs from the leader's: %s", firstDiff(a, b))
 	}
 	figure(t, "cluster snapshot catch-up: %d docs written in %v while a follower was down; it caught up by snapshot in %v",
 		docs, loadTook.Round(time.Millisecond), catchUp.Round(time.Millisecond))
@@ -328,4 +328,15 @@ func TestClusterLinearizability(t *testing.T) {
 	}
 	figure(t, "cluster linearizability (3 nodes, 9 clients, 2 leader kills, leader paused 3 s): %d operations, %d with no answer; %d violations, %d of %d keys undecided (porcupine timed out)",
 		ops.Load(), unknowns.Load(), violations, undecided, linKeys)
+}
+
+// firstDiff describes where two dumps first differ.
+func firstDiff(a, b string) string {
+	la, lb := strings.Split(a, "\n"), strings.Split(b, "\n")
+	for i := 0; i < len(la) && i < len(lb); i++ {
+		if la[i] != lb[i] {
+			return fmt.Sprintf("line %d: %.200q vs %.200q (%d and %d lines)", i+1, la[i], lb[i], len(la), len(lb))
+		}
+	}
+	return fmt.Sprintf("%d lines vs %d", len(la), len(lb))
 }

@@ -173,12 +173,12 @@ func (c *testCluster) put(nd *clusterNode, col, id string, v int) bool {
 	return err == nil && (st == 200 || st == 201)
 }
 
-// waitCaughtUp waits until every running node applied the leader's
-// commit index.
+// waitCaughtUp waits until every running node applied what the leader
+// applied.
 func (c *testCluster) waitCaughtUp(d time.Duration) {
 	deadline := time.Now().Add(d)
 	for time.Now().Before(deadline) {
-		var leaderCommit, minApplied uint64 = 0, ^uint64(0)
+		var leaderApplied, minApplied uint64 = 0, ^uint64(0)
 		for _, nd := range c.nodes {
 			if nd.srv == nil || nd.srv.exited() {
 				continue
@@ -189,11 +189,12 @@ func (c *testCluster) waitCaughtUp(d time.Duration) {
 				continue
 			}
 			if st.Role == "leader" {
-				leaderCommit = st.CommitIndex
+				// The leader applied every acknowledged write.
+				leaderApplied = st.AppliedIndex
 			}
 			minApplied = min(minApplied, st.AppliedIndex)
 		}
-		if leaderCommit > 0 && minApplied >= leaderCommit {
+		if leaderApplied > 0 && minApplied >= leaderApplied {
 			return
 		}
 		time.Sleep(100 * time.Millisecond)
