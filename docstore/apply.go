@@ -59,9 +59,10 @@ func (db *DB) write(ctx context.Context, col string, ops []*docOp) error {
 		return db.write(ctx, col, ops)
 	}
 	defer unlock()
-	now := db.now()
+	now := db.nowFor(ctx) // an applied command's time, never the wall clock, in cluster mode
+	cb := db.changeBatchFor(ctx, col)
 	w := &writeBatch{db: db, c: c, col: col, b: b, indexes: indexes, ops: ops, uniqueAdded: map[string]string{},
-		changes: newChangeBatch(col, now), ttl: ttlFields(indexes), now: uint64(max(now.UnixMilli(), 0))}
+		changes: cb, ttl: ttlFields(indexes), now: uint64(max(now.UnixMilli(), 0))}
 	for i, op := range ops {
 		// An op may be long (a large document's update): nothing is
 		// written yet, so stopping here leaves nothing behind.
@@ -181,7 +182,7 @@ func (w *writeBatch) stage(i int, op *docOp) error {
 			return &Error{Code: CodeDocumentTooLarge, Index: -1,
 				Msg: fmt.Sprintf("document %q would be %d bytes, over the %d-byte limit", op.id, len(newJSON), w.db.opts.MaxDocumentBytes)}
 		}
-		op.rev = w.db.nextRev()
+		op.rev = w.db.revFor(w.changes.det)
 		op.created = !op.existed
 		op.json = newJSON
 		w.b.Put(key, encodeStored(op.rev, newJSON))
@@ -327,6 +328,7 @@ func statsDelta(existed, exists bool, oldLen, newLen int) (docs, bytes int64) {
 // its change records, then updates the counts and the feed in memory.
 func (db *DB) commit(c *collection, b *storage.Batch, dDocs, dBytes int64, ops int, changes *changeBatch) error {
 	db.addStatsDelta(c, b, dDocs, dBytes)
+	noteApplied(changes.det, b)
 	if err := db.engine.Apply(b); err != nil {
 		return err
 	}

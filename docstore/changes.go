@@ -191,6 +191,10 @@ type changeBatch struct {
 	first int   // batch entry of the first record, -1 before any
 	last  int
 	n     int
+	// det, in an applied command (command.go), gives the records their
+	// seqs instead of the engine: firstSeq and lastSeq are theirs.
+	det               *applyState
+	firstSeq, lastSeq uint64
 }
 
 func newChangeBatch(col string, now time.Time) changeBatch {
@@ -201,7 +205,18 @@ func newChangeBatch(col string, now time.Time) changeBatch {
 // number.
 func (cb *changeBatch) add(b *storage.Batch, op ChangeOp, id string, rev uint64) {
 	var buf [96]byte // the batch copies the value: no allocation for most
-	ref := b.PutSeqKey(feedPrefix, appendChangeValue(buf[:0], op, rev, cb.ms, cb.col, id))
+	val := appendChangeValue(buf[:0], op, rev, cb.ms, cb.col, id)
+	if cb.det != nil {
+		seq := cb.det.next()
+		b.Put(feedKey(seq), val)
+		if cb.n == 0 {
+			cb.firstSeq = seq
+		}
+		cb.lastSeq = seq
+		cb.n++
+		return
+	}
+	ref := b.PutSeqKey(feedPrefix, val)
 	if cb.first < 0 {
 		cb.first = ref
 	}
@@ -214,7 +229,11 @@ func (db *DB) committed(cb *changeBatch, b *storage.Batch) {
 	if cb.n == 0 {
 		return
 	}
-	db.feed.noteCommit(b.SeqOf(cb.first), b.SeqOf(cb.last), cb.n)
+	if cb.det != nil {
+		db.feed.noteCommit(cb.firstSeq, cb.lastSeq, cb.n)
+	} else {
+		db.feed.noteCommit(b.SeqOf(cb.first), b.SeqOf(cb.last), cb.n)
+	}
 	if n := db.opts.ChangesRetentionRecords; n > 0 && db.feed.count.Load() > n {
 		select {
 		case db.feed.trimC <- struct{}{}:

@@ -395,6 +395,10 @@ func (db *DB) DropCollection(ctx context.Context, col string) error {
 	if err := ctxErr(ctx, "drop collection"); err != nil {
 		return err
 	}
+	if p := db.proposer(ctx); p != nil {
+		_, err := propose(ctx, p, &WriteCommand{Kind: CmdDropCollection, Col: col})
+		return err
+	}
 	c := db.lockCollection(col, false)
 	if c == nil {
 		return errf(CodeNotFound, "collection %q not found", col)
@@ -442,7 +446,7 @@ func (db *DB) DropCollection(ctx context.Context, col string) error {
 		b.Delete(k)
 	}
 	b.Delete(metaKey(col))
-	changes := newChangeBatch(col, db.now())
+	changes := db.changeBatchFor(ctx, col)
 	changes.add(b, OpDrop, "", 0)
 	if err := db.engine.Apply(b); err != nil {
 		return err

@@ -137,6 +137,8 @@ type DB struct {
 
 	feed feed // the change feed (changes.go)
 
+	repl replication // cluster mode (command.go)
+
 	cursorKey [32]byte // signs cursor tokens (cursor.go); never stored
 
 	// pendingBuilds are the index builds found interrupted at open.
@@ -175,6 +177,7 @@ func New(engine *storage.DB, opts *Options) (*DB, error) {
 	if err := db.loadFeed(); err != nil {
 		return nil, err
 	}
+	db.loadApplied()
 	if err := db.removeOrphans(); err != nil {
 		if !errors.Is(err, storage.ErrCorruption) {
 			return nil, err

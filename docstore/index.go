@@ -3,6 +3,7 @@ package docstore
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -337,6 +338,14 @@ func (db *DB) CreateIndex(ctx context.Context, col string, spec IndexSpec, progr
 		return err
 	}
 	if err := ctxErr(ctx, "index build"); err != nil {
+		return err
+	}
+	if p := db.proposer(ctx); p != nil {
+		spec, err := json.Marshal(spec)
+		if err != nil {
+			return err
+		}
+		_, err = propose(ctx, p, &WriteCommand{Kind: CmdCreateIndex, Col: col, Bodies: [][]byte{spec}})
 		return err
 	}
 	c := db.lockCollection(col, true)
@@ -717,6 +726,10 @@ func (db *DB) DropIndex(ctx context.Context, col, name string) error {
 		return err
 	}
 	if err := ctxErr(ctx, "drop index"); err != nil {
+		return err
+	}
+	if p := db.proposer(ctx); p != nil {
+		_, err := propose(ctx, p, &WriteCommand{Kind: CmdDropIndex, Col: col, ID: name})
 		return err
 	}
 	c := db.lockCollection(col, false)

@@ -28,6 +28,10 @@ func (db *DB) UpdateMany(ctx context.Context, col string, filter, update []byte)
 	if repl != nil {
 		return ManyResult{}, errf(CodeInvalidUpdate, "updateMany needs update operators like {\"$set\": {...}}, not a replacement document")
 	}
+	if p := db.proposer(ctx); p != nil {
+		r, err := propose(ctx, p, &WriteCommand{Kind: CmdUpdateMany, Col: col, Bodies: [][]byte{filter, update}})
+		return r.Multi, err
+	}
 	var res ManyResult
 	err = db.forEachMatch(ctx, col, filter, func(f *query.Filter, ids []string) error {
 		var batch ManyResult // counted only once the batch commits
@@ -38,7 +42,7 @@ func (db *DB) UpdateMany(ctx context.Context, col string, filter, update []byte)
 					return nil, errSkip
 				}
 				batch.Matched++
-				nv, err := db.applyUpdateEnv(u, nil, *old, id, query.UpdateEnv{Filter: f})
+				nv, err := db.applyUpdateEnv(u, nil, *old, id, query.UpdateEnv{Filter: f, Now: nowOf(ctx)})
 				if err != nil {
 					return nil, err
 				}
@@ -63,6 +67,10 @@ func (db *DB) UpdateMany(ctx context.Context, col string, filter, update []byte)
 // manyChunk at a time, each atomic; a cancelled ctx stops it between
 // batches (see UpdateMany).
 func (db *DB) DeleteMany(ctx context.Context, col string, filter []byte) (ManyResult, error) {
+	if p := db.proposer(ctx); p != nil {
+		r, err := propose(ctx, p, &WriteCommand{Kind: CmdDeleteMany, Col: col, Bodies: [][]byte{filter}})
+		return r.Multi, err
+	}
 	var res ManyResult
 	err := db.forEachMatch(ctx, col, filter, func(f *query.Filter, ids []string) error {
 		var n int64 // counted only once the batch commits

@@ -17,6 +17,10 @@ func (db *DB) Update(ctx context.Context, col, id string, update []byte, opts Wr
 	if err != nil {
 		return WriteResult{}, err
 	}
+	if p := db.proposer(ctx); p != nil {
+		r, err := propose(ctx, p, &WriteCommand{Kind: CmdUpdate, Col: col, ID: id, Bodies: [][]byte{update}, Opts: opts})
+		return r.One, err
+	}
 	intent := OpUpdate
 	if repl != nil {
 		intent = OpReplace
@@ -33,7 +37,7 @@ func (db *DB) Update(ctx context.Context, col, id string, update []byte, opts Wr
 			empty := jsondoc.Object([]jsondoc.Member{{Key: "_id", Value: jsondoc.String(id)}})
 			return db.applyInsert(u, repl, empty, id)
 		}
-		return db.applyUpdate(u, repl, *base, id)
+		return db.applyUpdateEnv(u, repl, *base, id, query.UpdateEnv{Now: nowOf(ctx)})
 	}}
 	if err := db.write(ctx, col, []*docOp{op}); err != nil {
 		return WriteResult{}, err
@@ -138,6 +142,10 @@ func (db *DB) MergePatch(ctx context.Context, col, id string, patch []byte, opts
 				Msg: fmt.Sprintf("merge patch _id %s does not match the path's %q (a patch cannot change or remove _id)", jsondoc.AppendJSON(nil, idv), id)}
 		}
 	}
+	if p := db.proposer(ctx); p != nil {
+		r, err := propose(ctx, p, &WriteCommand{Kind: CmdMergePatch, Col: col, ID: id, Bodies: [][]byte{patch}, Opts: opts})
+		return r.One, err
+	}
 	op := &docOp{id: id, op: OpUpdate, needOld: true, apply: func(old *jsondoc.Value, exists bool, oldRev uint64) (*jsondoc.Value, error) {
 		if err := checkPreconditions(col, id, exists, oldRev, opts); err != nil {
 			return nil, err
@@ -215,6 +223,10 @@ func (db *DB) UpsertMany(ctx context.Context, col string, filter, update []byte)
 	if repl != nil {
 		return UpsertResult{}, errf(CodeInvalidUpdate, "an upsert needs update operators like {\"$set\": {...}}, not a replacement document")
 	}
+	if p := db.proposer(ctx); p != nil {
+		r, err := propose(ctx, p, &WriteCommand{Kind: CmdUpsertMany, Col: col, Bodies: [][]byte{filter, update}})
+		return r.Upsert, err
+	}
 	for attempt := 0; ; attempt++ {
 		res, err := db.UpdateMany(ctx, col, filter, update)
 		if err != nil || res.Matched > 0 {
@@ -228,7 +240,7 @@ func (db *DB) UpsertMany(ctx context.Context, col string, filter, update []byte)
 		if err != nil {
 			return UpsertResult{}, err
 		}
-		seedID := NewID()
+		seedID := newIDFor(ctx)
 		if idv, has := seed.Field("_id"); has && idv.Kind() == jsondoc.KindString {
 			seedID = idv.Str()
 		}

@@ -153,6 +153,10 @@ func (db *DB) InsertOne(ctx context.Context, col string, body []byte, opts Write
 	if err != nil {
 		return WriteResult{}, err
 	}
+	if p := db.proposer(ctx); p != nil {
+		r, err := propose(ctx, p, &WriteCommand{Kind: CmdInsertOne, Col: col, Bodies: [][]byte{jsondoc.AppendJSON(nil, doc)}, Opts: opts})
+		return r.One, err
+	}
 	return db.putDoc(ctx, col, id, doc, opts)
 }
 
@@ -170,6 +174,10 @@ func (db *DB) Replace(ctx context.Context, col, id string, body []byte, opts Wri
 	doc, id, err := db.parseDoc(body, id, -1)
 	if err != nil {
 		return WriteResult{}, err
+	}
+	if p := db.proposer(ctx); p != nil {
+		r, err := propose(ctx, p, &WriteCommand{Kind: CmdReplace, Col: col, ID: id, Bodies: [][]byte{jsondoc.AppendJSON(nil, doc)}, Opts: opts})
+		return r.One, err
 	}
 	return db.putDoc(ctx, col, id, doc, opts)
 }
@@ -240,6 +248,8 @@ func (db *DB) insertBatch(ctx context.Context, col string, bodies [][]byte, inse
 	}
 	ops := make([]*docOp, len(bodies))
 	seen := make(map[string]int, len(bodies))
+	p := db.proposer(ctx)
+	var norm [][]byte // the documents with their _ids, for p
 	for i, body := range bodies {
 		doc, id, err := db.parseDoc(body, "", i)
 		if err != nil {
@@ -249,6 +259,10 @@ func (db *DB) insertBatch(ctx context.Context, col string, bodies [][]byte, inse
 			return nil, &Error{Code: CodeDuplicateID, Index: i, Msg: fmt.Sprintf("document %d has the same _id %q as document %d", i, id, j)}
 		}
 		seen[id] = i
+		if p != nil {
+			norm = append(norm, jsondoc.AppendJSON(nil, doc))
+			continue
+		}
 		d := doc
 		ops[i] = &docOp{id: id, apply: func(_ *jsondoc.Value, exists bool, _ uint64) (*jsondoc.Value, error) {
 			if insertOnly && exists {
@@ -256,6 +270,14 @@ func (db *DB) insertBatch(ctx context.Context, col string, bodies [][]byte, inse
 			}
 			return &d, nil
 		}}
+	}
+	if p != nil {
+		kind := CmdInsertMany
+		if insertOnly {
+			kind = CmdInsertNew
+		}
+		r, err := propose(ctx, p, &WriteCommand{Kind: kind, Col: col, Bodies: norm})
+		return r.Many, err
 	}
 	if err := db.write(ctx, col, ops); err != nil {
 		return nil, err
@@ -302,6 +324,10 @@ func (db *DB) Delete(ctx context.Context, col, id string, opts WriteOptions) err
 	}
 	if db.getCollection(col) == nil {
 		return &Error{Code: CodeNotFound, Index: -1, Msg: fmt.Sprintf("document %q not found in %q", id, col)}
+	}
+	if p := db.proposer(ctx); p != nil {
+		_, err := propose(ctx, p, &WriteCommand{Kind: CmdDelete, Col: col, ID: id, Opts: opts})
+		return err
 	}
 	op := &docOp{id: id, apply: func(old *jsondoc.Value, exists bool, oldRev uint64) (*jsondoc.Value, error) {
 		if !exists {

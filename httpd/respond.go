@@ -157,6 +157,7 @@ var docstoreStatus = map[docstore.Code]int{
 	docstore.CodeDocumentTooLarge:   http.StatusRequestEntityTooLarge,
 	docstore.CodeTooManyDocuments:   http.StatusRequestEntityTooLarge,
 	docstore.CodeHistoryLost:        http.StatusGone,
+	docstore.CodeNoLeader:           http.StatusServiceUnavailable,
 }
 
 // noSpace reports whether err comes from a full disk (or an exhausted
@@ -199,7 +200,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 			slog.String("request_id", body.RequestID), slog.String("error", err.Error()))
 	}
 	switch body.Code {
-	case codeOverloaded, codeBusy, codeRateLimited, codeTooManyFeeds:
+	case codeOverloaded, codeBusy, codeRateLimited, codeTooManyFeeds, string(docstore.CodeNoLeader):
 		// Transient: a retry after a pause should succeed. (A read-only
 		// engine needs a restart, so "unavailable" has no Retry-After.)
 		if w.Header().Get("Retry-After") == "" { // a limiter may know better

@@ -34,6 +34,8 @@ func (s *Server) routes() chi.Router {
 	// Liveness and readiness: no auth, no concurrency limit.
 	r.Get("/api/health", s.health)
 	r.Get("/api/ready", s.ready)
+	// Cluster status: no auth, so that nodes can find each other.
+	r.Get("/api/_cluster", s.clusterStatus)
 
 	// The web console's files (package console); its API calls carry the key.
 	con := console.New(http.HandlerFunc(s.notFound))
@@ -87,6 +89,9 @@ func (s *Server) routes() chi.Router {
 			r.With(write).Post("/api/_collections", s.createCollection)
 			r.With(read).Get("/api/_whoami", s.whoami)
 			r.With(admin).Post("/api/_compact", s.compact)
+			r.With(admin).Post("/api/_cluster/join", s.clusterAdmin("join"))
+			r.With(admin).Post("/api/_cluster/remove", s.clusterAdmin("remove"))
+			r.With(admin).Post("/api/_cluster/transfer-leadership", s.clusterAdmin("transfer-leadership"))
 
 			r.With(write).Post("/api/{col}", s.insertOne)
 			r.With(read).Get("/api/{col}", s.collectionStats)

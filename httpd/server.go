@@ -166,6 +166,9 @@ type Config struct {
 	// records the address it serves (WriteListenFile), removed before the
 	// database closes.
 	ListenFileDir string
+	// Cluster, in cluster mode, is the node's Raft cluster (package
+	// httpd/cluster); nil on a single node.
+	Cluster Cluster
 }
 
 func (c Config) withDefaults() Config {

@@ -50,6 +50,10 @@ type Client struct {
 	// Retry, when set, resends requests the server refused with 503
 	// (overloaded, not ready) or 429 (rate limited). Nil: no retries.
 	Retry *Retry
+	// Consistency, when set, is sent as X-Consistency: the read
+	// consistency a cluster serves reads at (ConsistencyNone, Leader or
+	// Linearizable). Empty: the server's default, leader.
+	Consistency string
 }
 
 // Retry is a Client's retry policy. A request the server answered 503 or
@@ -283,6 +287,9 @@ func (c *Client) send(ctx context.Context, method, path string, q url.Values, rd
 	}
 	if c.APIKey != "" {
 		req.Header.Set("Authorization", "Bearer "+c.APIKey)
+	}
+	if c.Consistency != "" {
+		req.Header.Set("X-Consistency", c.Consistency)
 	}
 	hc := c.HTTPClient
 	if hc == nil {

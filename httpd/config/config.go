@@ -75,6 +75,11 @@ type Settings struct {
 	LogFormat         string        // LOG_FORMAT: text, json or auto (env only)
 	AggMaxMemoryMB    int           // AGG_MAX_MEMORY_MB: memory of each blocking aggregation stage before it spills
 	AggSpill          bool          // AGG_SPILL: spill blocking aggregation stages to DB_PATH/agg-tmp (false: 400 too_large)
+	NodeID            string        // NODE_ID; with RAFT_ADDR: cluster mode
+	RaftAddr          string        // RAFT_ADDR: host:port for Raft traffic
+	Join              string        // JOIN: the nodes' HTTP base URLs, comma-separated
+	AdvertiseURL      string        // ADVERTISE_URL; default http(s)://<LISTEN>:<PORT>
+	BootstrapExpect   int           // BOOTSTRAP_EXPECT: bootstrap once this many nodes are known
 }
 
 // writeMargin is how much longer than REQUEST_TIMEOUT the default
@@ -176,6 +181,11 @@ func FromEnv(getenv func(string) string) (Settings, error) {
 	c := Settings{
 		Mode:              e.str("MODE", "server"),
 		DBPath:            e.str("DB_PATH", "data/MiniDBGo"),
+		NodeID:            e.str("NODE_ID", ""),
+		RaftAddr:          e.str("RAFT_ADDR", ""),
+		Join:              e.str("JOIN", ""),
+		AdvertiseURL:      e.str("ADVERTISE_URL", ""),
+		BootstrapExpect:   e.int("BOOTSTRAP_EXPECT", 0, &errs),
 		Listen:            e.str("LISTEN", "127.0.0.1"),
 		Port:              e.int("PORT", 6866, &errs),
 		Durability:        e.str("DURABILITY", "group"),
@@ -243,6 +253,11 @@ func Parse(name string, args []string, getenv func(string) string) (Settings, er
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.StringVar(&c.Mode, "mode", c.Mode, "MODE: server (the shell, MODE=cli, is the minidbgo binary)")
 	fs.StringVar(&c.DBPath, "db", c.DBPath, "DB_PATH: data directory")
+	fs.StringVar(&c.NodeID, "node-id", c.NodeID, "NODE_ID: this node's id in a cluster (with -raft-addr: cluster mode)")
+	fs.StringVar(&c.RaftAddr, "raft-addr", c.RaftAddr, "RAFT_ADDR: host:port for Raft traffic, as the other nodes reach it")
+	fs.StringVar(&c.Join, "join", c.Join, "JOIN: comma-separated HTTP base URLs of the cluster's nodes")
+	fs.StringVar(&c.AdvertiseURL, "advertise-url", c.AdvertiseURL, "ADVERTISE_URL: this node's HTTP base URL as the others reach it")
+	fs.IntVar(&c.BootstrapExpect, "bootstrap-expect", c.BootstrapExpect, "BOOTSTRAP_EXPECT: bootstrap a new cluster once this many nodes are known")
 	fs.StringVar(&c.Listen, "listen", c.Listen, "LISTEN: address to listen on, host or host:port (0.0.0.0 for every interface)")
 	fs.IntVar(&c.Port, "port", c.Port, "PORT: port, unless -listen names one")
 	fs.StringVar(&c.Durability, "durability", c.Durability, "DURABILITY: sync, group, periodic:<duration> or none")
@@ -309,6 +324,12 @@ func (c Settings) Validate() error {
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		errs = append(errs, errors.New("TLS_CERT and TLS_KEY must be set together"))
+	}
+	if (c.NodeID == "") != (c.RaftAddr == "") {
+		errs = append(errs, errors.New("NODE_ID and RAFT_ADDR must be set together (cluster mode)"))
+	}
+	if c.BootstrapExpect < 0 {
+		errs = append(errs, fmt.Errorf("BOOTSTRAP_EXPECT %d must not be negative", c.BootstrapExpect))
 	}
 	for _, v := range []struct {
 		name string
@@ -425,4 +446,31 @@ func parseBytes(s string) (int64, error) {
 		return 0, fmt.Errorf("bad memory limit %q (e.g. 200MiB)", s)
 	}
 	return n * mult, nil
+}
+
+// Clustered reports whether the settings ask for cluster mode.
+func (c Settings) Clustered() bool { return c.NodeID != "" && c.RaftAddr != "" }
+
+// JoinURLs returns JOIN's URLs.
+func (c Settings) JoinURLs() []string {
+	var out []string
+	for _, u := range strings.Split(c.Join, ",") {
+		if u = strings.TrimSpace(u); u != "" {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+// Advertise returns ADVERTISE_URL, or the URL made from the address the
+// server listens on (addr, host:port) and TLS.
+func (c Settings) Advertise(addr string) string {
+	if c.AdvertiseURL != "" {
+		return strings.TrimRight(c.AdvertiseURL, "/")
+	}
+	scheme := "http"
+	if c.TLSCert != "" {
+		scheme = "https"
+	}
+	return scheme + "://" + addr
 }

@@ -305,6 +305,30 @@ the database. With one: its document count and bytes.`,
 engine counter, the LSM levels, and the HTTP server's counters (see
 docs/operations.md, Monitoring).`,
 			run: cmdMetrics},
+		{name: "cluster status", summary: "the cluster's nodes, leader and indexes (/api/_cluster)",
+			help: `With --url on a cluster node: its role, the leader, the Raft term and
+indexes and the members. {"mode":"single"} on a single node.`,
+			run: cmdClusterStatus},
+		{name: "cluster join", params: []param{{name: "id", kind: pWord}, {name: "raft_addr", kind: pWord}, {name: "url", kind: pWord}},
+			summary: "add a node to the cluster (admin)",
+			help: `Adds the node as a voter (through the leader) and records its URL. Nodes
+started with JOIN join by themselves.
+
+  cluster join n4 10.0.0.4:7000 http://10.0.0.4:6866`,
+			run: cmdClusterJoin},
+		{name: "cluster remove", params: []param{{name: "id", kind: pWord}},
+			summary: "remove a node from the cluster (admin)",
+			help: `Removes the node for good (through the leader).
+
+  cluster remove n3`,
+			run: cmdClusterRemove},
+		{name: "cluster transfer-leadership", params: []param{{name: "id", kind: pWord, optional: true}},
+			summary: "hand the leadership to another node (admin)",
+			help: `To the node named, or to the most up-to-date follower; before restarting
+the leader.
+
+  cluster transfer-leadership n2`,
+			run: cmdClusterTransfer},
 		{name: "format", params: []param{{name: "format", kind: pWord, optional: true}},
 			summary: "show or set the output format: table, json or pretty",
 			help: `pretty is indented JSON (coloured on a terminal; short arrays of

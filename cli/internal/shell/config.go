@@ -13,23 +13,25 @@ import (
 
 // config is the command line and environment of minidbgo.
 type config struct {
-	mode       string // cli or server
-	dbPath     string
-	http       string // address of the REST API beside the shell, or "off"
-	httpSet    bool   // --http given
-	url        string // --url: client of a server
-	apiKey     string
-	commands   []string // -c
-	format     outFormat
-	formatSet  bool // --format or --json given
-	batchSize  int  // -1: the default
-	history    string
-	durability string
-	flushSize  int
-	maxMemMB   int
-	apiKeys    string // MINIDBGO_API_KEYS of the REST API beside the shell
-	logFormat  string // LOG_FORMAT of MODE=server: text, json or auto
-	args       []string
+	mode    string // cli or server
+	dbPath  string
+	http    string // address of the REST API beside the shell, or "off"
+	httpSet bool   // --http given
+	url     string // --url: client of a server
+	apiKey  string
+	// consistency is the read consistency asked of a cluster (--url).
+	consistency string
+	commands    []string // -c
+	format      outFormat
+	formatSet   bool // --format or --json given
+	batchSize   int  // -1: the default
+	history     string
+	durability  string
+	flushSize   int
+	maxMemMB    int
+	apiKeys     string // MINIDBGO_API_KEYS of the REST API beside the shell
+	logFormat   string // LOG_FORMAT of MODE=server: text, json or auto
+	args        []string
 	// getenv is the environment the REST API's settings are read from
 	// (MODE=server and --http: serverSettings).
 	getenv func(string) string
@@ -84,16 +86,17 @@ Flags (each also read from the environment variable in brackets):
 // parseConfig reads the environment, then the flags.
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
 	c := config{
-		mode:       srvconfig.EnvString(getenv, "MODE", "cli"),
-		dbPath:     srvconfig.EnvString(getenv, "DB_PATH", "data/MiniDBGo"),
-		url:        getenv("MINIDBGO_URL"),
-		apiKey:     getenv("MINIDBGO_API_KEY"),
-		history:    getenv("MINIDBGO_HISTORY"),
-		durability: srvconfig.EnvString(getenv, "DURABILITY", "group"),
-		apiKeys:    getenv("MINIDBGO_API_KEYS"),
-		logFormat:  srvconfig.EnvString(getenv, "LOG_FORMAT", "auto"),
-		batchSize:  -1,
-		getenv:     getenv,
+		mode:        srvconfig.EnvString(getenv, "MODE", "cli"),
+		dbPath:      srvconfig.EnvString(getenv, "DB_PATH", "data/MiniDBGo"),
+		url:         getenv("MINIDBGO_URL"),
+		apiKey:      getenv("MINIDBGO_API_KEY"),
+		consistency: getenv("MINIDBGO_CONSISTENCY"),
+		history:     getenv("MINIDBGO_HISTORY"),
+		durability:  srvconfig.EnvString(getenv, "DURABILITY", "group"),
+		apiKeys:     getenv("MINIDBGO_API_KEYS"),
+		logFormat:   srvconfig.EnvString(getenv, "LOG_FORMAT", "auto"),
+		batchSize:   -1,
+		getenv:      getenv,
 	}
 	host := srvconfig.EnvString(getenv, "LISTEN", "127.0.0.1")
 	port := srvconfig.EnvString(getenv, "PORT", "6866")
@@ -132,6 +135,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&c.mode, "mode", c.mode, "[MODE] cli (the shell) or server (the REST API only)")
 	fs.StringVar(&c.url, "url", c.url, "[MINIDBGO_URL] use the server at this URL instead of a data directory")
 	fs.StringVar(&c.apiKey, "api-key", c.apiKey, "[MINIDBGO_API_KEY] API key for --url (prefer the variable: flags show in ps)")
+	fs.StringVar(&c.consistency, "consistency", c.consistency, "[MINIDBGO_CONSISTENCY] read consistency asked of a cluster with --url: none, leader (the server's default) or linearizable")
 	jsonFlag := false
 	formatFlag := ""
 	fs.BoolVar(&jsonFlag, "json", false, "print compact JSON, even on a terminal (--format json)")
@@ -178,6 +182,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 		return c, fmt.Errorf("MODE=%q: want cli or server", c.mode)
 	case c.mode == "server" && c.url != "":
 		return c, errors.New("MODE=server serves a data directory; it cannot be combined with --url")
+	case c.consistency != "" && c.consistency != "none" && c.consistency != "leader" && c.consistency != "linearizable":
+		return c, fmt.Errorf("--consistency %q: want none, leader or linearizable", c.consistency)
 	case c.mode == "server" && len(c.commands) > 0:
 		return c, errors.New("MODE=server runs no commands; drop -c or MODE")
 	case c.logFormat != "auto" && c.logFormat != "text" && c.logFormat != "json":

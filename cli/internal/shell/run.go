@@ -202,6 +202,7 @@ func isTerminal(f any) bool {
 func openRemote(ctx context.Context, cfg config) (backend, error) {
 	c := client.New(cfg.url)
 	c.APIKey = cfg.apiKey
+	c.Consistency = cfg.consistency
 	c.HTTPClient = &http.Client{Transport: &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
 		DialContext:           (&net.Dialer{Timeout: 5 * time.Second}).DialContext,

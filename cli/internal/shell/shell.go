@@ -149,6 +149,11 @@ func (s *Shell) exec(ctx context.Context, stmt string) error {
 		} else {
 			return &usageError{msg: "show what? MiniDBGo has one database; try show collections", usage: "show collections"}
 		}
+	} else if strings.EqualFold(name, "cluster") {
+		if len(args) < 2 || args[1].json || lookup("cluster "+args[1].text) == nil {
+			return &usageError{msg: "cluster what? status, join, remove or transfer-leadership", usage: "cluster status"}
+		}
+		name, args = "cluster "+args[1].text, args[2:]
 	} else {
 		args = args[1:]
 	}

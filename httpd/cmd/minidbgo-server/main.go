@@ -92,6 +92,9 @@ func run(args []string, getenv func(string) string, stderr io.Writer) int {
 		return 2
 	}
 
+	if cfg.Clustered() {
+		return runCluster(cfg, opts, keys, logger, stderr)
+	}
 	db, err := docstore.Open(cfg.DBPath, opts)
 	if err != nil {
 		if errors.Is(err, vfs.ErrLocked) {
