@@ -85,10 +85,12 @@ func classify(text string, haveCLI bool) (run bool, reason string) {
 		return false, r
 	}
 	switch {
-	case first == "minidbgo" && slices.Contains([]string{"repair", "check"}, strings.Fields(text + " x")[1]):
+	case first == "minidbgo" && slices.Contains([]string{"repair", "check", "restore"}, strings.Fields(text + " x")[1]):
 		// Offline commands: they take the data directory's lock, which
-		// the server under test holds (cli/internal/shell tests them).
-		return false, "needs the server stopped (takes the data directory's lock)"
+		// the server under test holds, and restore writes the directory
+		// the document names, a system path (cli/internal/shell tests
+		// them).
+		return false, "needs the server stopped (takes or writes the data directory)"
 	case first == "minidbgo":
 		if !haveCLI {
 			return false, "the minidbgo shell (module cli) is not built yet"
