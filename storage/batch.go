@@ -147,6 +147,8 @@ type batchReader struct {
 	count uint32
 	read  uint32
 	key   []byte // a SETSEQ entry's completed key; reused
+	// seqKey reports whether the entry next last returned was a SETSEQ.
+	seqKey bool
 }
 
 func newBatchReader(data []byte) (batchReader, error) {
@@ -186,6 +188,7 @@ func (r *batchReader) next() (kind base.Kind, key, value []byte, ok bool, err er
 		p = p[w:]
 	}
 	kind = base.Kind(min(raw, byte(base.KindSet)))
+	r.seqKey = raw == batchKindSetSeq
 	key, p, err = readLenPrefixed(p)
 	if err != nil {
 		return 0, nil, nil, false, fmt.Errorf("%w: entry %d key: %v", errBatchCorrupt, r.read, err)

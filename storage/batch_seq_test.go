@@ -159,3 +159,32 @@ func TestBatchReaderRejectsBadSeqRef(t *testing.T) {
 	require.ErrorIs(t, r.validate(), errBatchCorrupt)
 	require.Panics(t, func() { b.PutSeqKeyOf(5, []byte("f"), nil) })
 }
+
+// TestSeqKeysNotCountedForFlush: the record-count flush trigger
+// (MemTableRecords) counts a batch's plain entries but not its SETSEQ
+// entries, so a change-feed entry per write does not make memtables flush
+// twice as often; two plain entries per batch still do.
+func TestSeqKeysNotCountedForFlush(t *testing.T) {
+	for _, seq := range []bool{true, false} {
+		db, err := Open("/db", &Options{FS: vfs.NewMem(), MemTableRecords: 100, DirCheckInterval: -1})
+		require.NoError(t, err)
+		for i := range 80 {
+			b := db.NewBatch()
+			b.Put([]byte(fmt.Sprintf("k%03d", i)), []byte("v"))
+			if seq {
+				b.PutSeqKey([]byte("f"), []byte("c"))
+			} else {
+				b.Put([]byte(fmt.Sprintf("x%03d", i)), []byte("v"))
+			}
+			require.NoError(t, db.Apply(b))
+		}
+		m := db.Metrics()
+		if seq {
+			require.Equal(t, 160, m.MemTableRecords, "seq keys: the memtable was rotated")
+			require.Zero(t, m.ImmutableMemTables+int(m.Flushes))
+		} else {
+			require.Less(t, m.MemTableRecords, 160, "plain keys: the memtable was not rotated")
+		}
+		require.NoError(t, db.Close())
+	}
+}

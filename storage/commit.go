@@ -223,7 +223,11 @@ func (d *DB) writeGroup(group []*writer) error {
 			if !ok {
 				break
 			}
-			mem.Add(seq, kind, key, value)
+			if r.seqKey {
+				mem.AddUncounted(seq, kind, key, value)
+			} else {
+				mem.Add(seq, kind, key, value)
+			}
 			userBytes += uint64(len(key) + len(value))
 			seq++
 		}
@@ -245,7 +249,7 @@ func (d *DB) makeRoomForWrite(force bool) error {
 	stalled := false
 	for {
 		mem := d.mu.mem
-		full := mem.Len() >= d.opts.MemTableRecords || mem.ApproximateBytes() >= d.opts.MemTableBytes
+		full := mem.Records() >= d.opts.MemTableRecords || mem.ApproximateBytes() >= d.opts.MemTableBytes
 		if mem.Empty() || (!full && !force) {
 			return nil
 		}

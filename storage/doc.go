@@ -27,8 +27,8 @@
 // completes it (batch.go); applying a batch and replaying it complete the
 // same key.
 //
-// When the memtable reaches Options.MemTableRecords or MemTableBytes it is
-// frozen and queued for the flush worker, which writes it as an L0 SSTable.
+// When the memtable reaches Options.MemTableRecords (SETSEQ entries are not
+// counted) or MemTableBytes it is frozen and queued for the flush worker, which writes it as an L0 SSTable.
 // At most Options.MaxImmutableMemTables wait; beyond that writers stall for
 // up to Options.WriteStallTimeout and then get ErrBusy.
 //

@@ -507,11 +507,15 @@ func (d *DB) replayWAL(num uint64, skipSeq base.SeqNum) (base.SeqNum, error) {
 			if !ok {
 				break
 			}
-			mem.Add(seq, kind, key, value)
+			if br.seqKey {
+				mem.AddUncounted(seq, kind, key, value)
+			} else {
+				mem.Add(seq, kind, key, value)
+			}
 			maxSeq = max(maxSeq, seq)
 			seq++
 		}
-		if mem.Len() >= d.opts.MemTableRecords || mem.ApproximateBytes() >= d.opts.MemTableBytes {
+		if mem.Records() >= d.opts.MemTableRecords || mem.ApproximateBytes() >= d.opts.MemTableBytes {
 			if err := flush(); err != nil {
 				return 0, err
 			}

@@ -167,6 +167,10 @@ type Options struct {
 	// MemTableRecords and MemTableBytes bound the active memtable: it is
 	// frozen and queued for flushing when either is reached. Defaults:
 	// 10,000 records and 50 MiB (the guide's FLUSH_SIZE and MAX_MEM_MB).
+	// MemTableRecords counts SET and DELETE entries but not SETSEQ entries
+	// (Batch.PutSeqKey): those are bookkeeping beside a write, such as a
+	// change-feed record, and counting them would flush memtables up to
+	// twice as often per write. They still count towards MemTableBytes.
 	MemTableRecords int
 	MemTableBytes   int64
 	// MaxImmutableMemTables is how many frozen memtables may wait for the

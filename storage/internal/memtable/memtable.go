@@ -19,7 +19,9 @@ type MemTable struct {
 	arena  arena
 	height atomic.Int32 // levels in use, 1..maxHeight
 	count  atomic.Int64
-	size   atomic.Int64
+	// uncounted is how many of count were added with AddUncounted.
+	uncounted atomic.Int64
+	size      atomic.Int64
 
 	w writerState
 }
@@ -48,6 +50,10 @@ func New() *MemTable {
 // Len returns the number of entries.
 func (m *MemTable) Len() int { return int(m.count.Load()) }
 
+// Records returns the number of entries that count towards the DB's
+// record-count flush trigger: Len less those added with AddUncounted.
+func (m *MemTable) Records() int { return int(m.count.Load() - m.uncounted.Load()) }
+
 // ApproximateBytes returns the bytes of the keys and values added so far,
 // trailers included, plus the size of their skiplist nodes. The DB compares
 // it with its memtable size to decide when to flush.
@@ -62,6 +68,13 @@ func (m *MemTable) Empty() bool { return m.count.Load() == 0 }
 // Only one goroutine may call Add at a time.
 func (m *MemTable) Add(seq base.SeqNum, kind base.Kind, ukey, value []byte) {
 	m.insert(base.MakeTrailer(seq, kind), ukey, value)
+}
+
+// AddUncounted is Add for an entry that Records leaves out (it still
+// counts in Len and ApproximateBytes).
+func (m *MemTable) AddUncounted(seq base.SeqNum, kind base.Kind, ukey, value []byte) {
+	m.insert(base.MakeTrailer(seq, kind), ukey, value)
+	m.uncounted.Add(1)
 }
 
 // Get returns the newest entry for ukey with a sequence number <= seq. The
