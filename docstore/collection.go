@@ -448,6 +448,9 @@ func (db *DB) DropCollection(ctx context.Context, col string) error {
 	b.Delete(metaKey(col))
 	changes := db.changeBatchFor(ctx, col)
 	changes.add(b, OpDrop, "", 0)
+	// An applied drop's last batch stores the applied index: applied
+	// again after a crash, the drop would find no collection (command.go).
+	noteLast(changes.det, b)
 	if err := db.engine.Apply(b); err != nil {
 		return err
 	}

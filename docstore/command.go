@@ -39,9 +39,33 @@ import (
 // while entries were being applied, applies each entry once (the etcd and
 // dragonboat contract).
 //
+// A command that writes several batches (UpdateMany, DeleteMany,
+// UpsertMany, and a drop's or an index build's batches, which use no
+// numbers) is applied exactly once whatever the point a crash stops it
+// at: each of its batches that uses numbers stores, in the same batch, a
+// progress record — the entry's index, k after the batch, and the counts
+// of its ManyResult so far — and the batch that stores the applied index
+// deletes it. After a restart Raft applies the entry again (it is above
+// the applied index); ApplyCommands finds the record of that index and
+// restores k and the counts, so the batches still to write get the
+// numbers the uninterrupted run would have given them, and UpdateMany
+// skips the documents whose revision is the entry's (index<<24 | k: the
+// entry already wrote them) — that mark, not a position in the scan, is
+// what resumes it, since the scan may run in the order of an index the
+// update changes. DeleteMany needs no mark: what it deleted is gone.
+// Resuming on a fresh snapshot is the uninterrupted run's continuation
+// because Raft applies entries one at a time, in order: nothing but this
+// entry wrote since its batches committed, so every document it had not
+// reached yet is as it was. CreateIndex needs no record either: its
+// backfill writes keyed index entries (idempotent) and no revision or
+// change record, and applying it again finds the index, building (the
+// open resumed the build) or built, and waits for it or returns.
+//
 // Keys (besides the package doc's Keyspace):
 //
 //	'r' 'a'         the applied Raft index: uint64 BE
+//	'r' 'p'         a multi-batch command's progress: index, k, matched,
+//	                modified, deleted: 5 × uint64 BE
 //	'r' 'n' name    cluster metadata set by CmdSetMeta (the nodes' URLs)
 
 // CommandKind names a replicated write: the method ApplyCommands calls.
@@ -110,6 +134,44 @@ type applyState struct {
 	k      atomic.Uint64
 	single bool // the command writes one batch: it records the index
 	stored bool // a batch recorded the index
+	// A multi-batch command's progress (see the file comment): many is
+	// what its committed batches counted, staged what the batch being
+	// written counts; progress is set once a progress record may exist,
+	// resumed when the entry is applied again after a crash.
+	many     ManyResult
+	staged   *ManyResult
+	progress bool
+	resumed  bool
+}
+
+// wroteBefore reports whether a document at revision rev was written by
+// the entry before a crash interrupted it (revisions of other entries,
+// and a standalone node's clock revisions, are never mistaken for it:
+// the check is made only when resuming).
+func (st *applyState) wroteBefore(rev uint64) bool {
+	return st != nil && st.resumed && rev>>revShift == st.index
+}
+
+// stage points the progress record of the next batch at counts, which
+// the batch's ops count into (nil: none).
+func (st *applyState) stage(counts *ManyResult) {
+	if st != nil {
+		st.staged = counts
+	}
+}
+
+// commitCounts adds the counts of a batch that committed to many.
+func (st *applyState) commitCounts(counts ManyResult) {
+	if st != nil {
+		st.many.add(counts)
+		st.staged = nil
+	}
+}
+
+func (r *ManyResult) add(o ManyResult) {
+	r.Matched += o.Matched
+	r.Modified += o.Modified
+	r.Deleted += o.Deleted
 }
 
 type applyKey struct{}
@@ -201,16 +263,68 @@ func (db *DB) changeBatchFor(ctx context.Context, col string) changeBatch {
 }
 
 // noteApplied puts the applied index into b when the write is a
-// single-batch command's.
+// single-batch command's (or a multi-batch command's last), and deletes
+// the progress record; it puts the progress record into a multi-batch
+// command's other batches.
 func noteApplied(st *applyState, b *storage.Batch) {
-	if st != nil && st.single && !st.stored {
-		b.Put(appliedKey, binary.BigEndian.AppendUint64(nil, st.index))
-		st.stored = true
+	if st == nil || st.stored {
+		return
 	}
+	if st.single {
+		b.Put(appliedKey, binary.BigEndian.AppendUint64(nil, st.index))
+		if st.progress {
+			b.Delete(progressKey)
+		}
+		st.stored = true
+		return
+	}
+	many := st.many
+	if st.staged != nil {
+		many.add(*st.staged)
+	}
+	v := make([]byte, 0, 40)
+	for _, n := range []uint64{st.index, st.k.Load(), uint64(many.Matched), uint64(many.Modified), uint64(many.Deleted)} {
+		v = binary.BigEndian.AppendUint64(v, n)
+	}
+	b.Put(progressKey, v)
+	st.progress = true
+}
+
+// noteLast makes b the last batch of the command being applied: it
+// stores the applied index.
+func noteLast(st *applyState, b *storage.Batch) {
+	if st != nil {
+		st.single = true
+		noteApplied(st, b)
+	}
+}
+
+// loadProgress restores st from the progress record of its entry, if a
+// crash interrupted the entry's application.
+func (db *DB) loadProgress(st *applyState) error {
+	v, err := db.engine.Get(progressKey)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if len(v) != 40 {
+		return fmt.Errorf("docstore: progress record of %d bytes: %w", len(v), storage.ErrCorruption)
+	}
+	if binary.BigEndian.Uint64(v) != st.index {
+		return nil // stale: the batch storing the applied index deletes it
+	}
+	u := func(i int) uint64 { return binary.BigEndian.Uint64(v[8*i:]) }
+	st.k.Store(u(1))
+	st.many = ManyResult{Matched: int64(u(2)), Modified: int64(u(3)), Deleted: int64(u(4))}
+	st.progress, st.resumed = true, true
+	return nil
 }
 
 var (
 	appliedKey    = []byte{'r', 'a'}
+	progressKey   = []byte{'r', 'p'}
 	metaKeyPrefix = []byte{'r', 'n'}
 )
 
@@ -267,14 +381,18 @@ func (db *DB) ApplyCommands(ctx context.Context, first uint64, cmds []*WriteComm
 			continue
 		}
 		st := &applyState{index: index, now: time.Unix(0, cmd.Now).UTC(), single: singleBatch(cmd.Kind)}
+		if !st.single {
+			if err := db.loadProgress(st); err != nil {
+				return out, err
+			}
+		}
 		out[i] = db.applyOne(context.WithValue(ctx, applyKey{}, st), cmd)
 		if err := out[i].Err; err != nil && isEngineError(err) {
 			return out, err
 		}
 		if !st.stored {
 			b := db.engine.NewBatch()
-			st.single = true
-			noteApplied(st, b)
+			noteLast(st, b)
 			if err := db.engine.Apply(b); err != nil {
 				return out, err
 			}

@@ -100,6 +100,12 @@
 //	'i' col index values… id  index entry (empty value)
 //	'x' col <ms BE> id        expiry: the document expires at ms (epoch
 //	                          milliseconds; empty value), see expiry.go
+//	'r' 'a'                   cluster: the applied Raft index, uint64 BE
+//	'r' 'p'                   cluster: the progress of the multi-batch
+//	                          command being applied: index | k | matched |
+//	                          modified | deleted, 5 × uint64 BE; deleted
+//	                          with the batch storing 'r' 'a' (command.go)
+//	'r' 'n' name              cluster metadata (CmdSetMeta)
 //
 // # Expiry
 //

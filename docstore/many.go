@@ -32,13 +32,19 @@ func (db *DB) UpdateMany(ctx context.Context, col string, filter, update []byte)
 		r, err := propose(ctx, p, &WriteCommand{Kind: CmdUpdateMany, Col: col, Bodies: [][]byte{filter, update}})
 		return r.Multi, err
 	}
+	// An applied command resumed after a crash starts from what its
+	// committed batches counted and skips what they wrote (command.go).
+	st := applyStateOf(ctx)
 	var res ManyResult
+	if st != nil {
+		res = st.many
+	}
 	err = db.forEachMatch(ctx, col, filter, func(f *query.Filter, ids []string) error {
 		var batch ManyResult // counted only once the batch commits
 		ops := make([]*docOp, 0, len(ids))
 		for _, id := range ids {
-			ops = append(ops, &docOp{id: id, op: OpUpdate, needOld: true, apply: func(old *jsondoc.Value, _ bool, _ uint64) (*jsondoc.Value, error) {
-				if old == nil || !f.Match(*old) {
+			ops = append(ops, &docOp{id: id, op: OpUpdate, needOld: true, apply: func(old *jsondoc.Value, _ bool, rev uint64) (*jsondoc.Value, error) {
+				if old == nil || !f.Match(*old) || st.wroteBefore(rev) {
 					return nil, errSkip
 				}
 				batch.Matched++
@@ -53,11 +59,16 @@ func (db *DB) UpdateMany(ctx context.Context, col string, filter, update []byte)
 				return nv, nil
 			}})
 		}
+		st.stage(&batch)
 		if err := db.write(ctx, col, ops); err != nil {
 			return err
 		}
+		st.commitCounts(batch)
 		res.Matched += batch.Matched
 		res.Modified += batch.Modified
+		if manyBatchHook != nil {
+			manyBatchHook()
+		}
 		return nil
 	})
 	return res, err
@@ -71,28 +82,41 @@ func (db *DB) DeleteMany(ctx context.Context, col string, filter []byte) (ManyRe
 		r, err := propose(ctx, p, &WriteCommand{Kind: CmdDeleteMany, Col: col, Bodies: [][]byte{filter}})
 		return r.Multi, err
 	}
+	st := applyStateOf(ctx) // resumed after a crash: see UpdateMany
 	var res ManyResult
+	if st != nil {
+		res = st.many
+	}
 	err := db.forEachMatch(ctx, col, filter, func(f *query.Filter, ids []string) error {
-		var n int64 // counted only once the batch commits
+		var batch ManyResult // counted only once the batch commits
 		ops := make([]*docOp, 0, len(ids))
 		for _, id := range ids {
 			ops = append(ops, &docOp{id: id, needOld: true, apply: func(old *jsondoc.Value, _ bool, _ uint64) (*jsondoc.Value, error) {
 				if old == nil || !f.Match(*old) {
 					return nil, errSkip
 				}
-				n++
+				batch.Matched++
+				batch.Deleted++
 				return nil, nil
 			}})
 		}
+		st.stage(&batch)
 		if err := db.write(ctx, col, ops); err != nil {
 			return err
 		}
-		res.Matched += n
-		res.Deleted += n
+		st.commitCounts(batch)
+		res.add(batch)
+		if manyBatchHook != nil {
+			manyBatchHook()
+		}
 		return nil
 	})
 	return res, err
 }
+
+// manyBatchHook, set by tests, runs after each batch UpdateMany or
+// DeleteMany commits.
+var manyBatchHook func()
 
 // manyChunk is how many documents UpdateMany and DeleteMany write per
 // batch.

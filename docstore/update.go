@@ -252,7 +252,17 @@ func (db *DB) UpsertMany(ctx context.Context, col string, filter, update []byte)
 		if err != nil {
 			return UpsertResult{}, err
 		}
+		// The insert is the command's last batch: it stores the applied
+		// index, so a crash after it cannot make a re-run, finding the
+		// document written (its revision the entry's), insert another.
+		st := applyStateOf(ctx)
+		if st != nil {
+			st.single = true
+		}
 		wr, err := db.putDoc(ctx, col, seedID, *nv, WriteOptions{Insert: true})
+		if st != nil && !st.stored {
+			st.single = false
+		}
 		var de *Error
 		if errors.As(err, &de) && de.Code == CodeDuplicateKey && attempt < 2 {
 			continue // created meanwhile: update it if it matches
