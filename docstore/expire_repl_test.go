@@ -121,3 +121,27 @@ func TestApplyExpireRechecksAtEntryTime(t *testing.T) {
 	_, err = db.engine.Get(keyenc.DocKey(nil, "c", "b"))
 	require.NoError(t, err, "b had not")
 }
+
+// TestReplicatedTTLIndexDropSweepsAtEntryTime: dropping a TTL index
+// sweeps its expiry keys, deleting documents that have expired anyway;
+// applied from the log it judges them at the entry's time, not by each
+// node's clock, so nodes whose clocks disagree delete the same ones.
+func TestReplicatedTTLIndexDropSweepsAtEntryTime(t *testing.T) {
+	ctx := context.Background()
+	start := time.Now().UnixMilli()
+	primary := openTTL(t, newFakeClock(start+3_600_000))
+	l := &replLog{primary: primary}
+	primary.SetProposer(l.propose)
+	require.NoError(t, primary.CreateIndex(ctx, "c", ttlSpec(t, `{"name":"ts_ttl","fields":["ts"],"expireAfterSeconds":3600}`), nil))
+	_, err := primary.InsertOne(ctx, "c", []byte(fmt.Sprintf(`{"_id":"a","ts":%d,"_expiresAt":%d}`, start, start+600_000)), WriteOptions{})
+	require.NoError(t, err)
+	require.NoError(t, primary.DropIndex(ctx, "c", "ts_ttl"))
+
+	replica := openTTL(t, newFakeClock(start))
+	l.applyTo(t, replica, 1, 1)
+	require.Equal(t, allChanges(t, primary, ""), allChanges(t, replica, ""))
+	for _, db := range []*DB{primary, replica} {
+		_, err = db.engine.Get(keyenc.DocKey(nil, "c", "a"))
+		require.NoError(t, err, "a had not expired by the entries' time")
+	}
+}
