@@ -88,6 +88,7 @@ const (
 	CmdDropCollection                        // DropCollection(Col)
 	CmdSetMeta                               // cluster metadata: ID = name, Bodies[0] = value (nil deletes)
 	CmdNoop                                  // nothing but the applied index
+	CmdExpire                                // the TTL reaper's deletes: Bodies = the due expiry keys of Col (see applyExpire)
 )
 
 // WriteCommand is one replicated write: a call of a write method with its
@@ -193,6 +194,8 @@ func (st *applyState) next() uint64 {
 type replication struct {
 	prop    atomic.Pointer[Proposer]
 	applyMu sync.Mutex // one ApplyCommands at a time
+	// reapGate, when set, tells whether the reaper may run (SetReaperGate).
+	reapGate atomic.Pointer[func() bool]
 }
 
 // SetProposer makes db replicated: from now on its write methods propose
@@ -474,6 +477,8 @@ func (db *DB) applyOne(ctx context.Context, c *WriteCommand) (r CommandResult) {
 		st.single = true
 		noteApplied(st, b)
 		r.Err = db.engine.Apply(b)
+	case CmdExpire:
+		r.Multi, r.Err = db.applyExpire(ctx, c.Col, c.Bodies)
 	case CmdNoop:
 	default:
 		r.Err = errf(CodeBadRequest, "unknown command kind %d", c.Kind)

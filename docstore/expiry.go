@@ -36,6 +36,13 @@ import (
 // whoever reads one checks it against the document: a key counts only
 // when its time is the document's expiry. The reaper deletes stale keys
 // it meets.
+//
+// In a cluster (SetProposer) the reaper runs on the leader only
+// (SetReaperGate): it proposes each batch's due expiry keys as a
+// CmdExpire command instead of writing, and every node applies it
+// (applyExpire), deleting each listed document that has expired by the
+// entry's time, so the deletes, their feed records and seqs are the same
+// on every node.
 
 // ExpiresAtField is the top-level field that gives a document's own
 // expiry date.
@@ -374,7 +381,14 @@ func (db *DB) writeCollection(col string, ops []*docOp, b *storage.Batch) (*coll
 // its lock. It pauses between batches and stops when ctx ends or the DB
 // closes. It returns how many documents it deleted. The reaper calls it
 // every Options.TTLInterval.
+//
+// With a reaper gate set (SetReaperGate) that returns false, it does
+// nothing; with a Proposer set, each batch is proposed as a CmdExpire
+// command.
 func (db *DB) ReapExpired(ctx context.Context) (int64, error) {
+	if g := db.repl.reapGate.Load(); g != nil && !(*g)() {
+		return 0, nil
+	}
 	db.mu.Lock()
 	names := make([]string, 0, len(db.cols))
 	for n := range db.cols {
@@ -469,6 +483,14 @@ func (db *DB) sweepExpiry(ctx context.Context, col string, all bool) (int64, err
 			lastFirst = ops[0].expire.keys[0]
 			after = nil
 		}
+		if p := db.proposer(ctx); p != nil && !all {
+			n, err := db.proposeExpire(ctx, p, col, ops)
+			total += n
+			if err != nil {
+				return total, err
+			}
+			continue
+		}
 		if err := db.write(ctx, col, ops); err != nil {
 			return total, err
 		}
@@ -478,6 +500,79 @@ func (db *DB) sweepExpiry(ctx context.Context, col string, all bool) (int64, err
 			}
 		}
 	}
+}
+
+// SetReaperGate makes the reaper run only while gate returns true (nil:
+// always). A cluster node passes "this node is the leader": only the
+// leader reaps, and it proposes its deletes through the log.
+func (db *DB) SetReaperGate(gate func() bool) {
+	if gate == nil {
+		db.repl.reapGate.Store(nil)
+		return
+	}
+	db.repl.reapGate.Store(&gate)
+}
+
+// proposeExpire proposes a reaper batch as a CmdExpire command: the due
+// expiry keys found for ops, stamped with the reaper's clock (the time
+// they were found due by). It returns how many documents it deleted.
+func (db *DB) proposeExpire(ctx context.Context, p Proposer, col string, ops []*docOp) (int64, error) {
+	cmd := &WriteCommand{Kind: CmdExpire, Col: col, Now: db.now().UnixNano()}
+	for _, op := range ops {
+		cmd.Bodies = append(cmd.Bodies, op.expire.keys...)
+	}
+	r, err := p(ctx, cmd)
+	if err == nil {
+		err = r.Err
+	}
+	return r.Multi.Deleted, err
+}
+
+// applyExpire applies a CmdExpire command: reaper ops for the documents
+// of the due expiry keys, in one batch. Each document is deleted (as
+// OpExpire) if it has still expired by the time of the write — the
+// entry's, in an applied command — under its lock; a rewritten one stays.
+// Keys that are not col's expiry keys, or more documents than a reaper
+// batch holds, are a bad command.
+func (db *DB) applyExpire(ctx context.Context, col string, keys [][]byte) (ManyResult, error) {
+	if st := applyStateOf(ctx); st != nil {
+		st.single = true
+	}
+	prefix := keyenc.ExpiryPrefix(col)
+	var ops []*docOp
+	byID := map[string]*docOp{}
+	for _, k := range keys {
+		if !bytes.HasPrefix(k, prefix) {
+			return ManyResult{}, errf(CodeBadRequest, "expire command: a key is not an expiry key of collection %q", col)
+		}
+		_, id, err := keyenc.DecodeExpiryKey(k, len(prefix))
+		if err != nil {
+			return ManyResult{}, errf(CodeBadRequest, "expire command: bad expiry key: %v", err)
+		}
+		if op := byID[id]; op != nil {
+			op.expire.keys = append(op.expire.keys, k)
+			continue
+		}
+		if len(ops) == reapBatchDocs {
+			return ManyResult{}, errf(CodeBadRequest, "expire command: over %d documents", reapBatchDocs)
+		}
+		op := newExpireOp(id, [][]byte{k})
+		byID[id] = op
+		ops = append(ops, op)
+	}
+	var r ManyResult
+	if len(ops) == 0 {
+		return r, nil
+	}
+	if err := db.write(ctx, col, ops); err != nil {
+		return r, err
+	}
+	for _, op := range ops {
+		if op.expire.reaped {
+			r.Deleted++
+		}
+	}
+	return r, nil
 }
 
 // reapLoop runs the reaper every Options.TTLInterval until Close.

@@ -402,7 +402,7 @@ func (db *DB) runBuild(ctx context.Context, c *collection, ix *index, progress f
 	}
 	closed := errors.Is(err, errClosed) || errors.Is(err, storage.ErrClosed)
 	if err != nil && !closed && !ix.dropped.Load() {
-		if derr := db.removeIndex(c, ix); derr != nil {
+		if derr := db.removeIndex(ctx, c, ix); derr != nil {
 			// It stays building on disk: the next open retries it.
 			err = fmt.Errorf("%w (and removing the index failed: %v)", err, derr)
 		}
@@ -748,12 +748,14 @@ func (db *DB) DropIndex(ctx context.Context, col, name string) error {
 	if ix == nil {
 		return errf(CodeNotFound, "index %q not found on collection %q", name, col)
 	}
-	return db.removeIndex(c, ix)
+	return db.removeIndex(ctx, c, ix)
 }
 
 // removeIndex removes an index from its collection's metadata, then
-// deletes its entries.
-func (db *DB) removeIndex(c *collection, ix *index) error {
+// deletes its entries. ctx carries an applied command's deterministic
+// inputs to the sweep of expiry keys (its cancellation is ignored: the
+// sweep finishes the drop).
+func (db *DB) removeIndex(ctx context.Context, c *collection, ix *index) error {
 	c.ddl.Lock()
 	if c.dropped || ix.dropped.Load() {
 		c.ddl.Unlock()
@@ -783,7 +785,7 @@ func (db *DB) removeIndex(c *collection, ix *index) error {
 		// deletes them (and any document that has expired anyway). One a
 		// crash interrupts leaves stale keys, which readers ignore and
 		// the reaper deletes in time.
-		if _, err := db.sweepExpiry(context.Background(), c.name, true); err != nil && !errors.Is(err, storage.ErrClosed) {
+		if _, err := db.sweepExpiry(context.WithoutCancel(ctx), c.name, true); err != nil && !errors.Is(err, storage.ErrClosed) {
 			return err
 		}
 	}

@@ -99,6 +99,7 @@ type Node struct {
 	// (ApplyBatch), or the data's stored one after an open or a restore.
 	applied atomic.Uint64
 	closing chan struct{}
+	started chan struct{} // closed once raft is set
 	wg      sync.WaitGroup
 	proxy   proxyCache
 }
@@ -130,7 +131,7 @@ func Open(cfg Config) (*Node, error) {
 	if cfg.TrailingLogs == 0 {
 		cfg.TrailingLogs = 10240
 	}
-	n := &Node{cfg: cfg, logger: cfg.Logger, closing: make(chan struct{})}
+	n := &Node{cfg: cfg, logger: cfg.Logger, closing: make(chan struct{}), started: make(chan struct{})}
 	raftDir := filepath.Join(cfg.Dir, "raft")
 	if err := os.MkdirAll(raftDir, 0o755); err != nil {
 		return nil, fmt.Errorf("cluster: %w", err)
@@ -180,6 +181,7 @@ func Open(cfg Config) (*Node, error) {
 	if n.raft, err = raft.NewRaft(rc, (*fsm)(n), n.logs, n.logs, n.snaps, n.trans); err != nil {
 		return nil, fmt.Errorf("cluster: %w", err)
 	}
+	close(n.started)
 	ok = true
 	n.wg.Add(1)
 	go n.membershipLoop()
@@ -238,6 +240,8 @@ func (n *Node) openDB(dir string) (*docstore.DB, error) {
 		return nil, err
 	}
 	db.SetProposer(n.propose)
+	// Only the leader reaps expired documents, proposing the deletes.
+	db.SetReaperGate(n.leads)
 	return db, nil
 }
 
@@ -352,6 +356,16 @@ func (n *Node) propose(ctx context.Context, cmd *docstore.WriteCommand) (docstor
 
 func noLeader(msg string) error {
 	return &docstore.Error{Code: docstore.CodeNoLeader, Index: -1, Msg: msg}
+}
+
+// leads is IsLeader for the reaper, which may run before Raft started.
+func (n *Node) leads() bool {
+	select {
+	case <-n.started:
+		return n.IsLeader()
+	default:
+		return false
+	}
 }
 
 // IsLeader reports whether this node is the leader.

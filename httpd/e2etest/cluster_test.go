@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/minidbgo/minidbgo/httpd/client"
+	"github.com/minidbgo/minidbgo/httpd/client/api"
 )
 
 // clusterNode is one minidbgo-server of a test cluster: its ports are
@@ -310,4 +311,95 @@ func TestClusterFailover(t *testing.T) {
 	c.waitLeader(30*time.Second, nil)
 	c.checkAcked("t", acked)
 	figure(t, "cluster failover (3 nodes, short): kill of the leader to the next acknowledged write %v", took.Round(time.Millisecond))
+}
+
+// TestClusterTTLExpiry (short): with TTL_INTERVAL=1s a document whose
+// _expiresAt passes is deleted on all three nodes by the leader's
+// reaper through the log: each node's feed has exactly one expire record
+// for it, at the same seq, the feeds are equal and so are the dumps.
+func TestClusterTTLExpiry(t *testing.T) {
+	c := startCluster(t, 3, "TTL_INTERVAL=1s")
+	leader := c.waitLeader(30*time.Second, nil)
+	var follower *clusterNode
+	for _, nd := range c.nodes {
+		if nd != leader {
+			follower = nd
+		}
+	}
+	exp := time.Now().Add(3 * time.Second).UTC().Format(time.RFC3339Nano)
+	for id, body := range map[string]string{"gone": `{"_expiresAt":"` + exp + `"}`, "kept": `{"v":1}`} {
+		if st, b, err := c.do(follower, "PUT", "/api/ttl/"+id, []byte(body)); err != nil || (st != 200 && st != 201) {
+			t.Fatalf("put %s: %d %v %s", id, st, err, b)
+		}
+	}
+	feed := func(nd *clusterNode) api.Changes {
+		st, b, err := c.do(nd, "GET", "/api/ttl/_changes?consistency=none", nil)
+		if err != nil || st != 200 {
+			t.Fatalf("feed of %s: %d %v %s", nd.id, st, err, b)
+		}
+		var ch api.Changes
+		if err := json.Unmarshal(b, &ch); err != nil {
+			t.Fatalf("feed of %s: %v %s", nd.id, err, b)
+		}
+		return ch
+	}
+	expires := func(ch api.Changes) []uint64 {
+		var seqs []uint64
+		for _, r := range ch.Results {
+			if r.Op == "expire" && r.ID == "gone" {
+				seqs = append(seqs, r.Seq)
+			}
+		}
+		return seqs
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		done := true
+		for _, nd := range c.nodes {
+			done = done && len(expires(feed(nd))) > 0
+		}
+		if done {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the expired document was not reaped on every node within 30 s")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	time.Sleep(2 * time.Second) // more reaper runs: none may write again
+	c.waitCaughtUp(30 * time.Second)
+	// A write after the reap: the feed stays in commit order.
+	if st, b, err := c.do(follower, "PUT", "/api/ttl/after", []byte(`{"v":2}`)); err != nil || (st != 200 && st != 201) {
+		t.Fatalf("put after: %d %v %s", st, err, b)
+	}
+	c.waitCaughtUp(30 * time.Second)
+	first := feed(c.nodes[0])
+	want := expires(first)
+	if len(want) != 1 {
+		t.Fatalf("n1's feed has %d expire records for the document, want 1: %+v", len(want), first.Results)
+	}
+	var order []string
+	for _, r := range first.Results {
+		order = append(order, r.Op+" "+r.ID)
+	}
+	if got := strings.Join(order, ","); got != "insert gone,insert kept,expire gone,insert after" &&
+		got != "insert kept,insert gone,expire gone,insert after" {
+		t.Fatalf("n1's feed in seq order: %s", got)
+	}
+	d0 := c.dump(c.nodes[0])
+	if !strings.Contains(d0, `"kept"`) || strings.Contains(d0, `"gone"`) {
+		t.Fatalf("n1's dump: %s", d0)
+	}
+	for _, nd := range c.nodes[1:] {
+		ch := feed(nd)
+		if got := expires(ch); len(got) != 1 || got[0] != want[0] {
+			t.Fatalf("node %s's expire records %v, n1's %v", nd.id, got, want)
+		}
+		if fmt.Sprint(ch.Results) != fmt.Sprint(first.Results) {
+			t.Fatalf("node %s's feed %+v differs from n1's %+v", nd.id, ch.Results, first.Results)
+		}
+		if c.dump(nd) != d0 {
+			t.Fatalf("node %s's dump differs from n1's", nd.id)
+		}
+	}
 }
