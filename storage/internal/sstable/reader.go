@@ -285,8 +285,8 @@ func (r *Reader) Get(ukey []byte, seq base.SeqNum) (value []byte, kind base.Kind
 		return nil, 0, false, r.named(it.err)
 	}
 	kind = base.KindOf(it.key)
-	if kind == base.KindDelete {
-		return nil, kind, true, nil
+	if kind == base.KindDelete && len(it.val) == 0 {
+		return nil, kind, true, nil // the engine's tombstones carry no value: nothing to copy
 	}
 	// The block goes back to the cache on return: copy the value out.
 	return bytes.Clone(it.val), kind, true, nil
