@@ -41,33 +41,11 @@ func httpTimeout(d time.Duration) time.Duration { return max(d, 0) }
 // calls the Server in process): it takes ownership of the docstore.DB
 // given to New, and closes the Server and the DB before it returns.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	cfg, raw, logger := s.cfg, s.raw, s.logger
-	// New defaulted a non-positive ReadTimeout or WriteTimeout for the
-	// streaming routes; for the http.Server a negative one is off.
-	rt, wt := cfg.ReadTimeout, cfg.WriteTimeout
-	if raw.ReadTimeout < 0 {
-		rt = 0
-	}
-	if raw.WriteTimeout < 0 {
-		wt = 0
-	}
-	hs := &http.Server{
-		Handler:           s,
-		ReadHeaderTimeout: httpTimeout(cfg.ReadHeaderTimeout),
-		ReadTimeout:       rt,
-		WriteTimeout:      wt,
-		IdleTimeout:       httpTimeout(cfg.IdleTimeout),
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-	}
-	useTLS := cfg.TLSCertFile != ""
-	if useTLS {
-		hs.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
-	}
+	cfg, logger := s.cfg, s.logger
 	removeListen := func() {}
 	if cfg.ListenFileDir != "" {
 		scheme := "http"
-		if useTLS {
+		if cfg.TLSCertFile != "" {
 			scheme = "https"
 		}
 		rm, err := WriteListenFile(cfg.ListenFileDir, scheme, ln.Addr().String())
@@ -77,35 +55,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 			removeListen = rm
 		}
 	}
-	serveErr := make(chan error, 1)
-	go func() {
-		// net/http's own answers (400 for an unparsable URL, 431) are
-		// JSON too.
-		jln := JSONErrors(ln)
-		if useTLS {
-			serveErr <- hs.ServeTLS(jln, cfg.TLSCertFile, cfg.TLSKeyFile)
-		} else {
-			serveErr <- hs.Serve(jln)
-		}
-	}()
-
 	var errs []error
-	select {
-	case <-ctx.Done():
-		logger.Info("shutting down: draining requests", "signal", context.Cause(ctx).Error())
-	case err := <-serveErr:
-		logger.Error("server stopped", "error", err.Error())
+	if err := s.ServeHandler(ctx, ln, s, s.BeginShutdown); err != nil {
 		errs = append(errs, err)
 	}
-
-	s.BeginShutdown()
-	// Leave a third of the time for flushing and closing.
-	drainCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout-cfg.ShutdownTimeout/3)
-	if err := hs.Shutdown(drainCtx); err != nil {
-		logger.Warn("drain incomplete; closing connections", "error", err.Error())
-		_ = hs.Close()
-	}
-	cancel()
 	if err := s.db.Flush(); err != nil && !errors.Is(err, storage.ErrClosed) {
 		logger.Error("flush failed", "error", err.Error())
 		errs = append(errs, err)
@@ -119,6 +72,70 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// ServeHandler serves h on ln through the http.Server that Serve uses,
+// configured from s's Config (timeouts, MaxHeaderBytes, ErrorLog, the
+// JSONErrors wrapper, TLS), until ctx is done. Then it calls
+// beginShutdown and drains the requests in flight for two thirds of
+// ShutdownTimeout, after which it closes the connections left. It closes
+// neither s nor its DB. h is s itself for Serve; a cluster node passes
+// its own handler, which forwards to the leader or serves through the
+// Server of its current data. The error is nil only if serving stopped
+// because ctx was done.
+func (s *Server) ServeHandler(ctx context.Context, ln net.Listener, h http.Handler, beginShutdown func()) error {
+	cfg, raw, logger := s.cfg, s.raw, s.logger
+	// New defaulted a non-positive ReadTimeout or WriteTimeout for the
+	// streaming routes; for the http.Server a negative one is off.
+	rt, wt := cfg.ReadTimeout, cfg.WriteTimeout
+	if raw.ReadTimeout < 0 {
+		rt = 0
+	}
+	if raw.WriteTimeout < 0 {
+		wt = 0
+	}
+	hs := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: httpTimeout(cfg.ReadHeaderTimeout),
+		ReadTimeout:       rt,
+		WriteTimeout:      wt,
+		IdleTimeout:       httpTimeout(cfg.IdleTimeout),
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	useTLS := cfg.TLSCertFile != ""
+	if useTLS {
+		hs.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	serveErr := make(chan error, 1)
+	go func() {
+		// net/http's own answers (400 for an unparsable URL, 431) are
+		// JSON too.
+		jln := JSONErrors(ln)
+		if useTLS {
+			serveErr <- hs.ServeTLS(jln, cfg.TLSCertFile, cfg.TLSKeyFile)
+		} else {
+			serveErr <- hs.Serve(jln)
+		}
+	}()
+
+	var err error
+	select {
+	case <-ctx.Done():
+		logger.Info("shutting down: draining requests", "signal", context.Cause(ctx).Error())
+	case err = <-serveErr:
+		logger.Error("server stopped", "error", err.Error())
+	}
+
+	beginShutdown()
+	// Leave a third of the time for flushing and closing.
+	drainCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout-cfg.ShutdownTimeout/3)
+	if derr := hs.Shutdown(drainCtx); derr != nil {
+		logger.Warn("drain incomplete; closing connections", "error", derr.Error())
+		_ = hs.Close()
+	}
+	cancel()
+	return err
 }
 
 // LoopbackOnly reports whether addr (host:port) listens on loopback only
