@@ -30,38 +30,7 @@ func (s *Server) aggregate(w http.ResponseWriter, r *http.Request) {
 	defer cur.Close()
 	ctx := r.Context()
 	defer func() { noteQuery(ctx, cur.Explain().Source) }() // for the slow-query log
-	var buf bytes.Buffer
-	buf.WriteString(`{"docs":[`)
-	var page pageMemory
-	defer page.release(s.mem)
-	n := 0
-	for cur.Next() {
-		if n%64 == 0 && ctx.Err() != nil {
-			s.writeError(w, r, ctx.Err())
-			return
-		}
-		if !page.reserve(s.mem, buf.Len()+len(cur.Doc())+64) {
-			s.writeError(w, r, s.mem.overloaded("a page of results"))
-			return
-		}
-		if n > 0 {
-			buf.WriteByte(',')
-		}
-		buf.Write(cur.Doc())
-		n++
-	}
-	if err := cur.Err(); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	buf.WriteByte(']')
-	if next := cur.NextToken(); next != "" {
-		buf.WriteString(`,"cursor":`)
-		tok, _ := json.Marshal(next)
-		buf.Write(tok)
-	}
-	buf.WriteString("}\n")
-	writeRaw(w, http.StatusOK, buf.Bytes())
+	s.writeDocsPage(w, r, cur, nil, true)
 }
 
 // aggOptions are a request's options with the server's memory limit,

@@ -127,6 +127,26 @@ func (s *Server) runFind(w http.ResponseWriter, r *http.Request, col string, q d
 	defer cur.Close()
 	ctx := r.Context()
 	defer func() { noteQuery(ctx, cur.Explain()) }() // for the slow-query log
+	s.writeDocsPage(w, r, cur, cur.EndPageBefore, wrapped)
+}
+
+// docsCursor is what writeDocsPage reads a page from: a find or an
+// aggregation cursor.
+type docsCursor interface {
+	Next() bool
+	Doc() []byte
+	Err() error
+	NextToken() string
+}
+
+// writeDocsPage writes cur's page, as {"docs": [...], "cursor"} when
+// wrapped, else as a bare array with the cursor in X-Next-Cursor. Each
+// document is reserved from the in-flight memory budget; when it has no
+// room, endBefore (nil for a cursor that cannot) ends the page before the
+// document so that the cursor continues with it, else the answer is 503
+// overloaded.
+func (s *Server) writeDocsPage(w http.ResponseWriter, r *http.Request, cur docsCursor, endBefore func() bool, wrapped bool) {
+	ctx := r.Context()
 	var buf bytes.Buffer
 	if wrapped {
 		buf.WriteString(`{"docs":[`)
@@ -142,7 +162,7 @@ func (s *Server) runFind(w http.ResponseWriter, r *http.Request, col string, q d
 			return
 		}
 		if !page.reserve(s.mem, buf.Len()+len(cur.Doc())+64) {
-			if !cur.EndPageBefore() {
+			if endBefore == nil || !endBefore() {
 				s.writeError(w, r, s.mem.overloaded("a page of results"))
 				return
 			}
