@@ -124,5 +124,6 @@
 //
 // A collection with a unique index serialises its writes, so that
 // uniqueness can be checked without a race. A multikey index (one over an
-// array field) may return a document on two pages of a cursor.
+// array field) returns a document only at its first index entry in the
+// scanned range, so a cursor never repeats it across pages.
 package docstore

@@ -16,6 +16,7 @@ type Error struct {
 	Msg  string
 }
 
+// Error returns the message, which names the stage or operator.
 func (e *Error) Error() string { return e.Msg }
 
 func perr(at, format string, args ...any) *Error {
