@@ -14,11 +14,12 @@ import (
 
 // TestConsoleAssets: every embedded file is served under /console/ with
 // its content type, an ETag, Cache-Control: no-cache and the security
-// headers; a matching If-None-Match is 304; / and /console redirect to
+// headers; a matching If-None-Match is 304, an If-Match naming another
+// ETag a JSON 412; / and /console redirect to
 // /console/; an unknown file is a JSON 404.
 func TestConsoleAssets(t *testing.T) {
 	e := authEnv(t, Config{}) // the files need no key
-	files := console.New(http.NotFoundHandler()).Files()
+	files := console.New(http.NotFoundHandler(), http.NotFoundHandler()).Files()
 	for _, want := range []string{"index.html", "app.js", "api.js", "style.css", "page-live.js", "page-health.js", "charts.js"} {
 		require.Contains(t, files, want)
 	}
@@ -49,6 +50,16 @@ func TestConsoleAssets(t *testing.T) {
 		}
 		nm := mustStatus(t, e.do("GET", path, nil, "If-None-Match", etag), http.StatusNotModified)
 		require.Empty(t, nm.body)
+		mustStatus(t, e.do("GET", path, nil, "If-None-Match", `"x", W/`+etag), http.StatusNotModified)
+		mustStatus(t, e.do("GET", path, nil, "If-None-Match", `"x"`), http.StatusOK)
+		// If-Match: the current ETag or * serves the file; another is a
+		// JSON 412 (a weak tag never matches it); Range is ignored.
+		mustStatus(t, e.do("GET", path, nil, "If-Match", `"x", `+etag), http.StatusOK)
+		mustStatus(t, e.do("GET", path, nil, "If-Match", "*"), http.StatusOK)
+		errorBody(t, e.do("GET", path, nil, "If-Match", "W/"+etag), http.StatusPreconditionFailed, "precondition_failed")
+		errorBody(t, e.do("GET", path, nil, "If-Match", "0"), http.StatusPreconditionFailed, "precondition_failed")
+		rg := mustStatus(t, e.do("GET", path, nil, "Range", "bytes=99999999-"), http.StatusOK)
+		require.Equal(t, r.body, rg.body, f)
 		h := mustStatus(t, e.do("HEAD", path, nil), http.StatusOK)
 		require.Empty(t, h.body)
 		require.Equal(t, etag, h.header.Get("ETag"))

@@ -38,7 +38,10 @@ func (s *Server) routes() chi.Router {
 	r.Get("/api/_cluster", s.clusterStatus)
 
 	// The web console's files (package console); its API calls carry the key.
-	con := console.New(http.HandlerFunc(s.notFound))
+	con := console.New(http.HandlerFunc(s.notFound), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.writeError(w, r, reqErr("precondition_failed", fmt.Sprintf("If-Match %q does not name the current ETag of %s",
+			truncate(r.Header.Get("If-Match"), 100), truncate(r.URL.EscapedPath(), 200))))
+	}))
 	r.Get("/", console.Redirect)
 	r.Get("/console", console.Redirect)
 	r.Get("/console/", con.ServeHTTP)

@@ -16,7 +16,6 @@
 package console
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
@@ -24,8 +23,8 @@ import (
 	"mime"
 	"net/http"
 	"path"
+	"strconv"
 	"strings"
-	"time"
 )
 
 //go:embed static
@@ -46,14 +45,16 @@ type asset struct {
 
 // Handler serves the console's files.
 type Handler struct {
-	assets   map[string]asset
-	notFound http.Handler
+	assets     map[string]asset
+	notFound   http.Handler
+	precondErr http.Handler
 }
 
 // New returns the console's handler. Paths under Prefix that name no
-// file are passed to notFound.
-func New(notFound http.Handler) *Handler {
-	h := &Handler{assets: make(map[string]asset), notFound: notFound}
+// file are passed to notFound, and requests whose If-Match names no
+// current ETag to preconditionFailed (both write the API's JSON errors).
+func New(notFound, preconditionFailed http.Handler) *Handler {
+	h := &Handler{assets: make(map[string]asset), notFound: notFound, precondErr: preconditionFailed}
 	err := fs.WalkDir(static, "static", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
@@ -98,8 +99,10 @@ func (h *Handler) Files() []string {
 }
 
 // ServeHTTP answers GET (and HEAD) of Prefix (index.html) and of
-// Prefix+name for each embedded file, with 304 for a matching
-// If-None-Match.
+// Prefix+name for each embedded file: 304 for a matching If-None-Match,
+// 412 (through preconditionFailed) for an If-Match that names another
+// ETag, and otherwise the whole file (a Range header is ignored, as RFC
+// 9110 allows: the files are small).
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	name, ok := strings.CutPrefix(r.URL.Path, Prefix)
 	if name == "" {
@@ -118,8 +121,45 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hd.Set("X-Frame-Options", "DENY")
 	hd.Set("Referrer-Policy", "no-referrer")
 	hd.Set("Content-Security-Policy", csp)
-	// ServeContent answers If-None-Match (304), HEAD and ranges.
-	http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(a.body))
+	if im := r.Header.Get("If-Match"); im != "" && !etagListed(im, a.etag, false) {
+		hd.Del("Content-Type")
+		hd.Del("ETag")
+		h.precondErr.ServeHTTP(w, r)
+		return
+	}
+	if inm := r.Header.Get("If-None-Match"); inm != "" && etagListed(inm, a.etag, true) {
+		hd.Del("Content-Type")
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	hd.Set("Content-Length", strconv.Itoa(len(a.body)))
+	w.WriteHeader(http.StatusOK)
+	if r.Method != http.MethodHead {
+		w.Write(a.body) //nolint:errcheck // the client went away; nothing to do
+	}
+}
+
+// etagListed reports whether the header value list (an If-Match or
+// If-None-Match) names etag or is "*". The weak comparison (RFC 9110
+// 8.8.3.2, for If-None-Match) ignores a W/ prefix; the strong one (for
+// If-Match) never matches a weak tag.
+func etagListed(list, etag string, weak bool) bool {
+	for t := range strings.SplitSeq(list, ",") {
+		t = strings.TrimSpace(t)
+		if t == "*" {
+			return true
+		}
+		if w, ok := strings.CutPrefix(t, "W/"); ok {
+			if !weak {
+				continue
+			}
+			t = w
+		}
+		if t == etag {
+			return true
+		}
+	}
+	return false
 }
 
 // Redirect sends the browser to the console (GET / and /console).
