@@ -310,7 +310,7 @@ func measure(ctx context.Context, f *httpFlags, srv *server, w workload.Workload
 		if status, size, err = probe(ctx, client, w); err != nil {
 			return nil, fmt.Errorf("%s: probe: %w", w.Name(), err)
 		}
-		b, err := target.StartBaseline(status, size)
+		b, err := startBaseline(srv, status, size)
 		if err != nil {
 			return nil, err
 		}
@@ -320,9 +320,13 @@ func measure(ctx context.Context, f *httpFlags, srv *server, w workload.Workload
 			return nil, err
 		}
 		defer bc.Close()
-		// No RSS for the baseline: in this process it would also count an
-		// embedded server's memory.
-		legs = []*leg{newLeg(bc, w, "baseline", nil, "", 0), srvLeg}
+		// No RSS for an in-process baseline: it would also count the load
+		// generator and an embedded server.
+		var rss target.RSSFunc
+		if _, child := b.(*target.BaselineProcess); child {
+			rss = b.RSS()
+		}
+		legs = []*leg{newLeg(bc, w, "baseline", rss, b.Describe(), f.rssInterval), srvLeg}
 	}
 	for _, l := range legs {
 		if err := l.warm(ctx, f.c, f.warmup); err != nil {
@@ -367,6 +371,18 @@ func measure(ctx context.Context, f *httpFlags, srv *server, w workload.Workload
 		r.SetBaseline(base)
 	}
 	return r, nil
+}
+
+// startBaseline starts the reference handler where the server runs: in
+// this process beside an embedded server, and as a child process of its
+// own when the server is one (--server-bin, --url), so that both sides of
+// the ratio pay for a process of their own (scheduler, garbage collector,
+// loopback between processes) and neither shares the load generator's.
+func startBaseline(srv *server, status, size int) (target.Server, error) {
+	if _, embedded := srv.srv.(*target.Embedded); embedded {
+		return target.StartBaseline(status, size)
+	}
+	return target.StartBaselineProcess(status, size)
 }
 
 // probeTicket and warmupTicket number the probe's and the warm-up's

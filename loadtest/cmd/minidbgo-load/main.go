@@ -13,7 +13,11 @@
 // process on a temporary directory, or, with --server-bin PATH, the
 // minidbgo-server binary as a child process. --baseline first runs the
 // same scenario against a trivial net/http handler answering the same
-// number of bytes, and reports the server's throughput as a ratio of it.
+// number of bytes, and reports the server's throughput as a ratio of it;
+// the handler runs where the server runs: in this process beside an
+// embedded server, and in a child process of its own (this executable,
+// re-started with MINIDBGO_LOAD_BASELINE set) beside a server process, so
+// that both pay for a process boundary.
 //
 // Runs are closed-loop like hey's: -c workers, each sending its next
 // request when the previous one has been answered, for -n requests or -d
@@ -46,6 +50,7 @@ import (
 
 	"github.com/minidbgo/minidbgo/loadtest/internal/report"
 	"github.com/minidbgo/minidbgo/loadtest/internal/workload"
+	"github.com/minidbgo/minidbgo/loadtest/internal/target"
 )
 
 const usage = `usage:
@@ -59,6 +64,14 @@ Run "minidbgo-load COMMAND -h" for a command's flags.
 `
 
 func main() {
+	// A child started by --baseline to serve the reference handler.
+	if served, err := target.ServeBaselineProcess(); served {
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "minidbgo-load: baseline:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()

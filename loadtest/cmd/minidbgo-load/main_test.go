@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,8 +14,22 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/minidbgo/minidbgo/loadtest/internal/report"
+	"github.com/minidbgo/minidbgo/loadtest/internal/target"
 	"github.com/minidbgo/minidbgo/loadtest/internal/workload"
 )
+
+// TestMain lets this test binary serve as the baseline child process that
+// --baseline starts beside a server in another process.
+func TestMain(m *testing.M) {
+	if served, err := target.ServeBaselineProcess(); served {
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
 
 func runJSON(t *testing.T, args ...string) *report.Report {
 	t.Helper()
@@ -60,6 +75,22 @@ func TestBaselineRatio(t *testing.T) {
 	assert.Greater(t, r.Ratio, 0.0)
 	assert.Zero(t, r.Limit, "-d alone has no request limit")
 	assert.EqualValues(t, r.Baseline.Status["200"], r.Baseline.Requests, "baseline imitates the status")
+}
+
+// TestBaselineProcess: against a server in another process (--url), the
+// baseline runs in a child process of its own, whose memory is measured.
+func TestBaselineProcess(t *testing.T) {
+	e, err := target.StartEmbedded(target.EmbeddedConfig{})
+	require.NoError(t, err)
+	defer e.Close()
+	r := runJSON(t, "read", "--url", e.URL(), "-n", "200", "-c", "4", "--keys", "50", "--warmup", "0",
+		"--baseline", "--json").Runs[0]
+	require.NotNil(t, r.Baseline)
+	assert.EqualValues(t, 200, r.Baseline.Requests)
+	assert.Equal(t, map[string]int64{"200": 200}, r.Baseline.Status)
+	assert.Contains(t, r.Baseline.RSSSource, "child process")
+	assert.Greater(t, r.Baseline.PeakRSSMB, 0.0)
+	assert.Greater(t, r.Ratio, 0.0)
 }
 
 func TestBaselineRounds(t *testing.T) {

@@ -98,7 +98,7 @@ func Markdown(reports []*Report) string {
 	if len(scenarios) > 0 {
 		p("### HTTP scenarios\n\n")
 		p("Closed loop, each worker sending its next request when the previous one is answered. " +
-			"*Trivial handler*: the same requests against an in-process `net/http` handler that reads the body and answers the same status with a body of the same size; *ratio* = server ÷ trivial handler.\n\n")
+			"*Trivial handler*: the same requests against a `net/http` handler that reads the body and answers the same status with a body of the same size, run where the server runs (in the load generator's process beside an in-process server, in a child process of its own beside a server process); *ratio* = server ÷ trivial handler.\n\n")
 		p("| scenario | settings | clients | requests/s | docs/s | trivial handler | ratio | p50 | p90 | p99 | p99.9 | max | status | errors | server stalls / 503 | peak RSS MiB |\n")
 		p("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|\n")
 		for _, r := range scenarios {

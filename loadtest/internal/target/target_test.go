@@ -35,6 +35,50 @@ func TestBaseline(t *testing.T) {
 	assert.Len(t, BaselineBody(5), len(`{"ok":true,"pad":""}`), "never shorter than the smallest object")
 }
 
+// TestMain lets this test binary serve as StartBaselineProcess's child.
+func TestMain(m *testing.M) {
+	if served, err := ServeBaselineProcess(); served {
+		if err != nil {
+			os.Stderr.WriteString(err.Error() + "\n")
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// TestBaselineProcess: the child answers like an in-process Baseline, its
+// RSS is its own, and Close ends it.
+func TestBaselineProcess(t *testing.T) {
+	b, err := StartBaselineProcess(201, 300)
+	require.NoError(t, err)
+	resp, err := http.Post(b.URL()+"/api/x", "application/json", strings.NewReader(`{"a":1}`))
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	assert.Equal(t, 201, resp.StatusCode)
+	assert.Len(t, body, 300)
+	pid := b.cmd.Process.Pid
+	assert.NotEqual(t, os.Getpid(), pid)
+	rss, err := b.RSS()(context.Background())
+	require.NoError(t, err)
+	assert.Greater(t, rss, 1.0)
+	assert.Contains(t, b.Describe(), strconv.Itoa(pid))
+	require.NoError(t, b.Close())
+	select {
+	case <-b.exited:
+	default:
+		t.Fatal("Close returned before the child exited")
+	}
+	_, err = http.Get(b.URL() + "/")
+	assert.Error(t, err, "nothing listens after Close")
+
+	t.Setenv(BaselineEnv, "201;x")
+	served, err := ServeBaselineProcess()
+	assert.True(t, served)
+	assert.ErrorContains(t, err, "want <status>,<size>")
+}
+
 func TestParseVmRSS(t *testing.T) {
 	v, err := parseVmRSS([]byte("Name:\tx\nVmPeak:\t  9999 kB\nVmRSS:\t   2048 kB\nThreads: 3\n"))
 	require.NoError(t, err)
