@@ -49,8 +49,8 @@ import (
 	"syscall"
 
 	"github.com/minidbgo/minidbgo/loadtest/internal/report"
-	"github.com/minidbgo/minidbgo/loadtest/internal/workload"
 	"github.com/minidbgo/minidbgo/loadtest/internal/target"
+	"github.com/minidbgo/minidbgo/loadtest/internal/workload"
 )
 
 const usage = `usage:
