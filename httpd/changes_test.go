@@ -384,10 +384,15 @@ func TestChangesMaxFeeds(t *testing.T) {
 	r := e.do("GET", "/api/_changes?feed=longpoll&timeout=10", nil)
 	errorBody(t, r, http.StatusServiceUnavailable, codeTooManyFeeds)
 	require.Equal(t, "1", r.header.Get("Retry-After"))
-	// Normal pages and other requests: the one slot is free.
+	// Normal pages and other requests: the one slot is free, once the
+	// two feeds have sent the new change (each holds the slot while it
+	// reads and sends a page).
 	mustStatus(t, e.do("POST", "/api/products", `{"_id":"p1"}`), http.StatusCreated)
-	feedPage(t, e.do("GET", "/api/_changes", nil))
 	require.Equal(t, "p1", a.change().ID)
+	_, c := b.event()
+	require.Equal(t, "p1", c.ID)
+	require.Eventually(t, func() bool { return len(e.srv.tokens) == 0 }, 10*time.Second, time.Millisecond)
+	feedPage(t, e.do("GET", "/api/_changes", nil))
 	a.close()
 	require.Eventually(t, func() bool { return e.srv.openFeeds.Load() == 1 }, 10*time.Second, time.Millisecond)
 	feedPage(t, e.do("GET", "/api/_changes?feed=longpoll&timeout=10&since=now", nil))
