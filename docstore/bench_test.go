@@ -430,7 +430,7 @@ func BenchmarkDocstore(b *testing.B) {
 
 // benchCollectionsSmall lists a collection of 10 documents, after the
 // given number of single-document rewrites of them (each changes the
-// document's size, so each writes a stats delta; every 512 writes a fold
+// document's size, so each writes a stats delta; every statsFoldEvery writes a fold
 // deletes the deltas). With rewrites the listing cost shows whether it
 // depends on the collection's write history rather than its size.
 func benchCollectionsSmall(b *testing.B, rewrites int) {

@@ -20,7 +20,7 @@ func TestCloseJoinsStatsFold(t *testing.T) {
 	require.NotNil(t, c)
 
 	c.ddl.Lock() // the fold waits for it
-	db.afterWrite(c, 512)
+	db.afterWrite(c, statsFoldEvery)
 	require.True(t, c.foldsQueue.Load(), "a fold was started")
 	closed := make(chan error, 1)
 	go func() { closed <- db.Close() }()
@@ -40,6 +40,6 @@ func TestCloseJoinsStatsFold(t *testing.T) {
 	require.False(t, c.foldsQueue.Load(), "the fold finished before Close returned")
 
 	// After Close, no fold starts.
-	db.afterWrite(c, 512)
+	db.afterWrite(c, statsFoldEvery)
 	require.False(t, c.foldsQueue.Load())
 }
