@@ -114,16 +114,12 @@ func (db *DB) Dump(ctx context.Context, w io.Writer) (DumpStats, error) {
 		}
 		exp := db.specView(c.meta.Indexes)
 		dit := snap.NewIter(&storage.IterOptions{Prefix: keyenc.DocPrefix(c.name)})
-		ok := dit.First()
-		if !ok && len(c.meta.Indexes) == 0 {
-			// An empty collection still exists: say so, so restore
-			// recreates it.
-			if err := emit(colJSON, "", nil); err != nil {
-				dit.Close()
-				return st, err
-			}
-		}
-		for ; ok; ok = dit.Next() {
+		// lines says whether the collection has a line yet: an empty
+		// one (or one whose documents have all expired) still exists,
+		// and with no index and no document it gets a line of its own,
+		// so restore recreates it.
+		lines := len(c.meta.Indexes) > 0
+		for ok := dit.First(); ok; ok = dit.Next() {
 			if st.Documents%checkEvery == 0 {
 				if err := ctxErr(ctx, "dump"); err != nil {
 					dit.Close()
@@ -146,9 +142,15 @@ func (db *DB) Dump(ctx context.Context, w io.Writer) (DumpStats, error) {
 				return st, err
 			}
 			st.Documents++
+			lines = true
 		}
 		if err := dit.Close(); err != nil {
 			return st, err
+		}
+		if !lines {
+			if err := emit(colJSON, "", nil); err != nil {
+				return st, err
+			}
 		}
 	}
 	return st, bw.Flush()

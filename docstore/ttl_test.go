@@ -876,3 +876,29 @@ func TestTTLReaperRacesWriters(t *testing.T) {
 	requireCountsMatchScan(t, db, "c", "after the race")
 	requireIndexesMatchDocs(t, db, "c", true, uint64(now))
 }
+
+// TestTTLDumpKeepsExpiredOutCollection: a collection with no indexes whose
+// documents have all expired (but are not reaped yet) is still dumped, as
+// an empty collection, so restore recreates it.
+func TestTTLDumpKeepsExpiredOutCollection(t *testing.T) {
+	ctx := context.Background()
+	clock := newFakeClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli())
+	db := openTTL(t, clock)
+	for _, id := range []string{"a", "b"} {
+		_, err := db.InsertOne(ctx, "gone", fmt.Appendf(nil, `{"_id":%q,"_expiresAt":%d}`, id, clock.millis()+1000), WriteOptions{})
+		require.NoError(t, err)
+	}
+	clock.advance(2 * time.Second)
+	var dump bytes.Buffer
+	st, err := db.Dump(ctx, &dump)
+	require.NoError(t, err)
+	require.Zero(t, st.Documents)
+	require.Contains(t, dump.String(), `{"collection":"gone"}`+"\n")
+
+	dst := openMem(t, nil)
+	_, err = dst.Restore(ctx, bytes.NewReader(dump.Bytes()))
+	require.NoError(t, err)
+	info, err := dst.Stats("gone")
+	require.NoError(t, err, "the collection survives dump and restore")
+	require.Zero(t, info.DocCount)
+}
