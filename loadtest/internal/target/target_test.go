@@ -25,14 +25,20 @@ func TestBaseline(t *testing.T) {
 	require.NoError(t, err)
 	defer func() { require.NoError(t, b.Close()) }()
 	assert.True(t, strings.HasPrefix(b.URL(), "http://127.0.0.1:"))
-	resp, err := http.Post(b.URL()+"/api/x", "application/json", strings.NewReader(`{"a":1}`))
+	checkBaselineAnswer(t, b.URL())
+	assert.Len(t, BaselineBody(5), len(`{"ok":true,"pad":""}`), "never shorter than the smallest object")
+}
+
+// checkBaselineAnswer posts to a baseline started with (201, 300).
+func checkBaselineAnswer(t *testing.T, url string) {
+	t.Helper()
+	resp, err := http.Post(url+"/api/x", "application/json", strings.NewReader(`{"a":1}`))
 	require.NoError(t, err)
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	assert.Equal(t, 201, resp.StatusCode)
 	assert.Len(t, body, 300)
 	assert.Equal(t, "application/json", resp.Header.Get("Content-Type"))
-	assert.Len(t, BaselineBody(5), len(`{"ok":true,"pad":""}`), "never shorter than the smallest object")
 }
 
 // TestMain lets this test binary serve as StartBaselineProcess's child.
@@ -52,12 +58,7 @@ func TestMain(m *testing.M) {
 func TestBaselineProcess(t *testing.T) {
 	b, err := StartBaselineProcess(201, 300)
 	require.NoError(t, err)
-	resp, err := http.Post(b.URL()+"/api/x", "application/json", strings.NewReader(`{"a":1}`))
-	require.NoError(t, err)
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	assert.Equal(t, 201, resp.StatusCode)
-	assert.Len(t, body, 300)
+	checkBaselineAnswer(t, b.URL())
 	pid := b.cmd.Process.Pid
 	assert.NotEqual(t, os.Getpid(), pid)
 	rss, err := b.RSS()(context.Background())
