@@ -526,3 +526,29 @@ func TestClientExample(t *testing.T) {
 	require.ErrorAs(t, err, &e)
 	require.Equal(t, "404 not_found", fmt.Sprint(e.Status, " ", e.Code))
 }
+
+// TestClientRouteNamedIDs: documents whose ids are collection route
+// names (_find, _indexes, …) are read, replaced, patched and deleted
+// through the client, which escapes their leading underscore.
+func TestClientRouteNamedIDs(t *testing.T) {
+	ctx := context.Background()
+	c, _ := newClient(t, Config{})
+	for _, id := range []string{"_find", "_indexes", "_x", "_"} {
+		_, err := c.Insert(ctx, "products", product{ID: id, Name: "a"}, nil)
+		require.NoError(t, err, id)
+		var p product
+		_, err = c.Get(ctx, "products", id, &p)
+		require.NoError(t, err, id)
+		require.Equal(t, "a", p.Name, id)
+		_, err = c.Put(ctx, "products", id, product{ID: id, Name: "b"}, nil)
+		require.NoError(t, err, id)
+		_, err = c.Patch(ctx, "products", id, map[string]any{"$set": map[string]any{"price": 2}}, nil)
+		require.NoError(t, err, id)
+		_, err = c.Get(ctx, "products", id, &p)
+		require.NoError(t, err, id)
+		require.Equal(t, product{ID: id, Name: "b", Price: 2}, p, id)
+		require.NoError(t, c.Delete(ctx, "products", id, nil), id)
+		_, err = c.Get(ctx, "products", id, &p)
+		require.True(t, client.IsNotFound(err), "%s: %v", id, err)
+	}
+}

@@ -140,8 +140,25 @@ func TestNotFoundAndMethodNotAllowed(t *testing.T) {
 	r = e.do("GET", "/api/c/_indexes/x", nil)
 	errorBody(t, r, http.StatusMethodNotAllowed, "method_not_allowed")
 	require.Equal(t, "DELETE", r.header.Get("Allow"))
-	// A static segment with another method falls back to the {id} route.
-	errorBody(t, e.do("GET", "/api/c/_insertMany", nil), http.StatusNotFound, "not_found")
+	// A collection route's name is not a document id: another method is
+	// 405 with the route's methods, not a read or write of a document
+	// named "_insertMany" (PUT /api/c/_update must not store one). A
+	// document with such an id is reached with the id escaped.
+	for _, m := range []string{"GET", "PUT", "PATCH", "DELETE"} {
+		before := e.state()
+		r = e.do(m, "/api/c/_insertMany", `{"a":1}`)
+		errorBody(t, r, http.StatusMethodNotAllowed, "method_not_allowed")
+		require.Equal(t, "POST", r.header.Get("Allow"), m)
+		require.Equal(t, before, e.state(), m)
+	}
+	r = e.do("PUT", "/api/c/_indexes", `{}`)
+	errorBody(t, r, http.StatusMethodNotAllowed, "method_not_allowed")
+	require.Equal(t, "GET, HEAD, POST", r.header.Get("Allow"))
+	mustStatus(t, e.do("POST", "/api/c", `{"_id":"_update","v":1}`), http.StatusCreated)
+	mustStatus(t, e.do("PUT", "/api/c/%5Fupdate", `{"v":2}`), http.StatusOK)
+	r = mustStatus(t, e.do("GET", "/api/c/%5Fupdate", nil), http.StatusOK)
+	require.Contains(t, string(r.body), `"v":2`)
+	errorBody(t, e.do("GET", "/api/c/_other", nil), http.StatusNotFound, "not_found")
 	r = e.do("PUT", "/api/_compact", nil)
 	require.Equal(t, http.StatusMethodNotAllowed, r.status)
 	require.Contains(t, r.header.Get("Allow"), "POST")

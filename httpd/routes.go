@@ -100,10 +100,10 @@ func (s *Server) routes() chi.Router {
 			r.With(read).Get("/api/{col}", s.collectionStats)
 			r.With(write).Delete("/api/{col}", s.dropCollection)
 
-			r.With(read).Get("/api/{col}/{id}", s.getDoc)
-			r.With(write).Put("/api/{col}/{id}", s.putDoc)
-			r.With(write).Patch("/api/{col}/{id}", s.patchDoc)
-			r.With(write).Delete("/api/{col}/{id}", s.deleteDoc)
+			r.With(read, s.notRouteName).Get(docPattern, s.getDoc)
+			r.With(write, s.notRouteName).Put(docPattern, s.putDoc)
+			r.With(write, s.notRouteName).Patch(docPattern, s.patchDoc)
+			r.With(write, s.notRouteName).Delete(docPattern, s.deleteDoc)
 
 			r.With(write).Post("/api/{col}/_insertMany", s.insertMany)
 			r.With(read).Post("/api/{col}/_search", s.search)
@@ -129,25 +129,64 @@ func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
 	s.writeError(w, r, reqErr(codeNotFoundRoute, fmt.Sprintf("no route for %s %s", r.Method, truncate(r.URL.EscapedPath(), 200))))
 }
 
+// docPattern is the route of one document.
+const docPattern = "/api/{col}/{id}"
+
+// allowed returns the methods r's path has a route for, and whether one
+// of those routes is a collection route named like a document
+// (/api/{col}/_find, _delete, _indexes, …). Such a name is the route's,
+// not a document's: the document routes do not serve it.
+func (s *Server) allowed(r *http.Request) (methods []string, routeName bool) {
+	path := r.URL.Path
+	if r.URL.RawPath != "" {
+		path = r.URL.RawPath
+	}
+	var doc []string
+	for _, m := range probeMethods {
+		rctx := chi.NewRouteContext()
+		if !s.router.Match(rctx, m, path) {
+			continue
+		}
+		list := &methods
+		if rctx.RoutePattern() == docPattern {
+			list = &doc
+		} else if strings.HasPrefix(rctx.RoutePattern(), "/api/{col}/_") {
+			routeName = true
+		}
+		*list = append(*list, m)
+		if m == http.MethodGet {
+			*list = append(*list, http.MethodHead) // GetHead serves it
+		}
+	}
+	if !routeName {
+		methods = append(methods, doc...)
+	}
+	return methods, routeName
+}
+
+// notRouteName answers 405 for a document route whose id is the name of
+// a collection route: PUT /api/c/_delete is not a document named
+// "_delete" but a method _delete does not have. (Such a document is
+// reached with its id escaped, /api/c/%5Fdelete, or through _find.)
+func (s *Server) notRouteName(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(chi.URLParam(r, "id"), "_") {
+			if _, routeName := s.allowed(r); routeName {
+				s.methodNotAllowed(w, r)
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
 // probeMethods are the methods a 405's Allow header may list.
 var probeMethods = []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
 
 // methodNotAllowed answers a known path with a wrong method: a JSON 405
 // whose Allow header lists the methods the path has.
 func (s *Server) methodNotAllowed(w http.ResponseWriter, r *http.Request) {
-	path := r.URL.Path
-	if r.URL.RawPath != "" {
-		path = r.URL.RawPath
-	}
-	var allowed []string
-	for _, m := range probeMethods {
-		if s.router.Match(chi.NewRouteContext(), m, path) {
-			allowed = append(allowed, m)
-			if m == http.MethodGet {
-				allowed = append(allowed, http.MethodHead) // GetHead serves it
-			}
-		}
-	}
+	allowed, _ := s.allowed(r)
 	w.Header().Set("Allow", strings.Join(allowed, ", "))
 	s.writeError(w, r, reqErr(codeMethodNotAllowed,
 		fmt.Sprintf("method %s is not allowed here; allowed: %s", r.Method, strings.Join(allowed, ", "))))

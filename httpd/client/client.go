@@ -203,6 +203,17 @@ func colPath(col string, rest ...string) string {
 	return p
 }
 
+// docPath returns /api/{col}/{id}. An id that starts with "_" has its
+// underscore escaped (%5F): unescaped, the server takes /api/{col}/_find
+// and the like for its collection routes, never for a document.
+func docPath(col, id string) string {
+	e := url.PathEscape(id)
+	if strings.HasPrefix(e, "_") {
+		e = "%5F" + e[1:]
+	}
+	return colPath(col) + "/" + e
+}
+
 // rawJSON encodes v: json.RawMessage, []byte and string are JSON text
 // already, nil (or an empty one of those) is absent, anything else is
 // encoded with encoding/json.
@@ -460,7 +471,7 @@ func (c *Client) Insert(ctx context.Context, col string, doc any, opts *WriteOpt
 // as for json.Unmarshal; a *json.RawMessage receives the bytes as they
 // are; nil discards them) and returns its revision.
 func (c *Client) Get(ctx context.Context, col, id string, v any) (uint64, error) {
-	resp, err := c.do(ctx, http.MethodGet, colPath(col, id), nil, nil, "", nil)
+	resp, err := c.do(ctx, http.MethodGet, docPath(col, id), nil, nil, "", nil)
 	if err != nil {
 		return 0, err
 	}
@@ -485,7 +496,7 @@ func (c *Client) Get(ctx context.Context, col, id string, v any) (uint64, error)
 // Put calls PUT /api/{col}/{id}: stores doc under id (an upsert).
 func (c *Client) Put(ctx context.Context, col, id string, doc any, opts *WriteOptions) (api.WriteResult, error) {
 	var out api.WriteResult
-	_, err := c.call(ctx, http.MethodPut, colPath(col, id), nil, doc, &out, opts.header())
+	_, err := c.call(ctx, http.MethodPut, docPath(col, id), nil, doc, &out, opts.header())
 	return out, err
 }
 
@@ -497,13 +508,13 @@ func (c *Client) Patch(ctx context.Context, col, id string, update any, opts *Wr
 		q = url.Values{"upsert": {"true"}}
 	}
 	var out api.WriteResult
-	_, err := c.call(ctx, http.MethodPatch, colPath(col, id), q, update, &out, opts.header())
+	_, err := c.call(ctx, http.MethodPatch, docPath(col, id), q, update, &out, opts.header())
 	return out, err
 }
 
 // Delete calls DELETE /api/{col}/{id}.
 func (c *Client) Delete(ctx context.Context, col, id string, opts *WriteOptions) error {
-	_, err := c.call(ctx, http.MethodDelete, colPath(col, id), nil, nil, nil, opts.header())
+	_, err := c.call(ctx, http.MethodDelete, docPath(col, id), nil, nil, nil, opts.header())
 	return err
 }
 
