@@ -19,6 +19,7 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
+	"io"
 	"io/fs"
 	"mime"
 	"net/http"
@@ -162,7 +163,22 @@ func etagListed(list, etag string, weak bool) bool {
 	return false
 }
 
-// Redirect sends the browser to the console (GET / and /console).
+// redirectTo is the Location of Redirect: relative, so that a browser
+// resolves it against the URL it asked for, which behind a reverse proxy
+// serving the server under a path prefix has that prefix: "console/"
+// relative to /db/ and to /db/console is /db/console/ (and to / and
+// /console, /console/). http.Redirect would make it absolute.
+const redirectTo = "console/"
+
+// Redirect sends the browser to the console (GET / and /console) with a
+// relative Location.
 func Redirect(w http.ResponseWriter, r *http.Request) {
-	http.Redirect(w, r, Prefix, http.StatusFound)
+	hd := w.Header()
+	hd.Set("Location", redirectTo)
+	hd.Set("Content-Type", "text/html; charset=utf-8")
+	hd.Set("Cache-Control", "no-cache")
+	w.WriteHeader(http.StatusFound)
+	if r.Method == http.MethodGet {
+		io.WriteString(w, `<a href="`+redirectTo+`">Found</a>.`+"\n") //nolint:errcheck // the client went away; nothing to do
+	}
 }
