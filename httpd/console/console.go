@@ -9,6 +9,11 @@
 // write controls for a read-only key (the API refuses its writes with 403
 // anyway).
 //
+// The page names no absolute path: it reaches the server relative to
+// where it is served (serverURL in api.js), and Redirect's Location is
+// relative, so the console works behind a reverse proxy that serves the
+// server under a path prefix (docs/console.md).
+//
 // Every file is answered with its ETag (a hash of its contents) and
 // Cache-Control: no-cache, so a browser revalidates it (304) and a new
 // server version is picked up at once; the headers of every answer forbid
