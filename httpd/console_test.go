@@ -1,7 +1,11 @@
 package httpd
 
 import (
+	"io"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"regexp"
 	"strings"
 	"testing"
@@ -16,7 +20,8 @@ import (
 // its content type, an ETag, Cache-Control: no-cache and the security
 // headers; a matching If-None-Match is 304, an If-Match naming another
 // ETag a JSON 412; / and /console redirect to
-// /console/; an unknown file is a JSON 404.
+// /console/ (a relative Location: see TestConsoleUnderPrefix); an
+// unknown file is a JSON 404.
 func TestConsoleAssets(t *testing.T) {
 	e := authEnv(t, Config{}) // the files need no key
 	files := console.New(http.NotFoundHandler(), http.NotFoundHandler()).Files()
@@ -70,14 +75,80 @@ func TestConsoleAssets(t *testing.T) {
 
 	noFollow := &http.Client{Transport: e.hc.Transport, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	for _, p := range []string{"/", "/console"} {
-		resp, err := noFollow.Get(e.url + p)
-		require.NoError(t, err)
-		resp.Body.Close()
-		require.Equal(t, http.StatusFound, resp.StatusCode, p)
-		require.Equal(t, "/console/", resp.Header.Get("Location"), p)
+		require.Equal(t, "/console/", redirectTarget(t, noFollow, e.url+p), p)
 	}
 	errorBody(t, e.do("GET", "/console/nope.js", nil), http.StatusNotFound, "route_not_found")
 	errorBody(t, e.do("GET", "/console/..%2Fconsole.go", nil), http.StatusNotFound, "route_not_found")
+}
+
+// redirectTarget GETs url without following a redirect and returns the
+// path its 302's Location resolves to, as a browser resolves it.
+func redirectTarget(t *testing.T, hc *http.Client, url string) string {
+	t.Helper()
+	resp, err := hc.Get(url)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusFound, resp.StatusCode, url)
+	loc, err := resp.Location() // resolved against the request's URL
+	require.NoError(t, err, url)
+	return loc.Path
+}
+
+// absPathRE finds a string literal in a script (or an attribute in the
+// page) that starts with an absolute path of the server's: the console
+// must reach the server relative to where it is served (api.js), so that
+// it works behind a reverse proxy that serves it under a path prefix.
+var absPathRE = regexp.MustCompile("(?:['\"`]|(?:src|href|action)\\s*=\\s*)/(?:api|metrics|debug|console)(?:[/?#'\"`]|$)")
+
+// TestConsoleRelativePaths: no embedded script or page names the API,
+// /metrics or the console by an absolute path.
+func TestConsoleRelativePaths(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	for _, f := range console.New(http.NotFoundHandler(), http.NotFoundHandler()).Files() {
+		if !strings.HasSuffix(f, ".js") && !strings.HasSuffix(f, ".html") {
+			continue
+		}
+		body := string(mustStatus(t, e.do("GET", "/console/"+f, nil), http.StatusOK).body)
+		for i, line := range strings.Split(body, "\n") {
+			require.False(t, absPathRE.MatchString(line), "%s:%d names an absolute server path: %s", f, i+1, strings.TrimSpace(line))
+		}
+	}
+	// The check itself finds what it must.
+	for _, bad := range []string{"get('/api/_whoami')", "fetch(`/api/${c}/_changes`)", `fetch("/metrics")`, `href="/console/"`, "xhr.open('POST', '/api/restoreDB')"} {
+		require.True(t, absPathRE.MatchString(bad), bad)
+	}
+	for _, ok := range []string{"get('api/_whoami')", "// GET /api/dumpDB", "'/s'", "'#/' + page", "location.hash.replace(/^#/, '')"} {
+		require.False(t, absPathRE.MatchString(ok), ok)
+	}
+}
+
+// TestConsoleUnderPrefix: behind a reverse proxy that serves the server
+// under /db/ (nginx's location /db/ { proxy_pass http://server/; }), the
+// redirects of /db/ and /db/console lead to /db/console/, which is the
+// page.
+func TestConsoleUnderPrefix(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	target, err := url.Parse(e.url)
+	require.NoError(t, err)
+	proxy := httptest.NewServer(http.StripPrefix("/db", httputil.NewSingleHostReverseProxy(target)))
+	t.Cleanup(proxy.Close)
+
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for _, p := range []string{"/db/", "/db/console"} {
+		require.Equal(t, "/db/console/", redirectTarget(t, noFollow, proxy.URL+p), p)
+	}
+	// Followed, as a browser does, the redirects end at the page.
+	page := mustStatus(t, e.do("GET", "/console/", nil), http.StatusOK).body
+	for _, p := range []string{"/db/", "/db/console", "/db/console/"} {
+		resp, err := http.Get(proxy.URL + p)
+		require.NoError(t, err)
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, resp.StatusCode, p)
+		require.Equal(t, "/db/console/", resp.Request.URL.Path, p)
+		require.Equal(t, page, b, p)
+	}
 }
 
 // TestWhoami: each key learns its scope, which is what the console draws

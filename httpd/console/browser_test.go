@@ -17,6 +17,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -258,13 +260,16 @@ func submit(form string) chromedp.Action[chromedp.Void] {
 	return chromedp.Click(chromedp.CSS("#" + form + " [type=submit]"))
 }
 
-// login opens the console and signs in with key.
-func (tb *tab) login(url, key string) {
+// login opens the console and signs in with key. base is the server's
+// root (a proxy's prefix, or none).
+func (tb *tab) login(base, key string) {
 	tb.t.Helper()
-	tb.run("open the console", chromedp.Navigate(url+"/"), chromedp.WaitVisible(chromedp.ID("key")))
+	u, err := url.Parse(base)
+	require.NoError(tb.t, err)
+	tb.run("open the console", chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.ID("key")))
 	var loc string
 	loc = evalT[string](tb, `location.pathname`)
-	require.Equal(tb.t, "/console/", loc, "/ redirects to the console")
+	require.Equal(tb.t, u.Path+"/console/", loc, "/ redirects to the console")
 	tb.run("sign in", chromedp.SendKeys(chromedp.ID("key"), key), submit("login-form"),
 		chromedp.WaitVisible(chromedp.ID("nav")))
 	tb.wait("collections page", `document.querySelector('#collections') !== null`)
@@ -677,6 +682,72 @@ func TestConsoleBrowser(t *testing.T) {
 		key = evalT[string](ro, `sessionStorage.getItem('minidbgo.apiKey') || ''`)
 		require.Empty(t, key)
 	})
+}
+
+// TestConsoleBehindProxy: the console behind a reverse proxy that serves
+// the server under /db/ (nginx's location /db/ { proxy_pass
+// http://server/; }): the redirect, the API calls, the change feed, the
+// metrics, the dump and the restore all go through the prefix, and the
+// page asks for nothing outside it.
+func TestConsoleBehindProxy(t *testing.T) {
+	b := newBrowser(t)
+	s := newServer(t)
+	target, err := url.Parse(s.url)
+	require.NoError(t, err)
+	rp := http.StripPrefix("/db", httputil.NewSingleHostReverseProxy(target))
+	var mu sync.Mutex
+	var stray []string
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasPrefix(r.URL.Path, "/db/") {
+			mu.Lock()
+			stray = append(stray, r.Method+" "+r.URL.RequestURI())
+			mu.Unlock()
+			http.NotFound(w, r)
+			return
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(proxy.Close)
+	st, body := s.do("POST", "/api/_collections", `{"name":"seeded"}`)
+	require.Equal(t, http.StatusCreated, st, body)
+
+	tb := b.tab(t)
+	tb.login(proxy.URL+"/db", adminKey)
+	require.Equal(t, "admin key", tb.text("#role"))
+	tb.wait("seeded listed", `document.querySelector('#collections tr[data-name="seeded"]') !== null`)
+	tb.run("create people", chromedp.SendKeys(chromedp.ID("new-col"), "people"), submit("create-collection"))
+	tb.wait("people listed", `document.querySelector('#collections tr[data-name="people"]') !== null`)
+
+	tb.goTo("#/documents/people", `document.querySelector('#new-doc') !== null`)
+	tb.run("new document", chromedp.Click(chromedp.ID("new-doc")), chromedp.WaitVisible(chromedp.ID("doc-json")))
+	tb.run("insert", chromedp.SetValue(chromedp.ID("doc-json"), `{"_id": "ada", "name": "Ada"}`), chromedp.Click(chromedp.ID("doc-save")))
+	tb.wait("saved", `document.querySelector('#doc-msg').textContent.startsWith('Saved')`)
+	tb.wait("row", `document.querySelector('#docs tr[data-id="ada"]') !== null`)
+	require.Equal(t, "Ada", s.doc("people", "ada")["name"])
+
+	tb.goTo("#/live/people", `document.querySelector('#live-state') !== null`)
+	tb.wait("live", `document.querySelector('#live-state').textContent === 'live'`)
+	st, body = s.do("POST", "/api/people", `{"_id":"grace","name":"Grace Hopper"}`)
+	require.Equal(t, http.StatusCreated, st, body)
+	tb.wait("insert seen", `[...document.querySelectorAll('#live-rows tr')].some(r => r.innerText.includes('grace') && r.innerText.includes('insert'))`)
+
+	tb.goTo("#/health", `document.querySelectorAll('svg.chart').length === 5`)
+	tb.wait("sampled", `document.querySelector('#health-facts').innerText.includes('Uptime') && [...document.querySelectorAll('svg.chart')].every(s => Number(s.dataset.draws) >= 1)`)
+
+	tb.goTo("#/backup", `document.querySelector('#restore-file') !== null`)
+	tb.eval(`window.showSaveFilePicker = undefined`)
+	tb.run("download", chromedp.Click(chromedp.ID("dump")))
+	tb.wait("downloaded", `document.querySelector('#dump-state').textContent.startsWith('Downloaded')`)
+	dump := filepath.Join(t.TempDir(), "dump.ndjson")
+	require.NoError(t, os.WriteFile(dump, []byte(`{"collection":"restored","doc":{"_id":"r1","v":1}}`+"\n"), 0o644))
+	tb.run("choose the dump", chromedp.SetUploadFiles(chromedp.ID("restore-file"), []string{dump}), submit("restore-form"))
+	tb.wait("restored", `document.querySelector('#restore-state').textContent.startsWith('Restored')`)
+	require.Equal(t, float64(1), s.doc("restored", "r1")["v"])
+	tb.shot("behind-proxy")
+
+	mu.Lock()
+	defer mu.Unlock()
+	require.Empty(t, stray, "requests outside the proxy's prefix /db/")
 }
 
 // resultDocs is the result documents shown, as compact JSON.

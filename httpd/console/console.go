@@ -9,6 +9,11 @@
 // write controls for a read-only key (the API refuses its writes with 403
 // anyway).
 //
+// The page names no absolute path: it reaches the server relative to
+// where it is served (serverURL in api.js), and Redirect's Location is
+// relative, so the console works behind a reverse proxy that serves the
+// server under a path prefix (docs/console.md).
+//
 // Every file is answered with its ETag (a hash of its contents) and
 // Cache-Control: no-cache, so a browser revalidates it (304) and a new
 // server version is picked up at once; the headers of every answer forbid
@@ -19,6 +24,7 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
+	"io"
 	"io/fs"
 	"mime"
 	"net/http"
@@ -162,7 +168,22 @@ func etagListed(list, etag string, weak bool) bool {
 	return false
 }
 
-// Redirect sends the browser to the console (GET / and /console).
+// redirectTo is the Location of Redirect: relative, so that a browser
+// resolves it against the URL it asked for, which behind a reverse proxy
+// serving the server under a path prefix has that prefix: "console/"
+// relative to /db/ and to /db/console is /db/console/ (and to / and
+// /console, /console/). http.Redirect would make it absolute.
+const redirectTo = "console/"
+
+// Redirect sends the browser to the console (GET / and /console) with a
+// relative Location.
 func Redirect(w http.ResponseWriter, r *http.Request) {
-	http.Redirect(w, r, Prefix, http.StatusFound)
+	hd := w.Header()
+	hd.Set("Location", redirectTo)
+	hd.Set("Content-Type", "text/html; charset=utf-8")
+	hd.Set("Cache-Control", "no-cache")
+	w.WriteHeader(http.StatusFound)
+	if r.Method == http.MethodGet {
+		io.WriteString(w, `<a href="`+redirectTo+`">Found</a>.`+"\n") //nolint:errcheck // the client went away; nothing to do
+	}
 }

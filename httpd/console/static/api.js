@@ -1,11 +1,28 @@
 // The API client: every call carries the key from session storage as
 // Authorization: Bearer (never in a URL) and errors become ApiError.
+//
+// Every request the console makes goes to a path relative to where the
+// console is served (serverURL), never to an absolute one: behind a
+// reverse proxy that serves the server under a prefix (/db/console/), the
+// API is then /db/api/… and the metrics /db/metrics.
 
 const KEY = 'minidbgo.apiKey';
 
 export function getKey() { return sessionStorage.getItem(KEY) || ''; }
 export function setKey(k) {
   if (k) sessionStorage.setItem(KEY, k); else sessionStorage.removeItem(KEY);
+}
+
+// BASE is the server's root as this browser reaches it: the parent of the
+// console's directory (this module is <root>console/api.js).
+export const BASE = new URL('../', import.meta.url);
+
+// serverURL resolves a server path, written without a leading slash
+// ('api/stats', 'metrics'), against BASE. An absolute path would skip a
+// proxy's prefix, so it is refused.
+export function serverURL(path) {
+  if (/^(?:\/|[a-z][a-z0-9+.-]*:)/i.test(path)) throw new Error(`serverURL: ${path} is not a path relative to the server's root`);
+  return new URL(path, BASE).href;
 }
 
 // ApiError is a non-2xx answer: status, the API's code and message.
@@ -29,7 +46,8 @@ export function authHeaders(extra) {
 // col encodes a collection name or _id for a path segment.
 export const seg = (s) => encodeURIComponent(s);
 
-// call sends a request. body: an object (sent as JSON) or a string (sent
+// call sends a request to path (relative to the server's root: see
+// serverURL). body: an object (sent as JSON) or a string (sent
 // as is, as JSON). It resolves to {data, text, res, ms, etag}.
 export async function call(method, path, opts = {}) {
   const headers = authHeaders(opts.headers);
@@ -39,7 +57,7 @@ export async function call(method, path, opts = {}) {
     headers.set('Content-Type', 'application/json');
   }
   const t0 = performance.now();
-  const res = await fetch(path, { method, headers, body, signal: opts.signal, cache: 'no-store', credentials: 'omit' });
+  const res = await fetch(serverURL(path), { method, headers, body, signal: opts.signal, cache: 'no-store', credentials: 'omit' });
   const text = await res.text();
   const ms = performance.now() - t0;
   let data = null;

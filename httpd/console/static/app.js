@@ -50,7 +50,7 @@ const ctx = {
   go: (hash) => { location.hash = hash; },
   // collections lists the collection names (for pickers).
   async collections() {
-    const { data } = await get('/api/_collections');
+    const { data } = await get('api/_collections');
     return data;
   },
   // picker is a labelled <select> of the collections, current selected.
@@ -86,7 +86,7 @@ function showLogin(msg) {
 // whoami asks the API for the key's scope; false when it is refused.
 async function whoami() {
   try {
-    const { data } = await get('/api/_whoami');
+    const { data } = await get('api/_whoami');
     role = data.role;
     document.body.dataset.role = role;
     $('role').textContent = data.auth ? `${role} key` : 'no auth';

@@ -1,7 +1,7 @@
 // Backup and restore: download a dump (GET /api/dumpDB, streamed to a
 // file where the browser can) and upload one (POST /api/restoreDB, admin
 // keys) with its progress.
-import { authHeaders, ApiError, errText } from './api.js';
+import { authHeaders, ApiError, errText, serverURL } from './api.js';
 import { h, field, bytes } from './util.js';
 
 export async function render(root, ctx) {
@@ -20,7 +20,7 @@ export async function render(root, ctx) {
           sink = await handle.createWritable();
         } catch (e) { if (e.name === 'AbortError') return; }
       }
-      const res = await fetch('/api/dumpDB', { headers: authHeaders(), cache: 'no-store', credentials: 'omit' });
+      const res = await fetch(serverURL('api/dumpDB'), { headers: authHeaders(), cache: 'no-store', credentials: 'omit' });
       if (!res.ok) { let b = null; try { b = await res.json(); } catch { /* text */ } throw new ApiError(res.status, b); }
       let n = 0;
       const count = new TransformStream({ transform(chunk, c) { n += chunk.byteLength; dlState.textContent = `Downloading… ${bytes(n)}`; c.enqueue(chunk); } });
@@ -64,7 +64,7 @@ export async function render(root, ctx) {
     if (!confirm(`Restore ${f.name} (${bytes(f.size)}) into this server?`)) return;
     // XMLHttpRequest reports upload progress; fetch does not.
     const xhr = new XMLHttpRequest();
-    xhr.open('POST', '/api/restoreDB');
+    xhr.open('POST', serverURL('api/restoreDB'));
     authHeaders().forEach((v, k) => xhr.setRequestHeader(k, v));
     xhr.setRequestHeader('Content-Type', 'application/x-ndjson');
     bar.hidden = false; bar.max = f.size || 1; bar.value = 0;

@@ -11,7 +11,7 @@ export async function render(root, ctx) {
     tbody);
 
   async function load() {
-    const { data } = await get('/api/_collections');
+    const { data } = await get('api/_collections');
     tbody.replaceChildren();
     if (!data.length) tbody.append(h('tr', null, h('td', { colspan: 4, class: 'empty' }, 'No collections yet.')));
     for (const c of data) {
@@ -44,7 +44,7 @@ export async function render(root, ctx) {
       if (input.value !== name) return;
       dlg.close();
       try {
-        await del('/api/' + ctx.seg(name));
+        await del('api/' + ctx.seg(name));
         ctx.status(`Dropped ${name}.`);
         await load();
       } catch (e) { ctx.error(e); }
@@ -65,7 +65,7 @@ export async function render(root, ctx) {
       ev.preventDefault();
       if (!name.checkValidity()) { name.reportValidity(); return; }
       try {
-        const { res } = await post('/api/_collections', { name: name.value });
+        const { res } = await post('api/_collections', { name: name.value });
         ctx.status(res.status === 201 ? `Created ${name.value}.` : `${name.value} already exists.`);
         name.value = '';
         await load();

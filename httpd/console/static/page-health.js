@@ -1,7 +1,7 @@
 // Health: requests/s, latency p50/p99, RSS and heap against the memory
 // limit, memtable and L0, compactions; sampled every few seconds from
 // /metrics (Prometheus text) and /api/stats.
-import { get, authHeaders, ApiError } from './api.js';
+import { get, authHeaders, ApiError, serverURL } from './api.js';
 import { h, bytes, num } from './util.js';
 import { Chart } from './charts.js';
 
@@ -75,11 +75,11 @@ export async function render(root, ctx) {
 
   async function sample() {
     const t = performance.now();
-    const res = await fetch('/metrics', { headers: authHeaders(), cache: 'no-store', credentials: 'omit' });
+    const res = await fetch(serverURL('metrics'), { headers: authHeaders(), cache: 'no-store', credentials: 'omit' });
     if (!res.ok) { let b = null; try { b = await res.json(); } catch { /* text */ } throw new ApiError(res.status, b); }
     const ms = parseProm(await res.text());
     let stats = null;
-    try { stats = (await get('/api/stats')).data; } catch { /* optional */ }
+    try { stats = (await get('api/stats')).data; } catch { /* optional */ }
     const cur = { t, req: sum(ms, 'minidbgo_http_requests_total'), b: buckets(ms), comp: sum(ms, 'minidbgo_engine_compactions_total') };
     if (prev) {
       const dt = (cur.t - prev.t) / 1000;

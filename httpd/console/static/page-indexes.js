@@ -10,7 +10,7 @@ export async function render(root, ctx, col) {
   let timer = 0;
 
   async function load() {
-    const { data } = await get(`/api/${ctx.seg(col)}/_indexes`);
+    const { data } = await get(`api/${ctx.seg(col)}/_indexes`);
     tbody.replaceChildren();
     if (!data.length) tbody.append(h('tr', null, h('td', { colspan: 5, class: 'empty' }, 'No secondary indexes (documents are found by _id).')));
     let building = false;
@@ -30,7 +30,7 @@ export async function render(root, ctx, col) {
         h('td', { class: 'actions' }, ctx.can('write') && h('button', { type: 'button', class: 'danger small', 'aria-label': 'Drop index ' + ix.name,
           onclick: async () => {
             if (!confirm(`Drop index ${ix.name}?`)) return;
-            try { await del(`/api/${ctx.seg(col)}/_indexes/${ctx.seg(ix.name)}`); ctx.status(`Dropped index ${ix.name}.`); await load(); } catch (e) { ctx.error(e); }
+            try { await del(`api/${ctx.seg(col)}/_indexes/${ctx.seg(ix.name)}`); ctx.status(`Dropped index ${ix.name}.`); await load(); } catch (e) { ctx.error(e); }
           } }, 'Drop'))));
     }
     clearTimeout(timer);
@@ -68,7 +68,7 @@ export async function render(root, ctx, col) {
       // The build answers when done: show its progress meanwhile.
       const poll = setInterval(() => load().catch(() => {}), 1000);
       try {
-        const { res, data } = await post(`/api/${ctx.seg(col)}/_indexes`, body);
+        const { res, data } = await post(`api/${ctx.seg(col)}/_indexes`, body);
         ctx.status(res.status === 201 ? `Created index ${data.name}.` : res.status === 202 ? `Index ${data.name} is building.` : `Index ${data.name} already existed.`);
         fields.value = ''; name.value = ''; ttl.value = ''; unique.checked = false;
       } catch (e) { ctx.error(e); } finally {

@@ -1,7 +1,7 @@
 // Live: a collection's change feed, tailed from now. EventSource cannot
 // send the Authorization header, so the event stream is read with fetch()
 // and parsed here; it resumes after a break with Last-Event-ID.
-import { authHeaders, errText, ApiError } from './api.js';
+import { authHeaders, errText, ApiError, serverURL } from './api.js';
 import { h } from './util.js';
 
 const MAX_ROWS = 200;
@@ -66,7 +66,7 @@ export async function render(root, ctx, col) {
     const headers = authHeaders({ Accept: 'text/event-stream' });
     if (lastId) headers.set('Last-Event-ID', lastId);
     try {
-      const res = await fetch(`/api/${ctx.seg(col)}/_changes?feed=eventsource${q}`, { headers, signal: ctrl.signal, cache: 'no-store', credentials: 'omit' });
+      const res = await fetch(serverURL(`api/${ctx.seg(col)}/_changes?feed=eventsource${q}`), { headers, signal: ctrl.signal, cache: 'no-store', credentials: 'omit' });
       if (!res.ok) {
         let body = null;
         try { body = await res.json(); } catch { /* not JSON */ }

@@ -75,8 +75,8 @@ export async function render(root, ctx, col) {
     save({ filter: filter.value, sort: sort.value, fields: fields.value, limit: limit.value });
     try {
       const [found, explained] = await Promise.all([
-        post(`/api/${ctx.seg(col)}/_find`, body),
-        post(`/api/${ctx.seg(col)}/_explain`, body),
+        post(`api/${ctx.seg(col)}/_find`, body),
+        post(`api/${ctx.seg(col)}/_explain`, body),
       ]);
       drawPlan(plan, explained.data, explained.ms);
       showDocs(results, found.data.docs, found.ms, found.data.cursor);
@@ -118,7 +118,7 @@ function aggregateForm(ctx, col, saved, save, plan, results) {
     field('Pipeline', pipeline, 'A JSON array of stages: $match $group $sort $limit $project $unwind $lookup … (see docs/aggregation.md)'),
     h('div', { class: 'inline' }, field('Page size', size)),
     h('div', { class: 'row' }, h('button', { type: 'submit' }, 'Run'), explain, msg));
-  const path = (what) => `/api/${ctx.seg(col)}/${what}`;
+  const path = (what) => `api/${ctx.seg(col)}/${what}`;
 
   // read checks the pipeline; it returns the request body or null (the
   // problem shown next to the box).
