@@ -45,6 +45,10 @@ export function authHeaders(extra) {
 
 // col encodes a collection name or _id for a path segment.
 export const seg = (s) => encodeURIComponent(s);
+// docSeg escapes a document id for api/{col}/{id}: a leading underscore
+// too (%5F), since the server takes api/{col}/_find and the like for its
+// collection routes, never for a document.
+export const docSeg = (id) => seg(id).replace(/^_/, '%5F');
 
 // call sends a request to path (relative to the server's root: see
 // serverURL). body: an object (sent as JSON) or a string (sent

@@ -1,6 +1,6 @@
 // The console's shell: sign-in, the key's scope, navigation between the
 // pages (#/page/collection) and the status line.
-import { get, getKey, setKey, ApiError, errText, seg } from './api.js';
+import { get, getKey, setKey, ApiError, errText, seg, docSeg } from './api.js';
 import { h } from './util.js';
 import * as collections from './page-collections.js';
 import * as documents from './page-documents.js';
@@ -63,6 +63,7 @@ const ctx = {
     return h('div', { class: 'field picker' }, h('label', { for: 'col-picker' }, 'Collection'), sel);
   },
   seg,
+  docSeg,
 };
 
 function signOut(msg) {

@@ -65,7 +65,7 @@ export async function render(root, ctx, col) {
     let text = '{\n  \n}', etag = null;
     if (id !== null) {
       try {
-        const r = await get(`api/${ctx.seg(col)}/${ctx.seg(id)}`);
+        const r = await get(`api/${ctx.seg(col)}/${ctx.docSeg(id)}`);
         text = pretty(r.text.trim());
         etag = r.etag;
       } catch (e) { ctx.error(e); return; }
@@ -89,7 +89,7 @@ export async function render(root, ctx, col) {
     ta.addEventListener('input', () => { if (ta.getAttribute('aria-invalid') === 'true' && check()) say(''); });
     const save = async () => {
       if (!check()) { ta.focus(); return; }
-      const path = id === null ? `api/${ctx.seg(col)}?upsert=false` : `api/${ctx.seg(col)}/${ctx.seg(id)}`;
+      const path = id === null ? `api/${ctx.seg(col)}?upsert=false` : `api/${ctx.seg(col)}/${ctx.docSeg(id)}`;
       try {
         // The text is sent as typed: numbers are never re-encoded.
         const r = await call(id === null ? 'POST' : 'PUT', path, { body: ta.value, headers: etag ? { 'If-Match': etag } : {} });
@@ -110,7 +110,7 @@ export async function render(root, ctx, col) {
     const remove = async () => {
       if (!confirm(`Delete document ${id}?`)) return;
       try {
-        await del(`api/${ctx.seg(col)}/${ctx.seg(id)}`, { headers: etag ? { 'If-Match': etag } : {} });
+        await del(`api/${ctx.seg(col)}/${ctx.docSeg(id)}`, { headers: etag ? { 'If-Match': etag } : {} });
         ctx.status(`Deleted ${id}.`);
         editor.hidden = true;
         reload();
