@@ -91,6 +91,9 @@ type Node struct {
 
 	db  atomic.Pointer[docstore.DB]
 	srv atomic.Pointer[httpd.Server]
+	// srvMu orders Serve's setting of newServer and srv with a restore's
+	// swap of db and srv: Raft may install a snapshot before Serve runs.
+	srvMu sync.Mutex
 	// newServer makes the HTTP server of a DB (Serve sets it).
 	newServer func(*docstore.DB) *httpd.Server
 
@@ -262,12 +265,14 @@ func (n *Node) restore(r io.Reader) error {
 		_ = db.Close()
 		return err
 	}
+	n.srvMu.Lock()
 	old := n.db.Swap(db)
 	n.noteApplied(db.AppliedIndex())
 	var oldSrv *httpd.Server
 	if n.newServer != nil {
 		oldSrv = n.srv.Swap(n.newServer(db))
 	}
+	n.srvMu.Unlock()
 	if old != nil {
 		old.SetProposer(nil)
 		if oldSrv != nil {
