@@ -101,6 +101,10 @@ type Node struct {
 	// applied is the last log index the state machine has applied
 	// (ApplyBatch), or the data's stored one after an open or a restore.
 	applied atomic.Uint64
+	// readyTerm is the term in which this node, leading, saw a barrier
+	// complete: it has applied every entry of earlier terms (caughtUp).
+	readyTerm atomic.Uint64
+
 	closing chan struct{}
 	started chan struct{} // closed once raft is set
 	wg      sync.WaitGroup
