@@ -49,7 +49,7 @@ func (n *Node) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r.URL.RawQuery = q.Encode()
 		r.RequestURI = r.URL.RequestURI()
 	}
-	read := r.Method == http.MethodGet || r.Method == http.MethodHead
+	read := isRead(r)
 	if read && cons == "none" {
 		srv.ServeHTTP(w, r)
 		return
@@ -100,6 +100,25 @@ func (n *Node) caughtUp(r *http.Request) error {
 	// entry before it is applied.
 	n.readyTerm.Store(term)
 	return nil
+}
+
+// postReads are the last path segments of the reads that take a POST
+// body: /api/{col}/<name> (and /api/_changes).
+var postReads = map[string]bool{"_find": true, "_search": true, "_count": true, "_distinct": true,
+	"_explain": true, "_aggregate": true, "_changes": true}
+
+// isRead reports whether r reads only: a GET or HEAD, or a POST to one of
+// the query routes.
+func isRead(r *http.Request) bool {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+		return true
+	case http.MethodPost:
+		p := strings.Split(strings.TrimPrefix(r.URL.Path, "/api/"), "/")
+		return strings.HasPrefix(r.URL.Path, "/api/") &&
+			(len(p) == 2 && postReads[p[1]] || len(p) == 1 && p[0] == "_changes")
+	}
+	return false
 }
 
 // local reports whether r is served by the node it reaches whatever the
