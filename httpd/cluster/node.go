@@ -566,6 +566,9 @@ func (n *Node) Close() error {
 
 func (n *Node) closeStores() {
 	if n.trans != nil {
+		// Close drops only the listener: close the pooled connections too,
+		// so that the peers' handlers of them see EOF and end.
+		n.trans.CloseStreams()
 		_ = n.trans.Close()
 	}
 	if n.logs != nil {
