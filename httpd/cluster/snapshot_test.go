@@ -49,19 +49,16 @@ func TestClusterSnapshotCatchUp(t *testing.T) {
 	require.NoError(t, err, "the follower installed a snapshot")
 	require.True(t, strings.HasPrefix(string(ptr), "data-"))
 
-	// Its HTTP server serves the restored data (a request in flight
-	// while a restore swaps the data may fail with 503: retried).
+	// Its HTTP server serves the restored data (consistency=none may be
+	// stale for a moment, and a request in flight while a restore swaps
+	// the data may fail: retried).
 	hc := testClient(t)
 	var code int
 	var body string
 	require.Eventually(t, func() bool {
 		code, _, body = do(t, hc, "GET", down.url+"/api/kv/s39?consistency=none", "")
-		if code != 200 {
-			t.Logf("GET on the restored node: %d %s", code, body)
-		}
-		return code != 503
-	}, waitFor, tick)
-	require.Equal(t, 200, code, body)
+		return code == 200
+	}, waitFor, tick, "GET on the restored node never answered 200")
 	require.Contains(t, body, `"v":39`)
 }
 
