@@ -339,4 +339,24 @@ func TestClusterMembership(t *testing.T) {
 		l := leaderOf(nodes)
 		return l != nil && l.id == "b"
 	}, waitFor, tick)
+
+	// c comes back on another Raft address (and URL): its join replaces
+	// its entry rather than adding a fourth voter.
+	c.stop()
+	oldAddr := c.raftAddr
+	c.raftAddr = ""
+	c.start(c.listen())
+	require.NotEqual(t, oldAddr, c.raftAddr)
+	leader = waitRegistered(t, nodes)
+	require.Eventually(t, func() bool {
+		st := leader.node.Status().(Status)
+		for _, s := range st.Nodes {
+			if s.ID == "c" && s.RaftAddr != c.raftAddr {
+				return false
+			}
+		}
+		return len(st.Nodes) == 3
+	}, waitFor, tick, "c's entry keeps its old address")
+	put(t, nodes, "kv", "three", 3)
+	require.Eventually(t, func() bool { return hasDocs(c, "kv", map[string]int{"one": 1, "two": 2, "three": 3}) }, waitFor, tick)
 }
