@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -337,4 +338,44 @@ func TestFSMPersistFailureCancels(t *testing.T) {
 	db, err := n.openDB(n.dataDir())
 	require.NoError(t, err)
 	n.db.Store(db)
+}
+
+// TestFSMRestoreOlderSnapshot: a snapshot whose data is older than the
+// node's (its backup's applied index is lower: snapshots are taken on
+// every node, their checkpoint when persisted) does not move the node's
+// data back; Raft's replay of the entries after it is skipped.
+func TestFSMRestoreOlderSnapshot(t *testing.T) {
+	var logs []*raft.Log
+	for i := range 8 {
+		logs = append(logs, cmdLog(t, uint64(i+1), insertCmd("c", fmt.Sprintf(`{"_id":"d%d","v":%d}`, i+1, i+1))))
+	}
+	src := newFSMNode(t)
+	(*fsm)(src).ApplyBatch(logs[:5])
+	store, err := raft.NewFileSnapshotStore(t.TempDir(), 2, io.Discard)
+	require.NoError(t, err)
+	id := persist(t, src, store, 5)
+
+	dst := newFSMNode(t)
+	(*fsm)(dst).ApplyBatch(logs)
+	want := dump(t, dst.DB())
+	db := dst.DB()
+	_, rc, err := store.Open(id)
+	require.NoError(t, err)
+	require.NoError(t, (*fsm)(dst).Restore(rc))
+	require.Equal(t, want, dump(t, dst.DB()), "the node's data went back to the snapshot's")
+	require.Same(t, db, dst.DB())
+	require.Equal(t, uint64(8), dst.DB().AppliedIndex())
+	ents, err := os.ReadDir(dst.cfg.Dir)
+	require.NoError(t, err)
+	for _, e := range ents {
+		require.False(t, strings.HasPrefix(e.Name(), "data-"), "left behind: %s", e.Name())
+	}
+
+	// Raft goes on from the snapshot's index: 6..8 are skipped, 9 applies.
+	out := (*fsm)(dst).ApplyBatch(append(logs[5:], cmdLog(t, 9, insertCmd("c", `{"_id":"d9","v":9}`))))
+	for i := range 3 {
+		require.True(t, out[i].(docstore.CommandResult).Skipped)
+	}
+	require.NoError(t, out[3].(docstore.CommandResult).Err)
+	require.Equal(t, uint64(9), dst.DB().AppliedIndex())
 }

@@ -254,7 +254,12 @@ func (n *Node) openDB(dir string) (*docstore.DB, error) {
 
 // restore replaces the data with the snapshot archive r: unpacked into a
 // new directory, opened, then swapped in (the DATA file names it) and the
-// old one closed and removed.
+// old one closed and removed. A snapshot whose data is older than the
+// live data (a lower applied index: the checkpoint of another node's
+// snapshot may have been taken before entries this node applied) is
+// dropped instead: both are states of the same committed log, and the
+// entries Raft replays after the snapshot are skipped up to the live
+// data's index, so moving back would only hide applied writes for a while.
 func (n *Node) restore(r io.Reader) error {
 	name := fmt.Sprintf("data-%d", time.Now().UnixNano())
 	dir := filepath.Join(n.cfg.Dir, name)
@@ -264,6 +269,12 @@ func (n *Node) restore(r io.Reader) error {
 	db, err := n.openDB(dir)
 	if err != nil {
 		return fmt.Errorf("cluster: open restored snapshot: %w", err)
+	}
+	if cur := n.db.Load(); cur != nil && db.AppliedIndex() < cur.AppliedIndex() {
+		n.logger.Info("kept the data: newer than the snapshot's", "applied_index", cur.AppliedIndex(), "snapshot_applied_index", db.AppliedIndex())
+		_ = db.Close()
+		_ = os.RemoveAll(dir)
+		return nil
 	}
 	if err := writeFileSync(filepath.Join(n.cfg.Dir, dataPointer), []byte(name+"\n")); err != nil {
 		_ = db.Close()
