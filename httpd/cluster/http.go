@@ -21,7 +21,8 @@ const forwardedHeader = "X-Minidbgo-Forwarded-By"
 // ServeHTTP routes a request: node-local routes are served here; a read
 // at consistency none is served here; anything else is served by the
 // leader — here when this node leads (after a ReadIndex for a
-// linearizable read), else forwarded to it (or redirected with
+// linearizable read, and once it has applied the entries of earlier
+// terms for the others), else forwarded to it (or redirected with
 // ?redirect=true), or answered 503 no_leader.
 func (n *Node) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	srv := n.srv.Load()
@@ -48,7 +49,7 @@ func (n *Node) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r.URL.RawQuery = q.Encode()
 		r.RequestURI = r.URL.RequestURI()
 	}
-	read := r.Method == http.MethodGet || r.Method == http.MethodHead
+	read := isRead(r)
 	if read && cons == "none" {
 		srv.ServeHTTP(w, r)
 		return
@@ -75,8 +76,49 @@ func (n *Node) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			writeErr(w, http.StatusServiceUnavailable, "no_leader", "cannot confirm leadership for a linearizable read: "+err.Error())
 			return
 		}
+	} else if err := n.caughtUp(r); err != nil {
+		w.Header().Set("Retry-After", "1")
+		writeErr(w, http.StatusServiceUnavailable, "no_leader", "the new leader has not caught up yet: "+err.Error())
+		return
 	}
 	srv.ServeHTTP(w, r)
+}
+
+// caughtUp makes what the leader serves see every acknowledged write: a
+// new leader applies the entries of earlier terms only once an entry of
+// its own term commits, so the first request it serves in a term waits
+// for a barrier (readIndex); the next ones in the term need nothing more.
+func (n *Node) caughtUp(r *http.Request) error {
+	term := n.raft.CurrentTerm()
+	if n.readyTerm.Load() == term {
+		return nil
+	}
+	if err := n.readIndex(r); err != nil {
+		return err
+	}
+	// The barrier committed in term or a later one: in either, every
+	// entry before it is applied.
+	n.readyTerm.Store(term)
+	return nil
+}
+
+// postReads are the last path segments of the reads that take a POST
+// body: /api/{col}/<name> (and /api/_changes).
+var postReads = map[string]bool{"_find": true, "_search": true, "_count": true, "_distinct": true,
+	"_explain": true, "_aggregate": true, "_changes": true}
+
+// isRead reports whether r reads only: a GET or HEAD, or a POST to one of
+// the query routes.
+func isRead(r *http.Request) bool {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+		return true
+	case http.MethodPost:
+		p := strings.Split(strings.TrimPrefix(r.URL.Path, "/api/"), "/")
+		return strings.HasPrefix(r.URL.Path, "/api/") &&
+			(len(p) == 2 && postReads[p[1]] || len(p) == 1 && p[0] == "_changes")
+	}
+	return false
 }
 
 // local reports whether r is served by the node it reaches whatever the

@@ -91,6 +91,9 @@ type Node struct {
 
 	db  atomic.Pointer[docstore.DB]
 	srv atomic.Pointer[httpd.Server]
+	// srvMu orders Serve's setting of newServer and srv with a restore's
+	// swap of db and srv: Raft may install a snapshot before Serve runs.
+	srvMu sync.Mutex
 	// newServer makes the HTTP server of a DB (Serve sets it).
 	newServer func(*docstore.DB) *httpd.Server
 
@@ -98,6 +101,10 @@ type Node struct {
 	// applied is the last log index the state machine has applied
 	// (ApplyBatch), or the data's stored one after an open or a restore.
 	applied atomic.Uint64
+	// readyTerm is the term in which this node, leading, saw a barrier
+	// complete: it has applied every entry of earlier terms (caughtUp).
+	readyTerm atomic.Uint64
+
 	closing chan struct{}
 	started chan struct{} // closed once raft is set
 	wg      sync.WaitGroup
@@ -247,7 +254,12 @@ func (n *Node) openDB(dir string) (*docstore.DB, error) {
 
 // restore replaces the data with the snapshot archive r: unpacked into a
 // new directory, opened, then swapped in (the DATA file names it) and the
-// old one closed and removed.
+// old one closed and removed. A snapshot whose data is older than the
+// live data (a lower applied index: the checkpoint of another node's
+// snapshot may have been taken before entries this node applied) is
+// dropped instead: both are states of the same committed log, and the
+// entries Raft replays after the snapshot are skipped up to the live
+// data's index, so moving back would only hide applied writes for a while.
 func (n *Node) restore(r io.Reader) error {
 	name := fmt.Sprintf("data-%d", time.Now().UnixNano())
 	dir := filepath.Join(n.cfg.Dir, name)
@@ -258,16 +270,24 @@ func (n *Node) restore(r io.Reader) error {
 	if err != nil {
 		return fmt.Errorf("cluster: open restored snapshot: %w", err)
 	}
+	if cur := n.db.Load(); cur != nil && db.AppliedIndex() < cur.AppliedIndex() {
+		n.logger.Info("kept the data: newer than the snapshot's", "applied_index", cur.AppliedIndex(), "snapshot_applied_index", db.AppliedIndex())
+		_ = db.Close()
+		_ = os.RemoveAll(dir)
+		return nil
+	}
 	if err := writeFileSync(filepath.Join(n.cfg.Dir, dataPointer), []byte(name+"\n")); err != nil {
 		_ = db.Close()
 		return err
 	}
+	n.srvMu.Lock()
 	old := n.db.Swap(db)
 	n.noteApplied(db.AppliedIndex())
 	var oldSrv *httpd.Server
 	if n.newServer != nil {
 		oldSrv = n.srv.Swap(n.newServer(db))
 	}
+	n.srvMu.Unlock()
 	if old != nil {
 		old.SetProposer(nil)
 		if oldSrv != nil {
@@ -557,6 +577,9 @@ func (n *Node) Close() error {
 
 func (n *Node) closeStores() {
 	if n.trans != nil {
+		// Close drops only the listener: close the pooled connections too,
+		// so that the peers' handlers of them see EOF and end.
+		n.trans.CloseStreams()
 		_ = n.trans.Close()
 	}
 	if n.logs != nil {

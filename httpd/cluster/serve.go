@@ -20,8 +20,10 @@ func Serve(ctx context.Context, ln net.Listener, n *Node, hc httpd.Config) error
 	}
 	hc.Cluster = n
 	hc.ListenFileDir = ""
+	n.srvMu.Lock()
 	n.newServer = func(db *docstore.DB) *httpd.Server { return httpd.New(db, hc) }
 	n.srv.Store(n.newServer(n.DB()))
+	n.srvMu.Unlock()
 	logger := hc.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)

@@ -331,6 +331,9 @@ func (c Settings) Validate() error {
 	if c.BootstrapExpect < 0 {
 		errs = append(errs, fmt.Errorf("BOOTSTRAP_EXPECT %d must not be negative", c.BootstrapExpect))
 	}
+	if c.Clustered() {
+		errs = append(errs, c.validateClusterURLs()...)
+	}
 	for _, v := range []struct {
 		name string
 		n    int
@@ -415,6 +418,43 @@ func splitList(s string) []string {
 		}
 	}
 	return out
+}
+
+// validateClusterURLs checks ADVERTISE_URL and JOIN, which other nodes
+// and forwarded requests use as HTTP base URLs.
+func (c Settings) validateClusterURLs() []error {
+	var errs []error
+	if c.AdvertiseURL != "" {
+		if err := checkBaseURL(c.AdvertiseURL); err != nil {
+			errs = append(errs, fmt.Errorf("ADVERTISE_URL %q: %v", c.AdvertiseURL, err))
+		}
+	} else if host, _, err := net.SplitHostPort(c.Addr()); err == nil {
+		if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+			errs = append(errs, fmt.Errorf("ADVERTISE_URL must be set in cluster mode when LISTEN is %q (every interface): the other nodes cannot reach the default http://%s", c.Listen, c.Addr()))
+		}
+	}
+	for _, u := range c.JoinURLs() {
+		if err := checkBaseURL(u); err != nil {
+			errs = append(errs, fmt.Errorf("JOIN entry %q: %v", u, err))
+		}
+	}
+	return errs
+}
+
+// checkBaseURL reports what keeps s from being an HTTP base URL such as
+// http://10.0.0.1:6866.
+func checkBaseURL(s string) error {
+	const want = "want an http:// or https:// base URL such as http://10.0.0.1:6866"
+	u, err := url.Parse(s)
+	switch {
+	case err != nil:
+		return fmt.Errorf("not a URL; %s", want)
+	case u.Scheme != "http" && u.Scheme != "https", u.Host == "":
+		return errors.New(want)
+	case strings.TrimRight(u.Path, "/") != "", u.RawQuery != "", u.Fragment != "", u.User != nil:
+		return fmt.Errorf("no path, query or user info: %s", want)
+	}
+	return nil
 }
 
 // Addr returns the address to listen on: LISTEN, with PORT unless LISTEN
