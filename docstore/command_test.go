@@ -189,3 +189,26 @@ func TestClusterMeta(t *testing.T) {
 	require.Equal(t, uint64(3), db.AppliedIndex())
 	_ = fmt.Sprint()
 }
+
+// TestApplyGeneratesIDsFromTheEntry: an InsertOne or InsertMany command
+// whose documents have no _id (the proposer fills them in, but a command
+// is applied on every node whatever it holds) gets the same _ids on every
+// node: made from the entry, not from the node's clock and counter.
+func TestApplyGeneratesIDsFromTheEntry(t *testing.T) {
+	cmds := []*WriteCommand{
+		{Kind: CmdInsertOne, Col: "c", Bodies: [][]byte{[]byte(`{"v":1}`)}, Now: 1_000_000_000},
+		{Kind: CmdInsertMany, Col: "c", Bodies: [][]byte{[]byte(`{"v":2}`), []byte(`{"v":3}`)}, Now: 2_000_000_000},
+	}
+	var dumps []string
+	for range 2 {
+		db := openMem(t, nil)
+		_, err := db.ApplyCommands(context.Background(), 7, cmds)
+		require.NoError(t, err)
+		var b bytes.Buffer
+		_, err = db.Dump(context.Background(), &b)
+		require.NoError(t, err)
+		require.Equal(t, 3, strings.Count(b.String(), `"doc":`))
+		dumps = append(dumps, b.String())
+	}
+	require.Equal(t, dumps[0], dumps[1], "both nodes generated the same _ids")
+}

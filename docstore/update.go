@@ -73,7 +73,7 @@ func (db *DB) applyUpdateEnv(u *query.Update, repl *jsondoc.Value, old jsondoc.V
 	var nv jsondoc.Value
 	if repl != nil {
 		var err error
-		nv, _, err = db.normalizeDoc(*repl, id, -1)
+		nv, _, err = db.normalizeDoc(context.Background(), *repl, id, -1) // id is set: nothing is generated
 		if err != nil {
 			return nil, err
 		}
@@ -157,7 +157,7 @@ func (db *DB) MergePatch(ctx context.Context, col, id string, patch []byte, opts
 			return nil, &Error{Code: CodeNotFound, Index: -1, Msg: fmt.Sprintf("document %q not found in %q", id, col)}
 		}
 		// The merged document is checked like any stored document.
-		nv, _, err := db.parseDoc(jsondoc.AppendJSON(nil, mergePatch(base, p)), id, -1)
+		nv, _, err := db.parseDoc(ctx, jsondoc.AppendJSON(nil, mergePatch(base, p)), id, -1)
 		if err != nil {
 			return nil, err
 		}
@@ -244,7 +244,7 @@ func (db *DB) UpsertMany(ctx context.Context, col string, filter, update []byte)
 		if idv, has := seed.Field("_id"); has && idv.Kind() == jsondoc.KindString {
 			seedID = idv.Str()
 		}
-		seed, _, err = db.normalizeDoc(seed, seedID, -1)
+		seed, _, err = db.normalizeDoc(ctx, seed, seedID, -1)
 		if err != nil {
 			return UpsertResult{}, err
 		}

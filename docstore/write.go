@@ -80,7 +80,7 @@ func NewID() string {
 
 // parseDoc parses a request body into a document with a string _id first.
 // pathID, when set, must agree with a body _id.
-func (db *DB) parseDoc(body []byte, pathID string, index int) (jsondoc.Value, string, error) {
+func (db *DB) parseDoc(ctx context.Context, body []byte, pathID string, index int) (jsondoc.Value, string, error) {
 	if len(body) > db.opts.MaxDocumentBytes {
 		return jsondoc.Value{}, "", &Error{Code: CodeDocumentTooLarge, Index: index,
 			Msg: fmt.Sprintf("document is %d bytes, over the %d-byte limit", len(body), db.opts.MaxDocumentBytes)}
@@ -89,10 +89,10 @@ func (db *DB) parseDoc(body []byte, pathID string, index int) (jsondoc.Value, st
 	if err != nil {
 		return v, "", jsonError(err, index)
 	}
-	return db.normalizeDoc(v, pathID, index)
+	return db.normalizeDoc(ctx, v, pathID, index)
 }
 
-func (db *DB) normalizeDoc(v jsondoc.Value, pathID string, index int) (jsondoc.Value, string, error) {
+func (db *DB) normalizeDoc(ctx context.Context, v jsondoc.Value, pathID string, index int) (jsondoc.Value, string, error) {
 	idv, has := v.Field("_id")
 	var id string
 	switch {
@@ -108,7 +108,10 @@ func (db *DB) normalizeDoc(v jsondoc.Value, pathID string, index int) (jsondoc.V
 	case pathID != "":
 		id = pathID
 	default:
-		id = NewID()
+		// The proposer of a replicated write fills in the _ids; one
+		// still missing when the command is applied is generated from
+		// the entry, the same on every node.
+		id = newIDFor(ctx)
 	}
 	if id == "" || len(id) > MaxIDBytes {
 		return v, "", &Error{Code: CodeInvalidID, Index: index,
@@ -149,7 +152,7 @@ func jsonError(err error, index int) error {
 // InsertOne stores a document, replacing any with the same _id (the
 // guide's POST semantics), and returns its _id, generated when absent.
 func (db *DB) InsertOne(ctx context.Context, col string, body []byte, opts WriteOptions) (WriteResult, error) {
-	doc, id, err := db.parseDoc(body, "", -1)
+	doc, id, err := db.parseDoc(ctx, body, "", -1)
 	if err != nil {
 		return WriteResult{}, err
 	}
@@ -171,7 +174,7 @@ func (db *DB) Replace(ctx context.Context, col, id string, body []byte, opts Wri
 	if id == "" {
 		return WriteResult{}, errf(CodeInvalidID, "_id must not be empty")
 	}
-	doc, id, err := db.parseDoc(body, id, -1)
+	doc, id, err := db.parseDoc(ctx, body, id, -1)
 	if err != nil {
 		return WriteResult{}, err
 	}
@@ -251,7 +254,7 @@ func (db *DB) insertBatch(ctx context.Context, col string, bodies [][]byte, inse
 	p := db.proposer(ctx)
 	var norm [][]byte // the documents with their _ids, for p
 	for i, body := range bodies {
-		doc, id, err := db.parseDoc(body, "", i)
+		doc, id, err := db.parseDoc(ctx, body, "", i)
 		if err != nil {
 			return nil, err
 		}
