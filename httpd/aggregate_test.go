@@ -43,7 +43,10 @@ func TestAggregateRoute(t *testing.T) {
 	errorBody(t, e.do("POST", "/api/products/_aggregate", `{}`), http.StatusBadRequest, "invalid_pipeline")
 	errorBody(t, e.do("POST", "/api/products/_aggregate", `[{"$match":`), http.StatusBadRequest, "invalid_json")
 	errorBody(t, e.do("POST", "/api/products/_aggregate", `{"cursor":"bogus"}`), http.StatusBadRequest, "invalid_cursor")
-	errorBody(t, e.do("GET", "/api/products/_aggregate", nil), http.StatusNotFound, "not_found")
+	// _aggregate is a route, not a document: GET is 405 (POST only).
+	r = e.do("GET", "/api/products/_aggregate", nil)
+	errorBody(t, r, http.StatusMethodNotAllowed, "method_not_allowed")
+	require.Equal(t, "POST", r.header.Get("Allow"))
 
 	// _explain of a pipeline.
 	mustStatus(t, e.do("POST", "/api/products/_indexes", `{"name":"by_price","fields":["price"]}`), http.StatusCreated)
