@@ -47,7 +47,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 
@@ -67,7 +66,10 @@ type Config struct {
 	// Docstore are the options of the data's docstore.DB; its storage's
 	// durability is set to periodic (see the package doc).
 	Docstore *docstore.Options
-	Logger   *slog.Logger
+	// Logger receives the node's lines and Raft's (elections, leader
+	// changes, peers, snapshots; with "module":"raft"), at
+	// its own level; nil discards them.
+	Logger *slog.Logger
 	// APIKey, when set, is sent by this node's join requests (an admin key).
 	APIKey string
 	// HeartbeatTimeout and ElectionTimeout are Raft's (default 1 s).
@@ -153,7 +155,7 @@ func Open(cfg Config) (*Node, error) {
 	if n.logs, err = raftboltdb.New(raftboltdb.Options{Path: filepath.Join(raftDir, "raft.db")}); err != nil {
 		return nil, fmt.Errorf("cluster: raft log: %w", err)
 	}
-	hlog := hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Warn, Output: os.Stderr})
+	hlog := newRaftLogger(cfg.Logger)
 	if n.snaps, err = raft.NewFileSnapshotStoreWithLogger(raftDir, 2, hlog); err != nil {
 		return nil, fmt.Errorf("cluster: raft snapshots: %w", err)
 	}
