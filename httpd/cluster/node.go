@@ -172,6 +172,9 @@ func Open(cfg Config) (*Node, error) {
 	if n.hadState, err = raft.HasExistingState(n.logs, n.logs, n.snaps); err != nil {
 		return nil, fmt.Errorf("cluster: %w", err)
 	}
+	if err := n.adoptData(); err != nil {
+		return nil, err
+	}
 	rc := raft.DefaultConfig()
 	rc.LocalID = raft.ServerID(cfg.NodeID)
 	rc.HeartbeatTimeout = cfg.HeartbeatTimeout
@@ -195,6 +198,51 @@ func Open(cfg Config) (*Node, error) {
 	n.wg.Add(1)
 	go n.membershipLoop()
 	return n, nil
+}
+
+// adoptData starts a new cluster from data a node of another cluster
+// applied (a restored backup): data with an applied index but no Raft
+// state. Bootstrapping would begin the log again at index 1, below the
+// data's applied index, and the data would skip those entries —
+// acknowledged writes never stored — while a node joining the cluster
+// would get the entries, not the data. Instead the data becomes the
+// node's first Raft snapshot, at its applied index, with this node the
+// only voter: the log goes on after that index (revisions and feed
+// sequences keep growing), the node elects itself, and a node that
+// joins later receives the data as that snapshot. Only a node started
+// alone (no BOOTSTRAP_EXPECT, no other JOIN address) adopts its data;
+// any other refuses to start, since it would found a cluster of its own
+// or mix two clusters' logs.
+func (n *Node) adoptData() error {
+	applied := n.DB().AppliedIndex()
+	if n.hadState || applied == 0 {
+		return nil
+	}
+	if n.cfg.BootstrapExpect > 0 || len(n.others()) > 0 {
+		return fmt.Errorf("cluster: %s holds the data of a cluster node (applied index %d) but no Raft state; "+
+			"to start a new cluster from it (a restored backup), start this node alone, without BOOTSTRAP_EXPECT "+
+			"and without other JOIN addresses, then the others with empty data directories and JOIN; "+
+			"to join an existing cluster, start with an empty data directory", n.cfg.Dir, applied)
+	}
+	conf := raft.Configuration{Servers: []raft.Server{n.self()}}
+	sink, err := n.snaps.Create(raft.SnapshotVersionMax, applied, 1, conf, applied, n.trans)
+	if err != nil {
+		return fmt.Errorf("cluster: snapshot of the data: %w", err)
+	}
+	if _, err := n.DB().Backup(context.Background(), sink, nil); err != nil {
+		_ = sink.Cancel()
+		return fmt.Errorf("cluster: snapshot of the data: %w", err)
+	}
+	if err := sink.Close(); err != nil {
+		return fmt.Errorf("cluster: snapshot of the data: %w", err)
+	}
+	// The term must not be behind the snapshot's.
+	if err := n.logs.SetUint64([]byte("CurrentTerm"), 1); err != nil {
+		return fmt.Errorf("cluster: raft state: %w", err)
+	}
+	n.hadState = true
+	n.logger.Info("a new cluster starts from the data in DB_PATH, this node its only member until others join", "applied_index", applied)
+	return nil
 }
 
 // openData opens the live data directory and, when the engine is behind
