@@ -11,7 +11,7 @@ import (
 const (
 	ConsistencyNone         = "none"         // the node reached; may be stale
 	ConsistencyLeader       = "leader"       // the leader (the default)
-	ConsistencyLinearizable = "linearizable" // the leader, after a ReadIndex
+	ConsistencyLinearizable = "linearizable" // the leader, after a Raft barrier confirms it leads
 )
 
 // ClusterStatus calls GET /api/_cluster.
