@@ -110,7 +110,8 @@ func classify(text string, haveCLI bool) (run bool, reason string) {
 // TestDocCommands runs every command of README.md and docs/operations.md
 // that talks to the server, in the document's order, against a fresh
 // minidbgo-server (built as the Dockerfile builds it) listening on
-// 127.0.0.1:0, with localhost:6866 (and old-server:6866) rewritten to it.
+// 127.0.0.1:0, with localhost:6866 (and old-server:6866, and the
+// documented cluster's first node, localhost:6867) rewritten to it.
 // curl runs with --fail-with-body, so an HTTP error fails the command; a
 // pipeline fails if any stage fails; a jq filter printing null fails.
 func TestDocCommands(t *testing.T) {
@@ -139,9 +140,13 @@ func TestDocCommands(t *testing.T) {
 			// the server's files.
 			s := startServer(t, filepath.Join(dir, "minidbgo-server"), work, "ACCESS_LOG=false")
 			base := "http://" + s.addr
+			// localhost:6867 is the first node of the documented
+			// one-machine cluster; the server under test (a single node)
+			// answers its status requests too.
 			rewrite := strings.NewReplacer(
 				"http://localhost:6866", base, "http://127.0.0.1:6866", base,
-				"http://old-server:6866", base, "localhost:6866", s.addr)
+				"http://old-server:6866", base, "localhost:6866", s.addr,
+				"http://localhost:6867", base)
 			ran := 0
 			for _, c := range cmds {
 				run, reason := classify(c.text, haveCLI)
