@@ -125,6 +125,7 @@ func TestPrometheus(t *testing.T) {
 	// The text format as promhttp sends it, to a scraper that does not ask for OpenMetrics.
 	require.Regexp(t, `^text/plain; version=0\.0\.4; charset=utf-8(; escaping=underscores)?$`, r.header.Get("Content-Type"))
 	body := string(r.body)
+	require.NotContains(t, body, "minidbgo_cluster_", "a single node has no cluster figures")
 	for _, want := range []string{
 		`minidbgo_http_requests_total{route="/api/{col}",method="POST",status="201"} 4`,
 		`minidbgo_http_requests_total{route="/api/{col}/{id}",method="GET",status="200"} 1`,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"time"
 )
 
 // Cluster is what the server asks of its Raft cluster in cluster mode
@@ -18,6 +19,23 @@ type Cluster interface {
 	Remove(ctx context.Context, id string) error
 	// TransferLeadership hands leadership to id (any node if empty).
 	TransferLeadership(ctx context.Context, id string) error
+	// Metrics are the node's figures for GET /metrics.
+	Metrics() ClusterMetrics
+}
+
+// ClusterMetrics are a cluster node's figures, exported on /metrics as
+// minidbgo_cluster_*.
+type ClusterMetrics struct {
+	Leader    bool // this node leads
+	HasLeader bool // this node knows a leader
+	// Term is the Raft term; CommitIndex the log's commit index as this
+	// node knows it; AppliedIndex the last entry its data applied.
+	Term, CommitIndex, AppliedIndex uint64
+	// Voters and Nodes count the configuration's voters and members.
+	Voters, Nodes int
+	// LastContact is how long ago this node last heard from a leader
+	// (0 on the leader).
+	LastContact time.Duration
 }
 
 // ClusterNode names a node in the cluster management requests.

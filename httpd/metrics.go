@@ -223,7 +223,24 @@ func (s *Server) writePrometheus(w io.Writer) error {
 		p.metric("minidbgo_gc_cpu_seconds_total", "counter", "CPU time the Go runtime estimates it spent collecting garbage (runtime/metrics /cpu/classes/gc/total:cpu-seconds); against process_cpu_seconds_total, the share of CPU spent in GC.", gcCPU[0].Value.Float64())
 	}
 	p.metric("minidbgo_uptime_seconds", "gauge", "Seconds since the server started.", time.Since(s.started).Seconds())
+	if s.cfg.Cluster != nil {
+		writeClusterMetrics(p, s.cfg.Cluster.Metrics())
+	}
 	return bw.Flush()
+}
+
+// writeClusterMetrics writes a cluster node's minidbgo_cluster_* figures
+// (cluster mode only): alert on minidbgo_cluster_has_leader == 0, or on
+// minidbgo_cluster_applied_index falling behind the leader's.
+func writeClusterMetrics(p promWriter, m ClusterMetrics) {
+	p.metric("minidbgo_cluster_leader", "gauge", "1 while this node is the Raft leader.", b2f(m.Leader))
+	p.metric("minidbgo_cluster_has_leader", "gauge", "1 while this node knows a leader (0: no quorum, or an election).", b2f(m.HasLeader))
+	p.metric("minidbgo_cluster_term", "gauge", "The Raft term (it grows with every election).", float64(m.Term))
+	p.metric("minidbgo_cluster_commit_index", "gauge", "The Raft log's commit index as this node knows it.", float64(m.CommitIndex))
+	p.metric("minidbgo_cluster_applied_index", "gauge", "The last log index this node's data applied.", float64(m.AppliedIndex))
+	p.metric("minidbgo_cluster_voters", "gauge", "Voters in the cluster's configuration.", float64(m.Voters))
+	p.metric("minidbgo_cluster_nodes", "gauge", "Members of the cluster's configuration.", float64(m.Nodes))
+	p.metric("minidbgo_cluster_last_contact_seconds", "gauge", "Seconds since this node last heard from a leader (0 on the leader).", m.LastContact.Seconds())
 }
 
 func writeEngineMetrics(p promWriter, em storage.Metrics) {

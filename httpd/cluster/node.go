@@ -502,6 +502,28 @@ func (n *Node) Status() any {
 	return st
 }
 
+// Metrics reports the node's figures for GET /metrics.
+func (n *Node) Metrics() httpd.ClusterMetrics {
+	m := httpd.ClusterMetrics{Leader: n.IsLeader(), CommitIndex: n.raft.CommitIndex(), AppliedIndex: n.applied.Load()}
+	_, id := n.raft.LeaderWithID()
+	m.HasLeader = id != ""
+	m.Term, _ = strconv.ParseUint(n.raft.Stats()["term"], 10, 64)
+	if !m.Leader {
+		if t := n.raft.LastContact(); !t.IsZero() {
+			m.LastContact = time.Since(t)
+		}
+	}
+	if f := n.raft.GetConfiguration(); f.Error() == nil {
+		for _, s := range f.Configuration().Servers {
+			m.Nodes++
+			if s.Suffrage == raft.Voter {
+				m.Voters++
+			}
+		}
+	}
+	return m
+}
+
 // Join adds a voter (or changes its address) and records its URL; on
 // the leader only.
 func (n *Node) Join(ctx context.Context, id, raftAddr, url string) error {
