@@ -35,24 +35,12 @@ func (c *Client) Aggregate(ctx context.Context, col string, pipeline any, opts A
 // AggregateAll runs a pipeline and yields every result of every page, as
 // Documents does for a query.
 func (c *Client) AggregateAll(ctx context.Context, col string, pipeline any, opts AggregateOptions) iter.Seq2[json.RawMessage, error] {
-	return func(yield func(json.RawMessage, error) bool) {
-		for {
-			page, err := c.Aggregate(ctx, col, pipeline, opts)
-			if err != nil {
-				yield(nil, err)
-				return
-			}
-			for _, d := range page.Docs {
-				if !yield(d, nil) {
-					return
-				}
-			}
-			if page.Cursor == "" {
-				return
-			}
-			pipeline, opts = nil, AggregateOptions{Cursor: page.Cursor}
+	return allDocs(func(cursor string) (api.FindResult, error) {
+		if cursor != "" {
+			return c.Aggregate(ctx, col, nil, AggregateOptions{Cursor: cursor})
 		}
-	}
+		return c.Aggregate(ctx, col, pipeline, opts)
+	})
 }
 
 // ExplainAggregate calls POST /api/{col}/_explain with a pipeline: the

@@ -588,22 +588,36 @@ func (c *Client) Find(ctx context.Context, col string, q Query) (api.FindResult,
 //		...
 //	}
 func (c *Client) Documents(ctx context.Context, col string, q Query) iter.Seq2[json.RawMessage, error] {
+	return allDocs(func(cursor string) (api.FindResult, error) {
+		if cursor != "" {
+			return c.Find(ctx, col, Query{Cursor: cursor})
+		}
+		return c.Find(ctx, col, q)
+	})
+}
+
+// allDocs yields every document of every page that page fetches: the
+// first with cursor "", each next one with the cursor of the one before,
+// until a page has no cursor. An error is yielded once, with a nil
+// document, and ends the iteration.
+func allDocs(page func(cursor string) (api.FindResult, error)) iter.Seq2[json.RawMessage, error] {
 	return func(yield func(json.RawMessage, error) bool) {
+		cursor := ""
 		for {
-			page, err := c.Find(ctx, col, q)
+			p, err := page(cursor)
 			if err != nil {
 				yield(nil, err)
 				return
 			}
-			for _, d := range page.Docs {
+			for _, d := range p.Docs {
 				if !yield(d, nil) {
 					return
 				}
 			}
-			if page.Cursor == "" {
+			if p.Cursor == "" {
 				return
 			}
-			q = Query{Cursor: page.Cursor}
+			cursor = p.Cursor
 		}
 	}
 }
