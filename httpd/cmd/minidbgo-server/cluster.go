@@ -1,15 +1,12 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"os"
-	"os/signal"
 	"strconv"
-	"syscall"
 	"time"
 
 	"github.com/minidbgo/minidbgo/docstore"
@@ -65,15 +62,8 @@ func runCluster(cfg config.Settings, opts *docstore.Options, keys *httpd.Keys, l
 		return 1
 	}
 	hc := cfg.Server(addr, keys, logger, version)
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	ctx, stop := shutdownSignals(cfg.ShutdownTimeout, logger)
 	defer stop()
-	context.AfterFunc(ctx, func() {
-		stop()
-		time.AfterFunc(cfg.ShutdownTimeout, func() {
-			logger.Error("shutdown took too long; exiting", "timeout", cfg.ShutdownTimeout.String())
-			os.Exit(1)
-		})
-	})
 	logger.Info("minidbgo-server starting", "cluster", true,
 		"version", version, "addr", addr, "db_path", cfg.DBPath, "node_id", cfg.NodeID,
 		"raft_addr", cfg.RaftAddr, "advertise_url", cfg.Advertise(addr), "join", cfg.Join,

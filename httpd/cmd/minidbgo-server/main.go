@@ -34,6 +34,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"os/signal"
@@ -129,17 +130,8 @@ func run(args []string, getenv func(string) string, stderr io.Writer) int {
 	// Signals are caught before the start is logged, so that a SIGTERM
 	// sent as soon as the log says the server started drains it instead
 	// of killing it.
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	ctx, stop := shutdownSignals(cfg.ShutdownTimeout, logger)
 	defer stop()
-	// Once the signal came: a second one kills the process, and a
-	// shutdown past SHUTDOWN_TIMEOUT exits.
-	context.AfterFunc(ctx, func() {
-		stop()
-		time.AfterFunc(cfg.ShutdownTimeout, func() {
-			logger.Error("shutdown took too long; exiting", "timeout", cfg.ShutdownTimeout.String())
-			os.Exit(1)
-		})
-	})
 	useTLS := cfg.TLSCert != ""
 	logger.Info("minidbgo-server starting",
 		"version", version, "addr", addr, "tls", useTLS, "db_path", cfg.DBPath,
@@ -176,4 +168,19 @@ func startupWarnings(loopback, tls, auth bool) []string {
 		ws = append(ws, "listening beyond loopback without API keys: anyone who can reach the port can read and write; set MINIDBGO_API_KEYS")
 	}
 	return ws
+}
+
+// shutdownSignals returns a context that SIGTERM or SIGINT ends. Once it
+// has: a second signal kills the process, and a shutdown that takes
+// longer than timeout (SHUTDOWN_TIMEOUT) exits with status 1.
+func shutdownSignals(timeout time.Duration, logger *slog.Logger) (context.Context, context.CancelFunc) {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	context.AfterFunc(ctx, func() {
+		stop()
+		time.AfterFunc(timeout, func() {
+			logger.Error("shutdown took too long; exiting", "timeout", timeout.String())
+			os.Exit(1)
+		})
+	})
+	return ctx, stop
 }
