@@ -58,6 +58,8 @@ func (r *raftLogger) Log(lv hclog.Level, msg string, args ...any) {
 	r.l.Log(context.Background(), slogLevel(lv), msg, all...)
 }
 
+// Trace, Debug, Info, Warn and Error log at their level; the Is methods
+// say whether the server's log shows that level.
 func (r *raftLogger) Trace(msg string, args ...any) { r.Log(hclog.Trace, msg, args...) }
 func (r *raftLogger) Debug(msg string, args ...any) { r.Log(hclog.Debug, msg, args...) }
 func (r *raftLogger) Info(msg string, args ...any)  { r.Log(hclog.Info, msg, args...) }
@@ -70,18 +72,23 @@ func (r *raftLogger) IsInfo() bool  { return r.enabled(hclog.Info) }
 func (r *raftLogger) IsWarn() bool  { return r.enabled(hclog.Warn) }
 func (r *raftLogger) IsError() bool { return r.enabled(hclog.Error) }
 
+// ImpliedArgs are the key/value pairs With added.
 func (r *raftLogger) ImpliedArgs() []any { return r.args }
 
+// With returns a logger that adds args to every line.
 func (r *raftLogger) With(args ...any) hclog.Logger {
 	return &raftLogger{l: r.l, name: r.name, args: append(slices.Clip(r.args), args...)}
 }
 
+// Name is the logger's "module".
 func (r *raftLogger) Name() string { return r.name }
 
+// Named returns a logger whose module is this one's plus "." + name.
 func (r *raftLogger) Named(name string) hclog.Logger {
 	return &raftLogger{l: r.l, name: r.name + "." + name, args: r.args}
 }
 
+// ResetNamed returns a logger whose module is name.
 func (r *raftLogger) ResetNamed(name string) hclog.Logger {
 	return &raftLogger{l: r.l, name: name, args: r.args}
 }
@@ -99,6 +106,7 @@ func (r *raftLogger) GetLevel() hclog.Level {
 	return hclog.Off
 }
 
+// StandardLogger returns a log.Logger writing through StandardWriter.
 func (r *raftLogger) StandardLogger(opts *hclog.StandardLoggerOptions) *log.Logger {
 	return log.New(r.StandardWriter(opts), "", 0)
 }
